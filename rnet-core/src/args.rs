@@ -1,0 +1,407 @@
+//! Command-line tokenizing shared by the three tools: Unicode dashes pasted
+//! from web pages, and a GNU `getopt_long` work-alike.
+//!
+//! The originals parse with getopt, and scripts (and learners) rely on its
+//! exact habits: clustered short options (`-tulpn`), an option's argument
+//! glued or separate (`-Ainet`, `-A inet`), long options by unambiguous
+//! prefix (`--numeric-h`), operands anywhere (argument permutation), `--`
+//! ending options, and glibc's wording of each error. clap differs in all
+//! of these, so the tools use this tokenizer and keep their own flag tables.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+
+/// Characters a web page may put where `-` was typed: U+2010 to U+2015
+/// (hyphen, non-breaking hyphen, figure dash, en dash, em dash, horizontal
+/// bar) and U+2212 (minus sign).
+pub fn is_unicode_dash(c: char) -> bool {
+    matches!(c, '\u{2010}'..='\u{2015}' | '\u{2212}')
+}
+
+/// One argument that was rewritten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashFix {
+    /// As typed.
+    pub from: String,
+    /// As read.
+    pub to: String,
+}
+
+impl fmt::Display for DashFix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "note: read '{}' as '{}' (a Unicode dash was pasted where '-' belongs)",
+            self.from, self.to
+        )
+    }
+}
+
+/// Rewrites arguments that start with Unicode dashes followed by an option
+/// letter (or by another dash) into ASCII `-`. Arguments that do not start
+/// that way are left alone, so data such as `−5` in the middle of a value
+/// or text after the option is never touched.
+pub fn normalize_dashes(args: Vec<OsString>) -> (Vec<OsString>, Vec<DashFix>) {
+    let mut fixes = Vec::new();
+    let out = args
+        .into_iter()
+        .map(|arg| {
+            let Some(s) = arg.to_str() else { return arg };
+            let lead: Vec<char> = s.chars().take_while(|c| *c == '-' || is_unicode_dash(*c)).collect();
+            if lead.is_empty() || !lead.iter().any(|c| is_unicode_dash(*c)) || lead.len() > 2 {
+                return arg;
+            }
+            let rest = &s[lead.iter().map(|c| c.len_utf8()).sum::<usize>()..];
+            match rest.chars().next() {
+                Some(c) if c.is_ascii_alphanumeric() || c == '?' => {}
+                _ => return arg,
+            }
+            let fixed = format!("{}{}", "-".repeat(lead.len()), rest);
+            fixes.push(DashFix {
+                from: s.to_string(),
+                to: fixed.clone(),
+            });
+            OsString::from(fixed)
+        })
+        .collect();
+    (out, fixes)
+}
+
+/// Whether an option takes an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HasArg {
+    /// Never.
+    No,
+    /// Always (glued or the next word).
+    Required,
+    /// Only glued (`--opt=value`, `-ovalue`).
+    Optional,
+}
+
+/// A long option.
+#[derive(Clone, Copy, Debug)]
+pub struct LongOpt {
+    /// Name without the leading `--`.
+    pub name: &'static str,
+    /// Argument rule.
+    pub has_arg: HasArg,
+    /// Identity: two names with the same id are the same option (glibc
+    /// does not call a prefix ambiguous when every match is the same option).
+    pub id: u32,
+    /// Only an exact match selects it. Used for our own additions, so that
+    /// an abbreviation that worked with the original keeps working.
+    pub exact_only: bool,
+}
+
+/// A short option letter and whether it takes an argument.
+#[derive(Clone, Copy, Debug)]
+pub struct ShortOpt {
+    /// The letter.
+    pub letter: char,
+    /// Argument rule.
+    pub has_arg: HasArg,
+}
+
+/// Builds the short-option table from a getopt string such as `"A:an"`.
+pub fn short_opts(spec: &str) -> Vec<ShortOpt> {
+    let chars: Vec<char> = spec.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let letter = chars[i];
+        let mut has_arg = HasArg::No;
+        if chars.get(i + 1) == Some(&':') {
+            has_arg = HasArg::Required;
+            i += 1;
+            if chars.get(i + 1) == Some(&':') {
+                has_arg = HasArg::Optional;
+                i += 1;
+            }
+        }
+        out.push(ShortOpt { letter, has_arg });
+        i += 1;
+    }
+    out
+}
+
+/// One token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Token {
+    /// A short option and its argument.
+    Short(char, Option<OsString>),
+    /// A long option (its canonical name and id) and its argument.
+    Long(&'static str, u32, Option<OsString>),
+    /// A non-option argument.
+    Operand(OsString),
+}
+
+/// A getopt error, worded as glibc words it (prefix it with `prog: `).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GetoptError {
+    /// `invalid option -- 'q'`
+    InvalidShort(char),
+    /// `option requires an argument -- 'A'`
+    ShortNeedsArg(char),
+    /// `unrecognized option '--bogus'`
+    UnknownLong(String),
+    /// `option '--nu' is ambiguous; possibilities: '--numeric' ...`
+    Ambiguous(String, Vec<&'static str>),
+    /// `option '--all' doesn't allow an argument`
+    LongNoArg(&'static str),
+    /// `option '--protocol' requires an argument`
+    LongNeedsArg(&'static str),
+}
+
+impl fmt::Display for GetoptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetoptError::InvalidShort(c) => write!(f, "invalid option -- '{c}'"),
+            GetoptError::ShortNeedsArg(c) => write!(f, "option requires an argument -- '{c}'"),
+            GetoptError::UnknownLong(s) => write!(f, "unrecognized option '{s}'"),
+            GetoptError::Ambiguous(s, names) => {
+                write!(f, "option '{s}' is ambiguous; possibilities:")?;
+                for n in names {
+                    write!(f, " '--{n}'")?;
+                }
+                Ok(())
+            }
+            GetoptError::LongNoArg(n) => write!(f, "option '--{n}' doesn't allow an argument"),
+            GetoptError::LongNeedsArg(n) => write!(f, "option '--{n}' requires an argument"),
+        }
+    }
+}
+
+impl std::error::Error for GetoptError {}
+
+/// Tokenizes `args` (without the program name) as GNU `getopt_long` does
+/// with argument permutation. Stops at the first error, as the tools exit
+/// there.
+pub fn getopt_long(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Result<Vec<Token>, GetoptError> {
+    getopt_impl(args, shorts, longs, true)
+}
+
+/// Tokenizes as POSIX/BSD `getopt` does: options stop at the first operand
+/// (the rest are operands), no long options beyond `longs` (pass `&[]`).
+pub fn getopt_posix(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Result<Vec<Token>, GetoptError> {
+    getopt_impl(args, shorts, longs, false)
+}
+
+fn getopt_impl(
+    args: &[OsString],
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+    permute: bool,
+) -> Result<Vec<Token>, GetoptError> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let bytes = arg.as_encoded_bytes();
+        i += 1;
+        if bytes == b"--" {
+            out.extend(args[i..].iter().cloned().map(Token::Operand));
+            break;
+        }
+        if bytes.len() < 2 || bytes[0] != b'-' {
+            if permute {
+                out.push(Token::Operand(arg.clone()));
+                continue;
+            }
+            out.push(Token::Operand(arg.clone()));
+            out.extend(args[i..].iter().cloned().map(Token::Operand));
+            break;
+        }
+        if bytes.starts_with(b"--") {
+            let body = &bytes[2..];
+            let (name, value) = match body.iter().position(|b| *b == b'=') {
+                Some(p) => (&body[..p], Some(&body[p + 1..])),
+                None => (body, None),
+            };
+            let name_str = String::from_utf8_lossy(name).into_owned();
+            let opt = find_long(longs, &name_str, &String::from_utf8_lossy(bytes))?;
+            let value = value.map(|v| os_from_bytes(v));
+            match (opt.has_arg, value) {
+                (HasArg::No, Some(_)) => return Err(GetoptError::LongNoArg(opt.name)),
+                (HasArg::No, None) => out.push(Token::Long(opt.name, opt.id, None)),
+                (HasArg::Optional, v) => out.push(Token::Long(opt.name, opt.id, v)),
+                (HasArg::Required, Some(v)) => out.push(Token::Long(opt.name, opt.id, Some(v))),
+                (HasArg::Required, None) => match args.get(i) {
+                    Some(next) => {
+                        i += 1;
+                        out.push(Token::Long(opt.name, opt.id, Some(next.clone())));
+                    }
+                    None => return Err(GetoptError::LongNeedsArg(opt.name)),
+                },
+            }
+            continue;
+        }
+        // A cluster of short options.
+        let s = arg.to_string_lossy();
+        let chars: Vec<(usize, char)> = s.char_indices().skip(1).collect();
+        let mut k = 0;
+        while k < chars.len() {
+            let (pos, c) = chars[k];
+            let Some(opt) = shorts.iter().find(|o| o.letter == c) else {
+                return Err(GetoptError::InvalidShort(c));
+            };
+            let rest_at = pos + c.len_utf8();
+            match opt.has_arg {
+                HasArg::No => {
+                    out.push(Token::Short(c, None));
+                    k += 1;
+                }
+                HasArg::Optional => {
+                    let rest = &bytes[rest_at..];
+                    let v = (!rest.is_empty()).then(|| os_from_bytes(rest));
+                    out.push(Token::Short(c, v));
+                    break;
+                }
+                HasArg::Required => {
+                    let rest = &bytes[rest_at..];
+                    if !rest.is_empty() {
+                        out.push(Token::Short(c, Some(os_from_bytes(rest))));
+                    } else if let Some(next) = args.get(i) {
+                        i += 1;
+                        out.push(Token::Short(c, Some(next.clone())));
+                    } else {
+                        return Err(GetoptError::ShortNeedsArg(c));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn os_from_bytes(b: &[u8]) -> OsString {
+    // The bytes are a suffix of an OsStr split at an ASCII boundary ('=' or
+    // after an ASCII option letter), which keeps them valid.
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        OsStr::from_bytes(b).to_os_string()
+    }
+    #[cfg(not(unix))]
+    {
+        OsString::from(String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+fn find_long<'a>(longs: &'a [LongOpt], name: &str, shown: &str) -> Result<&'a LongOpt, GetoptError> {
+    if let Some(o) = longs.iter().find(|o| o.name == name) {
+        return Ok(o);
+    }
+    let shown_name = shown.split('=').next().unwrap_or(shown).to_string();
+    if name.is_empty() {
+        return Err(GetoptError::UnknownLong(shown_name));
+    }
+    let matches: Vec<&LongOpt> = longs
+        .iter()
+        .filter(|o| !o.exact_only && o.name.starts_with(name))
+        .collect();
+    match matches.as_slice() {
+        [] => Err(GetoptError::UnknownLong(shown_name)),
+        [one] => Ok(one),
+        [first, rest @ ..] => {
+            if rest.iter().all(|o| o.id == first.id && o.has_arg == first.has_arg) {
+                Ok(first)
+            } else {
+                Err(GetoptError::Ambiguous(
+                    shown_name,
+                    matches.iter().map(|o| o.name).collect(),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    const LONGS: &[LongOpt] = &[
+        LongOpt { name: "numeric", has_arg: HasArg::No, id: 1, exact_only: false },
+        LongOpt { name: "numeric-hosts", has_arg: HasArg::No, id: 2, exact_only: false },
+        LongOpt { name: "protocol", has_arg: HasArg::Required, id: 3, exact_only: false },
+        LongOpt { name: "extend", has_arg: HasArg::No, id: 4, exact_only: false },
+        LongOpt { name: "explain", has_arg: HasArg::No, id: 5, exact_only: true },
+        LongOpt { name: "inet", has_arg: HasArg::No, id: 6, exact_only: false },
+        LongOpt { name: "inet6", has_arg: HasArg::No, id: 6, exact_only: false },
+    ];
+
+    #[test]
+    fn clusters_and_glued_arguments() {
+        let shorts = short_opts("A:natp");
+        let t = getopt_long(&os(&["-natp", "-Ainet", "-A", "inet6", "x"]), &shorts, LONGS).unwrap();
+        assert_eq!(
+            t,
+            vec![
+                Token::Short('n', None),
+                Token::Short('a', None),
+                Token::Short('t', None),
+                Token::Short('p', None),
+                Token::Short('A', Some("inet".into())),
+                Token::Short('A', Some("inet6".into())),
+                Token::Operand("x".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn glibc_error_wording() {
+        let shorts = short_opts("A:n");
+        let e = |v: &[&str]| getopt_long(&os(v), &shorts, LONGS).unwrap_err().to_string();
+        assert_eq!(e(&["-q"]), "invalid option -- 'q'");
+        assert_eq!(e(&["-A"]), "option requires an argument -- 'A'");
+        assert_eq!(e(&["--bogus"]), "unrecognized option '--bogus'");
+        assert_eq!(e(&["--bogus=1"]), "unrecognized option '--bogus'");
+        assert_eq!(
+            e(&["--nu"]),
+            "option '--nu' is ambiguous; possibilities: '--numeric' '--numeric-hosts'"
+        );
+        assert_eq!(e(&["--extend=3"]), "option '--extend' doesn't allow an argument");
+        assert_eq!(e(&["--protocol"]), "option '--protocol' requires an argument");
+    }
+
+    #[test]
+    fn prefixes_exact_and_same_option() {
+        let shorts = short_opts("n");
+        let t = getopt_long(&os(&["--numeric", "--ex", "--ine", "--prot=inet"]), &shorts, LONGS).unwrap();
+        assert_eq!(t[0], Token::Long("numeric", 1, None));
+        // `explain` is exact-only: `--ex` still means `--extend`, as in netstat.
+        assert_eq!(t[1], Token::Long("extend", 4, None));
+        assert_eq!(t[2], Token::Long("inet", 6, None));
+        assert_eq!(t[3], Token::Long("protocol", 3, Some("inet".into())));
+    }
+
+    #[test]
+    fn double_dash_and_posix_mode() {
+        let shorts = short_opts("lv");
+        let t = getopt_long(&os(&["--", "-l"]), &shorts, &[]).unwrap();
+        assert_eq!(t, vec![Token::Operand("-l".into())]);
+        let t = getopt_posix(&os(&["-l", "host", "-v"]), &shorts, &[]).unwrap();
+        assert_eq!(
+            t,
+            vec![Token::Short('l', None), Token::Operand("host".into()), Token::Operand("-v".into())]
+        );
+    }
+
+    #[test]
+    fn unicode_dashes() {
+        let (v, fixes) = normalize_dashes(os(&["\u{2013}nat", "\u{2014}\u{2014}all", "a\u{2013}b", "\u{2212}5", "-l"]));
+        assert_eq!(v, os(&["-nat", "--all", "a\u{2013}b", "-5", "-l"]));
+        assert_eq!(fixes.len(), 3);
+        assert_eq!(
+            fixes[0].to_string(),
+            "note: read '\u{2013}nat' as '-nat' (a Unicode dash was pasted where '-' belongs)"
+        );
+        let (v, fixes) = normalize_dashes(os(&["\u{2013}", "\u{2013} x"]));
+        assert_eq!(v, os(&["\u{2013}", "\u{2013} x"]));
+        assert!(fixes.is_empty());
+    }
+}

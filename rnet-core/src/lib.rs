@@ -1,0 +1,44 @@
+//! rnet-core: what rnc, rnetstat and rfw know about TCP, in one place.
+//!
+//! - [`tcp_state`]: the state table (kernel number, netstat and RFC 793
+//!   spellings, which side reaches it, what enters and leaves it, the timer
+//!   that ends it and its sysctl, a line for learners).
+//! - [`procnet`]: streaming, tolerant parsers of `/proc/net` tables, and the
+//!   `RNET_PROC_ROOT` seam that points them at a fixture tree.
+//! - [`addr`]: address decoding and glibc-exact IPv6 text.
+//! - [`explain`]: per-socket annotations with live numbers.
+//! - [`args`]: getopt-compatible tokenizing and Unicode dash repair.
+//!
+//! This crate has no command-line parser of its own and prints nothing.
+#![deny(missing_docs)]
+
+pub mod addr;
+pub mod args;
+pub mod explain;
+pub mod procnet;
+pub mod tcp_state;
+
+/// The environment variable that turns annotations on (`1`) or off (`0`)
+/// in all three tools at once.
+pub const EXPLAIN_ENV: &str = "RNET_EXPLAIN";
+
+/// Reads an on/off environment variable: `Some(true)` for `1`, `yes`,
+/// `true`, `on`; `Some(false)` for `0`, `no`, `false`, `off`, and for an
+/// empty value; `None` when unset or unrecognised.
+pub fn env_switch(name: &str) -> Option<bool> {
+    let v = std::env::var_os(name)?;
+    let v = v.to_string_lossy().trim().to_ascii_lowercase();
+    match v.as_str() {
+        "1" | "yes" | "true" | "on" => Some(true),
+        "" | "0" | "no" | "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether annotations are on for a tool: its own variable (for example
+/// `RNETSTAT_EXPLAIN`) wins over `RNET_EXPLAIN`; off when neither is set.
+pub fn explain_from_env(tool_var: &str) -> bool {
+    env_switch(tool_var)
+        .or_else(|| env_switch(EXPLAIN_ENV))
+        .unwrap_or(false)
+}
