@@ -103,7 +103,9 @@ pub fn ntop6(addr: &Ipv6Addr) -> String {
         // Encapsulated IPv4 (compatible or mapped): glibc's exact test.
         if i == 6
             && best_base == 0
-            && (best_len == 6 || (best_len == 7 && w[7] != 0x0001) || (best_len == 5 && w[5] == 0xffff))
+            && (best_len == 6
+                || (best_len == 7 && w[7] != 0x0001)
+                || (best_len == 5 && w[5] == 0xffff))
         {
             let o = addr.octets();
             out.push_str(&format!("{}.{}.{}.{}", o[12], o[13], o[14], o[15]));
@@ -156,7 +158,10 @@ mod tests {
             ("2001:db8::1", "2001:db8::1"),
             ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
             ("fe80::1ff:fe23:4567:890a", "fe80::1ff:fe23:4567:890a"),
-            ("2001:db8:ffff:ffff:ffff:ffff:ffff:fffe", "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe"),
+            (
+                "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe",
+                "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe",
+            ),
             ("1:0:1:0:1:0:1:0", "1:0:1:0:1:0:1:0"),
             ("1::", "1::"),
             ("0:0:1::", "0:0:1::"),

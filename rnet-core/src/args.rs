@@ -47,7 +47,10 @@ pub fn normalize_dashes(args: Vec<OsString>) -> (Vec<OsString>, Vec<DashFix>) {
         .into_iter()
         .map(|arg| {
             let Some(s) = arg.to_str() else { return arg };
-            let lead: Vec<char> = s.chars().take_while(|c| *c == '-' || is_unicode_dash(*c)).collect();
+            let lead: Vec<char> = s
+                .chars()
+                .take_while(|c| *c == '-' || is_unicode_dash(*c))
+                .collect();
             if lead.is_empty() || !lead.iter().any(|c| is_unicode_dash(*c)) || lead.len() > 2 {
                 return arg;
             }
@@ -173,26 +176,38 @@ impl fmt::Display for GetoptError {
 
 impl std::error::Error for GetoptError {}
 
+/// What a tokenizer returns: the tokens before the first error, and that
+/// error. The tools act on the tokens in order first (an earlier `-V` or
+/// `-h` wins, as with getopt, which reports an error only when it gets there).
+pub type Parsed = (Vec<Token>, Option<GetoptError>);
+
 /// Tokenizes `args` (without the program name) as GNU `getopt_long` does
-/// with argument permutation. Stops at the first error, as the tools exit
-/// there.
-pub fn getopt_long(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Result<Vec<Token>, GetoptError> {
+/// with argument permutation. Stops at the first error.
+pub fn getopt_long(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Parsed {
     getopt_impl(args, shorts, longs, true)
 }
 
 /// Tokenizes as POSIX/BSD `getopt` does: options stop at the first operand
 /// (the rest are operands), no long options beyond `longs` (pass `&[]`).
-pub fn getopt_posix(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Result<Vec<Token>, GetoptError> {
+pub fn getopt_posix(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Parsed {
     getopt_impl(args, shorts, longs, false)
 }
 
-fn getopt_impl(
+fn getopt_impl(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt], permute: bool) -> Parsed {
+    let mut out = Vec::new();
+    match getopt_into(args, shorts, longs, permute, &mut out) {
+        Ok(()) => (out, None),
+        Err(e) => (out, Some(e)),
+    }
+}
+
+fn getopt_into(
     args: &[OsString],
     shorts: &[ShortOpt],
     longs: &[LongOpt],
     permute: bool,
-) -> Result<Vec<Token>, GetoptError> {
-    let mut out = Vec::new();
+    out: &mut Vec<Token>,
+) -> Result<(), GetoptError> {
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -219,7 +234,7 @@ fn getopt_impl(
             };
             let name_str = String::from_utf8_lossy(name).into_owned();
             let opt = find_long(longs, &name_str, &String::from_utf8_lossy(bytes))?;
-            let value = value.map(|v| os_from_bytes(v));
+            let value = value.map(os_from_bytes);
             match (opt.has_arg, value) {
                 (HasArg::No, Some(_)) => return Err(GetoptError::LongNoArg(opt.name)),
                 (HasArg::No, None) => out.push(Token::Long(opt.name, opt.id, None)),
@@ -271,7 +286,7 @@ fn getopt_impl(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn os_from_bytes(b: &[u8]) -> OsString {
@@ -288,7 +303,11 @@ fn os_from_bytes(b: &[u8]) -> OsString {
     }
 }
 
-fn find_long<'a>(longs: &'a [LongOpt], name: &str, shown: &str) -> Result<&'a LongOpt, GetoptError> {
+fn find_long<'a>(
+    longs: &'a [LongOpt],
+    name: &str,
+    shown: &str,
+) -> Result<&'a LongOpt, GetoptError> {
     if let Some(o) = longs.iter().find(|o| o.name == name) {
         return Ok(o);
     }
@@ -304,7 +323,10 @@ fn find_long<'a>(longs: &'a [LongOpt], name: &str, shown: &str) -> Result<&'a Lo
         [] => Err(GetoptError::UnknownLong(shown_name)),
         [one] => Ok(one),
         [first, rest @ ..] => {
-            if rest.iter().all(|o| o.id == first.id && o.has_arg == first.has_arg) {
+            if rest
+                .iter()
+                .all(|o| o.id == first.id && o.has_arg == first.has_arg)
+            {
                 Ok(first)
             } else {
                 Err(GetoptError::Ambiguous(
@@ -325,19 +347,59 @@ mod tests {
     }
 
     const LONGS: &[LongOpt] = &[
-        LongOpt { name: "numeric", has_arg: HasArg::No, id: 1, exact_only: false },
-        LongOpt { name: "numeric-hosts", has_arg: HasArg::No, id: 2, exact_only: false },
-        LongOpt { name: "protocol", has_arg: HasArg::Required, id: 3, exact_only: false },
-        LongOpt { name: "extend", has_arg: HasArg::No, id: 4, exact_only: false },
-        LongOpt { name: "explain", has_arg: HasArg::No, id: 5, exact_only: true },
-        LongOpt { name: "inet", has_arg: HasArg::No, id: 6, exact_only: false },
-        LongOpt { name: "inet6", has_arg: HasArg::No, id: 6, exact_only: false },
+        LongOpt {
+            name: "numeric",
+            has_arg: HasArg::No,
+            id: 1,
+            exact_only: false,
+        },
+        LongOpt {
+            name: "numeric-hosts",
+            has_arg: HasArg::No,
+            id: 2,
+            exact_only: false,
+        },
+        LongOpt {
+            name: "protocol",
+            has_arg: HasArg::Required,
+            id: 3,
+            exact_only: false,
+        },
+        LongOpt {
+            name: "extend",
+            has_arg: HasArg::No,
+            id: 4,
+            exact_only: false,
+        },
+        LongOpt {
+            name: "explain",
+            has_arg: HasArg::No,
+            id: 5,
+            exact_only: true,
+        },
+        LongOpt {
+            name: "inet",
+            has_arg: HasArg::No,
+            id: 6,
+            exact_only: false,
+        },
+        LongOpt {
+            name: "inet6",
+            has_arg: HasArg::No,
+            id: 6,
+            exact_only: false,
+        },
     ];
 
     #[test]
     fn clusters_and_glued_arguments() {
         let shorts = short_opts("A:natp");
-        let t = getopt_long(&os(&["-natp", "-Ainet", "-A", "inet6", "x"]), &shorts, LONGS).unwrap();
+        let t = getopt_long(
+            &os(&["-natp", "-Ainet", "-A", "inet6", "x"]),
+            &shorts,
+            LONGS,
+        )
+        .0;
         assert_eq!(
             t,
             vec![
@@ -355,7 +417,7 @@ mod tests {
     #[test]
     fn glibc_error_wording() {
         let shorts = short_opts("A:n");
-        let e = |v: &[&str]| getopt_long(&os(v), &shorts, LONGS).unwrap_err().to_string();
+        let e = |v: &[&str]| getopt_long(&os(v), &shorts, LONGS).1.unwrap().to_string();
         assert_eq!(e(&["-q"]), "invalid option -- 'q'");
         assert_eq!(e(&["-A"]), "option requires an argument -- 'A'");
         assert_eq!(e(&["--bogus"]), "unrecognized option '--bogus'");
@@ -364,14 +426,28 @@ mod tests {
             e(&["--nu"]),
             "option '--nu' is ambiguous; possibilities: '--numeric' '--numeric-hosts'"
         );
-        assert_eq!(e(&["--extend=3"]), "option '--extend' doesn't allow an argument");
-        assert_eq!(e(&["--protocol"]), "option '--protocol' requires an argument");
+        assert_eq!(
+            e(&["--extend=3"]),
+            "option '--extend' doesn't allow an argument"
+        );
+        assert_eq!(
+            e(&["--protocol"]),
+            "option '--protocol' requires an argument"
+        );
+        let (t, err) = getopt_long(&os(&["-n", "-q", "-n"]), &shorts, LONGS);
+        assert_eq!(t, vec![Token::Short('n', None)]);
+        assert_eq!(err, Some(GetoptError::InvalidShort('q')));
     }
 
     #[test]
     fn prefixes_exact_and_same_option() {
         let shorts = short_opts("n");
-        let t = getopt_long(&os(&["--numeric", "--ex", "--ine", "--prot=inet"]), &shorts, LONGS).unwrap();
+        let (t, err) = getopt_long(
+            &os(&["--numeric", "--ex", "--ine", "--prot=inet"]),
+            &shorts,
+            LONGS,
+        );
+        assert!(err.is_none());
         assert_eq!(t[0], Token::Long("numeric", 1, None));
         // `explain` is exact-only: `--ex` still means `--extend`, as in netstat.
         assert_eq!(t[1], Token::Long("extend", 4, None));
@@ -382,18 +458,28 @@ mod tests {
     #[test]
     fn double_dash_and_posix_mode() {
         let shorts = short_opts("lv");
-        let t = getopt_long(&os(&["--", "-l"]), &shorts, &[]).unwrap();
+        let t = getopt_long(&os(&["--", "-l"]), &shorts, &[]).0;
         assert_eq!(t, vec![Token::Operand("-l".into())]);
-        let t = getopt_posix(&os(&["-l", "host", "-v"]), &shorts, &[]).unwrap();
+        let t = getopt_posix(&os(&["-l", "host", "-v"]), &shorts, &[]).0;
         assert_eq!(
             t,
-            vec![Token::Short('l', None), Token::Operand("host".into()), Token::Operand("-v".into())]
+            vec![
+                Token::Short('l', None),
+                Token::Operand("host".into()),
+                Token::Operand("-v".into())
+            ]
         );
     }
 
     #[test]
     fn unicode_dashes() {
-        let (v, fixes) = normalize_dashes(os(&["\u{2013}nat", "\u{2014}\u{2014}all", "a\u{2013}b", "\u{2212}5", "-l"]));
+        let (v, fixes) = normalize_dashes(os(&[
+            "\u{2013}nat",
+            "\u{2014}\u{2014}all",
+            "a\u{2013}b",
+            "\u{2212}5",
+            "-l",
+        ]));
         assert_eq!(v, os(&["-nat", "--all", "a\u{2013}b", "-5", "-l"]));
         assert_eq!(fixes.len(), 3);
         assert_eq!(

@@ -56,10 +56,16 @@ fn of_knob(n: u64, knob: &str, value: Option<i64>) -> String {
 fn queues(e: &InetEntry) -> String {
     let mut s = String::new();
     if e.rx_queue > 0 {
-        s.push_str(&format!("; {} received, not yet read by the program", plural(e.rx_queue, "byte", "bytes")));
+        s.push_str(&format!(
+            "; {} received, not yet read by the program",
+            plural(e.rx_queue, "byte", "bytes")
+        ));
     }
     if e.tx_queue > 0 {
-        s.push_str(&format!("; {} sent, not yet acknowledged", plural(e.tx_queue, "byte", "bytes")));
+        s.push_str(&format!(
+            "; {} sent, not yet acknowledged",
+            plural(e.tx_queue, "byte", "bytes")
+        ));
     }
     s
 }
@@ -70,7 +76,10 @@ fn retries_and_next(e: &InetEntry, what: &str, knob: &str, value: Option<i64>) -
         if e.retransmits == 0 {
             format!("no {what} retransmission")
         } else {
-            format!("{what} retransmissions: {}", of_knob(e.retransmits, knob, value))
+            format!(
+                "{what} retransmissions: {}",
+                of_knob(e.retransmits, knob, value)
+            )
         }
     );
     if e.timer_kind() == TimerKind::Retransmit {
@@ -93,7 +102,10 @@ fn probe_note(e: &InetEntry) -> &'static str {
 pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
     let code = StateCode::from(e.state);
     let Some(state) = code.known() else {
-        return format!("state code {:02X} is not a TCP state rnetstat knows", e.state);
+        return format!(
+            "state code {:02X} is not a TCP state rnetstat knows",
+            e.state
+        );
     };
     let name = state.info().netstat;
     let body = match state {
@@ -254,7 +266,10 @@ mod tests {
         e.timer_ticks = 0x2EB;
         e.retransmits = 7;
         let t = explain_tcp(&e, &sys());
-        assert!(t.contains("SYN retransmissions: 7 of tcp_syn_retries=6"), "{t}");
+        assert!(
+            t.contains("SYN retransmissions: 7 of tcp_syn_retries=6"),
+            "{t}"
+        );
         assert!(t.contains("next in 7.47 s"), "{t}");
         e.retransmits = 0;
         assert!(explain_tcp(&e, &sys()).contains("no SYN retransmission so far"));
@@ -269,7 +284,10 @@ mod tests {
         e.inode = 0;
         let t = explain_tcp(&e, &sys());
         assert!(t.contains("waiting for the client's final ACK"), "{t}");
-        assert!(t.contains("SYN|ACK retransmissions: 3 of tcp_synack_retries=5"), "{t}");
+        assert!(
+            t.contains("SYN|ACK retransmissions: 3 of tcp_synack_retries=5"),
+            "{t}"
+        );
         assert!(t.contains("next in 3.37 s"), "{t}");
     }
 
@@ -324,7 +342,10 @@ mod tests {
         assert!(t.contains("3 of tcp_orphan_retries=8"), "{t}");
         assert!(t.contains("probe timer"), "{t}");
         let t = explain_tcp(&entry(9), &sys());
-        assert!(t.starts_with("LAST_ACK: peer closed first, then this side"), "{t}");
+        assert!(
+            t.starts_with("LAST_ACK: peer closed first, then this side"),
+            "{t}"
+        );
         let t = explain_tcp(&entry(0x0B), &sys());
         assert!(t.contains("simultaneous close"), "{t}");
         let t = explain_tcp(&entry(7), &sys());

@@ -166,7 +166,11 @@ pub struct LineError {
 
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: bad or missing field `{}'", self.line, self.field)
+        write!(
+            f,
+            "line {}: bad or missing field `{}'",
+            self.line, self.field
+        )
     }
 }
 
@@ -194,7 +198,9 @@ fn parse_dec_u64(s: &[u8]) -> Option<u64> {
 
 fn parse_dec_i64(s: &[u8]) -> Option<i64> {
     match s.split_first() {
-        Some((b'-', rest)) => parse_dec_u64(rest).and_then(|v| i64::try_from(v).ok()).map(|v| -v),
+        Some((b'-', rest)) => parse_dec_u64(rest)
+            .and_then(|v| i64::try_from(v).ok())
+            .map(|v| -v),
         _ => parse_dec_u64(s).and_then(|v| i64::try_from(v).ok()),
     }
 }
@@ -222,15 +228,24 @@ fn parse_endpoint(s: &[u8]) -> Option<(IpAddr, u16)> {
 /// net-tools; `uid`, `timeout` and `inode` default to 0 when a line ends
 /// early, and anything after them is optional.
 pub fn parse_inet_line(line: &[u8], line_no: usize, proto: Proto) -> Result<InetEntry, LineError> {
-    let err = |field| LineError { line: line_no, field };
+    let err = |field| LineError {
+        line: line_no,
+        field,
+    };
     let mut it = fields(line);
     let sl = it.next().ok_or(err("sl"))?;
     let slot = sl
         .strip_suffix(b":")
         .and_then(parse_dec_u64)
         .ok_or(err("sl"))?;
-    let (local, local_port) = it.next().and_then(parse_endpoint).ok_or(err("local_address"))?;
-    let (remote, remote_port) = it.next().and_then(parse_endpoint).ok_or(err("rem_address"))?;
+    let (local, local_port) = it
+        .next()
+        .and_then(parse_endpoint)
+        .ok_or(err("local_address"))?;
+    let (remote, remote_port) = it
+        .next()
+        .and_then(parse_endpoint)
+        .ok_or(err("rem_address"))?;
     if local.is_ipv4() != remote.is_ipv4() {
         return Err(err("rem_address"));
     }
@@ -239,10 +254,16 @@ pub fn parse_inet_line(line: &[u8], line_no: usize, proto: Proto) -> Result<Inet
         .and_then(parse_hex_u32)
         .and_then(|v| u8::try_from(v).ok())
         .ok_or(err("st"))?;
-    let (tx, rx) = it.next().and_then(|f| split_once(f, b':')).ok_or(err("tx_queue:rx_queue"))?;
+    let (tx, rx) = it
+        .next()
+        .and_then(|f| split_once(f, b':'))
+        .ok_or(err("tx_queue:rx_queue"))?;
     let tx_queue = parse_hex_u64(tx).ok_or(err("tx_queue"))?;
     let rx_queue = parse_hex_u64(rx).ok_or(err("rx_queue"))?;
-    let (tr, when) = it.next().and_then(|f| split_once(f, b':')).ok_or(err("tr:tm->when"))?;
+    let (tr, when) = it
+        .next()
+        .and_then(|f| split_once(f, b':'))
+        .ok_or(err("tr:tm->when"))?;
     let timer = parse_hex_u32(tr)
         .and_then(|v| u8::try_from(v).ok())
         .ok_or(err("tr"))?;
@@ -252,7 +273,9 @@ pub fn parse_inet_line(line: &[u8], line_no: usize, proto: Proto) -> Result<Inet
     let mut opt_field = || it.next().inspect(|_| total += 1);
     let uid = match opt_field() {
         None => 0,
-        Some(f) => parse_dec_u64(f).and_then(|v| u32::try_from(v).ok()).ok_or(err("uid"))?,
+        Some(f) => parse_dec_u64(f)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or(err("uid"))?,
     };
     let probes = match opt_field() {
         None => 0,
@@ -402,8 +425,15 @@ pub const UNIX_ACCEPTCON: u64 = 1 << 16;
 
 /// Parses one data line of `/proc/net/unix`: `Num RefCount Protocol Flags
 /// Type St Inode Path`. Six fields are required.
-pub fn parse_unix_line(line: &[u8], line_no: usize, has_inode: bool) -> Result<UnixEntry, LineError> {
-    let err = |field| LineError { line: line_no, field };
+pub fn parse_unix_line(
+    line: &[u8],
+    line_no: usize,
+    has_inode: bool,
+) -> Result<UnixEntry, LineError> {
+    let err = |field| LineError {
+        line: line_no,
+        field,
+    };
     let mut it = fields(line);
     it.next()
         .filter(|f| f.ends_with(b":") && parse_hex_u64(&f[..f.len() - 1]).is_some())
@@ -515,12 +545,21 @@ mod tests {
         assert_eq!(listen.inode, 158464);
         assert_eq!(listen.rto_ticks, Some(100));
         let req = v[1].as_ref().unwrap();
-        assert_eq!((req.state, req.timer, req.timer_ticks, req.retransmits), (3, 1, 0x151, 3));
+        assert_eq!(
+            (req.state, req.timer, req.timer_ticks, req.retransmits),
+            (3, 1, 0x151, 3)
+        );
         assert_eq!(req.fields, 12);
         let syn = v[2].as_ref().unwrap();
-        assert_eq!((syn.tx_queue, syn.retransmits, syn.rto_ticks), (1, 7, Some(800)));
+        assert_eq!(
+            (syn.tx_queue, syn.retransmits, syn.rto_ticks),
+            (1, 7, Some(800))
+        );
         let tw = v[3].as_ref().unwrap();
-        assert_eq!((tw.state, tw.timer, tw.timer_ticks, tw.inode), (6, 3, 5486, 0));
+        assert_eq!(
+            (tw.state, tw.timer, tw.timer_ticks, tw.inode),
+            (6, 3, 5486, 0)
+        );
     }
 
     #[test]
@@ -560,14 +599,12 @@ mod tests {
         assert_eq!(e.timer_kind(), TimerKind::Other(9));
         assert_eq!(e.probes, -5);
         // An inode beyond i64 is rejected rather than wrapped.
-        assert!(
-            parse_inet_line(
-                b"0: 0100007F:15B3 00000000:0000 0A 0:0 0:0 0 0 0 99999999999999999999999",
-                2,
-                Proto::Tcp
-            )
-            .is_err()
-        );
+        assert!(parse_inet_line(
+            b"0: 0100007F:15B3 00000000:0000 0A 0:0 0:0 0 0 0 99999999999999999999999",
+            2,
+            Proto::Tcp
+        )
+        .is_err());
     }
 
     #[test]
@@ -579,14 +616,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.local, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-        assert!(
-            parse_inet_line(
-                b"0: 00000000000000000000000000000000:15B4 00000000:0000 0A 0:0 0:0 0",
-                2,
-                Proto::Tcp
-            )
-            .is_err()
-        );
+        assert!(parse_inet_line(
+            b"0: 00000000000000000000000000000000:15B4 00000000:0000 0A 0:0 0:0 0",
+            2,
+            Proto::Tcp
+        )
+        .is_err());
     }
 
     #[test]

@@ -188,7 +188,8 @@ pub const STATES: [StateInfo; 12] = [
         ss: "SYN-SENT",
         side: Side::ActiveOpener,
         enters: "connect() sent a SYN",
-        leaves: "a SYN|ACK arrives (ESTABLISHED), a RST arrives (refused), or the SYN retries run out",
+        leaves:
+            "a SYN|ACK arrives (ESTABLISHED), a RST arrives (refused), or the SYN retries run out",
         timer: Some(StateTimer {
             what: "SYN retransmission, 1 s and then doubling",
             knob: "net.ipv4.tcp_syn_retries",
@@ -439,8 +440,18 @@ mod tests {
 
     #[test]
     fn timers_name_their_knob() {
-        assert!(TcpState::FinWait2.info().timer.unwrap().knob.contains("tcp_fin_timeout"));
-        assert!(TcpState::SynSent.info().timer.unwrap().knob.contains("tcp_syn_retries"));
+        assert!(TcpState::FinWait2
+            .info()
+            .timer
+            .unwrap()
+            .knob
+            .contains("tcp_fin_timeout"));
+        assert!(TcpState::SynSent
+            .info()
+            .timer
+            .unwrap()
+            .knob
+            .contains("tcp_syn_retries"));
         assert!(TcpState::Established.info().timer.is_none());
     }
 }

@@ -1,1 +1,440 @@
-//! placeholder
+//! rnetstat: net-tools `netstat` with the same flags and byte-identical
+//! output, reading `/proc/net` (or `$RNET_PROC_ROOT/net`), plus optional
+//! TCP state annotations (`--explain`, `RNETSTAT_EXPLAIN=1`, `RNET_EXPLAIN=1`).
+//!
+//! The control flow mirrors net-tools' `main()` so that every section,
+//! message and exit status comes out in the same order: sockets are read
+//! one line at a time and written through one buffer, so memory stays flat
+//! whatever the number of sockets.
+
+pub mod cli;
+pub mod gather;
+pub mod render;
+mod sys;
+
+use cli::{Action, Options};
+use gather::ProgCache;
+use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
+use rnet_core::args::normalize_dashes;
+use rnet_core::explain::Sysctls;
+use rnet_core::procnet::{
+    proc_root, Family, InetEntry, InetReader, Proto, UnixReader, UNIX_ACCEPTCON,
+};
+use std::ffi::OsString;
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The environment variable that turns rnetstat's annotations on or off.
+pub const EXPLAIN_ENV: &str = "RNETSTAT_EXPLAIN";
+
+/// Why a listing stopped early.
+enum Stop {
+    /// Standard output is gone (a closed pipe): exit quietly with 0.
+    Quiet,
+    /// Exit with this status (messages already printed).
+    Status(u8),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == ErrorKind::BrokenPipe {
+            Stop::Quiet
+        } else {
+            eprintln!("rnetstat: write error: {e}");
+            Stop::Status(1)
+        }
+    }
+}
+
+/// Runs rnetstat with the full argument list (program name first).
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let prog = args
+        .first()
+        .map(|a| {
+            Path::new(a)
+                .file_name()
+                .unwrap_or(a.as_os_str())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "rnetstat".to_string());
+    let rest = if args.is_empty() {
+        Vec::new()
+    } else {
+        args.split_off(1)
+    };
+    let (rest, fixes) = normalize_dashes(rest);
+    for f in &fixes {
+        eprintln!("{prog}: {f}");
+    }
+    match cli::parse(&rest) {
+        Action::Help => {
+            // net-tools' stdout is block-buffered, so its stderr part
+            // comes first whenever both go to one pipe.
+            eprint!("{}", cli::AF_LIST);
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(cli::USAGE.as_bytes());
+            let _ = out.write_all(cli::EXTRA_HELP.as_bytes());
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+        Action::Version => {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(cli::version_text().as_bytes());
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+        Action::BadOption(e) => {
+            eprint!("{prog}: {e}\n{}{}", cli::USAGE, cli::AF_LIST);
+            ExitCode::from(3)
+        }
+        Action::Usage => {
+            eprint!("{}{}", cli::USAGE, cli::AF_LIST);
+            ExitCode::from(3)
+        }
+        Action::UnknownFamily(name) => {
+            eprintln!("Unknown address family `{name}'.");
+            ExitCode::from(1)
+        }
+        Action::Fail(msg, code) => {
+            eprintln!("{msg}");
+            ExitCode::from(code)
+        }
+        Action::Run(o) => {
+            let not_yet = [
+                (o.route, "-r (routing table)", "ip route"),
+                (o.interfaces, "-i (interface table)", "ip -s link"),
+                (o.statistics, "-s (statistics)", "nstat -a"),
+                (o.masquerade, "-M (masqueraded connections)", "conntrack -L"),
+                (o.groups, "-g (multicast groups)", "ip maddr"),
+            ];
+            if let Some((_, what, alt)) = not_yet.iter().find(|(on, _, _)| *on) {
+                eprintln!("{prog}: {what} is not implemented by rnetstat; `{alt}' shows it");
+                return ExitCode::from(1);
+            }
+            let explain = o
+                .explain
+                .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            let root = proc_root();
+            match list(&prog, &o, explain, &root, SysLookup) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(Stop::Quiet) => ExitCode::SUCCESS,
+                Err(Stop::Status(s)) => ExitCode::from(s),
+            }
+        }
+    }
+}
+
+/// Before a message on stderr: on a terminal, show the rows printed so
+/// far first, so the message lands where it happened. Into a pipe or file,
+/// keep buffering, as net-tools' block-buffered stdout does (its messages
+/// then come first when both streams share a pipe).
+fn sync<W: Write>(out: &mut W) -> io::Result<()> {
+    use std::io::IsTerminal;
+    if io::stdout().is_terminal() {
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// The result of reading one `/proc/net` file.
+enum FileResult {
+    Read,
+    Missing,
+}
+
+/// The socket listing: net-tools' main loop.
+fn list<L: Lookup>(
+    prog: &str,
+    o: &Options,
+    explain: bool,
+    root: &Path,
+    lookup: L,
+) -> Result<(), Stop> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut names = Names::new(lookup, o.numeric_hosts, o.numeric_ports, o.numeric_users);
+    let sysctls = if explain {
+        Sysctls::read(root)
+    } else {
+        Sysctls::default()
+    };
+    let opts = RowOpts {
+        wide: o.wide,
+        extend: o.extend > 0,
+        programs: o.programs,
+        timers: o.timers,
+        explain,
+    };
+    let flag_arg = o.proto_args();
+    let inet_section = !flag_arg || o.tcp || o.sctp || o.udp || o.udplite || o.raw;
+    let unix_section = !flag_arg || o.unix;
+    loop {
+        let progs = if o.programs && (inet_section || unix_section) {
+            let c = ProgCache::load(root);
+            if let Some(n) = c.notice {
+                eprint!("{}", n.text());
+            }
+            c
+        } else {
+            ProgCache::default()
+        };
+        let mut ctx = RowCtx {
+            names: &mut names,
+            progs: &progs,
+            opts,
+            sysctls: &sysctls,
+        };
+        if inet_section {
+            out.write_all(render::inet_title(o.all, o.listening).as_bytes())?;
+            out.write_all(render::inet_header(&opts).as_bytes())?;
+        }
+        let inet_protos = [
+            (o.tcp, Proto::Tcp, "AF INET (tcp)"),
+            (o.udp, Proto::Udp, "AF INET (udp)"),
+            (o.udplite, Proto::UdpLite, "AF INET (udplite)"),
+            (o.raw, Proto::Raw, "AF INET (raw)"),
+        ];
+        for (wanted, proto, af_name) in inet_protos {
+            if !flag_arg || wanted {
+                inet_proto(prog, o, proto, af_name, root, &mut ctx, &mut out)?;
+            }
+            // net-tools lists SCTP right after TCP.
+            if proto == Proto::Tcp && (!flag_arg || o.sctp) {
+                sync(&mut out)?;
+                sctp(prog, o, root)?;
+            }
+        }
+        if unix_section {
+            unix(prog, o, root, &progs, &mut out)?;
+        }
+        let others = [
+            (o.ipx, "AF IPX", &["net/ipx/socket", "net/ipx_socket"][..]),
+            (o.ax25, "AF AX25", &["net/ax25"][..]),
+            (o.x25, "AF X25", &["net/x25"][..]),
+            (o.netrom, "AF NETROM", &["net/nr"][..]),
+            (o.rose, "AF ROSE", &["net/rose"][..]),
+        ];
+        for (wanted, af_name, files) in others {
+            if flag_arg && !wanted {
+                continue;
+            }
+            sync(&mut out)?;
+            if files.iter().any(|f| root.join(f).exists()) {
+                eprintln!("{prog}: listing {af_name} sockets is not supported by rnetstat");
+                if flag_arg {
+                    out.flush()?;
+                    return Err(Stop::Status(1));
+                }
+            } else {
+                if flag_arg || o.verbose {
+                    eprintln!("{prog}: no support for `{af_name}' on this system.");
+                }
+                if flag_arg {
+                    out.flush()?;
+                    return Err(Stop::Status(1));
+                }
+            }
+        }
+        if flag_arg && o.bluetooth {
+            sync(&mut out)?;
+            eprintln!("{prog}: feature `AF BLUETOOTH' not supported.\nPlease recompile `net-tools' with newer kernel source or full configuration.");
+            return Err(Stop::Status(1));
+        }
+        out.flush()?;
+        if !o.continuous {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// One protocol, v4 file then v6 file, as net-tools' `INFO_GUTS6`.
+fn inet_proto<L: Lookup, W: Write>(
+    prog: &str,
+    o: &Options,
+    proto: Proto,
+    af_name: &str,
+    root: &Path,
+    ctx: &mut RowCtx<'_, L>,
+    out: &mut W,
+) -> Result<(), Stop> {
+    let flag_arg = o.proto_args();
+    let mut rc = 0;
+    if !flag_arg || o.inet {
+        if let FileResult::Missing = inet_file(proto, Family::V4, root, o, ctx, out)? {
+            if flag_arg || o.verbose {
+                sync(out)?;
+                eprintln!("{prog}: no support for `{af_name}' on this system.");
+            }
+            if flag_arg {
+                rc = 1;
+            }
+        }
+    }
+    if !flag_arg || o.inet6 {
+        // A missing IPv6 file is silent, as in net-tools.
+        inet_file(proto, Family::V6, root, o, ctx, out)?;
+    }
+    if rc != 0 {
+        out.flush()?;
+        return Err(Stop::Status(rc));
+    }
+    Ok(())
+}
+
+fn bogus_kind(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Tcp => "tcp",
+        Proto::Udp | Proto::UdpLite => "udp",
+        Proto::Raw => "raw",
+    }
+}
+
+/// Whether net-tools would print this row.
+fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
+    if o.all {
+        return true;
+    }
+    let listening = match proto {
+        // TCP: listening iff the remote port is 0 (the state is not checked).
+        Proto::Tcp => e.remote_port == 0,
+        // UDP and raw: listening iff the remote address is all zeros.
+        _ => e.remote.is_unspecified(),
+    };
+    listening == o.listening
+}
+
+fn open_error(path: &Path, e: &io::Error) -> Stop {
+    // perror(path): the C library's text without Rust's " (os error N)".
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    eprintln!("{}: {text}", path.display());
+    Stop::Status(255)
+}
+
+fn inet_file<L: Lookup, W: Write>(
+    proto: Proto,
+    family: Family,
+    root: &Path,
+    o: &Options,
+    ctx: &mut RowCtx<'_, L>,
+    out: &mut W,
+) -> Result<FileResult, Stop> {
+    let path = proto.path(root, family);
+    let mut reader = match InetReader::open(&path, proto) {
+        Ok(r) => r,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(FileResult::Missing),
+        Err(e) => return Err(open_error(&path, &e)),
+    };
+    let mut line = String::with_capacity(256);
+    loop {
+        let item = match reader.next_entry() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                sync(out)?;
+                eprintln!("{}: {e}", path.display());
+                break;
+            }
+        };
+        match item {
+            Err(_) => {
+                sync(out)?;
+                eprintln!("warning, got bogus {} line.", bogus_kind(proto));
+            }
+            Ok(e) => {
+                if !selected(proto, &e, o) {
+                    continue;
+                }
+                line.clear();
+                render::inet_row(ctx, proto, &e, &mut line);
+                out.write_all(line.as_bytes())?;
+            }
+        }
+    }
+    Ok(FileResult::Read)
+}
+
+/// SCTP: net-tools reads `/proc/net/sctp/eps`; where SCTP is not loaded
+/// that file is missing, which is the only case rnetstat handles.
+fn sctp(prog: &str, o: &Options, root: &Path) -> Result<(), Stop> {
+    let path: PathBuf = root.join("net/sctp/eps");
+    let flag_arg = o.proto_args();
+    if path.exists() {
+        eprintln!("{prog}: listing SCTP sockets is not supported by rnetstat");
+        return Ok(());
+    }
+    if flag_arg || o.verbose {
+        eprintln!("{prog}: no support for `AF INET (sctp)' on this system.");
+    }
+    if flag_arg && o.sctp {
+        return Err(Stop::Status(1));
+    }
+    Ok(())
+}
+
+fn unix<W: Write>(
+    prog: &str,
+    o: &Options,
+    root: &Path,
+    progs: &ProgCache,
+    out: &mut W,
+) -> Result<(), Stop> {
+    out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
+    let path = root.join("net/unix");
+    let mut reader = match UnixReader::open(&path) {
+        Ok(r) => r,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let flag_arg = o.proto_args();
+            if flag_arg || o.verbose {
+                sync(out)?;
+                eprintln!("{prog}: no support for `AF UNIX' on this system.");
+            }
+            if flag_arg {
+                out.flush()?;
+                return Err(Stop::Status(1));
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(open_error(&path, &e)),
+    };
+    let mut line = String::with_capacity(256);
+    loop {
+        let item = match reader.next_entry() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                sync(out)?;
+                eprintln!("{}: {e}", path.display());
+                break;
+            }
+        };
+        let e = match item {
+            Ok(e) => e,
+            Err(_) => {
+                sync(out)?;
+                eprintln!("warning, got bogus unix line.");
+                continue;
+            }
+        };
+        if !o.all {
+            let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
+            if listening != o.listening {
+                continue;
+            }
+        }
+        line.clear();
+        render::unix_row(
+            &e,
+            reader.has_inode(),
+            o.programs.then_some(progs),
+            &mut line,
+        );
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,844 @@
+//! Rendering: typed entries to netstat's exact bytes.
+//!
+//! Pure given a [`Lookup`] (the name service) and a [`ProgCache`]; the
+//! tests use a fake lookup. Widths follow net-tools' printf formats (see
+//! `netstat-format.md`): every width is a minimum and nothing is cut
+//! except addresses without `-W`.
+
+use crate::gather::ProgCache;
+use rnet_core::addr::ntop6;
+use rnet_core::explain::{explain_tcp, explain_udp, Sysctls};
+use rnet_core::procnet::{InetEntry, Proto, UnixEntry, UNIX_ACCEPTCON};
+use rnet_core::tcp_state::StateCode;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The name service, behind a trait so rendering can be tested offline.
+pub trait Lookup {
+    /// Reverse lookup of an IPv4 host; `None` if no name.
+    fn host_v4(&mut self, a: Ipv4Addr) -> Option<String>;
+    /// `getnameinfo` of an IPv6 address (numeric text when no name); `None` on failure.
+    fn host_v6(&mut self, a: Ipv6Addr) -> Option<String>;
+    /// `/etc/networks` name of an IPv4 network address.
+    fn net_v4(&mut self, a: Ipv4Addr) -> Option<String>;
+    /// All `(port, proto, name)` services in database order.
+    fn services(&mut self) -> Vec<(u16, String, String)>;
+    /// User name of a uid.
+    fn user(&mut self, uid: u32) -> Option<String>;
+}
+
+/// The real name service (glibc NSS).
+pub struct SysLookup;
+
+impl Lookup for SysLookup {
+    fn host_v4(&mut self, a: Ipv4Addr) -> Option<String> {
+        crate::sys::host_name_v4(a)
+    }
+    fn host_v6(&mut self, a: Ipv6Addr) -> Option<String> {
+        crate::sys::host_name_v6(a)
+    }
+    fn net_v4(&mut self, a: Ipv4Addr) -> Option<String> {
+        crate::sys::net_name(a)
+    }
+    fn services(&mut self) -> Vec<(u16, String, String)> {
+        crate::sys::all_services()
+    }
+    fn user(&mut self, uid: u32) -> Option<String> {
+        crate::sys::user_name(uid)
+    }
+}
+
+/// Which service table a port is looked up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceProto {
+    /// `tcp`
+    Tcp,
+    /// `udp` (also UDP-Lite, as in net-tools)
+    Udp,
+    /// `raw`
+    Raw,
+}
+
+/// Name resolution with net-tools' rules and caches.
+pub struct Names<L> {
+    lookup: L,
+    numeric_hosts: bool,
+    numeric_ports: bool,
+    numeric_users: bool,
+    hosts: HashMap<IpAddr, String>,
+    services: Option<HashMap<(u16, ServiceProto), String>>,
+    users: HashMap<u32, Option<String>>,
+}
+
+impl<L: Lookup> Names<L> {
+    /// Names for the given `-n` flags.
+    pub fn new(lookup: L, numeric_hosts: bool, numeric_ports: bool, numeric_users: bool) -> Self {
+        Names {
+            lookup,
+            numeric_hosts,
+            numeric_ports,
+            numeric_users,
+            hosts: HashMap::new(),
+            services: None,
+            users: HashMap::new(),
+        }
+    }
+
+    /// Host text as net-tools' `INET_sprint` / `INET6_sprint` give it.
+    pub fn host(&mut self, ip: IpAddr, out: &mut String) {
+        match ip {
+            IpAddr::V4(a) => {
+                if self.numeric_hosts || a.is_unspecified() {
+                    push_v4(out, a);
+                    return;
+                }
+                if let Some(n) = self.hosts.get(&ip) {
+                    out.push_str(n);
+                    return;
+                }
+                // net-tools asks the hosts database unless the last octet
+                // is 0, in which case it asks the networks database.
+                let name = if a.octets()[3] != 0 {
+                    self.lookup.host_v4(a)
+                } else {
+                    self.lookup.net_v4(a)
+                };
+                let name = name.unwrap_or_else(|| a.to_string());
+                out.push_str(&name);
+                self.hosts.insert(ip, name);
+            }
+            IpAddr::V6(a) => {
+                let text = if self.numeric_hosts {
+                    ntop6(&a)
+                } else if a.is_unspecified() {
+                    "[::]".to_string()
+                } else if let Some(n) = self.hosts.get(&ip) {
+                    n.clone()
+                } else {
+                    let n = self
+                        .lookup
+                        .host_v6(a)
+                        .unwrap_or_else(|| "[UNKNOWN]".to_string());
+                    self.hosts.insert(ip, n.clone());
+                    n
+                };
+                out.push_str(fix_v4_mapped(&text, &a));
+            }
+        }
+    }
+
+    /// Port text as net-tools' `get_sname`: `*` for 0, a service name
+    /// (the last entry of the database for that port wins, as in net-tools'
+    /// list) or the number.
+    pub fn port(&mut self, port: u16, proto: ServiceProto, out: &mut String) {
+        if port == 0 {
+            out.push('*');
+            return;
+        }
+        if !self.numeric_ports {
+            let lookup = &mut self.lookup;
+            let map = self.services.get_or_insert_with(|| {
+                let mut m = HashMap::new();
+                for (p, pr, name) in lookup.services() {
+                    let key = match pr.as_str() {
+                        "tcp" => ServiceProto::Tcp,
+                        "udp" => ServiceProto::Udp,
+                        "raw" => ServiceProto::Raw,
+                        _ => continue,
+                    };
+                    m.insert((p, key), name);
+                }
+                m
+            });
+            if let Some(name) = map.get(&(port, proto)) {
+                out.push_str(name);
+                return;
+            }
+        }
+        push_u64(out, u64::from(port));
+    }
+
+    /// `-e` user column text (name, or the number).
+    pub fn user(&mut self, uid: u32, out: &mut String) {
+        if !self.numeric_users {
+            let lookup = &mut self.lookup;
+            if let Some(name) = self.users.entry(uid).or_insert_with(|| lookup.user(uid)) {
+                pad_left(out, name, 10);
+                return;
+            }
+        }
+        // `%-10d` of an int.
+        pad_left(out, &(uid as i32).to_string(), 10);
+    }
+}
+
+/// net-tools' `fix_v4_address`: a v4-mapped address prints as IPv4.
+fn fix_v4_mapped<'a>(text: &'a str, a: &Ipv6Addr) -> &'a str {
+    if a.to_ipv4_mapped().is_none() {
+        return text;
+    }
+    if let Some(dot) = text.find('.') {
+        if let Some(colon) = text[..dot].rfind(':') {
+            return &text[colon + 1..];
+        }
+    }
+    text
+}
+
+fn push_v4(out: &mut String, a: Ipv4Addr) {
+    let o = a.octets();
+    for (i, b) in o.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_u64(out, u64::from(*b));
+    }
+}
+
+/// Appends a decimal number.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+fn push_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// `%-Ns`
+pub fn pad_left(out: &mut String, s: &str, width: usize) {
+    out.push_str(s);
+    for _ in s.len()..width {
+        out.push(' ');
+    }
+}
+
+/// `%Nld`
+fn pad_num(out: &mut String, n: i64, width: usize) {
+    let start = out.len();
+    push_i64(out, n);
+    let len = out.len() - start;
+    if len < width {
+        out.insert_str(start, &" ".repeat(width - len));
+    }
+}
+
+/// net-tools' `addr_do_one`: `host:port`, cut to 23 characters without
+/// `-W` when host and port together are longer than 22.
+pub fn endpoint<L: Lookup>(
+    names: &mut Names<L>,
+    ip: IpAddr,
+    port: u16,
+    proto: ServiceProto,
+    wide: bool,
+    out: &mut String,
+) {
+    let mut host = String::new();
+    names.host(ip, &mut host);
+    let mut sport = String::new();
+    names.port(port, proto, &mut sport);
+    if !wide && host.len() + sport.len() > 22 {
+        let port_len = sport.len().min(18);
+        let addr_len = 22 - port_len;
+        out.push_str(cut(&host, addr_len));
+        out.push(':');
+        out.push_str(cut(&sport, port_len));
+    } else {
+        out.push_str(&host);
+        out.push(':');
+        out.push_str(&sport);
+    }
+}
+
+/// The first `n` bytes, backed off to a character boundary.
+fn cut(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut k = n;
+    while !s.is_char_boundary(k) {
+        k -= 1;
+    }
+    &s[..k]
+}
+
+/// Options that shape a row.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowOpts {
+    /// `-W`
+    pub wide: bool,
+    /// `-e` given at least once.
+    pub extend: bool,
+    /// `-p`
+    pub programs: bool,
+    /// `-o`
+    pub timers: bool,
+    /// annotations
+    pub explain: bool,
+}
+
+/// Title line of the internet section.
+pub fn inet_title(all: bool, listening: bool) -> String {
+    format!("Active Internet connections {}\n", scope(all, listening))
+}
+
+fn scope(all: bool, listening: bool) -> &'static str {
+    if all {
+        "(servers and established)"
+    } else if listening {
+        "(only servers)"
+    } else {
+        "(w/o servers)"
+    }
+}
+
+/// Column header of the internet section.
+pub fn inet_header(o: &RowOpts) -> String {
+    let mut s = String::from(
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State      ",
+    );
+    if o.extend {
+        s.push_str(" User       Inode     ");
+    }
+    if o.programs {
+        s.push_str(" PID/Program name    ");
+    }
+    if o.timers {
+        s.push_str(" Timer");
+    }
+    s.push('\n');
+    s
+}
+
+/// Title and header of the UNIX section.
+pub fn unix_title_header(all: bool, listening: bool, programs: bool) -> String {
+    let mut s = format!(
+        "Active UNIX domain sockets {}\nProto RefCnt Flags       Type       State         I-Node  ",
+        scope(all, listening)
+    );
+    if programs {
+        s.push_str(" PID/Program name    ");
+    }
+    s.push_str(" Path\n");
+    s
+}
+
+/// The `-o` text of a TCP socket.
+fn tcp_timer(e: &InetEntry, out: &mut String) {
+    let name = match e.timer {
+        0 => {
+            out.push_str("off (0.00/");
+            push_u64(out, e.retransmits);
+            out.push('/');
+            push_i64(out, e.probes as i32 as i64);
+            out.push(')');
+            return;
+        }
+        1 => "on",
+        2 => "keepalive",
+        3 => "timewait",
+        4 => "probe",
+        _ => "",
+    };
+    if name.is_empty() {
+        out.push_str("unkn-");
+        push_u64(out, u64::from(e.timer));
+    } else {
+        out.push_str(name);
+    }
+    timer_numbers(e.timer_ticks, e.retransmits, e.probes, out);
+}
+
+fn timer_numbers(ticks: u64, retr: u64, probes: i64, out: &mut String) {
+    out.push_str(" (");
+    push_u64(out, ticks / 100);
+    out.push('.');
+    let frac = ticks % 100;
+    if frac < 10 {
+        out.push('0');
+    }
+    push_u64(out, frac);
+    out.push('/');
+    push_u64(out, retr);
+    out.push('/');
+    push_i64(out, probes as i32 as i64);
+    out.push(')');
+}
+
+/// The `-o` text of a UDP or raw socket (`retr` is already what net-tools
+/// prints: 0 for UDP).
+fn dgram_timer(e: &InetEntry, retr: u64, out: &mut String) {
+    match e.timer {
+        0 => {
+            out.push_str("off (0.00/");
+            push_u64(out, retr);
+            out.push('/');
+            push_i64(out, e.probes as i32 as i64);
+            out.push(')');
+        }
+        1 | 2 => {
+            out.push_str("on");
+            push_u64(out, u64::from(e.timer));
+            timer_numbers(e.timer_ticks, retr, e.probes, out);
+        }
+        t => {
+            out.push_str("unkn-");
+            push_u64(out, u64::from(t));
+            timer_numbers(e.timer_ticks, retr, e.probes, out);
+        }
+    }
+}
+
+/// The label of an entry's protocol (`tcp`, `tcp6`, `udpl6`, …).
+pub fn proto_label(proto: Proto, v6: bool) -> &'static str {
+    match (proto, v6) {
+        (Proto::Tcp, false) => "tcp",
+        (Proto::Tcp, true) => "tcp6",
+        (Proto::Udp, false) => "udp",
+        (Proto::Udp, true) => "udp6",
+        (Proto::UdpLite, false) => "udpl",
+        (Proto::UdpLite, true) => "udpl6",
+        (Proto::Raw, false) => "raw",
+        (Proto::Raw, true) => "raw6",
+    }
+}
+
+/// Everything a row needs besides the entry.
+pub struct RowCtx<'a, L> {
+    /// Name service.
+    pub names: &'a mut Names<L>,
+    /// `-p` map (empty when `-p` is off).
+    pub progs: &'a ProgCache,
+    /// Row options.
+    pub opts: RowOpts,
+    /// Sysctls for annotations.
+    pub sysctls: &'a Sysctls,
+}
+
+/// net-tools' `finish_this_one`: the `-e`, `-p`, `-o` tail.
+fn tail<L: Lookup>(ctx: &mut RowCtx<'_, L>, uid: u32, inode: u64, timer: &str, out: &mut String) {
+    if ctx.opts.extend {
+        out.push(' ');
+        ctx.names.user(uid, out);
+        out.push(' ');
+        let start = out.len();
+        push_u64(out, inode);
+        let len = out.len() - start;
+        for _ in len..10 {
+            out.push(' ');
+        }
+    }
+    if ctx.opts.programs {
+        out.push(' ');
+        pad_left(out, ctx.progs.get(inode), 20);
+    }
+    if ctx.opts.timers {
+        out.push(' ');
+        out.push_str(timer);
+    }
+}
+
+/// One row of an internet table, appended to `out` with its newline.
+pub fn inet_row<L: Lookup>(ctx: &mut RowCtx<'_, L>, proto: Proto, e: &InetEntry, out: &mut String) {
+    let v6 = e.local.is_ipv6();
+    let label = proto_label(proto, v6);
+    let sproto = match proto {
+        Proto::Tcp => ServiceProto::Tcp,
+        Proto::Udp | Proto::UdpLite => ServiceProto::Udp,
+        Proto::Raw => ServiceProto::Raw,
+    };
+    let mut local = String::with_capacity(32);
+    endpoint(
+        ctx.names,
+        e.local,
+        e.local_port,
+        sproto,
+        ctx.opts.wide,
+        &mut local,
+    );
+    let mut remote = String::with_capacity(32);
+    endpoint(
+        ctx.names,
+        e.remote,
+        e.remote_port,
+        sproto,
+        ctx.opts.wide,
+        &mut remote,
+    );
+    let mut timer = String::new();
+    match proto {
+        Proto::Tcp => {
+            pad_left(out, label, 4);
+            out.push_str("  ");
+            if ctx.opts.timers {
+                tcp_timer(e, &mut timer);
+            }
+        }
+        Proto::Udp | Proto::UdpLite => {
+            pad_left(out, label, 5);
+            out.push(' ');
+            if ctx.opts.timers {
+                dgram_timer(e, 0, &mut timer);
+            }
+        }
+        Proto::Raw => {
+            pad_left(out, label, 4);
+            out.push_str("  ");
+            if ctx.opts.timers {
+                dgram_timer(e, e.retransmits, &mut timer);
+            }
+        }
+    }
+    pad_num(out, e.rx_queue as i64, 6);
+    out.push(' ');
+    pad_num(out, e.tx_queue as i64, 6);
+    out.push(' ');
+    pad_left(out, &local, 23);
+    out.push(' ');
+    pad_left(out, &remote, 23);
+    out.push(' ');
+    match proto {
+        Proto::Tcp => {
+            let name = if e.state == 0 {
+                ""
+            } else {
+                StateCode::from(e.state).netstat_name()
+            };
+            pad_left(out, name, 11);
+        }
+        Proto::Udp | Proto::UdpLite => {
+            let name = match e.state {
+                1 => "ESTABLISHED",
+                7 => "",
+                _ => "UNKNOWN",
+            };
+            pad_left(out, name, 11);
+        }
+        Proto::Raw => {
+            pad_left(out, &e.state.to_string(), 11);
+        }
+    }
+    tail(ctx, e.uid, e.inode, &timer, out);
+    if ctx.opts.explain {
+        match proto {
+            Proto::Tcp => {
+                out.push_str("  # ");
+                out.push_str(&explain_tcp(e, ctx.sysctls));
+            }
+            Proto::Udp | Proto::UdpLite => {
+                out.push_str("  # ");
+                out.push_str(&explain_udp(e));
+            }
+            Proto::Raw => {}
+        }
+    }
+    out.push('\n');
+}
+
+/// One row of the UNIX table.
+pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: &mut String) {
+    let proto = if e.protocol == 0 { "unix" } else { "??" };
+    let mut flags = String::from("[ ");
+    if e.flags & UNIX_ACCEPTCON != 0 {
+        flags.push_str("ACC ");
+    }
+    if e.flags & (1 << 17) != 0 {
+        flags.push_str("W ");
+    }
+    if e.flags & (1 << 18) != 0 {
+        flags.push_str("N ");
+    }
+    flags.push(']');
+    let ty = match e.sock_type {
+        1 => "STREAM",
+        2 => "DGRAM",
+        3 => "RAW",
+        4 => "RDM",
+        5 => "SEQPACKET",
+        _ => "UNKNOWN",
+    };
+    let state = match e.state {
+        0 => "FREE",
+        1 if e.flags & UNIX_ACCEPTCON != 0 => "LISTENING",
+        1 => "",
+        2 => "CONNECTING",
+        3 => "CONNECTED",
+        4 => "DISCONNECTING",
+        _ => "UNKNOWN",
+    };
+    pad_left(out, proto, 5);
+    out.push(' ');
+    pad_left(out, &(e.refcount as i64).to_string(), 6);
+    out.push(' ');
+    pad_left(out, &flags, 11);
+    out.push(' ');
+    pad_left(out, ty, 10);
+    out.push(' ');
+    pad_left(out, state, 13);
+    out.push(' ');
+    let inode = e.inode.unwrap_or(0);
+    if has_inode {
+        pad_left(out, &inode.to_string(), 8);
+    } else {
+        out.push_str("-       ");
+    }
+    if let Some(p) = progs {
+        out.push(' ');
+        pad_left(out, if has_inode { p.get(inode) } else { "-" }, 20);
+    }
+    out.push(' ');
+    match (&e.path, has_inode) {
+        (Some(p), _) => out.push_str(&String::from_utf8_lossy(p)),
+        (None, false) => out.push_str(&inode.to_string()),
+        (None, true) => {}
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rnet_core::procnet::parse_inet_line;
+
+    struct Fake;
+    impl Lookup for Fake {
+        fn host_v4(&mut self, a: Ipv4Addr) -> Option<String> {
+            (a == Ipv4Addr::LOCALHOST).then(|| "localhost".to_string())
+        }
+        fn host_v6(&mut self, a: Ipv6Addr) -> Option<String> {
+            Some(if a == Ipv6Addr::LOCALHOST {
+                "ip6-localhost".to_string()
+            } else {
+                ntop6(&a)
+            })
+        }
+        fn net_v4(&mut self, _: Ipv4Addr) -> Option<String> {
+            None
+        }
+        fn services(&mut self) -> Vec<(u16, String, String)> {
+            vec![
+                (5556, "tcp".into(), "freeciv".into()),
+                (443, "tcp".into(), "https".into()),
+                (53, "udp".into(), "domain".into()),
+                (443, "tcp".into(), "https-last".into()),
+            ]
+        }
+        fn user(&mut self, uid: u32) -> Option<String> {
+            (uid == 0).then(|| "root".to_string())
+        }
+    }
+
+    fn row(line: &str, proto: Proto, opts: RowOpts, numeric: bool) -> String {
+        let e = parse_inet_line(line.as_bytes(), 2, proto).unwrap();
+        let mut names = Names::new(Fake, numeric, numeric, numeric);
+        let progs = ProgCache::default();
+        let sys = Sysctls::default();
+        let mut ctx = RowCtx {
+            names: &mut names,
+            progs: &progs,
+            opts,
+            sysctls: &sys,
+        };
+        let mut out = String::new();
+        inet_row(&mut ctx, proto, &e, &mut out);
+        out
+    }
+
+    #[test]
+    fn headers() {
+        let o = RowOpts {
+            extend: true,
+            programs: true,
+            timers: true,
+            ..RowOpts::default()
+        };
+        assert_eq!(
+            inet_header(&o),
+            "Proto Recv-Q Send-Q Local Address           Foreign Address         State       User       Inode      PID/Program name     Timer\n"
+        );
+        assert_eq!(
+            inet_title(true, true),
+            "Active Internet connections (servers and established)\n"
+        );
+        assert_eq!(
+            inet_title(false, true),
+            "Active Internet connections (only servers)\n"
+        );
+        assert_eq!(
+            unix_title_header(false, false, false),
+            "Active UNIX domain sockets (w/o servers)\nProto RefCnt Flags       Type       State         I-Node   Path\n"
+        );
+    }
+
+    #[test]
+    fn tcp_rows_numeric() {
+        if cfg!(target_endian = "big") {
+            return;
+        }
+        let listen = "2: 0100007F:15B3 00000000:0000 0A 00000000:00000002 00:00000000 00000000     0        0 158464 3 0 100 0 0 10 0";
+        assert_eq!(
+            row(listen, Proto::Tcp, RowOpts::default(), true),
+            "tcp        2      0 127.0.0.1:5555          0.0.0.0:*               LISTEN     \n"
+        );
+        let fw1 = "31: 0100007F:E414 0100007F:15B3 04 003E1201:00000000 04:000000B1 00000000     0        0 158480 2 0 20 0 0 16 -1";
+        let o = RowOpts {
+            timers: true,
+            ..RowOpts::default()
+        };
+        assert_eq!(
+            row(fw1, Proto::Tcp, o, true),
+            "tcp        0 4067841 127.0.0.1:58388         127.0.0.1:5555          FIN_WAIT1   probe (1.77/0/0)\n"
+        );
+        let tw = "23: 0100007F:E4BA 0100007F:15B8 06 00000000:00000000 03:0000156E 00000000     0        0 0 3 0";
+        let o = RowOpts {
+            extend: true,
+            programs: true,
+            timers: true,
+            ..RowOpts::default()
+        };
+        assert_eq!(
+            row(tw, Proto::Tcp, o, true),
+            "tcp        0      0 127.0.0.1:58554         127.0.0.1:5560          TIME_WAIT   0          0          -                    timewait (54.86/0/0)\n"
+        );
+    }
+
+    #[test]
+    fn names_services_and_users() {
+        if cfg!(target_endian = "big") {
+            return;
+        }
+        let est = "1: 0100007F:CD74 0100007F:15B4 01 00000000:00000000 00:00000000 00000000     0        0 9 1 0 20 0 0 10 -1";
+        let o = RowOpts {
+            extend: true,
+            ..RowOpts::default()
+        };
+        assert_eq!(
+            row(est, Proto::Tcp, o, false),
+            "tcp        0      0 localhost:52596         localhost:freeciv       ESTABLISHED root       9         \n"
+        );
+        let v6any = "0: 00000000000000000000000000000000:15B4 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 7 1 0 100 0 0 10 0";
+        assert_eq!(
+            row(v6any, Proto::Tcp, o, false),
+            "tcp6       0      0 [::]:freeciv            [::]:*                  LISTEN      1000       7         \n"
+        );
+        let mapped = "1: 0000000000000000FFFF00000100007F:15B4 0000000000000000FFFF00000100007F:CD74 01 00000000:00000000 00:00000000 00000000     0        0 9 1 0 20 0 0 10 -1";
+        assert_eq!(
+            row(mapped, Proto::Tcp, RowOpts::default(), false),
+            "tcp6       0      0 127.0.0.1:freeciv       127.0.0.1:52596         ESTABLISHED\n"
+        );
+    }
+
+    #[test]
+    fn truncation_without_wide() {
+        // 2001:db8:1234:5678:9abc:def0:1234:5678 port 5555 to fe80::1ff:fe23:4567:890a port 443.
+        let line = "1: B80D012078563412F0DEBC9A78563412:15B3 000080FE0000000023FEFF010A896745:01BB 01 00000000:00000000 00:00000000 00000000     0        0 9 1 0 20 0 0 10 -1";
+        if cfg!(target_endian = "big") {
+            return;
+        }
+        assert_eq!(
+            row(line, Proto::Tcp, RowOpts::default(), true),
+            "tcp6       0      0 2001:db8:1234:5678:5555 fe80::1ff:fe23:4567:443 ESTABLISHED\n"
+        );
+        let wide = RowOpts {
+            wide: true,
+            ..RowOpts::default()
+        };
+        assert_eq!(
+            row(line, Proto::Tcp, wide, true),
+            "tcp6       0      0 2001:db8:1234:5678:9abc:def0:1234:5678:5555 fe80::1ff:fe23:4567:890a:443 ESTABLISHED\n"
+        );
+        // Service names count too, and the last database entry wins.
+        assert_eq!(
+            row(line, Proto::Tcp, RowOpts::default(), false),
+            "tcp6       0      0 2001:db8:1234:5678:5555 fe80::1ff:fe:https-last ESTABLISHED\n"
+        );
+    }
+
+    #[test]
+    fn udp_and_raw_rows() {
+        if cfg!(target_endian = "big") {
+            return;
+        }
+        let bound = "  1: 0100007F:15B3 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5 2 0 0";
+        assert_eq!(
+            row(bound, Proto::Udp, RowOpts::default(), true),
+            "udp        0      0 127.0.0.1:5555          0.0.0.0:*                          \n"
+        );
+        let conn = "  1: 0100007F:C50E 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 5 2 0 0";
+        assert_eq!(
+            row(conn, Proto::Udp, RowOpts::default(), false),
+            "udp        0      0 localhost:50446         localhost:domain        ESTABLISHED\n"
+        );
+        let raw = "  1: 0100007F:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 403586 2 0 0";
+        let o = RowOpts {
+            extend: true,
+            ..RowOpts::default()
+        };
+        assert_eq!(
+            row(raw, Proto::Raw, o, true),
+            "raw        0      0 127.0.0.1:1             0.0.0.0:*               7           0          403586    \n"
+        );
+    }
+
+    #[test]
+    fn annotated_rows_keep_columns() {
+        if cfg!(target_endian = "big") {
+            return;
+        }
+        let tw = "23: 0100007F:E4BA 0100007F:15B8 06 00000000:00000000 03:0000156E 00000000     0        0 0 3 0";
+        let o = RowOpts {
+            explain: true,
+            ..RowOpts::default()
+        };
+        let r = row(tw, Proto::Tcp, o, true);
+        assert!(r.starts_with("tcp        0      0 127.0.0.1:58554         127.0.0.1:5560          TIME_WAIT    # TIME_WAIT: this side closed first"), "{r}");
+        assert_eq!(r.split_whitespace().nth(5), Some("TIME_WAIT"));
+    }
+
+    #[test]
+    fn unix_rows() {
+        let e = UnixEntry {
+            refcount: 2,
+            protocol: 0,
+            flags: UNIX_ACCEPTCON,
+            sock_type: 1,
+            state: 1,
+            inode: Some(19001),
+            path: Some(b"/run/x".to_vec()),
+        };
+        let mut out = String::new();
+        unix_row(&e, true, None, &mut out);
+        assert_eq!(
+            out,
+            "unix  2      [ ACC ]     STREAM     LISTENING     19001    /run/x\n"
+        );
+        let e = UnixEntry {
+            refcount: 3,
+            flags: 0,
+            state: 3,
+            inode: Some(1125),
+            path: None,
+            ..e
+        };
+        let mut out = String::new();
+        unix_row(&e, true, Some(&ProgCache::default()), &mut out);
+        assert_eq!(
+            out,
+            "unix  3      [ ]         STREAM     CONNECTED     1125     -                    \n"
+        );
+    }
+}
