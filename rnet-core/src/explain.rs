@@ -221,8 +221,6 @@ mod tests {
             uid: 0,
             probes: 0,
             inode: 1234,
-            rto_ticks: None,
-            cwnd: None,
             fields: 17,
         }
     }

@@ -135,11 +135,7 @@ pub struct InetEntry {
     pub probes: i64,
     /// Socket inode; 0 for TIME_WAIT, request sockets and children not yet accepted.
     pub inode: u64,
-    /// TCP only, when present: retransmission timeout in ticks.
-    pub rto_ticks: Option<u64>,
-    /// TCP only, when present: congestion window in segments.
-    pub cwnd: Option<u64>,
-    /// Number of whitespace-separated fields on the line.
+    /// Fields found on the line, counting up to `inode` plus one if more follow.
     pub fields: usize,
 }
 
@@ -177,9 +173,29 @@ impl fmt::Display for LineError {
 impl std::error::Error for LineError {}
 
 /// Splits on ASCII blanks without allocating.
-fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|b| *b == b' ' || *b == b'\t' || *b == b'\n' || *b == b'\r')
-        .filter(|f| !f.is_empty())
+fn fields(line: &[u8]) -> Fields<'_> {
+    Fields { rest: line }
+}
+
+/// Iterator over the blank-separated fields of a line.
+struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let start = self.rest.iter().position(|b| !is_blank(*b))?;
+        let rest = &self.rest[start..];
+        let end = rest.iter().position(|b| is_blank(*b)).unwrap_or(rest.len());
+        self.rest = &rest[end..];
+        Some(&rest[..end])
+    }
 }
 
 fn parse_dec_u64(s: &[u8]) -> Option<u64> {
@@ -227,7 +243,7 @@ fn parse_endpoint(s: &[u8]) -> Option<(IpAddr, u16)> {
 /// The first seven fields (`sl` through `retrnsmt`) are required, as in
 /// net-tools; `uid`, `timeout` and `inode` default to 0 when a line ends
 /// early, and anything after them is optional.
-pub fn parse_inet_line(line: &[u8], line_no: usize, proto: Proto) -> Result<InetEntry, LineError> {
+pub fn parse_inet_line(line: &[u8], line_no: usize) -> Result<InetEntry, LineError> {
     let err = |field| LineError {
         line: line_no,
         field,
@@ -285,18 +301,11 @@ pub fn parse_inet_line(line: &[u8], line_no: usize, proto: Proto) -> Result<Inet
         None => 0,
         Some(f) => parse_dec_u64(f).ok_or(err("inode"))?,
     };
-    // TCP tail: refcount, pointer, rto, ato, (quick<<1)|pingpong, cwnd, ssthresh.
-    let mut rto_ticks = None;
-    let mut cwnd = None;
-    for (i, f) in it.enumerate() {
+    // The rest (refcount, pointer, rto, ato, quick/pingpong, cwnd,
+    // ssthresh; UDP: ref, pointer, drops) is not used: it is not split, so
+    // a line costs only what the printed columns need.
+    if it.next().is_some() {
         total += 1;
-        if proto == Proto::Tcp {
-            match i {
-                2 => rto_ticks = parse_dec_u64(f),
-                5 => cwnd = parse_dec_u64(f),
-                _ => {}
-            }
-        }
     }
     Ok(InetEntry {
         slot,
@@ -313,8 +322,6 @@ pub fn parse_inet_line(line: &[u8], line_no: usize, proto: Proto) -> Result<Inet
         uid,
         probes,
         inode,
-        rto_ticks,
-        cwnd,
         fields: total,
     })
 }
@@ -368,34 +375,31 @@ pub type InetItem = Result<InetEntry, LineError>;
 /// blank lines are ignored, each malformed line is an `Err` and reading goes on.
 pub struct InetReader<R> {
     lines: LineReader<R>,
-    proto: Proto,
 }
 
 impl InetReader<File> {
     /// Opens `/proc/net/<file>` (or its fixture).
-    pub fn open(path: &Path, proto: Proto) -> io::Result<Self> {
-        Ok(InetReader::new(File::open(path)?, proto))
+    pub fn open(path: &Path) -> io::Result<Self> {
+        Ok(InetReader::new(File::open(path)?))
     }
 }
 
 impl<R: Read> InetReader<R> {
     /// Wraps a reader.
-    pub fn new(inner: R, proto: Proto) -> Self {
+    pub fn new(inner: R) -> Self {
         InetReader {
             lines: LineReader::new(inner),
-            proto,
         }
     }
 
     /// The next entry, `Ok(None)` at the end; I/O errors end the stream.
     pub fn next_entry(&mut self) -> io::Result<Option<InetItem>> {
         loop {
-            let proto = self.proto;
             match self.lines.next_line()? {
                 None => return Ok(None),
                 Some((_, 1)) => continue,
                 Some((line, _)) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                Some((line, no)) => return Ok(Some(parse_inet_line(line, no, proto))),
+                Some((line, no)) => return Ok(Some(parse_inet_line(line, no))),
             }
         }
     }
@@ -521,8 +525,8 @@ mod tests {
   23: 0100007F:E4BA 0100007F:15B8 06 00000000:00000000 03:0000156E 00000000     0        0 0 3 000000006d8c15d3
 ";
 
-    fn read_all(text: &str, proto: Proto) -> Vec<InetItem> {
-        let mut r = InetReader::new(text.as_bytes(), proto);
+    fn read_all(text: &str) -> Vec<InetItem> {
+        let mut r = InetReader::new(text.as_bytes());
         let mut v = Vec::new();
         while let Some(item) = r.next_entry().unwrap() {
             v.push(item);
@@ -535,7 +539,7 @@ mod tests {
         if cfg!(target_endian = "big") {
             return;
         }
-        let v = read_all(TCP, Proto::Tcp);
+        let v = read_all(TCP);
         assert_eq!(v.len(), 4);
         let listen = v[0].as_ref().unwrap();
         assert_eq!(listen.local, IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -543,18 +547,14 @@ mod tests {
         assert_eq!(listen.state, 0x0A);
         assert_eq!(listen.rx_queue, 2);
         assert_eq!(listen.inode, 158464);
-        assert_eq!(listen.rto_ticks, Some(100));
         let req = v[1].as_ref().unwrap();
         assert_eq!(
             (req.state, req.timer, req.timer_ticks, req.retransmits),
             (3, 1, 0x151, 3)
         );
-        assert_eq!(req.fields, 12);
+        assert_eq!(req.fields, 11);
         let syn = v[2].as_ref().unwrap();
-        assert_eq!(
-            (syn.tx_queue, syn.retransmits, syn.rto_ticks),
-            (1, 7, Some(800))
-        );
+        assert_eq!((syn.tx_queue, syn.retransmits), (1, 7));
         let tw = v[3].as_ref().unwrap();
         assert_eq!(
             (tw.state, tw.timer, tw.timer_ticks, tw.inode),
@@ -567,7 +567,6 @@ mod tests {
         let e = parse_inet_line(
             b"0: 0100007F:15B3 00000000:0000 0A 00000000:00000000 00:00000000 00000000",
             2,
-            Proto::Tcp,
         )
         .unwrap();
         assert_eq!((e.uid, e.probes, e.inode, e.fields), (0, 0, 0, 7));
@@ -579,7 +578,7 @@ mod tests {
             "{}garbage\n 9: 0100007F:ZZZZ 00000000:0000 0A\n 7: 0100007F:15B3\n\n 8: 0100007F:15B3 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n",
             TCP
         );
-        let v = read_all(&text, Proto::Tcp);
+        let v = read_all(&text);
         assert_eq!(v.len(), 8);
         assert_eq!(v[4].as_ref().unwrap_err().field, "sl");
         assert_eq!(v[5].as_ref().unwrap_err().field, "local_address");
@@ -591,9 +590,7 @@ mod tests {
     fn unknown_state_and_large_values_do_not_fail() {
         let e = parse_inet_line(
             b"0: 0100007F:15B3 00000000:0000 0D FFFFFFFF:FFFFFFFF 09:FFFFFFFF FFFFFFFF 4294967295 -5 18446744073709551615",
-            2,
-            Proto::Tcp,
-        )
+            2)
         .unwrap();
         assert_eq!(e.state, 0x0D);
         assert_eq!(e.timer_kind(), TimerKind::Other(9));
@@ -601,8 +598,7 @@ mod tests {
         // An inode beyond i64 is rejected rather than wrapped.
         assert!(parse_inet_line(
             b"0: 0100007F:15B3 00000000:0000 0A 0:0 0:0 0 0 0 99999999999999999999999",
-            2,
-            Proto::Tcp
+            2
         )
         .is_err());
     }
@@ -611,15 +607,12 @@ mod tests {
     fn v6_lines_and_mixed_families() {
         let e = parse_inet_line(
             b"0: 00000000000000000000000000000000:15B4 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0",
-            2,
-            Proto::Tcp,
-        )
+            2)
         .unwrap();
         assert_eq!(e.local, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         assert!(parse_inet_line(
             b"0: 00000000000000000000000000000000:15B4 00000000:0000 0A 0:0 0:0 0",
-            2,
-            Proto::Tcp
+            2
         )
         .is_err());
     }

@@ -325,12 +325,12 @@ fn inet_file<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<FileResult, Stop> {
     let path = proto.path(root, family);
-    let mut reader = match InetReader::open(&path, proto) {
+    let mut reader = match InetReader::open(&path) {
         Ok(r) => r,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(FileResult::Missing),
         Err(e) => return Err(open_error(&path, &e)),
     };
-    let mut line = String::with_capacity(256);
+    let mut line = Vec::with_capacity(256);
     loop {
         let item = match reader.next_entry() {
             Ok(Some(item)) => item,
@@ -352,7 +352,7 @@ fn inet_file<L: Lookup, W: Write>(
                 }
                 line.clear();
                 render::inet_row(ctx, proto, &e, &mut line);
-                out.write_all(line.as_bytes())?;
+                out.write_all(&line)?;
             }
         }
     }
@@ -402,7 +402,7 @@ fn unix<W: Write>(
         }
         Err(e) => return Err(open_error(&path, &e)),
     };
-    let mut line = String::with_capacity(256);
+    let mut line = Vec::with_capacity(256);
     loop {
         let item = match reader.next_entry() {
             Ok(Some(item)) => item,
@@ -434,7 +434,7 @@ fn unix<W: Write>(
             o.programs.then_some(progs),
             &mut line,
         );
-        out.write_all(line.as_bytes())?;
+        out.write_all(&line)?;
     }
     Ok(())
 }

@@ -85,7 +85,7 @@ impl<L: Lookup> Names<L> {
     }
 
     /// Host text as net-tools' `INET_sprint` / `INET6_sprint` give it.
-    pub fn host(&mut self, ip: IpAddr, out: &mut String) {
+    pub fn host(&mut self, ip: IpAddr, out: &mut Vec<u8>) {
         match ip {
             IpAddr::V4(a) => {
                 if self.numeric_hosts || a.is_unspecified() {
@@ -93,7 +93,7 @@ impl<L: Lookup> Names<L> {
                     return;
                 }
                 if let Some(n) = self.hosts.get(&ip) {
-                    out.push_str(n);
+                    out.extend_from_slice(n.as_bytes());
                     return;
                 }
                 // net-tools asks the hosts database unless the last octet
@@ -104,7 +104,7 @@ impl<L: Lookup> Names<L> {
                     self.lookup.net_v4(a)
                 };
                 let name = name.unwrap_or_else(|| a.to_string());
-                out.push_str(&name);
+                out.extend_from_slice(name.as_bytes());
                 self.hosts.insert(ip, name);
             }
             IpAddr::V6(a) => {
@@ -122,7 +122,7 @@ impl<L: Lookup> Names<L> {
                     self.hosts.insert(ip, n.clone());
                     n
                 };
-                out.push_str(fix_v4_mapped(&text, &a));
+                out.extend_from_slice(fix_v4_mapped(&text, &a).as_bytes());
             }
         }
     }
@@ -130,9 +130,9 @@ impl<L: Lookup> Names<L> {
     /// Port text as net-tools' `get_sname`: `*` for 0, a service name
     /// (the last entry of the database for that port wins, as in net-tools'
     /// list) or the number.
-    pub fn port(&mut self, port: u16, proto: ServiceProto, out: &mut String) {
+    pub fn port(&mut self, port: u16, proto: ServiceProto, out: &mut Vec<u8>) {
         if port == 0 {
-            out.push('*');
+            out.push(b'*');
             return;
         }
         if !self.numeric_ports {
@@ -151,7 +151,7 @@ impl<L: Lookup> Names<L> {
                 m
             });
             if let Some(name) = map.get(&(port, proto)) {
-                out.push_str(name);
+                out.extend_from_slice(name.as_bytes());
                 return;
             }
         }
@@ -159,7 +159,7 @@ impl<L: Lookup> Names<L> {
     }
 
     /// `-e` user column text (name, or the number).
-    pub fn user(&mut self, uid: u32, out: &mut String) {
+    pub fn user(&mut self, uid: u32, out: &mut Vec<u8>) {
         if !self.numeric_users {
             let lookup = &mut self.lookup;
             if let Some(name) = self.users.entry(uid).or_insert_with(|| lookup.user(uid)) {
@@ -185,18 +185,18 @@ fn fix_v4_mapped<'a>(text: &'a str, a: &Ipv6Addr) -> &'a str {
     text
 }
 
-fn push_v4(out: &mut String, a: Ipv4Addr) {
+fn push_v4(out: &mut Vec<u8>, a: Ipv4Addr) {
     let o = a.octets();
     for (i, b) in o.iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            out.push(b'.');
         }
         push_u64(out, u64::from(*b));
     }
 }
 
 /// Appends a decimal number.
-pub fn push_u64(out: &mut String, mut n: u64) {
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -207,73 +207,81 @@ pub fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &b in &buf[i..] {
-        out.push(b as char);
-    }
+    out.extend_from_slice(&buf[i..]);
 }
 
-fn push_i64(out: &mut String, n: i64) {
+fn push_i64(out: &mut Vec<u8>, n: i64) {
     if n < 0 {
-        out.push('-');
+        out.push(b'-');
     }
     push_u64(out, n.unsigned_abs());
 }
 
-/// `%-Ns`
-pub fn pad_left(out: &mut String, s: &str, width: usize) {
-    out.push_str(s);
-    for _ in s.len()..width {
-        out.push(' ');
+/// Spaces up to `width` bytes written since `start` (`%-Ns` after the fact).
+fn pad_since(out: &mut Vec<u8>, start: usize, width: usize) {
+    let len = out.len() - start;
+    if len < width {
+        out.resize(out.len() + width - len, b' ');
     }
+}
+
+/// `%-Ns`
+pub fn pad_left(out: &mut Vec<u8>, s: &str, width: usize) {
+    let start = out.len();
+    out.extend_from_slice(s.as_bytes());
+    pad_since(out, start, width);
 }
 
 /// `%Nld`
-fn pad_num(out: &mut String, n: i64, width: usize) {
-    let start = out.len();
-    push_i64(out, n);
-    let len = out.len() - start;
-    if len < width {
-        out.insert_str(start, &" ".repeat(width - len));
+fn pad_num(out: &mut Vec<u8>, n: i64, width: usize) {
+    let mut tmp = Vec::new();
+    let mut digits = [0u8; 21];
+    let text: &[u8] = if n >= 0 {
+        let mut v = n as u64;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        &digits[i..]
+    } else {
+        push_i64(&mut tmp, n);
+        &tmp
+    };
+    if text.len() < width {
+        out.resize(out.len() + width - text.len(), b' ');
     }
+    out.extend_from_slice(text);
 }
 
-/// net-tools' `addr_do_one`: `host:port`, cut to 23 characters without
-/// `-W` when host and port together are longer than 22.
+/// net-tools' `addr_do_one`: `host:port`, cut to 23 bytes without `-W`
+/// when host and port together are longer than 22 (bytes, as C cuts them).
 pub fn endpoint<L: Lookup>(
     names: &mut Names<L>,
     ip: IpAddr,
     port: u16,
     proto: ServiceProto,
     wide: bool,
-    out: &mut String,
+    out: &mut Vec<u8>,
 ) {
-    let mut host = String::new();
-    names.host(ip, &mut host);
-    let mut sport = String::new();
-    names.port(port, proto, &mut sport);
-    if !wide && host.len() + sport.len() > 22 {
-        let port_len = sport.len().min(18);
-        let addr_len = 22 - port_len;
-        out.push_str(cut(&host, addr_len));
-        out.push(':');
-        out.push_str(cut(&sport, port_len));
-    } else {
-        out.push_str(&host);
-        out.push(':');
-        out.push_str(&sport);
+    let start = out.len();
+    names.host(ip, out);
+    let host_len = out.len() - start;
+    out.push(b':');
+    names.port(port, proto, out);
+    let port_len = out.len() - start - host_len - 1;
+    if !wide && host_len + port_len > 22 {
+        let sport: Vec<u8> = out[start + host_len + 1..].to_vec();
+        let keep_port = port_len.min(18);
+        let keep_addr = (22 - keep_port).min(host_len);
+        out.truncate(start + keep_addr);
+        out.push(b':');
+        out.extend_from_slice(&sport[..keep_port]);
     }
-}
-
-/// The first `n` bytes, backed off to a character boundary.
-fn cut(s: &str, n: usize) -> &str {
-    if s.len() <= n {
-        return s;
-    }
-    let mut k = n;
-    while !s.is_char_boundary(k) {
-        k -= 1;
-    }
-    &s[..k]
 }
 
 /// Options that shape a row.
@@ -338,65 +346,66 @@ pub fn unix_title_header(all: bool, listening: bool, programs: bool) -> String {
 }
 
 /// The `-o` text of a TCP socket.
-fn tcp_timer(e: &InetEntry, out: &mut String) {
-    let name = match e.timer {
+fn tcp_timer(e: &InetEntry, out: &mut Vec<u8>) {
+    let name: &[u8] = match e.timer {
         0 => {
-            out.push_str("off (0.00/");
+            out.extend_from_slice(b"off (0.00/");
             push_u64(out, e.retransmits);
-            out.push('/');
-            push_i64(out, e.probes as i32 as i64);
-            out.push(')');
+            out.push(b'/');
+            push_i64(out, i64::from(e.probes as i32));
+            out.push(b')');
             return;
         }
-        1 => "on",
-        2 => "keepalive",
-        3 => "timewait",
-        4 => "probe",
-        _ => "",
+        1 => b"on",
+        2 => b"keepalive",
+        3 => b"timewait",
+        4 => b"probe",
+        _ => b"",
     };
     if name.is_empty() {
-        out.push_str("unkn-");
+        out.extend_from_slice(b"unkn-");
         push_u64(out, u64::from(e.timer));
     } else {
-        out.push_str(name);
+        out.extend_from_slice(name);
     }
     timer_numbers(e.timer_ticks, e.retransmits, e.probes, out);
 }
 
-fn timer_numbers(ticks: u64, retr: u64, probes: i64, out: &mut String) {
-    out.push_str(" (");
+/// ` (secs/retrans/probes)` with seconds from USER_HZ ticks as `%2.2f`.
+fn timer_numbers(ticks: u64, retr: u64, probes: i64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b" (");
     push_u64(out, ticks / 100);
-    out.push('.');
+    out.push(b'.');
     let frac = ticks % 100;
     if frac < 10 {
-        out.push('0');
+        out.push(b'0');
     }
     push_u64(out, frac);
-    out.push('/');
+    out.push(b'/');
     push_u64(out, retr);
-    out.push('/');
-    push_i64(out, probes as i32 as i64);
-    out.push(')');
+    out.push(b'/');
+    push_i64(out, i64::from(probes as i32));
+    out.push(b')');
 }
 
 /// The `-o` text of a UDP or raw socket (`retr` is already what net-tools
 /// prints: 0 for UDP).
-fn dgram_timer(e: &InetEntry, retr: u64, out: &mut String) {
+fn dgram_timer(e: &InetEntry, retr: u64, out: &mut Vec<u8>) {
     match e.timer {
         0 => {
-            out.push_str("off (0.00/");
+            out.extend_from_slice(b"off (0.00/");
             push_u64(out, retr);
-            out.push('/');
-            push_i64(out, e.probes as i32 as i64);
-            out.push(')');
+            out.push(b'/');
+            push_i64(out, i64::from(e.probes as i32));
+            out.push(b')');
         }
         1 | 2 => {
-            out.push_str("on");
+            out.extend_from_slice(b"on");
             push_u64(out, u64::from(e.timer));
             timer_numbers(e.timer_ticks, retr, e.probes, out);
         }
         t => {
-            out.push_str("unkn-");
+            out.extend_from_slice(b"unkn-");
             push_u64(out, u64::from(t));
             timer_numbers(e.timer_ticks, retr, e.probes, out);
         }
@@ -429,31 +438,13 @@ pub struct RowCtx<'a, L> {
     pub sysctls: &'a Sysctls,
 }
 
-/// net-tools' `finish_this_one`: the `-e`, `-p`, `-o` tail.
-fn tail<L: Lookup>(ctx: &mut RowCtx<'_, L>, uid: u32, inode: u64, timer: &str, out: &mut String) {
-    if ctx.opts.extend {
-        out.push(' ');
-        ctx.names.user(uid, out);
-        out.push(' ');
-        let start = out.len();
-        push_u64(out, inode);
-        let len = out.len() - start;
-        for _ in len..10 {
-            out.push(' ');
-        }
-    }
-    if ctx.opts.programs {
-        out.push(' ');
-        pad_left(out, ctx.progs.get(inode), 20);
-    }
-    if ctx.opts.timers {
-        out.push(' ');
-        out.push_str(timer);
-    }
-}
-
 /// One row of an internet table, appended to `out` with its newline.
-pub fn inet_row<L: Lookup>(ctx: &mut RowCtx<'_, L>, proto: Proto, e: &InetEntry, out: &mut String) {
+pub fn inet_row<L: Lookup>(
+    ctx: &mut RowCtx<'_, L>,
+    proto: Proto,
+    e: &InetEntry,
+    out: &mut Vec<u8>,
+) {
     let v6 = e.local.is_ipv6();
     let label = proto_label(proto, v6);
     let sproto = match proto {
@@ -461,96 +452,93 @@ pub fn inet_row<L: Lookup>(ctx: &mut RowCtx<'_, L>, proto: Proto, e: &InetEntry,
         Proto::Udp | Proto::UdpLite => ServiceProto::Udp,
         Proto::Raw => ServiceProto::Raw,
     };
-    let mut local = String::with_capacity(32);
-    endpoint(
-        ctx.names,
-        e.local,
-        e.local_port,
-        sproto,
-        ctx.opts.wide,
-        &mut local,
-    );
-    let mut remote = String::with_capacity(32);
+    // "%-4s  " for tcp and raw, "%-5s " for udp: both 6 wide here.
+    match proto {
+        Proto::Udp | Proto::UdpLite => {
+            pad_left(out, label, 5);
+            out.push(b' ');
+        }
+        Proto::Tcp | Proto::Raw => {
+            pad_left(out, label, 4);
+            out.extend_from_slice(b"  ");
+        }
+    }
+    pad_num(out, e.rx_queue as i64, 6);
+    out.push(b' ');
+    pad_num(out, e.tx_queue as i64, 6);
+    out.push(b' ');
+    let start = out.len();
+    endpoint(ctx.names, e.local, e.local_port, sproto, ctx.opts.wide, out);
+    pad_since(out, start, 23);
+    out.push(b' ');
+    let start = out.len();
     endpoint(
         ctx.names,
         e.remote,
         e.remote_port,
         sproto,
         ctx.opts.wide,
-        &mut remote,
+        out,
     );
-    let mut timer = String::new();
+    pad_since(out, start, 23);
+    out.push(b' ');
+    let start = out.len();
     match proto {
         Proto::Tcp => {
-            pad_left(out, label, 4);
-            out.push_str("  ");
-            if ctx.opts.timers {
-                tcp_timer(e, &mut timer);
+            if e.state != 0 {
+                out.extend_from_slice(StateCode::from(e.state).netstat_name().as_bytes());
             }
         }
         Proto::Udp | Proto::UdpLite => {
-            pad_left(out, label, 5);
-            out.push(' ');
-            if ctx.opts.timers {
-                dgram_timer(e, 0, &mut timer);
-            }
+            let name: &[u8] = match e.state {
+                1 => b"ESTABLISHED",
+                7 => b"",
+                _ => b"UNKNOWN",
+            };
+            out.extend_from_slice(name);
         }
-        Proto::Raw => {
-            pad_left(out, label, 4);
-            out.push_str("  ");
-            if ctx.opts.timers {
-                dgram_timer(e, e.retransmits, &mut timer);
-            }
+        Proto::Raw => push_u64(out, u64::from(e.state)),
+    }
+    pad_since(out, start, 11);
+    // net-tools' `finish_this_one`: the `-e`, `-p`, `-o` tail.
+    if ctx.opts.extend {
+        out.push(b' ');
+        ctx.names.user(e.uid, out);
+        out.push(b' ');
+        let start = out.len();
+        push_u64(out, e.inode);
+        pad_since(out, start, 10);
+    }
+    if ctx.opts.programs {
+        out.push(b' ');
+        pad_left(out, ctx.progs.get(e.inode), 20);
+    }
+    if ctx.opts.timers {
+        out.push(b' ');
+        match proto {
+            Proto::Tcp => tcp_timer(e, out),
+            Proto::Udp | Proto::UdpLite => dgram_timer(e, 0, out),
+            Proto::Raw => dgram_timer(e, e.retransmits, out),
         }
     }
-    pad_num(out, e.rx_queue as i64, 6);
-    out.push(' ');
-    pad_num(out, e.tx_queue as i64, 6);
-    out.push(' ');
-    pad_left(out, &local, 23);
-    out.push(' ');
-    pad_left(out, &remote, 23);
-    out.push(' ');
-    match proto {
-        Proto::Tcp => {
-            let name = if e.state == 0 {
-                ""
-            } else {
-                StateCode::from(e.state).netstat_name()
-            };
-            pad_left(out, name, 11);
-        }
-        Proto::Udp | Proto::UdpLite => {
-            let name = match e.state {
-                1 => "ESTABLISHED",
-                7 => "",
-                _ => "UNKNOWN",
-            };
-            pad_left(out, name, 11);
-        }
-        Proto::Raw => {
-            pad_left(out, &e.state.to_string(), 11);
-        }
-    }
-    tail(ctx, e.uid, e.inode, &timer, out);
     if ctx.opts.explain {
         match proto {
             Proto::Tcp => {
-                out.push_str("  # ");
-                out.push_str(&explain_tcp(e, ctx.sysctls));
+                out.extend_from_slice(b"  # ");
+                out.extend_from_slice(explain_tcp(e, ctx.sysctls).as_bytes());
             }
             Proto::Udp | Proto::UdpLite => {
-                out.push_str("  # ");
-                out.push_str(&explain_udp(e));
+                out.extend_from_slice(b"  # ");
+                out.extend_from_slice(explain_udp(e).as_bytes());
             }
             Proto::Raw => {}
         }
     }
-    out.push('\n');
+    out.push(b'\n');
 }
 
 /// One row of the UNIX table.
-pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: &mut String) {
+pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: &mut Vec<u8>) {
     let proto = if e.protocol == 0 { "unix" } else { "??" };
     let mut flags = String::from("[ ");
     if e.flags & UNIX_ACCEPTCON != 0 {
@@ -581,32 +569,36 @@ pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: 
         _ => "UNKNOWN",
     };
     pad_left(out, proto, 5);
-    out.push(' ');
-    pad_left(out, &(e.refcount as i64).to_string(), 6);
-    out.push(' ');
+    out.push(b' ');
+    let start = out.len();
+    push_i64(out, e.refcount as i64);
+    pad_since(out, start, 6);
+    out.push(b' ');
     pad_left(out, &flags, 11);
-    out.push(' ');
+    out.push(b' ');
     pad_left(out, ty, 10);
-    out.push(' ');
+    out.push(b' ');
     pad_left(out, state, 13);
-    out.push(' ');
+    out.push(b' ');
     let inode = e.inode.unwrap_or(0);
     if has_inode {
-        pad_left(out, &inode.to_string(), 8);
+        let start = out.len();
+        push_u64(out, inode);
+        pad_since(out, start, 8);
     } else {
-        out.push_str("-       ");
+        out.extend_from_slice(b"-       ");
     }
     if let Some(p) = progs {
-        out.push(' ');
+        out.push(b' ');
         pad_left(out, if has_inode { p.get(inode) } else { "-" }, 20);
     }
-    out.push(' ');
+    out.push(b' ');
     match (&e.path, has_inode) {
-        (Some(p), _) => out.push_str(&String::from_utf8_lossy(p)),
-        (None, false) => out.push_str(&inode.to_string()),
+        (Some(p), _) => out.extend_from_slice(p),
+        (None, false) => push_u64(out, inode),
         (None, true) => {}
     }
-    out.push('\n');
+    out.push(b'\n');
 }
 
 #[cfg(test)]
@@ -643,7 +635,7 @@ mod tests {
     }
 
     fn row(line: &str, proto: Proto, opts: RowOpts, numeric: bool) -> String {
-        let e = parse_inet_line(line.as_bytes(), 2, proto).unwrap();
+        let e = parse_inet_line(line.as_bytes(), 2).unwrap();
         let mut names = Names::new(Fake, numeric, numeric, numeric);
         let progs = ProgCache::default();
         let sys = Sysctls::default();
@@ -653,9 +645,9 @@ mod tests {
             opts,
             sysctls: &sys,
         };
-        let mut out = String::new();
+        let mut out = Vec::new();
         inet_row(&mut ctx, proto, &e, &mut out);
-        out
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -820,10 +812,10 @@ mod tests {
             inode: Some(19001),
             path: Some(b"/run/x".to_vec()),
         };
-        let mut out = String::new();
+        let mut out = Vec::new();
         unix_row(&e, true, None, &mut out);
         assert_eq!(
-            out,
+            String::from_utf8(out).unwrap(),
             "unix  2      [ ACC ]     STREAM     LISTENING     19001    /run/x\n"
         );
         let e = UnixEntry {
@@ -834,10 +826,10 @@ mod tests {
             path: None,
             ..e
         };
-        let mut out = String::new();
+        let mut out = Vec::new();
         unix_row(&e, true, Some(&ProgCache::default()), &mut out);
         assert_eq!(
-            out,
+            String::from_utf8(out).unwrap(),
             "unix  3      [ ]         STREAM     CONNECTED     1125     -                    \n"
         );
     }
