@@ -13,12 +13,19 @@ use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Inode to "PID/Program name", as printed by `-p`.
 #[derive(Debug, Default)]
 pub struct ProgCache {
-    map: Vec<(u64, u32)>,
-    names: Vec<String>,
+    /// `(inode, process order)`, sorted by inode; socket inodes come from
+    /// the kernel's 32-bit `get_next_ino()`, so 8 bytes per socket.
+    map: Vec<(u32, u32)>,
+    /// Inodes that do not fit 32 bits (not produced by today's kernels,
+    /// kept so that nothing is ever mislabelled).
+    wide: Vec<(u64, u32)>,
+    /// Process order (readdir position) to its column text.
+    names: Vec<Option<String>>,
     /// The notice net-tools prints on stderr before the listing, if any.
     pub notice: Option<Notice>,
 }
@@ -48,93 +55,168 @@ impl Notice {
 /// net-tools' notice when some `/proc/PID/fd` could not be read.
 pub const NOT_ALL: &str = "(Not all processes could be identified, non-owned process info\n will not be shown, you would have to be root to see it all.)\n";
 
+/// What one process contributed.
+struct ProcScan {
+    order: u32,
+    name: Option<String>,
+    inodes: Vec<u64>,
+    eacces: bool,
+}
+
 impl ProgCache {
     /// The column text for an inode: `PID/name` or `-`.
     pub fn get(&self, inode: u64) -> &str {
-        match self.map.binary_search_by_key(&inode, |(i, _)| *i) {
-            Ok(k) => &self.names[self.map[k].1 as usize],
-            Err(_) => "-",
-        }
+        let order = match u32::try_from(inode) {
+            Ok(i) => self
+                .map
+                .binary_search_by_key(&i, |(k, _)| *k)
+                .ok()
+                .map(|k| self.map[k].1),
+            Err(_) => self
+                .wide
+                .binary_search_by_key(&inode, |(k, _)| *k)
+                .ok()
+                .map(|k| self.wide[k].1),
+        };
+        order
+            .and_then(|o| self.names.get(o as usize))
+            .and_then(|n| n.as_deref())
+            .unwrap_or("-")
     }
 
     /// Number of sockets mapped.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.wide.len()
     }
 
     /// True when no socket was mapped.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
-    /// Walks `root` (standing for `/proc`).
+    /// Walks `root` (standing for `/proc`). The processes are listed in
+    /// readdir order first, then their descriptors are read by up to four
+    /// threads; the first process in readdir order still wins an inode.
     pub fn load(root: &Path) -> ProgCache {
         let mut cache = ProgCache::default();
-        let mut eacces = false;
         let Ok(procs) = fs::read_dir(root) else {
             cache.notice = Some(Notice::NoInfo);
             return cache;
         };
-        let mut link = [0u8; 64];
-        for p in procs.flatten() {
-            let pid = p.file_name();
-            let pid_bytes = pid.as_encoded_bytes();
-            if pid_bytes.is_empty() || !pid_bytes.iter().all(u8::is_ascii_digit) {
-                continue;
-            }
-            let proc_dir = root.join(&pid);
-            let fd_dir = proc_dir.join("fd");
-            let (dir_file, entries) = match (File::open(&fd_dir), fs::read_dir(&fd_dir)) {
-                (Ok(f), Ok(e)) => (f, e),
-                (Err(e), _) | (_, Err(e)) => {
-                    if e.kind() == ErrorKind::PermissionDenied {
-                        eacces = true;
-                    }
-                    continue;
+        let pids: Vec<std::ffi::OsString> = procs
+            .flatten()
+            .map(|p| p.file_name())
+            .filter(|n| {
+                let b = n.as_encoded_bytes();
+                !b.is_empty() && b.iter().all(u8::is_ascii_digit)
+            })
+            .collect();
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+            .min(pids.len().max(1));
+        let scan = |out: &mut Vec<ProcScan>| loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(pid) = pids.get(i) else { break };
+            out.push(scan_process(root, pid, i as u32));
+        };
+        let mut results: Vec<ProcScan> = Vec::new();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (1..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut v = Vec::new();
+                        scan(&mut v);
+                        v
+                    })
+                })
+                .collect();
+            scan(&mut results);
+            for h in handles {
+                if let Ok(v) = h.join() {
+                    results.extend(v);
                 }
-            };
-            let mut name_idx: Option<u32> = None;
-            for fd in entries.flatten() {
-                let fname = fd.file_name();
-                let fb = fname.as_encoded_bytes();
-                if !fb.first().is_some_and(u8::is_ascii_digit) {
-                    continue;
-                }
-                let Some(c) = sys::cstring(fb) else { continue };
-                let Some(target) = sys::readlink_at(dir_file.as_fd(), &c, &mut link) else {
-                    continue;
-                };
-                let Some(inode) = socket_inode(target) else {
-                    continue;
-                };
-                let idx = match name_idx {
-                    Some(i) => i,
-                    None => {
-                        let Some(argv0) = read_argv0(&proc_dir) else {
-                            continue;
-                        };
-                        let text = prog_text(&pid.to_string_lossy(), &argv0);
-                        cache.names.push(text);
-                        let i = (cache.names.len() - 1) as u32;
-                        name_idx = Some(i);
-                        i
-                    }
-                };
-                cache.map.push((inode, idx));
             }
+        });
+        cache.names = vec![None; pids.len()];
+        let mut eacces = false;
+        let mut found = false;
+        let total: usize = results.iter().map(|r| r.inodes.len()).sum();
+        cache.map.reserve_exact(total);
+        for r in results {
+            eacces |= r.eacces;
+            if r.name.is_some() {
+                found = true;
+            }
+            for inode in r.inodes {
+                match u32::try_from(inode) {
+                    Ok(i) => cache.map.push((i, r.order)),
+                    Err(_) => cache.wide.push((inode, r.order)),
+                }
+            }
+            cache.names[r.order as usize] = r.name;
         }
-        // Stable sort, then keep the first holder of each inode.
-        cache.map.sort_by_key(|(i, _)| *i);
+        // Sort by (inode, readdir order) and keep the first holder of each.
+        cache.map.sort_unstable();
         cache.map.dedup_by_key(|(i, _)| *i);
+        cache.wide.sort_unstable();
+        cache.wide.dedup_by_key(|(i, _)| *i);
         if eacces {
-            cache.notice = Some(if cache.names.is_empty() {
-                Notice::NoInfo
-            } else {
+            cache.notice = Some(if found {
                 Notice::NotAll
+            } else {
+                Notice::NoInfo
             });
         }
         cache
     }
+}
+
+/// One process: readlink every descriptor, read `cmdline` once if any is
+/// a socket.
+fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
+    let mut r = ProcScan {
+        order,
+        name: None,
+        inodes: Vec::new(),
+        eacces: false,
+    };
+    let proc_dir = root.join(pid);
+    let fd_dir = proc_dir.join("fd");
+    let (dir_file, entries) = match (File::open(&fd_dir), fs::read_dir(&fd_dir)) {
+        (Ok(f), Ok(e)) => (f, e),
+        (Err(e), _) | (_, Err(e)) => {
+            r.eacces = e.kind() == ErrorKind::PermissionDenied;
+            return r;
+        }
+    };
+    let mut link = [0u8; 64];
+    for fd in entries.flatten() {
+        let fname = fd.file_name();
+        let fb = fname.as_encoded_bytes();
+        if !fb.first().is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        let Some(c) = sys::cstring(fb) else { continue };
+        let Some(target) = sys::readlink_at(dir_file.as_fd(), &c, &mut link) else {
+            continue;
+        };
+        let Some(inode) = socket_inode(target) else {
+            continue;
+        };
+        if r.name.is_none() {
+            // As net-tools: without a readable cmdline this descriptor is
+            // skipped and the next socket tries again.
+            let Some(argv0) = read_argv0(&proc_dir) else {
+                continue;
+            };
+            r.name = Some(prog_text(&pid.to_string_lossy(), &argv0));
+        }
+        r.inodes.push(inode);
+    }
+    r
 }
 
 /// `socket:[12345]` or `[0000]:12345` to the inode.
@@ -223,19 +305,36 @@ mod tests {
 
     #[test]
     fn first_holder_wins_and_lookup() {
+        let mut map = vec![(5, 1), (3, 0), (5, 0)];
+        map.sort_unstable();
+        map.dedup_by_key(|(i, _)| *i);
         let c = ProgCache {
-            map: {
-                let mut m = vec![(5, 1), (3, 0), (5, 0)];
-                m.sort_by_key(|(i, _)| *i);
-                m.dedup_by_key(|(i, _)| *i);
-                m
-            },
-            names: vec!["1/a".into(), "2/b".into()],
+            map,
+            wide: vec![(1 << 40, 1)],
+            names: vec![Some("1/a".into()), Some("2/b".into())],
             notice: None,
         };
-        assert_eq!(c.get(5), "2/b");
+        assert_eq!(c.get(5), "1/a");
         assert_eq!(c.get(3), "1/a");
         assert_eq!(c.get(4), "-");
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.get(1 << 40), "2/b");
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn loads_a_fixture_proc_tree() {
+        // A tree with one process whose fd 3 is a socket, and a cmdline.
+        let dir = std::env::temp_dir().join(format!("rnetstat-gather-{}", std::process::id()));
+        let fd = dir.join("4242/fd");
+        fs::create_dir_all(&fd).unwrap();
+        fs::write(dir.join("4242/cmdline"), b"/usr/bin/nc\0-l\05555\0").unwrap();
+        std::os::unix::fs::symlink("socket:[777]", fd.join("3")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", fd.join("0")).unwrap();
+        fs::create_dir_all(dir.join("self")).unwrap();
+        let c = ProgCache::load(&dir);
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(c.get(777), "4242/nc");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.notice, None);
     }
 }
