@@ -327,7 +327,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rnetstat-gather-{}", std::process::id()));
         let fd = dir.join("4242/fd");
         fs::create_dir_all(&fd).unwrap();
-        fs::write(dir.join("4242/cmdline"), b"/usr/bin/nc\0-l\05555\0").unwrap();
+        fs::write(dir.join("4242/cmdline"), b"/usr/bin/nc\x00-l\x005555\x00").unwrap();
         std::os::unix::fs::symlink("socket:[777]", fd.join("3")).unwrap();
         std::os::unix::fs::symlink("/dev/null", fd.join("0")).unwrap();
         fs::create_dir_all(dir.join("self")).unwrap();
