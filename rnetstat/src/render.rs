@@ -17,7 +17,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub trait Lookup {
     /// Reverse lookup of an IPv4 host; `None` if no name.
     fn host_v4(&mut self, a: Ipv4Addr) -> Option<String>;
-    /// `getnameinfo` of an IPv6 address (numeric text when no name); `None` on failure.
+    /// `getnameinfo` of an IPv6 address (numeric text when no name); `None`
+    /// when the lookup itself fails (for example no DNS server answers).
     fn host_v6(&mut self, a: Ipv6Addr) -> Option<String>;
     /// `/etc/networks` name of an IPv4 network address.
     fn net_v4(&mut self, a: Ipv4Addr) -> Option<String>;
@@ -115,10 +116,9 @@ impl<L: Lookup> Names<L> {
                 } else if let Some(n) = self.hosts.get(&ip) {
                     n.clone()
                 } else {
-                    let n = self
-                        .lookup
-                        .host_v6(a)
-                        .unwrap_or_else(|| "[UNKNOWN]".to_string());
+                    // When the lookup fails (no name service reachable),
+                    // net-tools 2.10 shows the numeric text, not an error.
+                    let n = self.lookup.host_v6(a).unwrap_or_else(|| ntop6(&a));
                     self.hosts.insert(ip, n.clone());
                     n
                 };
