@@ -128,8 +128,13 @@ pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
             retries_and_next(e, "SYN", "tcp_syn_retries", sys.syn_retries)
         ),
         TcpState::SynRecv | TcpState::NewSynRecv => format!(
-            "handshake step 2 of 3: SYN received and SYN|ACK sent, waiting for the client's final ACK; {}",
-            retries_and_next(e, "SYN|ACK", "tcp_synack_retries", sys.synack_retries)
+            "handshake step 2 of 3: SYN received and SYN|ACK sent, waiting for the client's final ACK; {}{}",
+            retries_and_next(e, "SYN|ACK", "tcp_synack_retries", sys.synack_retries),
+            if e.retransmits == 0 {
+                "; if this row keeps vanishing and coming back, this host's own OUTPUT chain drops the SYN|ACK: the refused resend discards the request until the client's next SYN"
+            } else {
+                ""
+            }
         ),
         TcpState::FinWait1 => format!(
             "this side closed first; its FIN is not acknowledged yet; {}{}",
@@ -287,6 +292,10 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("next in 3.37 s"), "{t}");
+        assert!(!t.contains("vanishing"), "{t}");
+        e.retransmits = 0;
+        let t = explain_tcp(&e, &sys());
+        assert!(t.contains("OUTPUT chain drops the SYN|ACK"), "{t}");
     }
 
     #[test]

@@ -354,3 +354,35 @@ fn man_page_documents_every_flag() {
         );
     }
 }
+
+#[test]
+fn continuous_repeats_the_listing_every_second() {
+    let t = Tree(tree("continuous", ""));
+    let bin = assert_cmd::cargo::cargo_bin("rnetstat");
+    let mut child = std::process::Command::new(bin)
+        .arg("-ntc")
+        .env("RNET_PROC_ROOT", &t.0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let start = std::time::Instant::now();
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Each pass is flushed before the pause: the second title must arrive
+    // after about one second.
+    while text.windows(12).filter(|w| w == b"Active Inter").count() < 2 {
+        assert!(start.elapsed().as_secs() < 10, "no second pass");
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "rnetstat -c ended");
+        text.extend_from_slice(&buf[..n]);
+    }
+    let elapsed = start.elapsed();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(elapsed.as_millis() >= 900, "{elapsed:?}");
+    let text = String::from_utf8(text).unwrap();
+    let pass = "Active Internet connections (w/o servers)\n";
+    assert!(text.starts_with(pass), "{text}");
+    assert!(text.matches("SYN_SENT").count() >= 1, "{text}");
+}
