@@ -8,6 +8,7 @@
 //! - [`addr`]: address decoding and glibc-exact IPv6 text.
 //! - [`explain`]: per-socket annotations with live numbers.
 //! - [`args`]: getopt-compatible tokenizing and Unicode dash repair.
+//! - [`names`]: host, service and network lookups through the C library.
 //!
 //! This crate has no command-line parser of its own and prints nothing.
 #![deny(missing_docs)]
@@ -15,6 +16,7 @@
 pub mod addr;
 pub mod args;
 pub mod explain;
+pub mod names;
 pub mod procnet;
 pub mod tcp_state;
 

@@ -33,16 +33,16 @@ pub struct SysLookup;
 
 impl Lookup for SysLookup {
     fn host_v4(&mut self, a: Ipv4Addr) -> Option<String> {
-        crate::sys::host_name_v4(a)
+        rnet_core::names::host_name_v4(a)
     }
     fn host_v6(&mut self, a: Ipv6Addr) -> Option<String> {
-        crate::sys::host_name_v6(a)
+        rnet_core::names::host_name_v6(a)
     }
     fn net_v4(&mut self, a: Ipv4Addr) -> Option<String> {
-        crate::sys::net_name(a)
+        rnet_core::names::net_name(a)
     }
     fn services(&mut self) -> Vec<(u16, String, String)> {
-        crate::sys::all_services()
+        rnet_core::names::all_services()
     }
     fn user(&mut self, uid: u32) -> Option<String> {
         crate::sys::user_name(uid)
