@@ -1,0 +1,536 @@
+//! rnc: OpenBSD netcat (Debian's netcat-openbsd 1.219) with the same
+//! flags, messages and exit statuses, a relay that never drops a byte it
+//! read, and `--explain` narration of its own TCP states on stderr.
+
+pub mod cli;
+pub mod narrate;
+pub mod net;
+pub mod relay;
+mod sys;
+
+use cli::{Action, Family, Options};
+use narrate::Narrator;
+use net::{Connected, Transport};
+use relay::{End, RelayOpts};
+use rnet_core::args::normalize_dashes;
+use socket2::{Domain, SockAddr, Socket, Type};
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The environment variable that turns rnc's narration on or off.
+pub const EXPLAIN_ENV: &str = "RNC_EXPLAIN";
+
+/// The version line of `-h`.
+pub const VERSION_LINE: &str = "OpenBSD netcat (Debian patchlevel 1.219-1)";
+
+/// Runs rnc with the full argument list (program name first).
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let prog = args
+        .first()
+        .map(|a| {
+            Path::new(a)
+                .file_name()
+                .unwrap_or(a.as_os_str())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "rnc".to_string());
+    let rest = if args.is_empty() {
+        Vec::new()
+    } else {
+        args.split_off(1)
+    };
+    let (rest, fixes) = normalize_dashes(rest);
+    for f in &fixes {
+        eprintln!("{prog}: {f}");
+    }
+    match cli::parse(&rest) {
+        Action::Help => {
+            eprint!(
+                "{VERSION_LINE}\n{}{}{}",
+                cli::USAGE,
+                cli::HELP,
+                cli::EXTRA_HELP
+            );
+            ExitCode::SUCCESS
+        }
+        Action::Usage(msg) => {
+            if let Some(m) = msg {
+                eprintln!("{prog}: {m}");
+            }
+            eprint!("{}", cli::USAGE);
+            ExitCode::from(1)
+        }
+        Action::Fail(m) => {
+            eprintln!("{prog}: {m}");
+            ExitCode::from(1)
+        }
+        Action::Run(o) => {
+            let explain = o
+                .explain
+                .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            let mut narr = Narrator::new(&prog, explain);
+            narr.listener = o.listen;
+            let sigfd = match sys::install_signal_pipe() {
+                Ok(fd) => fd,
+                Err(e) => {
+                    eprintln!("{prog}: {}", net::strip_os_error(&e));
+                    return ExitCode::from(1);
+                }
+            };
+            let code = if let Some(refusal) = unsupported(&o) {
+                eprintln!("{prog}: {refusal}");
+                1
+            } else if o.family == Family::Unix {
+                unix_mode(&prog, &o, &mut narr, sigfd)
+            } else if o.listen {
+                listen_mode(&prog, &o, &mut narr, sigfd)
+            } else {
+                connect_mode(&prog, &o, &mut narr, sigfd)
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Flags rnc refuses, with the reason (listed in docs/compat.md).
+fn unsupported(o: &Options) -> Option<&'static str> {
+    if o.proxy_addr.is_some() || o.proxy_proto.is_some() || o.proxy_user.is_some() {
+        return Some("proxy support (-x, -X, -P) is not implemented in rnc");
+    }
+    if o.md5 {
+        return Some("TCP MD5 signatures (-S) are not supported by rnc");
+    }
+    None
+}
+
+fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
+    RelayOpts {
+        no_stdin: o.no_stdin,
+        fin_on_eof: o.shutdown_on_eof || o.quit.is_some_and(|q| q >= 0),
+        listener,
+        idle: o.timeout.filter(|w| *w > 0),
+        crlf: o.crlf,
+        interval: o.interval.filter(|i| *i > 0),
+        telnet: o.telnet,
+        recv_limit: o.recv_limit,
+        datagram: t == Transport::Udp,
+    }
+}
+
+/// After a connection: `-q` lingers, a signal is re-raised.
+fn finish(o: &Options, end: End) -> Option<i32> {
+    match end {
+        End::Signal(sig) => Some(sig),
+        End::Done | End::Idle => {
+            if let Some(q) = o.quit.filter(|q| *q > 0) {
+                sys::sleep_secs(q as f64);
+            }
+            None
+        }
+    }
+}
+
+fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
+    let t = Transport::of(o);
+    let host = &o.operands[0];
+    let mut ports = match net::parse_ports(&o.operands[1..], t) {
+        Ok(p) => p,
+        Err(m) => {
+            eprintln!("{prog}: {m}");
+            return 1;
+        }
+    };
+    if o.random {
+        shuffle(&mut ports);
+    }
+    let mut rc = 1;
+    for (i, port) in ports.iter().enumerate() {
+        if i > 0 {
+            if let Some(iv) = o.interval.filter(|i| *i > 0) {
+                sys::sleep_secs(f64::from(iv));
+            }
+        }
+        let addrs = match net::resolve_dest(host, port.number, o, t) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!(
+                    "{prog}: getaddrinfo for host \"{host}\" port {}: {e}",
+                    port.text
+                );
+                return 1;
+            }
+        };
+        let mut connected: Option<Connected> = None;
+        for addr in addrs {
+            match net::connect_one(addr, o, t, narr, sigfd) {
+                Err(sig) => sys::die_of(sig),
+                Ok(Ok(c)) => {
+                    connected = Some(c);
+                    break;
+                }
+                Ok(Err(e)) => {
+                    let who = if addr.ip().to_string() == *host {
+                        host.clone()
+                    } else {
+                        format!("{host} ({})", addr.ip())
+                    };
+                    let what = if e.raw_os_error() == Some(libc::EINPROGRESS) {
+                        "timed out"
+                    } else {
+                        "failed"
+                    };
+                    // nc says this only with -v; rnc says why a connect
+                    // failed in every case but a -z scan without -v.
+                    if o.verbose || !o.zero_io {
+                        eprintln!(
+                            "{prog}: connect to {who} port {} ({}) {what}: {}",
+                            port.text,
+                            t.name(),
+                            net::strip_os_error(&e)
+                        );
+                    }
+                    narr.connect_failed(&addr, &e);
+                }
+            }
+        }
+        let Some(c) = connected else { continue };
+        rc = 0;
+        if o.zero_io && t == Transport::Udp && !udp_probe(&c.sock) {
+            rc = if rc == 0 && i == 0 { 1 } else { rc };
+            continue;
+        }
+        if o.verbose {
+            let service = if o.numeric {
+                None
+            } else {
+                rnet_core::names::service_name(port.number, t.name())
+            };
+            eprintln!(
+                "Connection to {host} {} port [{}/{}] succeeded!",
+                port.text,
+                t.name(),
+                service.as_deref().unwrap_or("*")
+            );
+        }
+        if o.zero_io {
+            continue;
+        }
+        if t == Transport::Tcp {
+            narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, false);
+        }
+        if o.pass_fd {
+            return match sys::send_fd(1, c.sock.as_raw_fd()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("{prog}: {}", net::strip_os_error(&e));
+                    1
+                }
+            };
+        }
+        let end = relay::relay(c.sock.as_raw_fd(), &relay_opts(o, t, false), narr, sigfd);
+        let (local, peer) = (c.local, c.peer);
+        drop(c.sock);
+        if t == Transport::Tcp {
+            narr.left_behind(&local, &peer);
+        }
+        if let Some(sig) = finish(o, end) {
+            sys::die_of(sig);
+        }
+    }
+    rc
+}
+
+/// `-u -z`: nc writes probe bytes; a closed port answers with an ICMP
+/// error that makes a later write fail.
+fn udp_probe(s: &Socket) -> bool {
+    for _ in 0..3 {
+        if s.send(b"X").is_err() {
+            return false;
+        }
+        sys::sleep_secs(1.0);
+    }
+    s.send(b"X").is_ok()
+}
+
+fn shuffle<T>(v: &mut [T]) {
+    // A small xorshift seeded from the clock: `-r` only needs the order to
+    // differ between runs.
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9e37_79b9_7f4a_7c15)
+        | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
+
+fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
+    let t = Transport::of(o);
+    let (host, port): (Option<&str>, &str) = match o.operands.as_slice() {
+        [h, p] => (Some(h.as_str()), p.as_str()),
+        [p] => (o.source_addr.as_deref(), p.as_str()),
+        _ => (
+            o.source_addr.as_deref(),
+            o.source_port.as_deref().unwrap_or(""),
+        ),
+    };
+    let (lsock, local) = match net::listen_socket(host, port, o, t) {
+        Ok(x) => x,
+        Err(m) => {
+            eprintln!("{prog}: {m}");
+            return 1;
+        }
+    };
+    if o.verbose {
+        eprintln!(
+            "Listening on {} {}",
+            rnet_core::names::host_text(&local, o.numeric),
+            local.port()
+        );
+    }
+    narr.listening(&local, t == Transport::Udp);
+    loop {
+        let conn = if t == Transport::Udp {
+            match udp_first_datagram(&lsock, o.keep, sigfd) {
+                Ok(peer) => Connected {
+                    sock: match lsock.try_clone() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            eprintln!("{prog}: {}", net::strip_os_error(&e));
+                            return 1;
+                        }
+                    },
+                    local,
+                    peer,
+                },
+                Err(Some(sig)) => sys::die_of(sig),
+                Err(None) => return 1,
+            }
+        } else {
+            match accept(&lsock, sigfd) {
+                Ok(c) => c,
+                Err(Some(sig)) => sys::die_of(sig),
+                Err(None) => {
+                    eprintln!(
+                        "{prog}: accept: {}",
+                        net::strip_os_error(&std::io::Error::last_os_error())
+                    );
+                    return 1;
+                }
+            }
+        };
+        if o.verbose {
+            eprintln!(
+                "Connection received on {} {}",
+                rnet_core::names::host_text(&conn.peer, o.numeric),
+                conn.peer.port()
+            );
+        }
+        if t == Transport::Tcp {
+            narr.established(conn.sock.as_raw_fd(), &conn.local, &conn.peer, true);
+        }
+        let end = relay::relay(conn.sock.as_raw_fd(), &relay_opts(o, t, true), narr, sigfd);
+        let (l, p) = (conn.local, conn.peer);
+        drop(conn.sock);
+        if t == Transport::Tcp {
+            narr.left_behind(&l, &p);
+        }
+        if let Some(sig) = finish(o, end) {
+            sys::die_of(sig);
+        }
+        if !o.keep || t == Transport::Udp {
+            return 0;
+        }
+    }
+}
+
+/// Waits for a connection (or a signal).
+fn accept(l: &Socket, sigfd: i32) -> Result<Connected, Option<i32>> {
+    loop {
+        let mut pfd = [
+            sys::pollfd(l.as_raw_fd(), libc::POLLIN),
+            sys::pollfd(sigfd, libc::POLLIN),
+        ];
+        match sys::poll(&mut pfd, -1) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(None),
+        }
+        if pfd[1].revents & libc::POLLIN != 0 {
+            let mut b = [0u8; 1];
+            if let Ok(1) = sys::read(sigfd, &mut b) {
+                return Err(Some(i32::from(b[0])));
+            }
+        }
+        if pfd[0].revents & libc::POLLIN == 0 {
+            continue;
+        }
+        match l.accept() {
+            Ok((s, peer)) => {
+                let local = s.local_addr().ok().and_then(|a| a.as_socket());
+                let Some(peer) = peer.as_socket() else {
+                    return Err(None);
+                };
+                let Some(local) = local else { return Err(None) };
+                let _ = s.set_nonblocking(true);
+                return Ok(Connected {
+                    sock: s,
+                    local,
+                    peer,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(None),
+        }
+    }
+}
+
+/// `-u -l`: waits for the first datagram and, unless `-k`, locks onto its
+/// sender (nc connects the socket to it).
+fn udp_first_datagram(s: &Socket, keep: bool, sigfd: i32) -> Result<SocketAddr, Option<i32>> {
+    loop {
+        let mut pfd = [
+            sys::pollfd(s.as_raw_fd(), libc::POLLIN),
+            sys::pollfd(sigfd, libc::POLLIN),
+        ];
+        match sys::poll(&mut pfd, -1) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(None),
+        }
+        if pfd[1].revents & libc::POLLIN != 0 {
+            let mut b = [0u8; 1];
+            if let Ok(1) = sys::read(sigfd, &mut b) {
+                return Err(Some(i32::from(b[0])));
+            }
+        }
+        if pfd[0].revents & libc::POLLIN == 0 {
+            continue;
+        }
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match s.peek_from(&mut buf) {
+            Ok((_, from)) => {
+                let Some(from) = from.as_socket() else {
+                    return Err(None);
+                };
+                if !keep && s.connect(&SockAddr::from(from)).is_err() {
+                    return Err(None);
+                }
+                let _ = s.set_nonblocking(true);
+                return Ok(from);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(None),
+        }
+    }
+}
+
+/// `-U`: UNIX domain sockets (stream, or datagram with `-u`); a path
+/// starting with `@` is an abstract name.
+fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
+    let path = &o.operands[0];
+    let addr = if let Some(name) = path.strip_prefix('@') {
+        SockAddr::unix(format!("\0{name}"))
+    } else {
+        SockAddr::unix(path)
+    };
+    let addr = match addr {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{prog}: {}", net::strip_os_error(&e));
+            return 1;
+        }
+    };
+    let ty = if o.udp { Type::DGRAM } else { Type::STREAM };
+    let fail = |e: std::io::Error| {
+        eprintln!("{prog}: {}", net::strip_os_error(&e));
+        1u8
+    };
+    let s = match Socket::new(Domain::UNIX, ty, None) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let ropts = RelayOpts {
+        datagram: o.udp,
+        ..relay_opts(o, Transport::Tcp, o.listen)
+    };
+    if o.listen {
+        if let Err(e) = s.bind(&addr) {
+            return fail(e);
+        }
+        if o.verbose {
+            eprintln!("Bound on {path}");
+        }
+        if o.udp {
+            let end = relay::relay(s.as_raw_fd(), &ropts, narr, sigfd);
+            if let Some(sig) = finish(o, end) {
+                sys::die_of(sig);
+            }
+            return 0;
+        }
+        if let Err(e) = s.listen(1) {
+            return fail(e);
+        }
+        if o.verbose {
+            eprintln!("Listening on {path}");
+        }
+        loop {
+            let c = loop {
+                let mut pfd = [
+                    sys::pollfd(s.as_raw_fd(), libc::POLLIN),
+                    sys::pollfd(sigfd, libc::POLLIN),
+                ];
+                if sys::poll(&mut pfd, -1).is_err() {
+                    continue;
+                }
+                if pfd[1].revents & libc::POLLIN != 0 {
+                    let mut b = [0u8; 1];
+                    if let Ok(1) = sys::read(sigfd, &mut b) {
+                        sys::die_of(i32::from(b[0]));
+                    }
+                }
+                match s.accept() {
+                    Ok((c, _)) => break c,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return fail(e),
+                }
+            };
+            if o.verbose {
+                eprintln!("Connection received on {path}");
+            }
+            let _ = c.set_nonblocking(true);
+            let end = relay::relay(c.as_raw_fd(), &ropts, narr, sigfd);
+            drop(c);
+            if let Some(sig) = finish(o, end) {
+                sys::die_of(sig);
+            }
+            if !o.keep {
+                return 0;
+            }
+        }
+    }
+    if let Err(e) = s.connect(&addr) {
+        let e2 = net::strip_os_error(&e);
+        eprintln!("{prog}: {path}: {e2}");
+        return 1;
+    }
+    if o.zero_io {
+        return 0;
+    }
+    let _ = s.set_nonblocking(true);
+    let end = relay::relay(s.as_raw_fd(), &ropts, narr, sigfd);
+    if let Some(sig) = finish(o, end) {
+        sys::die_of(sig);
+    }
+    0
+}

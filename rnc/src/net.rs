@@ -1,0 +1,396 @@
+//! Sockets: ports as netcat parses them, name resolution, connecting
+//! (with `-w` and SYN narration), listening, and the socket options of
+//! `-b -D -I -O -M -m -T`.
+
+use crate::cli::{Family, Options};
+use crate::narrate::Narrator;
+use crate::sys;
+use rnet_core::names::{self, Hints};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// The transport of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP
+    Tcp,
+    /// UDP (`-u`)
+    Udp,
+    /// DCCP (`-Z`)
+    Dccp,
+}
+
+impl Transport {
+    /// From the options.
+    pub fn of(o: &Options) -> Self {
+        if o.udp {
+            Transport::Udp
+        } else if o.dccp {
+            Transport::Dccp
+        } else {
+            Transport::Tcp
+        }
+    }
+
+    /// The name netcat prints (`tcp`, `udp`, `dccp`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Dccp => "dccp",
+        }
+    }
+
+    fn sock_type(self) -> Type {
+        match self {
+            Transport::Tcp => Type::STREAM,
+            Transport::Udp => Type::DGRAM,
+            Transport::Dccp => Type::DCCP,
+        }
+    }
+
+    fn protocol(self) -> Option<Protocol> {
+        match self {
+            Transport::Tcp => Some(Protocol::TCP),
+            Transport::Udp => Some(Protocol::UDP),
+            Transport::Dccp => Some(Protocol::DCCP),
+        }
+    }
+
+    fn raw_type(self) -> i32 {
+        match self {
+            Transport::Tcp => libc::SOCK_STREAM,
+            Transport::Udp => libc::SOCK_DGRAM,
+            Transport::Dccp => libc::SOCK_DCCP,
+        }
+    }
+}
+
+/// One port operand as typed, and its number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// The text netcat prints (`5555`, or the number of a service name).
+    pub text: String,
+    /// The number.
+    pub number: u16,
+}
+
+/// Parses port operands: numbers, `lo-hi` ranges (either order, listed
+/// ascending) and service names, with nc's messages.
+pub fn parse_ports(operands: &[String], t: Transport) -> Result<Vec<Port>, String> {
+    let mut out = Vec::new();
+    for op in operands {
+        if let Some((lo, hi)) = op.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
+            let lo = one_port(lo, t)?;
+            let hi = one_port(hi, t)?;
+            let (a, b) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+            for p in a..=b {
+                out.push(Port {
+                    text: p.to_string(),
+                    number: p,
+                });
+            }
+        } else {
+            let n = one_port(op, t)?;
+            out.push(Port {
+                text: n.to_string(),
+                number: n,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn one_port(s: &str, t: Transport) -> Result<u16, String> {
+    match crate::cli::strtonum(s, 1, 65535) {
+        Ok(n) => Ok(n as u16),
+        Err("invalid") => {
+            names::service_port(s, t.name()).ok_or_else(|| format!("port number invalid: {s}"))
+        }
+        Err(e) => Err(format!("port number {e}: {s}")),
+    }
+}
+
+fn hints(o: &Options, t: Transport, passive: bool) -> Hints {
+    Hints {
+        family: match o.family {
+            Family::V4 => libc::AF_INET,
+            Family::V6 => libc::AF_INET6,
+            _ => libc::AF_UNSPEC,
+        },
+        socktype: t.raw_type(),
+        protocol: 0,
+        numeric_host: o.numeric,
+        passive,
+    }
+}
+
+/// Applies the common socket options (`-b -D -I -O -M -m -T`).
+pub fn set_options(s: &Socket, o: &Options, v6: bool) -> io::Result<()> {
+    if o.broadcast {
+        s.set_broadcast(true)?;
+    }
+    if o.debug {
+        set_int(s, libc::SOL_SOCKET, libc::SO_DEBUG, 1)?;
+    }
+    if let Some(n) = o.rcvbuf {
+        s.set_recv_buffer_size(n as usize)?;
+    }
+    if let Some(n) = o.sndbuf {
+        s.set_send_buffer_size(n as usize)?;
+    }
+    if let Some(ttl) = o.ttl {
+        if v6 {
+            s.set_unicast_hops_v6(ttl)?;
+        } else {
+            s.set_ttl_v4(ttl)?;
+        }
+    }
+    if let Some(min) = o.minttl {
+        if v6 {
+            set_int(s, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, min as i32)?;
+        } else {
+            set_int(s, libc::IPPROTO_IP, libc::IP_MINTTL, min as i32)?;
+        }
+    }
+    if let Some(tos) = o.tos {
+        if v6 {
+            s.set_tclass_v6(tos as u32)?;
+        } else {
+            s.set_tos_v4(tos as u32)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_int(s: &Socket, level: i32, name: i32, v: i32) -> io::Result<()> {
+    crate::sys::setsockopt_int(s.as_raw_fd(), level, name, v)
+}
+
+/// A connected socket and its two ends.
+pub struct Connected {
+    /// The socket.
+    pub sock: Socket,
+    /// Our end.
+    pub local: SocketAddr,
+    /// Their end.
+    pub peer: SocketAddr,
+}
+
+/// Why connecting stopped.
+pub enum ConnectError {
+    /// The attempt failed (message already printed where nc prints it).
+    Failed,
+    /// A signal arrived.
+    Signal(i32),
+}
+
+/// Connects to `addr` with nc's `-s`/`-p` binding, the `-w` timeout and
+/// SYN narration. Returns the socket or the error.
+pub fn connect_one(
+    addr: SocketAddr,
+    o: &Options,
+    t: Transport,
+    narr: &mut Narrator,
+    sigfd: i32,
+) -> Result<Result<Connected, io::Error>, i32> {
+    let attempt = || -> io::Result<Socket> {
+        let s = Socket::new(Domain::for_address(addr), t.sock_type(), t.protocol())?;
+        if o.source_addr.is_some() || o.source_port.is_some() {
+            let port = match &o.source_port {
+                Some(p) => {
+                    one_port(p, t).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?
+                }
+                None => 0,
+            };
+            let ip: IpAddr = match &o.source_addr {
+                Some(a) => {
+                    let h = Hints {
+                        family: if addr.is_ipv4() {
+                            libc::AF_INET
+                        } else {
+                            libc::AF_INET6
+                        },
+                        socktype: t.raw_type(),
+                        protocol: 0,
+                        numeric_host: o.numeric,
+                        passive: true,
+                    };
+                    names::resolve(Some(a), port, h)
+                        .map_err(|m| io::Error::other(format!("getaddrinfo: {m}")))?
+                        .first()
+                        .map(|sa| sa.ip())
+                        .ok_or_else(|| io::Error::other("getaddrinfo: no address"))?
+                }
+                None => {
+                    if addr.is_ipv4() {
+                        IpAddr::from([0, 0, 0, 0])
+                    } else {
+                        IpAddr::from([0u16; 8])
+                    }
+                }
+            };
+            s.set_reuse_address(true)?;
+            s.bind(&SockAddr::from(SocketAddr::new(ip, port)))?;
+        }
+        set_options(&s, o, addr.is_ipv6())?;
+        s.set_nonblocking(true)?;
+        Ok(s)
+    };
+    let s = match attempt() {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    let fd = s.as_raw_fd();
+    match s.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            if t == Transport::Tcp {
+                narr.syn_sent(fd, &addr);
+            }
+            let deadline = o
+                .timeout
+                .filter(|w| *w > 0)
+                .map(|w| Instant::now() + Duration::from_secs(u64::from(w)));
+            loop {
+                let mut pfd = [
+                    sys::pollfd(fd, libc::POLLOUT),
+                    sys::pollfd(sigfd, libc::POLLIN),
+                ];
+                let mut ms: i32 = if narr.on() { 50 } else { -1 };
+                if let Some(d) = deadline {
+                    let left = d.saturating_duration_since(Instant::now()).as_millis() as i32;
+                    ms = if ms < 0 { left } else { ms.min(left) };
+                }
+                match sys::poll(&mut pfd, ms) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Ok(Err(e)),
+                }
+                if pfd[1].revents & libc::POLLIN != 0 {
+                    let mut b = [0u8; 1];
+                    if let Ok(1) = sys::read(sigfd, &mut b) {
+                        return Err(i32::from(b[0]));
+                    }
+                }
+                if pfd[0].revents != 0 {
+                    break;
+                }
+                narr.connecting_tick(fd);
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(Err(io::Error::from_raw_os_error(libc::EINPROGRESS)));
+                }
+            }
+            if let Some(err) = sys::so_error(fd) {
+                return Ok(Err(io::Error::from_raw_os_error(err)));
+            }
+        }
+        Err(e) => return Ok(Err(e)),
+    }
+    let local = s.local_addr().ok().and_then(|a| a.as_socket());
+    let peer = s.peer_addr().ok().and_then(|a| a.as_socket());
+    match (local, peer) {
+        (Some(local), Some(peer)) => Ok(Ok(Connected {
+            sock: s,
+            local,
+            peer,
+        })),
+        _ => Ok(Err(io::Error::from_raw_os_error(libc::ENOTCONN))),
+    }
+}
+
+/// Resolves a destination for connecting.
+pub fn resolve_dest(
+    host: &str,
+    port: u16,
+    o: &Options,
+    t: Transport,
+) -> Result<Vec<SocketAddr>, String> {
+    names::resolve(Some(host), port, hints(o, t, false))
+}
+
+/// Resolves and binds the listening address (netcat listens on IPv4 unless
+/// `-6` is given).
+pub fn listen_socket(
+    host: Option<&str>,
+    port: &str,
+    o: &Options,
+    t: Transport,
+) -> Result<(Socket, SocketAddr), String> {
+    let number = match crate::cli::strtonum(port, 0, 65535) {
+        Ok(n) => n as u16,
+        Err(_) => names::service_port(port, t.name())
+            .ok_or_else(|| "getaddrinfo: Servname not supported for ai_socktype".to_string())?,
+    };
+    let mut h = hints(o, t, true);
+    if o.family == Family::Any {
+        h.family = libc::AF_INET;
+    }
+    let addrs = names::resolve(host, number, h).map_err(|e| format!("getaddrinfo: {e}"))?;
+    let mut last = String::from("getaddrinfo: no address");
+    for addr in addrs {
+        let r = (|| -> io::Result<Socket> {
+            let s = Socket::new(Domain::for_address(addr), t.sock_type(), t.protocol())?;
+            s.set_reuse_address(true)?;
+            s.set_reuse_port(true)?;
+            set_options(&s, o, addr.is_ipv6())?;
+            s.bind(&SockAddr::from(addr))?;
+            if t != Transport::Udp {
+                s.listen(1)?;
+            }
+            Ok(s)
+        })();
+        match r {
+            Ok(s) => {
+                let local = s
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_socket())
+                    .unwrap_or(addr);
+                return Ok((s, local));
+            }
+            Err(e) => last = strip_os_error(&e),
+        }
+    }
+    Err(last)
+}
+
+/// An io::Error's text without Rust's " (os error N)" suffix, as `err(3)`
+/// prints it.
+pub fn strip_os_error(e: &io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ports(v: &[&str]) -> Result<Vec<u16>, String> {
+        parse_ports(
+            &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            Transport::Tcp,
+        )
+        .map(|p| p.into_iter().map(|p| p.number).collect())
+    }
+
+    #[test]
+    fn port_forms() {
+        assert_eq!(ports(&["5555"]), Ok(vec![5555]));
+        assert_eq!(ports(&["20-22"]), Ok(vec![20, 21, 22]));
+        assert_eq!(ports(&["22-20"]), Ok(vec![20, 21, 22]));
+        assert_eq!(
+            ports(&["99999"]),
+            Err("port number too large: 99999".into())
+        );
+        assert_eq!(ports(&["0"]), Err("port number too small: 0".into()));
+        assert_eq!(ports(&["abc-def"]), Err("port number invalid: abc".into()));
+        assert_eq!(ports(&["1", "3"]), Ok(vec![1, 3]));
+    }
+}

@@ -1,0 +1,241 @@
+//! The raw system calls rnc needs that socket2 and std do not offer:
+//! `poll` over stdin, stdout and the socket (epoll cannot watch regular
+//! files or `/dev/null`, which netcat's stdin and stdout often are),
+//! plain `read`/`write` on descriptors 0 and 1, `splice`, `TCP_INFO`, and
+//! a self-pipe for SIGINT/SIGTERM. Each is a safe wrapper over one call.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// One entry of a `poll` set.
+pub type PollFd = libc::pollfd;
+
+/// A poll entry for `fd` (negative: ignored by the kernel) and `events`.
+pub fn pollfd(fd: RawFd, events: i16) -> PollFd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// `poll(2)`, retrying on EINTR only when no signal is pending for us.
+pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: `fds` is a valid, writable slice of pollfd for its length.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// `read(2)` on a raw descriptor.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// `write(2)` on a raw descriptor.
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is readable for its length.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// What `TCP_INFO` says about a socket, the fields rnc narrates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// Kernel state number (as in `/proc/net/tcp`).
+    pub state: u8,
+    /// Retransmissions of the current segment (SYN while connecting).
+    pub retransmits: u8,
+    /// Exponential back-off count.
+    pub backoff: u8,
+    /// Retransmission timeout, microseconds.
+    pub rto_us: u32,
+    /// Retransmissions over the connection's life.
+    pub total_retrans: u32,
+}
+
+/// `getsockopt(TCP_INFO)`.
+pub fn tcp_info(fd: RawFd) -> Option<TcpInfo> {
+    // SAFETY: tcp_info is plain old data; the kernel writes at most `len`
+    // bytes into it and reports how many.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        if rc != 0 {
+            return None;
+        }
+        Some(TcpInfo {
+            state: info.tcpi_state,
+            retransmits: info.tcpi_retransmits,
+            backoff: info.tcpi_backoff,
+            rto_us: info.tcpi_rto,
+            total_retrans: info.tcpi_total_retrans,
+        })
+    }
+}
+
+/// Write end of the signal self-pipe (-1 when not installed).
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; one byte from the stack.
+        unsafe {
+            libc::write(fd, (&b as *const u8).cast(), 1);
+        }
+    }
+}
+
+/// Routes SIGINT and SIGTERM to a pipe whose read end is returned, so the
+/// event loop can close the socket cleanly and narrate what it left
+/// behind. A signal that is ignored at start stays ignored (a background
+/// job of a non-interactive shell ignores SIGINT, as nc does). SIGPIPE is
+/// ignored so that a closed peer or stdout is an error, not a death.
+pub fn install_signal_pipe() -> io::Result<RawFd> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 returns;
+    // sigaction structs are plain old data, and the handler only calls
+    // write(2) on a descriptor that stays open for the process's life.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        SIGNAL_PIPE.store(fds[1], Ordering::Relaxed);
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old);
+            if old.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+    Ok(fds[0])
+}
+
+/// Dies of `sig` as if no handler had been installed, so that the parent
+/// shell sees the same status as with nc (130 for SIGINT).
+pub fn die_of(sig: i32) -> ! {
+    // SAFETY: resetting to the default action and raising the signal; if
+    // it somehow returns, exit with the shell's convention.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+        libc::_exit(128 + sig)
+    }
+}
+
+/// Sleeps, as netcat's `-i` and `-q` do.
+pub fn sleep_secs(secs: f64) {
+    if secs > 0.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+    }
+}
+
+/// `shutdown(2)` on a raw descriptor; errors ignored as netcat does.
+pub fn shutdown(fd: RawFd, how: libc::c_int) {
+    // SAFETY: shutdown takes no pointers.
+    unsafe {
+        libc::shutdown(fd, how);
+    }
+}
+
+/// Sends descriptor `fd` over the UNIX socket on stdout (`-F`).
+pub fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
+    // SAFETY: the message header points at a one-byte iovec and a control
+    // buffer sized with CMSG_SPACE for one descriptor; all live on the stack
+    // for the duration of sendmsg.
+    unsafe {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let mut cbuf = vec![0u8; space];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        loop {
+            let n = libc::sendmsg(sock, &msg, 0);
+            if n >= 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// `getsockopt(SO_ERROR)`: the pending error of a socket, if any.
+pub fn so_error(fd: RawFd) -> Option<i32> {
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `err` is a writable int of the length passed.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && err != 0).then_some(err)
+}
+
+/// `setsockopt` of an int option.
+pub fn setsockopt_int(fd: RawFd, level: i32, name: i32, v: i32) -> io::Result<()> {
+    // SAFETY: `v` is a readable int of the length passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
