@@ -130,6 +130,19 @@ pub fn service_name(port: u16, proto: &str) -> Option<String> {
     }
 }
 
+/// The name of an IP protocol number (`getprotobynumber`, `/etc/protocols`).
+pub fn protocol_name(n: u16) -> Option<String> {
+    // SAFETY: getprotobynumber returns null or a pointer to static storage
+    // valid until the next call; the name is copied out at once.
+    unsafe {
+        let ent = libc::getprotobynumber(i32::from(n));
+        if ent.is_null() || (*ent).p_name.is_null() {
+            return None;
+        }
+        Some(CStr::from_ptr((*ent).p_name).to_string_lossy().into_owned())
+    }
+}
+
 /// The port of a service name (`getservbyname`), host order.
 pub fn service_port(name: &str, proto: &str) -> Option<u16> {
     let name = CString::new(name).ok()?;

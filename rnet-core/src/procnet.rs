@@ -372,7 +372,7 @@ impl<R: Read> LineReader<R> {
 pub type InetItem = Result<InetEntry, LineError>;
 
 /// Streams the entries of an internet table: the header (line 1) is skipped,
-/// blank lines are ignored, each malformed line is an `Err` and reading goes on.
+/// each malformed (or blank) line is an `Err` and reading goes on.
 pub struct InetReader<R> {
     lines: LineReader<R>,
 }
@@ -398,7 +398,7 @@ impl<R: Read> InetReader<R> {
             match self.lines.next_line()? {
                 None => return Ok(None),
                 Some((_, 1)) => continue,
-                Some((line, _)) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                // A blank line is malformed too, as for net-tools.
                 Some((line, no)) => return Ok(Some(parse_inet_line(line, no))),
             }
         }
@@ -418,7 +418,8 @@ pub struct UnixEntry {
     pub sock_type: u32,
     /// 1 unconnected, 2 connecting, 3 connected, 4 disconnecting.
     pub state: u32,
-    /// Inode, when the kernel prints the column.
+    /// The seventh field read as an inode (the kernel has printed an
+    /// `Inode` column since 2.2; see [`UnixReader::has_inode`]).
     pub inode: Option<u64>,
     /// Bound path (abstract names start with `@`), up to the first blank.
     pub path: Option<Vec<u8>>,
@@ -429,11 +430,7 @@ pub const UNIX_ACCEPTCON: u64 = 1 << 16;
 
 /// Parses one data line of `/proc/net/unix`: `Num RefCount Protocol Flags
 /// Type St Inode Path`. Six fields are required.
-pub fn parse_unix_line(
-    line: &[u8],
-    line_no: usize,
-    has_inode: bool,
-) -> Result<UnixEntry, LineError> {
+pub fn parse_unix_line(line: &[u8], line_no: usize) -> Result<UnixEntry, LineError> {
     let err = |field| LineError {
         line: line_no,
         field,
@@ -447,18 +444,21 @@ pub fn parse_unix_line(
     let flags = it.next().and_then(parse_hex_u64).ok_or(err("Flags"))?;
     let sock_type = it.next().and_then(parse_hex_u32).ok_or(err("Type"))?;
     let state = it.next().and_then(parse_hex_u32).ok_or(err("St"))?;
-    let inode = match it.next() {
-        None => None,
-        Some(f) => Some(parse_dec_u64(f).ok_or(err("Inode"))?),
+    // `%lu` in net-tools: a field that is not a number leaves it unset.
+    let inode = it.next().and_then(parse_dec_u64);
+    // sscanf stops at the first field that does not convert.
+    let path = if inode.is_some() {
+        it.next().map(<[u8]>::to_vec)
+    } else {
+        None
     };
-    let path = it.next().map(<[u8]>::to_vec);
     Ok(UnixEntry {
         refcount,
         protocol,
         flags,
         sock_type,
         state,
-        inode: if has_inode { inode } else { None },
+        inode,
         path,
     })
 }
@@ -499,8 +499,7 @@ impl<R: Read> UnixReader<R> {
                     self.has_inode = line.windows(5).any(|w| w == b"Inode");
                     continue;
                 }
-                Some((line, _)) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                Some((line, no)) => return Ok(Some(parse_unix_line(line, no, self.has_inode))),
+                Some((line, no)) => return Ok(Some(parse_unix_line(line, no))),
             }
         }
     }
@@ -579,11 +578,13 @@ mod tests {
             TCP
         );
         let v = read_all(&text);
-        assert_eq!(v.len(), 8);
+        assert_eq!(v.len(), 9);
         assert_eq!(v[4].as_ref().unwrap_err().field, "sl");
         assert_eq!(v[5].as_ref().unwrap_err().field, "local_address");
         assert_eq!(v[6].as_ref().unwrap_err().field, "rem_address");
-        assert_eq!(v[7].as_ref().unwrap().inode, 1);
+        // A blank line is malformed, as net-tools reports it.
+        assert_eq!(v[7].as_ref().unwrap_err().field, "sl");
+        assert_eq!(v[8].as_ref().unwrap().inode, 1);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use rnet_core::procnet::{
 };
 use std::ffi::OsString;
 use std::io::{self, ErrorKind, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// The environment variable that turns rnetstat's annotations on or off.
@@ -359,20 +359,28 @@ fn inet_file<L: Lookup, W: Write>(
     Ok(FileResult::Read)
 }
 
-/// SCTP: net-tools reads `/proc/net/sctp/eps`; where SCTP is not loaded
-/// that file is missing, which is the only case rnetstat handles.
+/// SCTP: net-tools reads `/proc/net/sctp/eps` (only with `-a` or `-l`)
+/// and then `/proc/net/sctp/assocs`; where SCTP is not loaded both are
+/// missing, which is the only case rnetstat handles. Each missing file gets
+/// its own note under `-v`; a requested `-S` stops at the first.
 fn sctp(prog: &str, o: &Options, root: &Path) -> Result<(), Stop> {
-    let path: PathBuf = root.join("net/sctp/eps");
     let flag_arg = o.proto_args();
-    if path.exists() {
-        eprintln!("{prog}: listing SCTP sockets is not supported by rnetstat");
-        return Ok(());
+    let mut files = Vec::new();
+    if o.all || o.listening {
+        files.push("net/sctp/eps");
     }
-    if flag_arg || o.verbose {
-        eprintln!("{prog}: no support for `AF INET (sctp)' on this system.");
-    }
-    if flag_arg && o.sctp {
-        return Err(Stop::Status(1));
+    files.push("net/sctp/assocs");
+    for f in files {
+        if root.join(f).exists() {
+            eprintln!("{prog}: listing SCTP sockets is not supported by rnetstat");
+            return Ok(());
+        }
+        if flag_arg || o.verbose {
+            eprintln!("{prog}: no support for `AF INET (sctp)' on this system.");
+        }
+        if flag_arg && o.sctp {
+            return Err(Stop::Status(1));
+        }
     }
     Ok(())
 }

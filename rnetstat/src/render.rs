@@ -26,6 +26,8 @@ pub trait Lookup {
     fn services(&mut self) -> Vec<(u16, String, String)>;
     /// User name of a uid.
     fn user(&mut self, uid: u32) -> Option<String>;
+    /// Name of an IP protocol number (raw sockets' "port").
+    fn protocol(&mut self, n: u16) -> Option<String>;
 }
 
 /// The real name service (glibc NSS).
@@ -46,6 +48,9 @@ impl Lookup for SysLookup {
     }
     fn user(&mut self, uid: u32) -> Option<String> {
         crate::sys::user_name(uid)
+    }
+    fn protocol(&mut self, n: u16) -> Option<String> {
+        rnet_core::names::protocol_name(n)
     }
 }
 
@@ -68,6 +73,7 @@ pub struct Names<L> {
     numeric_users: bool,
     hosts: HashMap<IpAddr, String>,
     services: Option<HashMap<(u16, ServiceProto), String>>,
+    protocols: HashMap<u16, Option<String>>,
     users: HashMap<u32, Option<String>>,
 }
 
@@ -81,6 +87,7 @@ impl<L: Lookup> Names<L> {
             numeric_users,
             hosts: HashMap::new(),
             services: None,
+            protocols: HashMap::new(),
             users: HashMap::new(),
         }
     }
@@ -97,9 +104,10 @@ impl<L: Lookup> Names<L> {
                     out.extend_from_slice(n.as_bytes());
                     return;
                 }
-                // net-tools asks the hosts database unless the last octet
-                // is 0, in which case it asks the networks database.
-                let name = if a.octets()[3] != 0 {
+                // net-tools (2.10) asks the hosts database unless the first
+                // octet is 0 (its `ad & ~netmask` test on the network-order
+                // word), in which case it asks the networks database.
+                let name = if a.octets()[0] != 0 {
                     self.lookup.host_v4(a)
                 } else {
                     self.lookup.net_v4(a)
@@ -135,7 +143,19 @@ impl<L: Lookup> Names<L> {
             out.push(b'*');
             return;
         }
-        if !self.numeric_ports {
+        if !self.numeric_ports && proto == ServiceProto::Raw {
+            // A raw socket's "port" is its IP protocol: net-tools names it
+            // from the protocols database.
+            let lookup = &mut self.lookup;
+            if let Some(name) = self
+                .protocols
+                .entry(port)
+                .or_insert_with(|| lookup.protocol(port))
+            {
+                out.extend_from_slice(name.as_bytes());
+                return;
+            }
+        } else if !self.numeric_ports {
             let lookup = &mut self.lookup;
             let map = self.services.get_or_insert_with(|| {
                 let mut m = HashMap::new();
@@ -593,9 +613,10 @@ pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: 
         pad_left(out, if has_inode { p.get(inode) } else { "-" }, 20);
     }
     out.push(b' ');
+    // Without an Inode column net-tools prints the inode where the path goes.
     match (&e.path, has_inode) {
-        (Some(p), _) => out.extend_from_slice(p),
-        (None, false) => push_u64(out, inode),
+        (_, false) => push_u64(out, inode),
+        (Some(p), true) => out.extend_from_slice(p),
         (None, true) => {}
     }
     out.push(b'\n');
@@ -631,6 +652,9 @@ mod tests {
         }
         fn user(&mut self, uid: u32) -> Option<String> {
             (uid == 0).then(|| "root".to_string())
+        }
+        fn protocol(&mut self, n: u16) -> Option<String> {
+            (n == 1).then(|| "icmp".to_string())
         }
     }
 
