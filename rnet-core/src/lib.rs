@@ -8,6 +8,7 @@
 //! - [`addr`]: address decoding and glibc-exact IPv6 text.
 //! - [`explain`]: per-socket annotations with live numbers.
 //! - [`args`]: getopt-compatible tokenizing and Unicode dash repair.
+//! - [`timing`]: SYN, SYN|ACK and FIN retransmission schedules from the sysctls.
 //! - [`names`]: host, service and network lookups through the C library.
 //!
 //! This crate has no command-line parser of its own and prints nothing.
@@ -19,6 +20,7 @@ pub mod explain;
 pub mod names;
 pub mod procnet;
 pub mod tcp_state;
+pub mod timing;
 
 /// The environment variable that turns annotations on (`1`) or off (`0`)
 /// in all three tools at once.

@@ -1,0 +1,873 @@
+//! The typed rule model: what a rule-spec means, so that a rule typed by a
+//! learner (`-p tcp --dport 5555 --syn -j DROP`) and the same rule as
+//! `iptables -S` prints it (`-p tcp -m tcp --dport 5555 --tcp-flags
+//! FIN,SYN,RST,ACK SYN -j DROP`) compare equal, and so that explanations
+//! can be derived from it. Parsing is pure; so is [`Rule::to_args`], which
+//! turns a rule back into an argument vector in `iptables -S` order.
+
+use std::fmt;
+
+/// TCP flag bits as the kernel numbers them (`flags:0x12/0x02` in `-L -n`).
+pub mod flags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+    /// URG.
+    pub const URG: u8 = 0x20;
+    /// ALL.
+    pub const ALL: u8 = 0x3f;
+}
+
+/// Flag names in the order `iptables -S` prints them.
+const FLAG_NAMES: [(&str, u8); 6] = [
+    ("FIN", flags::FIN),
+    ("SYN", flags::SYN),
+    ("RST", flags::RST),
+    ("PSH", flags::PSH),
+    ("ACK", flags::ACK),
+    ("URG", flags::URG),
+];
+
+/// Parses a comma-separated flag list (`SYN,ACK`, `ALL`, `NONE`), names
+/// compared without regard to case as iptables does. The error is the
+/// first unknown name.
+pub fn parse_tcp_flags(list: &str) -> Result<u8, String> {
+    let mut bits = 0u8;
+    for name in list.split(',') {
+        let up = name.to_ascii_uppercase();
+        bits |= match up.as_str() {
+            "ALL" => flags::ALL,
+            "NONE" => 0,
+            _ => match FLAG_NAMES.iter().find(|(n, _)| *n == up) {
+                Some((_, b)) => *b,
+                None => return Err(name.to_string()),
+            },
+        };
+    }
+    Ok(bits)
+}
+
+/// Flag bits as `iptables -S` spells them (`FIN,SYN,RST,ACK`, `NONE`).
+pub fn flags_text(bits: u8) -> String {
+    if bits == 0 {
+        return "NONE".to_string();
+    }
+    FLAG_NAMES
+        .iter()
+        .filter(|(_, b)| bits & b != 0)
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A port or an inclusive range, `5555` or `1000:2000`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port.
+    pub lo: u16,
+    /// Last port.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Whether `port` is in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        self.lo <= port && port <= self.hi
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}:{}", self.lo, self.hi)
+        }
+    }
+}
+
+fn parse_port(s: &str) -> Option<u16> {
+    if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+        return s.parse::<u32>().ok().and_then(|v| u16::try_from(v).ok());
+    }
+    // The services database, as iptables resolves names (getservbyname).
+    rnet_core::names::service_port(s, "tcp")
+}
+
+/// Parses `PORT`, `LO:HI`, `LO:` and `:HI` as iptables does (an empty
+/// side means 0 or 65535; a reversed range is swapped). The error is the
+/// part iptables would name.
+pub fn parse_port_range(s: &str) -> Result<PortRange, String> {
+    match s.split_once(':') {
+        None => parse_port(s)
+            .map(|p| PortRange { lo: p, hi: p })
+            .ok_or_else(|| s.to_string()),
+        Some((a, b)) => {
+            let lo = if a.is_empty() {
+                0
+            } else {
+                parse_port(a).ok_or_else(|| a.to_string())?
+            };
+            let hi = if b.is_empty() {
+                65535
+            } else {
+                parse_port(b).ok_or_else(|| b.to_string())?
+            };
+            Ok(PortRange {
+                lo: lo.min(hi),
+                hi: lo.max(hi),
+            })
+        }
+    }
+}
+
+/// A rule's target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `-j ACCEPT`.
+    Accept,
+    /// `-j DROP`.
+    Drop,
+    /// `-j REJECT`, with its reply (`icmp-port-unreachable` by default).
+    Reject(String),
+    /// `-j LOG`.
+    Log,
+    /// `-j RETURN`.
+    Return,
+    /// Anything else: a user chain or another extension.
+    Other(String),
+}
+
+impl Target {
+    /// The name after `-j`.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Accept => "ACCEPT",
+            Target::Drop => "DROP",
+            Target::Reject(_) => "REJECT",
+            Target::Log => "LOG",
+            Target::Return => "RETURN",
+            Target::Other(n) => n,
+        }
+    }
+
+    /// DROP or REJECT: a target that stops traffic.
+    pub fn blocks(&self) -> bool {
+        matches!(self, Target::Drop | Target::Reject(_))
+    }
+}
+
+/// Canonical names of the REJECT replies (aliases as iptables accepts
+/// them), for IPv4 and IPv6.
+const REJECT_TYPES: &[(&str, &str)] = &[
+    ("icmp-net-unreachable", "icmp-net-unreachable"),
+    ("net-unreach", "icmp-net-unreachable"),
+    ("icmp-host-unreachable", "icmp-host-unreachable"),
+    ("host-unreach", "icmp-host-unreachable"),
+    ("icmp-proto-unreachable", "icmp-proto-unreachable"),
+    ("proto-unreach", "icmp-proto-unreachable"),
+    ("icmp-port-unreachable", "icmp-port-unreachable"),
+    ("port-unreach", "icmp-port-unreachable"),
+    ("icmp-net-prohibited", "icmp-net-prohibited"),
+    ("net-prohib", "icmp-net-prohibited"),
+    ("icmp-host-prohibited", "icmp-host-prohibited"),
+    ("host-prohib", "icmp-host-prohibited"),
+    ("icmp-admin-prohibited", "icmp-admin-prohibited"),
+    ("admin-prohib", "icmp-admin-prohibited"),
+    ("tcp-reset", "tcp-reset"),
+    ("tcp-rst", "tcp-reset"),
+];
+
+const REJECT_TYPES_V6: &[(&str, &str)] = &[
+    ("icmp6-no-route", "icmp6-no-route"),
+    ("no-route", "icmp6-no-route"),
+    ("icmp6-adm-prohibited", "icmp6-adm-prohibited"),
+    ("adm-prohibited", "icmp6-adm-prohibited"),
+    ("icmp6-addr-unreachable", "icmp6-addr-unreachable"),
+    ("addr-unreach", "icmp6-addr-unreachable"),
+    ("icmp6-port-unreachable", "icmp6-port-unreachable"),
+    ("port-unreach", "icmp6-port-unreachable"),
+    ("icmp6-policy-fail", "icmp6-policy-fail"),
+    ("policy-fail", "icmp6-policy-fail"),
+    ("icmp6-reject-route", "icmp6-reject-route"),
+    ("reject-route", "icmp6-reject-route"),
+    ("tcp-reset", "tcp-reset"),
+];
+
+/// The canonical REJECT reply name, or `None` when iptables would say
+/// `unknown reject type`.
+pub fn reject_type(name: &str, v6: bool) -> Option<&'static str> {
+    let table = if v6 { REJECT_TYPES_V6 } else { REJECT_TYPES };
+    table.iter().find(|(a, _)| *a == name).map(|(_, c)| *c)
+}
+
+/// The default REJECT reply.
+pub fn default_reject(v6: bool) -> &'static str {
+    if v6 {
+        "icmp6-port-unreachable"
+    } else {
+        "icmp-port-unreachable"
+    }
+}
+
+/// A value that may be negated with `!`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neg<T> {
+    /// `!` was given.
+    pub not: bool,
+    /// The value.
+    pub value: T,
+}
+
+/// One rule-spec, by meaning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rule {
+    /// `-p` (lower case; numbers 6 and 17 read as tcp and udp).
+    pub proto: Option<Neg<String>>,
+    /// `-s`, with a prefix length always present.
+    pub src: Option<Neg<String>>,
+    /// `-d`, with a prefix length always present.
+    pub dst: Option<Neg<String>>,
+    /// `-i`.
+    pub in_if: Option<Neg<String>>,
+    /// `-o`.
+    pub out_if: Option<Neg<String>>,
+    /// `--sport`.
+    pub sport: Option<Neg<PortRange>>,
+    /// `--dport`.
+    pub dport: Option<Neg<PortRange>>,
+    /// `--tcp-flags MASK COMP` (also `--syn`), as bits.
+    pub tcp_flags: Option<Neg<(u8, u8)>>,
+    /// `--state` / `--ctstate` values, sorted.
+    pub states: Option<Neg<Vec<String>>>,
+    /// `--comment` texts other than rfw's tag, in order.
+    pub comments: Vec<String>,
+    /// rfw's tag (`rfw:…`), when the rule carries one.
+    pub tag: Option<String>,
+    /// The target.
+    pub target: Option<Target>,
+    /// Words this model does not know, in order (compared verbatim).
+    pub other: Vec<String>,
+    /// `-c PKTS BYTES` of `iptables -S -v`.
+    pub counters: Option<(u64, u64)>,
+}
+
+/// Why a rule-spec cannot be read; `Display` is iptables' wording (without
+/// its `iptables v1.8.9 (nf_tables): ` prefix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleError {
+    /// An option needs a value and none followed.
+    MissingValue(String),
+    /// `--tcp-flags` with a name iptables does not know.
+    UnknownFlag(String),
+    /// `--dport 70000`.
+    BadPort(String),
+    /// `--dport` (or another TCP option) without `-p tcp` before it.
+    NeedsProto(String),
+    /// `--reject-with bogus`.
+    BadReject(String),
+    /// `-s 1.2.3.400`.
+    BadAddress(String),
+    /// `--state BOGUS`.
+    BadState(String),
+    /// `-p nosuchproto`.
+    BadProto(String),
+    /// `-p udp … --reject-with tcp-reset` (iptables: exit 4 from the kernel).
+    ResetNeedsTcp,
+}
+
+impl RuleError {
+    /// The exit status iptables gives for this mistake.
+    pub fn status(&self) -> u8 {
+        match self {
+            RuleError::ResetNeedsTcp => 4,
+            _ => 2,
+        }
+    }
+
+    /// One line saying how to fix it.
+    pub fn fix(&self) -> String {
+        match self {
+            RuleError::MissingValue(o) => format!("`{o}' needs a value after it"),
+            RuleError::UnknownFlag(f) => format!(
+                "unknown TCP flag `{f}'; --tcp-flags takes two comma-separated lists of \
+                 SYN ACK FIN RST URG PSH ALL NONE, e.g. --tcp-flags SYN,ACK SYN"
+            ),
+            RuleError::BadPort(p) => {
+                format!("invalid port `{p}'; use a number 0-65535 or a range such as 1000:2000")
+            }
+            RuleError::NeedsProto(o) => {
+                format!("`{o}' needs `-p tcp' (or -p udp for ports) before it")
+            }
+            RuleError::BadReject(r) => format!(
+                "unknown reject type `{r}'; use tcp-reset (with -p tcp) or icmp-port-unreachable"
+            ),
+            RuleError::BadAddress(a) => {
+                format!("`{a}' is not an address; use a.b.c.d, a.b.c.d/len or an IPv6 address")
+            }
+            RuleError::BadState(s) => format!(
+                "bad connection state `{s}'; use NEW, ESTABLISHED, RELATED, INVALID or UNTRACKED"
+            ),
+            RuleError::BadProto(p) => {
+                format!("unknown protocol `{p}'; use tcp, udp, icmp, all or a number")
+            }
+            RuleError::ResetNeedsTcp => {
+                "--reject-with tcp-reset only works with -p tcp (the kernel refuses it otherwise)"
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// Options taking one value that the model reads or skips, with the
+/// number of values; every other `--long` option's values are the words up
+/// to the next option.
+fn known_arity(opt: &str) -> Option<usize> {
+    Some(match opt {
+        "-p" | "--protocol" | "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst"
+        | "-i" | "--in-interface" | "-o" | "--out-interface" | "-m" | "--match" | "-j"
+        | "--jump" | "-g" | "--goto" | "--dport" | "--destination-port" | "--sport"
+        | "--source-port" | "--comment" | "--state" | "--ctstate" | "--reject-with" => 1,
+        "--tcp-flags" | "-c" | "--set-counters" => 2,
+        "--syn" | "-f" | "--fragment" => 0,
+        _ => return None,
+    })
+}
+
+/// Protocol names iptables knows without `/etc/protocols`, plus numbers.
+fn neg<T>(not: bool, value: T) -> Option<Neg<T>> {
+    Some(Neg { not, value })
+}
+
+fn proto_name(p: &str) -> Option<String> {
+    let l = p.to_ascii_lowercase();
+    let canon = match l.as_str() {
+        "6" => "tcp",
+        "17" => "udp",
+        "1" => "icmp",
+        "0" => "all",
+        "tcp" | "udp" | "udplite" | "icmp" | "icmpv6" | "ipv6-icmp" | "esp" | "ah" | "sctp"
+        | "mh" | "all" | "gre" | "igmp" => return Some(l),
+        _ => {
+            if let Ok(n) = l.parse::<u16>() {
+                return (n <= 255).then(|| n.to_string());
+            }
+            let protos = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
+            let known = protos.lines().any(|line| {
+                line.split('#')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .enumerate()
+                    .any(|(i, w)| i != 1 && w.eq_ignore_ascii_case(&l))
+            });
+            return known.then_some(l);
+        }
+    };
+    Some(canon.to_string())
+}
+
+/// Normalises an address as `-S` prints it: a prefix length is always
+/// present; dotted masks become lengths. Host names are kept as typed.
+fn normalize_addr(a: &str) -> Result<String, RuleError> {
+    let (host, mask) = match a.split_once('/') {
+        Some((h, m)) => (h, Some(m)),
+        None => (a, None),
+    };
+    let looks_numeric = host.chars().all(|c| c.is_ascii_digit() || c == '.')
+        || (host.contains(':') && host.chars().all(|c| c.is_ascii_hexdigit() || c == ':'));
+    let ip: std::net::IpAddr = match host.parse() {
+        Ok(ip) => ip,
+        Err(_) if looks_numeric => return Err(RuleError::BadAddress(a.to_string())),
+        Err(_) => return Ok(a.to_string()),
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match mask {
+        None => max,
+        Some(m) => match m.parse::<u32>() {
+            Ok(l) if l <= max => l,
+            Ok(_) => return Err(RuleError::BadAddress(a.to_string())),
+            Err(_) => match m.parse::<std::net::Ipv4Addr>() {
+                Ok(dotted) if ip.is_ipv4() => u32::from(dotted).count_ones(),
+                _ => return Err(RuleError::BadAddress(a.to_string())),
+            },
+        },
+    };
+    Ok(format!("{ip}/{len}"))
+}
+
+const STATES: &[&str] = &[
+    "INVALID",
+    "ESTABLISHED",
+    "NEW",
+    "RELATED",
+    "UNTRACKED",
+    "SNAT",
+    "DNAT",
+];
+
+impl Rule {
+    /// Reads a rule-spec (the words after `-A CHAIN`, as typed or as `-S`
+    /// prints them). `v6` selects the IPv6 REJECT names.
+    pub fn parse(words: &[String], v6: bool) -> Result<Rule, RuleError> {
+        let mut r = Rule::default();
+        let mut tcp_loaded = false;
+        let mut port_loaded = false;
+        let mut i = 0;
+        let mut not = false;
+        while i < words.len() {
+            let w = words[i].as_str();
+            i += 1;
+            if w == "!" {
+                not = true;
+                continue;
+            }
+            let negated = std::mem::take(&mut not);
+            let arity = known_arity(w);
+            let mut vals: Vec<String> = Vec::new();
+            match arity {
+                Some(n) => {
+                    for _ in 0..n {
+                        match words.get(i) {
+                            Some(v) => {
+                                vals.push(v.clone());
+                                i += 1;
+                            }
+                            None => return Err(RuleError::MissingValue(w.to_string())),
+                        }
+                    }
+                }
+                None => {
+                    // Unknown option: keep it and its values verbatim.
+                    r.other.push(if negated {
+                        format!("! {w}")
+                    } else {
+                        w.to_string()
+                    });
+                    while let Some(v) = words.get(i) {
+                        if v.starts_with('-') && v.len() > 1 || v == "!" {
+                            break;
+                        }
+                        r.other.push(v.clone());
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            let v0 = vals.first().cloned().unwrap_or_default();
+            match w {
+                "-p" | "--protocol" => {
+                    let p = proto_name(&v0).ok_or_else(|| RuleError::BadProto(v0.clone()))?;
+                    tcp_loaded |= p == "tcp";
+                    port_loaded |= matches!(p.as_str(), "tcp" | "udp" | "udplite" | "sctp");
+                    r.proto = neg(negated, p);
+                }
+                "-s" | "--source" | "--src" => r.src = neg(negated, normalize_addr(&v0)?),
+                "-d" | "--destination" | "--dst" => r.dst = neg(negated, normalize_addr(&v0)?),
+                "-i" | "--in-interface" => r.in_if = neg(negated, v0),
+                "-o" | "--out-interface" => r.out_if = neg(negated, v0),
+                "-m" | "--match" => match v0.as_str() {
+                    // Implied by -p tcp; -S prints it, typed rules often not.
+                    "tcp" => tcp_loaded = true,
+                    "udp" => port_loaded = true,
+                    "comment" | "state" | "conntrack" => {}
+                    _ => r.other.extend(["-m".to_string(), v0]),
+                },
+                "--dport" | "--destination-port" | "--sport" | "--source-port" => {
+                    if !(tcp_loaded || port_loaded) {
+                        return Err(RuleError::NeedsProto(w.to_string()));
+                    }
+                    let pr = parse_port_range(&v0).map_err(RuleError::BadPort)?;
+                    if w.contains('d') {
+                        r.dport = neg(negated, pr);
+                    } else {
+                        r.sport = neg(negated, pr);
+                    }
+                }
+                "--tcp-flags" => {
+                    if !tcp_loaded {
+                        return Err(RuleError::NeedsProto(w.to_string()));
+                    }
+                    let mask = parse_tcp_flags(&vals[0]).map_err(RuleError::UnknownFlag)?;
+                    let comp = parse_tcp_flags(&vals[1]).map_err(RuleError::UnknownFlag)?;
+                    r.tcp_flags = neg(negated, (mask, comp));
+                }
+                "--syn" => {
+                    if !tcp_loaded {
+                        return Err(RuleError::NeedsProto(w.to_string()));
+                    }
+                    r.tcp_flags = neg(
+                        negated,
+                        (
+                            flags::SYN | flags::RST | flags::ACK | flags::FIN,
+                            flags::SYN,
+                        ),
+                    );
+                }
+                "--comment" => {
+                    if v0.starts_with("rfw:") && r.tag.is_none() {
+                        r.tag = Some(v0);
+                    } else {
+                        r.comments.push(v0);
+                    }
+                }
+                "--state" | "--ctstate" => {
+                    let mut list = Vec::new();
+                    for s in v0.split(',') {
+                        let up = s.to_ascii_uppercase();
+                        if !STATES.contains(&up.as_str()) {
+                            return Err(RuleError::BadState(s.to_string()));
+                        }
+                        list.push(up);
+                    }
+                    list.sort();
+                    r.states = neg(negated, list);
+                }
+                "-j" | "--jump" | "-g" | "--goto" => {
+                    r.target = Some(match v0.as_str() {
+                        "ACCEPT" => Target::Accept,
+                        "DROP" => Target::Drop,
+                        "REJECT" => Target::Reject(default_reject(v6).to_string()),
+                        "LOG" => Target::Log,
+                        "RETURN" => Target::Return,
+                        _ => Target::Other(v0),
+                    })
+                }
+                "--reject-with" => {
+                    let t = reject_type(&v0, v6).ok_or_else(|| RuleError::BadReject(v0.clone()))?;
+                    match &mut r.target {
+                        Some(Target::Reject(kind)) => *kind = t.to_string(),
+                        _ => return Err(RuleError::NeedsProto("--reject-with".to_string())),
+                    }
+                }
+                "-c" | "--set-counters" => {
+                    let p = vals[0].parse().unwrap_or(0);
+                    let b = vals[1].parse().unwrap_or(0);
+                    r.counters = Some((p, b));
+                }
+                // -f and anything else with a known arity but no field.
+                _ => {
+                    r.other.push(w.to_string());
+                    r.other.extend(vals);
+                }
+            }
+        }
+        if matches!(&r.target, Some(Target::Reject(k)) if k == "tcp-reset")
+            && r.proto.as_ref().is_none_or(|p| p.value != "tcp" || p.not)
+        {
+            return Err(RuleError::ResetNeedsTcp);
+        }
+        Ok(r)
+    }
+
+    /// Same meaning, rfw's tag and counters aside.
+    pub fn same_as(&self, other: &Rule) -> bool {
+        let strip = |r: &Rule| Rule {
+            tag: None,
+            counters: None,
+            ..r.clone()
+        };
+        strip(self) == strip(other)
+    }
+
+    /// The TCP port the rule is about (`--dport` first, else `--sport`),
+    /// when it names a single port.
+    pub fn single_port(&self) -> Option<u16> {
+        [&self.dport, &self.sport]
+            .into_iter()
+            .flatten()
+            .find(|p| !p.not && p.value.lo == p.value.hi)
+            .map(|p| p.value.lo)
+    }
+
+    /// Whether the rule is limited to TCP (or is ambiguous for it: no `-p`).
+    pub fn is_tcp(&self) -> bool {
+        self.proto
+            .as_ref()
+            .is_some_and(|p| !p.not && p.value == "tcp")
+    }
+
+    /// The argument vector of this rule in `iptables -S` order, with the
+    /// tag (when set) as a comment before the target. Pure.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let put = |a: &mut Vec<String>, not: bool, opt: &str, v: String| {
+            if not {
+                a.push("!".to_string());
+            }
+            a.push(opt.to_string());
+            a.push(v);
+        };
+        if let Some(s) = &self.src {
+            put(&mut a, s.not, "-s", s.value.clone());
+        }
+        if let Some(d) = &self.dst {
+            put(&mut a, d.not, "-d", d.value.clone());
+        }
+        if let Some(i) = &self.in_if {
+            put(&mut a, i.not, "-i", i.value.clone());
+        }
+        if let Some(o) = &self.out_if {
+            put(&mut a, o.not, "-o", o.value.clone());
+        }
+        if let Some(p) = &self.proto {
+            put(&mut a, p.not, "-p", p.value.clone());
+            if !p.not && (self.sport.is_some() || self.dport.is_some() || self.tcp_flags.is_some())
+            {
+                a.extend(["-m".to_string(), p.value.clone()]);
+            }
+        }
+        if let Some(p) = &self.sport {
+            put(&mut a, p.not, "--sport", p.value.to_string());
+        }
+        if let Some(p) = &self.dport {
+            put(&mut a, p.not, "--dport", p.value.to_string());
+        }
+        if let Some(f) = &self.tcp_flags {
+            put(&mut a, f.not, "--tcp-flags", flags_text(f.value.0));
+            a.push(flags_text(f.value.1));
+        }
+        if let Some(s) = &self.states {
+            a.extend(["-m".to_string(), "state".to_string()]);
+            put(&mut a, s.not, "--state", s.value.join(","));
+        }
+        a.extend(self.other.iter().cloned());
+        for c in self.comments.iter().chain(self.tag.iter()) {
+            a.extend(["-m".to_string(), "comment".to_string()]);
+            a.extend(["--comment".to_string(), c.clone()]);
+        }
+        match &self.target {
+            Some(Target::Reject(kind)) => {
+                a.extend(["-j", "REJECT", "--reject-with"].map(String::from));
+                a.push(kind.clone());
+            }
+            Some(t) => a.extend(["-j".to_string(), t.name().to_string()]),
+            None => {}
+        }
+        a
+    }
+}
+
+/// Splits one line of `iptables -S` into words: `"…"` quoting with `\"`
+/// and `\\` escapes, as iptables prints comments.
+pub fn split_rule_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            '\\' if quoted => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// One `-A CHAIN …` line of `iptables -S`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedRule {
+    /// The chain.
+    pub chain: String,
+    /// The words after the chain, exactly as printed (counters removed),
+    /// ready for `-D CHAIN words…`.
+    pub words: Vec<String>,
+    /// Their meaning.
+    pub rule: Rule,
+}
+
+/// The rules of an `iptables -S` (or `-S -v`) listing, in order; `-P`,
+/// `-N` and unreadable lines are skipped.
+pub fn parse_listing(text: &str, v6: bool) -> Vec<ListedRule> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let w = split_rule_line(line);
+        if w.len() < 2 || w[0] != "-A" {
+            continue;
+        }
+        let mut words: Vec<String> = Vec::with_capacity(w.len());
+        let mut k = 2;
+        while k < w.len() {
+            if w[k] == "-c" && k + 2 < w.len() {
+                k += 3;
+                continue;
+            }
+            words.push(w[k].clone());
+            k += 1;
+        }
+        let Ok(mut rule) = Rule::parse(&words, v6) else {
+            continue;
+        };
+        if let Some(c) = w.iter().position(|x| x == "-c") {
+            if let (Some(p), Some(b)) = (w.get(c + 1), w.get(c + 2)) {
+                rule.counters = Some((p.parse().unwrap_or(0), b.parse().unwrap_or(0)));
+            }
+        }
+        out.push(ListedRule {
+            chain: w[1].clone(),
+            words,
+            rule,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        split_rule_line(s)
+    }
+
+    fn rule(s: &str) -> Rule {
+        Rule::parse(&words(s), false).unwrap()
+    }
+
+    #[test]
+    fn typed_and_listed_forms_compare_equal() {
+        let cases = [
+            (
+                "-p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP",
+                "-p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP",
+            ),
+            (
+                "-p tcp --sport 5555 --syn -j DROP",
+                "-p tcp -m tcp --sport 5555 --tcp-flags FIN,SYN,RST,ACK SYN -j DROP",
+            ),
+            (
+                "-p tcp --dport 5555 --tcp-flags SYN,ACK,FIN,RST ACK -j DROP",
+                "-p tcp -m tcp --dport 5555 --tcp-flags FIN,SYN,RST,ACK ACK -j DROP",
+            ),
+            (
+                "-p tcp --dport 5555 -j REJECT",
+                "-p tcp -m tcp --dport 5555 -j REJECT --reject-with icmp-port-unreachable",
+            ),
+            (
+                "-s 198.18.0.1 -p tcp --dport ssh -m state --state NEW,ESTABLISHED -j ACCEPT",
+                "-s 198.18.0.1/32 -p tcp -m tcp --dport 22 -m state --state ESTABLISHED,NEW -j ACCEPT",
+            ),
+            (
+                "-p tcp --sport 1:1000 --tcp-flags ALL NONE -j DROP",
+                "-p tcp -m tcp --sport 1:1000 --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP",
+            ),
+        ];
+        for (typed, listed) in cases {
+            assert!(rule(typed).same_as(&rule(listed)), "{typed} vs {listed}");
+        }
+        assert!(!rule("-p tcp --dport 5555 -j DROP").same_as(&rule("-p tcp --dport 5556 -j DROP")));
+    }
+
+    #[test]
+    fn tag_is_read_and_ignored_by_same_as() {
+        let tagged = rule(
+            r#"-p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment "rfw:12 \"q\"" -j DROP"#,
+        );
+        assert_eq!(tagged.tag.as_deref(), Some("rfw:12 \"q\""));
+        assert!(tagged.same_as(&rule("-p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP")));
+    }
+
+    #[test]
+    fn golden_argument_vectors() {
+        let mut r = rule("-p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP");
+        r.tag = Some("rfw:1".into());
+        assert_eq!(
+            r.to_args().join(" "),
+            "-p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment rfw:1 -j DROP"
+        );
+        let r = rule("-p tcp --dport 5555 --syn -j REJECT --reject-with tcp-reset");
+        assert_eq!(
+            r.to_args().join(" "),
+            "-p tcp -m tcp --dport 5555 --tcp-flags FIN,SYN,RST,ACK SYN -j REJECT --reject-with tcp-reset"
+        );
+        let r = rule("! -s 198.18.0.0/255.255.0.0 -i veth0 -j ACCEPT");
+        assert_eq!(
+            r.to_args().join(" "),
+            "! -s 198.18.0.0/16 -i veth0 -j ACCEPT"
+        );
+    }
+
+    #[test]
+    fn iptables_errors_and_their_status() {
+        let e = |s: &str| Rule::parse(&words(s), false).unwrap_err();
+        assert_eq!(
+            e("-p tcp --tcp-flags SYN,BOGUS SYN -j DROP"),
+            RuleError::UnknownFlag("BOGUS".into())
+        );
+        assert_eq!(
+            e("-p tcp --dport 70000 -j DROP"),
+            RuleError::BadPort("70000".into())
+        );
+        assert_eq!(
+            e("--dport 5555 -j DROP"),
+            RuleError::NeedsProto("--dport".into())
+        );
+        assert_eq!(
+            e("-p tcp --dport"),
+            RuleError::MissingValue("--dport".into())
+        );
+        assert_eq!(
+            e("-s 1.2.3.400 -j DROP"),
+            RuleError::BadAddress("1.2.3.400".into())
+        );
+        assert_eq!(
+            e("-p tcp -j REJECT --reject-with bogus"),
+            RuleError::BadReject("bogus".into())
+        );
+        let r = e("-p udp -j REJECT --reject-with tcp-reset");
+        assert_eq!((r.clone(), r.status()), (RuleError::ResetNeedsTcp, 4));
+        assert_eq!(
+            e("-p tcp -m state --state BOGUS -j DROP"),
+            RuleError::BadState("BOGUS".into())
+        );
+        // Case does not matter for flag names, as in iptables.
+        assert!(Rule::parse(&words("-p tcp --tcp-flags syn,ack syn -j DROP"), false).is_ok());
+    }
+
+    #[test]
+    fn listing_with_counters_and_quotes() {
+        let text = "-P INPUT ACCEPT -c 0 0\n-N RFW\n\
+            -A OUTPUT -p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment \"rfw:a b\" -c 3 180 -j DROP\n";
+        let l = parse_listing(text, false);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].chain, "OUTPUT");
+        assert_eq!(l[0].rule.counters, Some((3, 180)));
+        assert_eq!(l[0].rule.tag.as_deref(), Some("rfw:a b"));
+        assert_eq!(l[0].words.last().map(String::as_str), Some("DROP"));
+        assert!(!l[0].words.contains(&"-c".to_string()));
+    }
+
+    #[test]
+    fn unknown_options_are_kept_verbatim() {
+        let r = rule("-p tcp -m multiport --dports 80,443 -j DROP");
+        assert_eq!(r.other, vec!["-m", "multiport", "--dports", "80,443"]);
+    }
+}

@@ -1,0 +1,365 @@
+//! rfw's bookkeeping: the comment tag on every rule it adds, the expiry
+//! index behind `--ttl`, and the state file used where the `comment` match
+//! is missing.
+//!
+//! Files live in `$RFW_STATE_DIR` (default `/run/rfw`), one set per network
+//! namespace (`/run` is shared between namespaces, the rules are not), all
+//! read-modify-written under an exclusive lock on `net-<ns>.lock`:
+//! - `net-<ns>.expiry`: `EXP FAMILY TABLE` per rule added with `--ttl`, so
+//!   a run only lists the ruleset when something is due;
+//! - `net-<ns>.rules`: `EXP FAMILY TABLE CHAIN WORDS…` (words shell-quoted,
+//!   EXP 0 when none) for rules added without a tag.
+
+use crate::exec::{shell_quote, Family};
+use crate::rule::split_rule_line;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Environment variable naming the state directory.
+pub const STATE_DIR_ENV: &str = "RFW_STATE_DIR";
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A new tag: `rfw:<unix-seconds>.<pid>`, plus `:exp=<unix-seconds>` under
+/// `--ttl`. Unique per process and second; well under iptables' 255
+/// characters.
+pub fn new_tag(exp: Option<u64>) -> String {
+    let base = format!("rfw:{}.{}", now(), std::process::id());
+    match exp {
+        Some(e) => format!("{base}:exp={e}"),
+        None => base,
+    }
+}
+
+/// The expiry time in a tag, if any.
+pub fn tag_expiry(tag: &str) -> Option<u64> {
+    tag.split(':')
+        .find_map(|part| part.strip_prefix("exp="))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The state directory.
+pub fn state_dir() -> PathBuf {
+    match std::env::var_os(STATE_DIR_ENV) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from("/run/rfw"),
+    }
+}
+
+/// The bookkeeping files of one network namespace.
+pub struct Store {
+    dir: PathBuf,
+    key: String,
+}
+
+/// An exclusive lock on a namespace's files, released on drop.
+pub struct Locked {
+    _file: File,
+}
+
+/// A rule recorded in the state file (added without a tag).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// Expiry (0: none).
+    pub exp: u64,
+    /// Family.
+    pub family: Family,
+    /// Table.
+    pub table: String,
+    /// Chain.
+    pub chain: String,
+    /// The rule's words, exactly as added.
+    pub words: Vec<String>,
+}
+
+fn family_of(s: &str) -> Option<Family> {
+    match s {
+        "v4" => Some(Family::V4),
+        "v6" => Some(Family::V6),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// The files of the namespace `key` (see [`crate::exec::netns_key`]).
+    pub fn new(key: &str) -> Store {
+        Store {
+            dir: state_dir(),
+            key: key.to_string(),
+        }
+    }
+
+    fn path(&self, ext: &str) -> PathBuf {
+        self.dir.join(format!("net-{}.{ext}", self.key))
+    }
+
+    /// Takes the lock, creating the directory if needed.
+    pub fn lock(&self) -> io::Result<Locked> {
+        fs::create_dir_all(&self.dir)?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path("lock"))?;
+        f.lock()?;
+        Ok(Locked { _file: f })
+    }
+
+    fn read_lines(&self, ext: &str) -> Vec<String> {
+        fs::read_to_string(self.path(ext))
+            .map(|t| t.lines().map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    fn write_lines(&self, ext: &str, lines: &[String]) -> io::Result<()> {
+        let p = self.path(ext);
+        if lines.is_empty() {
+            return match fs::remove_file(&p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        let tmp = self.path(&format!("{ext}.tmp"));
+        let mut f = File::create(&tmp)?;
+        for l in lines {
+            writeln!(f, "{l}")?;
+        }
+        f.sync_all()?;
+        fs::rename(tmp, p)
+    }
+
+    /// Adds an expiry entry (caller holds the lock).
+    pub fn add_expiry(&self, _l: &Locked, exp: u64, family: Family, table: &str) -> io::Result<()> {
+        let mut lines = self.read_lines("expiry");
+        lines.push(format!("{exp} {} {table}", family.short()));
+        self.write_lines("expiry", &lines)
+    }
+
+    /// Removes and returns the expiry entries due at `now` as (family,
+    /// table) pairs, deduplicated (caller holds the lock).
+    pub fn take_due(&self, _l: &Locked, now: u64) -> io::Result<Vec<(Family, String)>> {
+        let mut keep = Vec::new();
+        let mut due: Vec<(Family, String)> = Vec::new();
+        for line in self.read_lines("expiry") {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let parsed = match f.as_slice() {
+                [e, fam, t] => e
+                    .parse::<u64>()
+                    .ok()
+                    .zip(family_of(fam))
+                    .map(|(e, fam)| (e, fam, *t)),
+                _ => None,
+            };
+            match parsed {
+                Some((e, fam, t)) if e <= now => {
+                    let seen = due.iter().any(|(df, dt)| *df == fam && dt == t);
+                    if !seen {
+                        due.push((fam, t.to_string()));
+                    }
+                }
+                Some(_) => keep.push(line),
+                None => {}
+            }
+        }
+        // Untagged rules with an expiry are due through the rules file.
+        for r in self.recorded() {
+            if r.exp != 0
+                && r.exp <= now
+                && !due.iter().any(|(f, t)| *f == r.family && *t == r.table)
+            {
+                due.push((r.family, r.table));
+            }
+        }
+        if !due.is_empty() {
+            self.write_lines("expiry", &keep)?;
+        }
+        Ok(due)
+    }
+
+    /// Whether anything is due at `now`, without the lock (a cheap check
+    /// that every run makes before it lists anything).
+    pub fn anything_due(&self, now: u64) -> bool {
+        let exp_due = self.read_lines("expiry").iter().any(|l| {
+            l.split_whitespace()
+                .next()
+                .and_then(|e| e.parse::<u64>().ok())
+                .is_some_and(|e| e <= now)
+        });
+        exp_due || self.recorded().iter().any(|r| r.exp != 0 && r.exp <= now)
+    }
+
+    /// The recorded untagged rules.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.read_lines("rules")
+            .iter()
+            .filter_map(|line| {
+                let w = split_shell_words(line);
+                if w.len() < 4 {
+                    return None;
+                }
+                Some(Recorded {
+                    exp: w[0].parse().ok()?,
+                    family: family_of(&w[1])?,
+                    table: w[2].clone(),
+                    chain: w[3].clone(),
+                    words: w[4..].to_vec(),
+                })
+            })
+            .collect()
+    }
+
+    /// Records an untagged rule (caller holds the lock).
+    pub fn record(&self, _l: &Locked, r: &Recorded) -> io::Result<()> {
+        let mut lines = self.read_lines("rules");
+        let mut line = format!(
+            "{} {} {} {}",
+            r.exp,
+            r.family.short(),
+            shell_quote(&r.table),
+            shell_quote(&r.chain)
+        );
+        for w in &r.words {
+            line.push(' ');
+            line.push_str(&shell_quote(w));
+        }
+        lines.push(line);
+        self.write_lines("rules", &lines)
+    }
+
+    /// Forgets one recorded rule (the first equal one; caller holds the lock).
+    pub fn forget(&self, l: &Locked, r: &Recorded) -> io::Result<()> {
+        let mut all = self.recorded();
+        if let Some(i) = all.iter().position(|x| x == r) {
+            all.remove(i);
+        }
+        let _ = l;
+        let lines: Vec<String> = all
+            .iter()
+            .map(|r| {
+                let mut line = format!(
+                    "{} {} {} {}",
+                    r.exp,
+                    r.family.short(),
+                    shell_quote(&r.table),
+                    shell_quote(&r.chain)
+                );
+                for w in &r.words {
+                    line.push(' ');
+                    line.push_str(&shell_quote(w));
+                }
+                line
+            })
+            .collect();
+        self.write_lines("rules", &lines)
+    }
+}
+
+/// Splits a line written with [`shell_quote`] back into words.
+pub fn split_shell_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            '\\' if !quoted => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+                in_word = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    // `split_rule_line` handles iptables' double quotes; this one the
+    // single quotes of `shell_quote`.
+    let _ = split_rule_line;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        let t = new_tag(Some(1234));
+        assert!(t.starts_with("rfw:") && t.ends_with(":exp=1234"), "{t}");
+        assert_eq!(tag_expiry(&t), Some(1234));
+        assert_eq!(tag_expiry(&new_tag(None)), None);
+        assert!(t.len() < 64);
+    }
+
+    #[test]
+    fn shell_words_round_trip() {
+        let words = ["a b", "it's", "$(x);`y`", "", "plain"];
+        let line = words
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(split_shell_words(&line), words);
+    }
+
+    #[test]
+    fn store_round_trip() {
+        let dir = std::env::temp_dir().join(format!("rfw-store-{}", std::process::id()));
+        let s = Store {
+            dir: dir.clone(),
+            key: "1".into(),
+        };
+        let l = s.lock().unwrap();
+        s.add_expiry(&l, 10, Family::V4, "filter").unwrap();
+        s.add_expiry(&l, 99, Family::V6, "filter").unwrap();
+        let r = Recorded {
+            exp: 0,
+            family: Family::V4,
+            table: "filter".into(),
+            chain: "OUTPUT".into(),
+            words: vec![
+                "-p".into(),
+                "tcp".into(),
+                "--comment".into(),
+                "a 'b'".into(),
+            ],
+        };
+        s.record(&l, &r).unwrap();
+        assert_eq!(s.recorded(), vec![r.clone()]);
+        assert!(s.anything_due(10));
+        assert!(!s.anything_due(9));
+        assert_eq!(
+            s.take_due(&l, 50).unwrap(),
+            vec![(Family::V4, "filter".to_string())]
+        );
+        assert!(!s.anything_due(50));
+        s.forget(&l, &r).unwrap();
+        assert!(s.recorded().is_empty());
+        drop(l);
+        let _ = fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,783 @@
+//! rfw against real iptables, inside network namespaces of the test's own.
+//!
+//! Every rule goes into a namespace created here (support::netns), never
+//! into the machine's own ruleset; the namespace, and with it every rule,
+//! is deleted on drop, also when a test fails. After each rfw command the
+//! ruleset is read back with `iptables -S` run in the same namespace.
+//! Traffic only flows between 198.18.0.1 and 198.18.0.2 on the lab veth.
+//!
+//! Needs root, `ip` and `iptables` (and `setpriv` for the not-root case);
+//! otherwise each test prints why it skips and passes, unless
+//! `RNET_REQUIRE_LAB=1`. The binary under test is `$RFW_BIN`, else
+//! `target/<profile>/rfw` (`cargo build -p rfw` or `--workspace --bins`).
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use support::netns::{LabPair, Netns, SERVER_V4};
+use support::process::{self, Output};
+use support::tempdir::TempDir;
+use support::{lab_or_skip, tool_under_test, LabEnv};
+
+const RUN: Duration = Duration::from_secs(20);
+
+/// One namespace, rfw's state directory of its own, and the tools.
+struct Lab {
+    ns: Netns,
+    rfw: PathBuf,
+    iptables: PathBuf,
+    state: TempDir,
+    env: LabEnv,
+}
+
+fn lab(test: &str, extra: &[&str]) -> Option<Lab> {
+    let mut progs = vec!["iptables"];
+    progs.extend_from_slice(extra);
+    let env = lab_or_skip(test, &progs)?;
+    // Refuse to run where the backend is unknown (never probe legacy).
+    let ns = Netns::create(&env.ip, "rfw").expect("create namespace");
+    let rfw = tool_under_test("rfw", "RFW_BIN");
+    let iptables = env.program("iptables").to_path_buf();
+    let state = TempDir::new("rfw-state").expect("temp dir");
+    Some(Lab {
+        ns,
+        rfw,
+        iptables,
+        state,
+        env,
+    })
+}
+
+impl Lab {
+    fn rfw_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.ns.command(&self.rfw, args);
+        cmd.env("RFW_STATE_DIR", self.state.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        process::run(&mut cmd, RUN).expect("run rfw")
+    }
+
+    fn rfw(&self, args: &[&str]) -> Output {
+        self.rfw_env(args, &[])
+    }
+
+    fn ipt(&self, args: &[&str]) -> Output {
+        process::run(&mut self.ns.command(&self.iptables, args), RUN).expect("run iptables")
+    }
+
+    /// `iptables -S` (the whole filter table) as lines.
+    fn rules(&self) -> Vec<String> {
+        let o = self.ipt(&["-S"]);
+        assert_eq!(o.code(), Some(0), "iptables -S: {}", o.stderr_text());
+        o.stdout_text().lines().map(String::from).collect()
+    }
+
+    /// The `-A` lines only.
+    fn appended(&self) -> Vec<String> {
+        self.rules()
+            .into_iter()
+            .filter(|l| l.starts_with("-A "))
+            .collect()
+    }
+}
+
+fn ok(o: &Output, what: &str) {
+    assert_eq!(
+        o.code(),
+        Some(0),
+        "{what}: {}\nstdout: {}\nstderr: {}",
+        o.status_text(),
+        o.stdout_text(),
+        o.stderr_text()
+    );
+}
+
+/// Strips the tag comment so a listed rule can be compared with the
+/// article's normalised form.
+fn untagged(line: &str) -> String {
+    let mut s = line.to_string();
+    if let Some(p) = s.find(" -m comment --comment \"rfw:") {
+        let rest = &s[p + 1..];
+        let end = rest.find("\" ").map(|e| p + 1 + e + 2).unwrap_or(s.len());
+        s.replace_range(p..end.min(s.len()), " ");
+        s = s.replace("  ", " ");
+    }
+    s.trim_end().to_string()
+}
+
+const SYN_DROP: &[&str] = &[
+    "-p",
+    "tcp",
+    "--dport",
+    "5555",
+    "--tcp-flags",
+    "SYN,ACK",
+    "SYN",
+    "-j",
+    "DROP",
+];
+const SYNACK_DROP: &[&str] = &[
+    "-p",
+    "tcp",
+    "--sport",
+    "5555",
+    "--tcp-flags",
+    "SYN,ACK",
+    "SYN,ACK",
+    "-j",
+    "DROP",
+];
+
+fn with(cmd: &[&str], spec: &[&str]) -> Vec<String> {
+    cmd.iter().chain(spec).map(|s| s.to_string()).collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn article_commands_with_iptables_s_after_each() {
+    let Some(env) = lab_or_skip("article_commands_with_iptables_s_after_each", &["iptables"])
+    else {
+        return;
+    };
+    let pair = LabPair::new(&env.ip, "rfwart").expect("lab pair");
+    let rfw = tool_under_test("rfw", "RFW_BIN");
+    let state = TempDir::new("rfw-state").expect("temp dir");
+    let ipt = env.program("iptables").to_path_buf();
+    let run = |ns: &Netns, prog: &std::path::Path, args: &[&str]| -> Output {
+        let mut c = ns.command(prog, args);
+        c.env("RFW_STATE_DIR", state.path());
+        process::run(&mut c, RUN).expect("run")
+    };
+    let appended = |ns: &Netns| -> Vec<String> {
+        run(ns, &ipt, &["-S"])
+            .stdout_text()
+            .lines()
+            .filter(|l| l.starts_with("-A "))
+            .map(String::from)
+            .collect()
+    };
+
+    // Client: the SYN drop.
+    let c = &pair.client;
+    let o = run(c, &rfw, &strs(&with(&["-I", "OUTPUT"], SYN_DROP)));
+    ok(&o, "rfw -I OUTPUT (SYN drop)");
+    assert!(
+        o.stderr_text().contains("SYN_SENT"),
+        "explanation: {}",
+        o.stderr_text()
+    );
+    let a = appended(c);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(a[0].contains("--comment \"rfw:"), "{a:?}");
+    assert_eq!(
+        untagged(&a[0]),
+        "-A OUTPUT -p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP"
+    );
+
+    // A real connect from the client is held in SYN_SENT; its SYNs are counted.
+    let listener = pair
+        .server
+        .run_in(|| TcpListener::bind(("0.0.0.0", 5555)))
+        .expect("enter server ns")
+        .expect("listen");
+    let target: SocketAddr = format!("{SERVER_V4}:5555").parse().unwrap();
+    let res = c
+        .run_in(move || TcpStream::connect_timeout(&target, Duration::from_millis(1500)))
+        .expect("enter client ns");
+    assert!(
+        res.is_err(),
+        "connect must not succeed through the SYN drop"
+    );
+    drop(listener);
+    let l_rfw = run(c, &rfw, &["-L", "OUTPUT", "-vn"]);
+    let l_ipt = run(c, &ipt, &["-L", "OUTPUT", "-vn"]);
+    ok(&l_rfw, "rfw -L OUTPUT -vn");
+    // Counters may tick between the two runs only if packets flow; none do now.
+    assert_eq!(l_rfw.stdout_text(), l_ipt.stdout_text());
+    let pkts: u64 = l_ipt
+        .stdout_text()
+        .lines()
+        .nth(2)
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .and_then(|p| p.parse().ok())
+        .expect("packet counter");
+    assert!(pkts >= 1, "{}", l_ipt.stdout_text());
+    let noun = if pkts == 1 { "SYN" } else { "SYNs" };
+    assert!(
+        l_rfw.stderr_text().contains(&format!(
+            "OUTPUT rule 1 (added by rfw): {pkts} {noun} dropped so far"
+        )),
+        "{}",
+        l_rfw.stderr_text()
+    );
+
+    // Server: the SYN|ACK drop.
+    let s = &pair.server;
+    let o = run(s, &rfw, &strs(&with(&["-I", "OUTPUT"], SYNACK_DROP)));
+    ok(&o, "rfw -I OUTPUT (SYN|ACK drop)");
+    assert!(o.stderr_text().contains("SYN_RECV"), "{}", o.stderr_text());
+    let a = appended(s);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        untagged(&a[0]),
+        "-A OUTPUT -p tcp -m tcp --sport 5555 --tcp-flags SYN,ACK SYN,ACK -j DROP"
+    );
+
+    // -D with the article's own arguments finds the tagged rules.
+    ok(
+        &run(c, &rfw, &strs(&with(&["-D", "OUTPUT"], SYN_DROP))),
+        "rfw -D (SYN drop)",
+    );
+    assert!(appended(c).is_empty(), "{:?}", appended(c));
+    ok(
+        &run(s, &rfw, &strs(&with(&["-D", "OUTPUT"], SYNACK_DROP))),
+        "rfw -D (SYN|ACK drop)",
+    );
+    assert!(appended(s).is_empty(), "{:?}", appended(s));
+    // Deleting again: iptables' own message and status.
+    let again = run(c, &rfw, &strs(&with(&["-D", "OUTPUT"], SYN_DROP)));
+    assert_eq!(again.code(), Some(1), "{}", again.stderr_text());
+    assert!(again.stderr_text().contains("Bad rule"));
+}
+
+#[test]
+fn teardown_rules_are_explained_and_checkable() {
+    let Some(l) = lab("teardown_rules_are_explained_and_checkable", &[]) else {
+        return;
+    };
+    let rules: &[(&str, &[&str], &str)] = &[
+        (
+            "OUTPUT",
+            &[
+                "-p",
+                "tcp",
+                "--dport",
+                "5555",
+                "--tcp-flags",
+                "FIN",
+                "FIN",
+                "-j",
+                "DROP",
+            ],
+            "FIN_WAIT1",
+        ),
+        (
+            "OUTPUT",
+            &[
+                "-p",
+                "tcp",
+                "--dport",
+                "5555",
+                "--tcp-flags",
+                "SYN,ACK,FIN,RST",
+                "ACK",
+                "-j",
+                "DROP",
+            ],
+            "LAST_ACK",
+        ),
+        (
+            "INPUT",
+            &[
+                "-p",
+                "tcp",
+                "--dport",
+                "5555",
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ],
+            "Connection refused",
+        ),
+        (
+            "INPUT",
+            &[
+                "-p",
+                "tcp",
+                "--dport",
+                "5555",
+                "--tcp-flags",
+                "PSH",
+                "PSH",
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ],
+            "half-open",
+        ),
+        (
+            "INPUT",
+            &["-p", "tcp", "--dport", "6002", "--syn", "-j", "DROP"],
+            "SYN_SENT",
+        ),
+    ];
+    for (chain, spec, word) in rules {
+        let add = with(&["-I", chain], spec);
+        let o = l.rfw(&strs(&add));
+        ok(&o, &add.join(" "));
+        assert!(
+            o.stderr_text().contains(word),
+            "{add:?}: {}",
+            o.stderr_text()
+        );
+        let check = with(&["-C", chain], spec);
+        ok(&l.rfw(&strs(&check)), &check.join(" "));
+        // Plain iptables -C without the tag does not find it (exact match).
+        assert_eq!(l.ipt(&strs(&check)).code(), Some(1));
+    }
+    assert_eq!(l.appended().len(), rules.len());
+    for (chain, spec, _) in rules {
+        let del = with(&["-D", chain], spec);
+        ok(&l.rfw(&strs(&del)), &del.join(" "));
+    }
+    assert!(l.appended().is_empty(), "{:?}", l.appended());
+}
+
+#[test]
+fn reset_leaves_rules_rfw_did_not_add() {
+    let Some(l) = lab("reset_leaves_rules_rfw_did_not_add", &[]) else {
+        return;
+    };
+    ok(
+        &l.ipt(&["-A", "INPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"]),
+        "iptables -A",
+    );
+    let foreign = l.appended();
+    ok(&l.rfw(&strs(&with(&["-I", "OUTPUT"], SYN_DROP))), "rfw -I");
+    ok(
+        &l.rfw(&["-A", "INPUT", "-p", "tcp", "--dport", "5556", "-j", "DROP"]),
+        "rfw -A",
+    );
+    assert_eq!(l.appended().len(), 3);
+    // -D of the foreign rule is refused without --force, and it stays.
+    let o = l.rfw(&["-D", "INPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"]);
+    assert_eq!(o.code(), Some(2), "{}", o.stderr_text());
+    assert!(o.stderr_text().contains("not added by rfw"));
+    let o = l.rfw(&["reset"]);
+    ok(&o, "rfw reset");
+    assert!(
+        o.stderr_text().contains("removed 2 rules added by rfw"),
+        "{}",
+        o.stderr_text()
+    );
+    assert_eq!(l.appended(), foreign);
+    // Again: nothing left to do.
+    ok(&l.rfw(&["reset"]), "rfw reset (again)");
+    assert_eq!(l.appended(), foreign);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let Some(l) = lab("dry_run_changes_nothing", &[]) else {
+        return;
+    };
+    ok(&l.rfw(&strs(&with(&["-I", "OUTPUT"], SYN_DROP))), "rfw -I");
+    let before = l.rules();
+    for args in [
+        with(&["--dry-run", "-I", "OUTPUT"], SYNACK_DROP),
+        with(&["--dry-run", "-D", "OUTPUT"], SYN_DROP),
+        with(&["--dry-run", "reset"], &[]),
+        with(&["--dry-run", "--force", "-P", "INPUT", "DROP"], &[]),
+        with(&["--dry-run", "-N", "RFWTEST"], &[]),
+    ] {
+        let o = l.rfw(&strs(&args));
+        ok(&o, &args.join(" "));
+        assert!(
+            o.stdout_text().starts_with("iptables "),
+            "{args:?}: {}",
+            o.stdout_text()
+        );
+        assert_eq!(l.rules(), before, "{args:?} changed the ruleset");
+    }
+    let o = l.rfw(&strs(&with(&["--dry-run", "-I", "OUTPUT"], SYNACK_DROP)));
+    let line = o.stdout_text().lines().next().unwrap_or("").to_string();
+    assert!(
+        line.starts_with(
+            "iptables -I OUTPUT -p tcp --sport 5555 --tcp-flags SYN,ACK SYN,ACK -m comment --comment rfw:"
+        ) && line.ends_with(" -j DROP --wait=10"),
+        "{line}"
+    );
+}
+
+#[test]
+fn policy_drop_needs_force() {
+    let Some(l) = lab("policy_drop_needs_force", &[]) else {
+        return;
+    };
+    let before = l.rules();
+    let o = l.rfw(&["-P", "INPUT", "DROP"]);
+    assert_eq!(o.code(), Some(2));
+    assert!(
+        o.stderr_text().starts_with("rfw: refused: ") && o.stderr_text().contains("--force"),
+        "{}",
+        o.stderr_text()
+    );
+    assert_eq!(l.rules(), before);
+    for args in [
+        vec!["-F", "INPUT"],
+        vec!["-I", "INPUT", "-j", "DROP"],
+        vec!["-I", "INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"],
+    ] {
+        let o = l.rfw(&args);
+        assert_eq!(o.code(), Some(2), "{args:?}");
+        assert_eq!(l.rules(), before, "{args:?}");
+    }
+    // With --force it happens (inside this namespace only).
+    ok(&l.rfw(&["--force", "-P", "INPUT", "DROP"]), "--force -P");
+    assert!(l.rules().contains(&"-P INPUT DROP".to_string()));
+}
+
+#[test]
+fn shell_metacharacters_are_data() {
+    let Some(l) = lab("shell_metacharacters_are_data", &[]) else {
+        return;
+    };
+    let marker = l.state.join("pwned");
+    let m = marker.display().to_string();
+    let comment =
+        format!("x; touch {m} && $(touch {m}) `touch {m}` | > < & 'q' \"dq\" \\ * ? ~ # !");
+    let o = l.rfw(&[
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        "5555",
+        "-m",
+        "comment",
+        "--comment",
+        &comment,
+        "-j",
+        "ACCEPT",
+    ]);
+    ok(&o, "rfw -A with metacharacters");
+    assert!(!marker.exists(), "a shell ran the comment");
+    let a = l.appended();
+    assert_eq!(a.len(), 1);
+    // -S escapes backslashes and both kinds of quotes inside its "…".
+    let escaped = comment
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\'', "\\'");
+    assert!(
+        a[0].contains(&format!("--comment \"{escaped}\"")),
+        "{}",
+        a[0]
+    );
+    // The same text finds the rule again.
+    ok(
+        &l.rfw(&[
+            "-D",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "5555",
+            "-m",
+            "comment",
+            "--comment",
+            &comment,
+            "-j",
+            "ACCEPT",
+        ]),
+        "rfw -D with metacharacters",
+    );
+    assert!(l.appended().is_empty());
+    assert!(!marker.exists());
+}
+
+#[test]
+fn ttl_removes_the_rule() {
+    let Some(l) = lab("ttl_removes_the_rule", &[]) else {
+        return;
+    };
+    let o = l.rfw(&[
+        "--ttl", "1", "-I", "INPUT", "-p", "tcp", "--dport", "5557", "-j", "DROP",
+    ]);
+    ok(&o, "rfw --ttl 1");
+    let a = l.appended();
+    assert_eq!(a.len(), 1);
+    assert!(a[0].contains(":exp="), "{}", a[0]);
+    // Nothing else runs rfw: the detached helper must remove it.
+    let t0 = Instant::now();
+    process::wait_until(
+        "the --ttl helper to remove the rule",
+        Duration::from_secs(6),
+        || l.appended().is_empty(),
+    )
+    .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(6));
+}
+
+#[test]
+fn twenty_concurrent_runs_all_land() {
+    let Some(l) = lab("twenty_concurrent_runs_all_land", &[]) else {
+        return;
+    };
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..20)
+            .map(|i| {
+                let l = &l;
+                s.spawn(move || {
+                    let port = (6000 + i).to_string();
+                    l.rfw(&["-A", "INPUT", "-p", "tcp", "--dport", &port, "-j", "DROP"])
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    for o in &outs {
+        ok(o, "concurrent rfw -A");
+    }
+    let a = l.appended();
+    assert_eq!(a.len(), 20, "{a:#?}");
+    for i in 0..20 {
+        let want = format!("--dport {} ", 6000 + i);
+        assert!(a.iter().any(|x| x.contains(&want)), "{want} missing");
+    }
+    let mut tags: Vec<&str> = a
+        .iter()
+        .filter_map(|x| x.split("--comment \"").nth(1))
+        .collect();
+    tags.sort();
+    tags.dedup();
+    assert_eq!(tags.len(), 20, "tags must be distinct");
+    let o = l.rfw(&["reset"]);
+    ok(&o, "reset");
+    assert!(l.appended().is_empty());
+}
+
+#[test]
+fn exit_statuses_equal_iptables() {
+    let Some(l) = lab("exit_statuses_equal_iptables", &[]) else {
+        return;
+    };
+    // (setup run with plain iptables, the case, iptables' status)
+    let cases: &[(&[&str], &[&str], i32)] = &[
+        (
+            &[],
+            &["-C", "OUTPUT", "-p", "tcp", "--dport", "1", "-j", "DROP"],
+            1,
+        ),
+        (
+            &["-A", "OUTPUT", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"],
+            &["-D", "OUTPUT", "5"],
+            1,
+        ),
+        (&["-F", "OUTPUT"], &["-D", "OUTPUT", "5"], 1),
+        (
+            &[],
+            &[
+                "-I",
+                "NOSUCHCHAIN",
+                "-p",
+                "tcp",
+                "--dport",
+                "1",
+                "-j",
+                "ACCEPT",
+            ],
+            1,
+        ),
+        (&[], &["-F", "NOSUCHCHAIN"], 1),
+        (&[], &["-L", "NOSUCHCHAIN"], 1),
+        (
+            &[],
+            &[
+                "-I",
+                "OUTPUT",
+                "-p",
+                "tcp",
+                "--dport",
+                "1",
+                "--tcp-flags",
+                "BOGUS",
+                "SYN",
+                "-j",
+                "DROP",
+            ],
+            2,
+        ),
+        (
+            &[],
+            &[
+                "-I", "OUTPUT", "-p", "tcp", "--dport", "70000", "-j", "DROP",
+            ],
+            2,
+        ),
+        (&[], &["-I", "OUTPUT", "--dport", "5555", "-j", "DROP"], 2),
+        (
+            &[],
+            &["-I", "OUTPUT", "-p", "tcp", "--bogus", "-j", "DROP"],
+            2,
+        ),
+        (
+            &[],
+            &[
+                "-I",
+                "OUTPUT",
+                "-p",
+                "tcp",
+                "--dport",
+                "1",
+                "-j",
+                "NOSUCHTARGET",
+            ],
+            2,
+        ),
+        (
+            &[],
+            &[
+                "-I",
+                "OUTPUT",
+                "-p",
+                "tcp",
+                "--dport",
+                "1",
+                "-m",
+                "nosuchmatch",
+                "-j",
+                "ACCEPT",
+            ],
+            2,
+        ),
+        (
+            &[],
+            &[
+                "-I",
+                "INPUT",
+                "-p",
+                "udp",
+                "--dport",
+                "1",
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ],
+            4,
+        ),
+        (&["-N", "RFWX"], &["-X", "RFWX"], 0),
+    ];
+    for (setup, case, want) in cases {
+        if !setup.is_empty() {
+            ok(&l.ipt(setup), &setup.join(" "));
+        }
+        let before = l.rules();
+        let i = l.ipt(case);
+        // Undo whatever plain iptables changed, so rfw meets the same ruleset.
+        if i.code() == Some(0) {
+            let _ = l.ipt(&["-N", "RFWX"]);
+        }
+        let r = l.rfw(case);
+        assert_eq!(
+            i.code(),
+            Some(*want),
+            "iptables {case:?}: {}",
+            i.stderr_text()
+        );
+        assert_eq!(
+            r.code(),
+            i.code(),
+            "rfw {case:?}: {}\niptables: {}",
+            r.stderr_text(),
+            i.stderr_text()
+        );
+        if *want != 0 {
+            assert_eq!(l.rules(), before, "{case:?} changed the ruleset");
+            let err = r.stderr_text();
+            assert!(
+                err.lines()
+                    .any(|x| x.starts_with("rfw: ") || x.starts_with("iptables")),
+                "{case:?}: {err}"
+            );
+        }
+    }
+    // -X of a chain still referenced by a jump: 4 for both.
+    ok(&l.ipt(&["-N", "RFWY"]), "-N RFWY");
+    ok(
+        &l.ipt(&["-A", "FORWARD", "-j", "RFWY"]),
+        "-A FORWARD -j RFWY",
+    );
+    assert_eq!(l.ipt(&["-X", "RFWY"]).code(), Some(4));
+    assert_eq!(l.rfw(&["-X", "RFWY"]).code(), Some(4));
+
+    // Not root: 4 for both (run as nobody inside the namespace).
+    if let Some(setpriv) = support::find_program("setpriv") {
+        let as_nobody = |prog: &std::path::Path, args: &[&str]| -> Output {
+            let mut full: Vec<String> = [
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            full.push(prog.display().to_string());
+            full.extend(args.iter().map(|s| s.to_string()));
+            let mut c = l.ns.command(&setpriv, &full);
+            c.env("RFW_STATE_DIR", l.state.path());
+            process::run(&mut c, RUN).expect("setpriv")
+        };
+        let i = as_nobody(&l.iptables, &["-L", "OUTPUT", "-n"]);
+        let r = as_nobody(&l.rfw, &["-L", "OUTPUT", "-n"]);
+        assert_eq!(i.code(), Some(4), "{}", i.stderr_text());
+        assert_eq!(r.code(), i.code(), "{}", r.stderr_text());
+        assert!(
+            r.stderr_text().contains("needs root"),
+            "{}",
+            r.stderr_text()
+        );
+    } else {
+        support::skip(
+            "exit_statuses_equal_iptables (not-root case)",
+            "setpriv not found",
+        );
+    }
+    let _ = &l.env;
+}
+
+#[test]
+fn listing_is_iptables_own_and_dashes_are_repaired() {
+    let Some(l) = lab("listing_is_iptables_own_and_dashes_are_repaired", &[]) else {
+        return;
+    };
+    ok(&l.rfw(&strs(&with(&["-I", "OUTPUT"], SYN_DROP))), "rfw -I");
+    for args in [
+        vec!["-L", "OUTPUT", "-vn"],
+        vec!["-L", "OUTPUT", "-v"],
+        vec!["-S"],
+        vec!["-L", "-n", "--line-numbers"],
+    ] {
+        let i = l.ipt(&args);
+        let r = l.rfw(&args);
+        assert_eq!(r.stdout_text(), i.stdout_text(), "{args:?}");
+        assert_eq!(r.code(), i.code(), "{args:?}");
+        let q = l.rfw(&[&["--quiet"], args.as_slice()].concat());
+        assert_eq!(q.stderr_text(), "", "{args:?} --quiet");
+        let q = l.rfw_env(&args, &[("RNET_EXPLAIN", "0")]);
+        assert_eq!(q.stderr_text(), "", "{args:?} RNET_EXPLAIN=0");
+    }
+    let i = l.ipt(&["-L", "OUTPUT", "-vn"]);
+    let r = l.rfw(&["\u{2013}L", "OUTPUT", "\u{2013}vn"]);
+    ok(&r, "rfw –L OUTPUT –vn");
+    assert_eq!(r.stdout_text(), i.stdout_text());
+    assert!(
+        r.stderr_text()
+            .contains("rfw: note: read '\u{2013}L' as '-L' (a Unicode dash was pasted"),
+        "{}",
+        r.stderr_text()
+    );
+    // iptables itself fails on the pasted dash (exit 2): rfw repairs it.
+    assert_eq!(l.ipt(&["\u{2013}L", "OUTPUT"]).code(), Some(2));
+}
