@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod narrate;
 pub mod net;
+pub mod proxy;
 pub mod relay;
 mod sys;
 
@@ -100,8 +101,8 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
 
 /// Flags rnc refuses, with the reason (listed in docs/compat.md).
 fn unsupported(o: &Options) -> Option<&'static str> {
-    if o.proxy_addr.is_some() || o.proxy_proto.is_some() || o.proxy_user.is_some() {
-        return Some("proxy support (-x, -X, -P) is not implemented in rnc");
+    if o.proxy_addr.is_some() && o.udp {
+        return Some("no proxy support for UDP mode");
     }
     if o.md5 {
         return Some("TCP MD5 signatures (-S) are not supported by rnc");
@@ -154,6 +155,28 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
         if i > 0 {
             if let Some(iv) = o.interval.filter(|i| *i > 0) {
                 sys::sleep_secs(f64::from(iv));
+            }
+        }
+        if let Some(spec) = &o.proxy_addr {
+            match via_proxy(o, spec, host, port.number) {
+                Ok(c) => {
+                    rc = 0;
+                    if o.zero_io {
+                        continue;
+                    }
+                    narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, false);
+                    let end =
+                        relay::relay(c.sock.as_raw_fd(), &relay_opts(o, t, false), narr, sigfd);
+                    drop(c.sock);
+                    if let Some(sig) = finish(o, end) {
+                        sys::die_of(sig);
+                    }
+                    continue;
+                }
+                Err(m) => {
+                    eprintln!("{prog}: {m}");
+                    return 1;
+                }
             }
         }
         let addrs = match net::resolve_dest(host, port.number, o, t) {
@@ -244,6 +267,67 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
         }
     }
     rc
+}
+
+/// `-x`: connects through a SOCKS or HTTP CONNECT proxy.
+fn via_proxy(o: &Options, spec: &str, host: &str, port: u16) -> Result<Connected, String> {
+    let proto = o.proxy_proto.unwrap_or(cli::ProxyProto::Socks5);
+    let (phost, pport) = proxy::split_proxy(spec, proto);
+    let pport = net::parse_ports(&[pport], Transport::Tcp)?
+        .first()
+        .map(|p| p.number)
+        .ok_or_else(|| "port number invalid".to_string())?;
+    let hints = rnet_core::names::Hints {
+        family: match o.family {
+            Family::V4 => libc::AF_INET,
+            Family::V6 => libc::AF_INET6,
+            _ => libc::AF_UNSPEC,
+        },
+        socktype: libc::SOCK_STREAM,
+        protocol: 0,
+        numeric_host: o.numeric,
+        passive: false,
+    };
+    let paddrs = rnet_core::names::resolve(Some(&phost), pport, hints)
+        .map_err(|e| format!("getaddrinfo for host \"{phost}\" port {pport}: {e}"))?;
+    // SOCKS v4 and numeric destinations travel as addresses; SOCKS v5
+    // sends a name as a name, so the proxy resolves it.
+    let dest: Option<std::net::IpAddr> = match host.parse() {
+        Ok(ip) => Some(ip),
+        Err(_) if proto == cli::ProxyProto::Socks4 || o.numeric => {
+            let h = rnet_core::names::Hints {
+                family: libc::AF_INET,
+                ..hints
+            };
+            let a = rnet_core::names::resolve(Some(host), port, h)
+                .map_err(|e| format!("getaddrinfo for host \"{host}\" port {port}: {e}"))?;
+            a.first().map(|a| a.ip())
+        }
+        Err(_) => None,
+    };
+    let password = match &o.proxy_user {
+        Some(user) => Some(
+            sys::read_password(&format!("Proxy password for {user}@{phost}: "))
+                .ok_or_else(|| "Unable to read proxy passphrase".to_string())?,
+        ),
+        None => None,
+    };
+    let auth = o.proxy_user.as_deref().zip(password.as_deref());
+    let mut stream = proxy::connect_proxy(&paddrs).map_err(|e| {
+        format!(
+            "connect to proxy {phost} port {pport} (tcp) failed: {}",
+            net::strip_os_error(&e)
+        )
+    })?;
+    proxy::handshake(&mut stream, proto, host, port, dest, auth).map_err(|e| e.to_string())?;
+    if o.verbose {
+        eprintln!("Connection to {host} {port} port [tcp/*] succeeded!");
+    }
+    let local = stream.local_addr().map_err(|e| net::strip_os_error(&e))?;
+    let peer = stream.peer_addr().map_err(|e| net::strip_os_error(&e))?;
+    let sock = Socket::from(stream);
+    let _ = sock.set_nonblocking(true);
+    Ok(Connected { sock, local, peer })
 }
 
 /// `-u -z`: nc writes probe bytes; a closed port answers with an ICMP

@@ -239,3 +239,38 @@ pub fn setsockopt_int(fd: RawFd, level: i32, name: i32, v: i32) -> io::Result<()
     }
     Ok(())
 }
+
+/// Reads a password from `/dev/tty` with echo off (nc's `readpassphrase`).
+pub fn read_password(prompt: &str) -> Option<String> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: termios is plain old data; tcgetattr fills it and tcsetattr
+    // reads it; the descriptor is open for the whole function.
+    let saved = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) != 0 {
+            return None;
+        }
+        let saved = t;
+        t.c_lflag &= !libc::ECHO;
+        libc::tcsetattr(fd, libc::TCSAFLUSH, &t);
+        saved
+    };
+    let mut w = &tty;
+    let _ = w.write_all(prompt.as_bytes());
+    let mut line = String::new();
+    let r = std::io::BufReader::new(&tty).read_line(&mut line);
+    // SAFETY: restores the attributes saved above on the same descriptor.
+    unsafe {
+        libc::tcsetattr(fd, libc::TCSAFLUSH, &saved);
+    }
+    let _ = w.write_all(b"\n");
+    r.ok()?;
+    Some(line.trim_end_matches(['\r', '\n']).to_string())
+}
