@@ -59,7 +59,10 @@ pub const NOT_ALL: &str = "(Not all processes could be identified, non-owned pro
 struct ProcScan {
     order: u32,
     name: Option<String>,
-    inodes: Vec<u64>,
+    /// Socket inodes (32-bit, as the kernel makes them) ...
+    inodes: Vec<u32>,
+    /// ... and any that would not fit.
+    wide: Vec<u64>,
     eacces: bool,
 }
 
@@ -150,12 +153,8 @@ impl ProgCache {
             if r.name.is_some() {
                 found = true;
             }
-            for inode in r.inodes {
-                match u32::try_from(inode) {
-                    Ok(i) => cache.map.push((i, r.order)),
-                    Err(_) => cache.wide.push((inode, r.order)),
-                }
-            }
+            cache.map.extend(r.inodes.into_iter().map(|i| (i, r.order)));
+            cache.wide.extend(r.wide.into_iter().map(|i| (i, r.order)));
             cache.names[r.order as usize] = r.name;
         }
         // Sort by (inode, readdir order) and keep the first holder of each.
@@ -181,6 +180,7 @@ fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
         order,
         name: None,
         inodes: Vec::new(),
+        wide: Vec::new(),
         eacces: false,
     };
     let proc_dir = root.join(pid);
@@ -216,7 +216,10 @@ fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
             };
             r.name = Some(prog_text(&pid.to_string_lossy(), &argv0));
         }
-        r.inodes.push(inode);
+        match u32::try_from(inode) {
+            Ok(i) => r.inodes.push(i),
+            Err(_) => r.wide.push(inode),
+        }
     }
     r
 }
