@@ -94,6 +94,8 @@ pub struct Options {
     pub random: bool,
     /// `-S`
     pub md5: bool,
+    /// The `-S` key, read from the terminal at start.
+    pub md5_key: Option<Vec<u8>>,
     /// `-s`
     pub source_addr: Option<String>,
     /// `-T`

@@ -71,7 +71,17 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             eprintln!("{prog}: {m}");
             ExitCode::from(1)
         }
-        Action::Run(o) => {
+        Action::Run(mut o) => {
+            if o.md5 {
+                // As nc: the key comes from the terminal, never from argv.
+                match sys::read_password("TCP MD5SIG password: ") {
+                    Some(k) => o.md5_key = Some(k.into_bytes()),
+                    None => {
+                        eprintln!("{prog}: Unable to read TCP MD5SIG password");
+                        return ExitCode::from(1);
+                    }
+                }
+            }
             let explain = o
                 .explain
                 .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
@@ -103,9 +113,6 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
 fn unsupported(o: &Options) -> Option<&'static str> {
     if o.proxy_addr.is_some() && o.udp {
         return Some("no proxy support for UDP mode");
-    }
-    if o.md5 {
-        return Some("TCP MD5 signatures (-S) are not supported by rnc");
     }
     None
 }

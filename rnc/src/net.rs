@@ -130,6 +130,9 @@ fn hints(o: &Options, t: Transport, passive: bool) -> Hints {
 
 /// Applies the common socket options (`-b -D -I -O -M -m -T`).
 pub fn set_options(s: &Socket, o: &Options, v6: bool) -> io::Result<()> {
+    if let Some(key) = &o.md5_key {
+        crate::sys::set_md5sig(s.as_raw_fd(), v6, key)?;
+    }
     if o.broadcast {
         s.set_broadcast(true)?;
     }

@@ -274,3 +274,40 @@ pub fn read_password(prompt: &str) -> Option<String> {
     r.ok()?;
     Some(line.trim_end_matches(['\r', '\n']).to_string())
 }
+
+/// The kernel's `struct tcp_md5sig` (linux/tcp.h).
+#[repr(C)]
+struct TcpMd5Sig {
+    addr: libc::sockaddr_storage,
+    flags: u8,
+    prefixlen: u8,
+    keylen: u16,
+    ifindex: i32,
+    key: [u8; libc::TCP_MD5SIG_MAXKEYLEN],
+}
+
+/// `-S`: sets a TCP MD5 signature key for every peer (prefix length 0),
+/// as Debian's nc does with `TCP_MD5SIG_EXT` and `TCP_MD5SIG_FLAG_PREFIX`.
+pub fn set_md5sig(fd: RawFd, v6: bool, key: &[u8]) -> io::Result<()> {
+    // SAFETY: TcpMd5Sig is plain old data; all-zero is valid; the kernel
+    // reads exactly size_of::<TcpMd5Sig>() bytes from it.
+    unsafe {
+        let mut sig: TcpMd5Sig = std::mem::zeroed();
+        sig.addr.ss_family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as libc::sa_family_t;
+        let n = key.len().min(libc::TCP_MD5SIG_MAXKEYLEN);
+        sig.key[..n].copy_from_slice(&key[..n]);
+        sig.keylen = n as u16;
+        sig.flags = 1; // TCP_MD5SIG_FLAG_PREFIX
+        let rc = libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_MD5SIG_EXT,
+            (&sig as *const TcpMd5Sig).cast(),
+            std::mem::size_of::<TcpMd5Sig>() as libc::socklen_t,
+        );
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
