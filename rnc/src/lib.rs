@@ -230,11 +230,11 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
             }
         }
         let Some(c) = connected else { continue };
-        rc = 0;
+        // A UDP "connection" always succeeds; with -z the probe decides.
         if o.zero_io && t == Transport::Udp && !udp_probe(&c.sock) {
-            rc = if rc == 0 && i == 0 { 1 } else { rc };
             continue;
         }
+        rc = 0;
         if o.verbose {
             let service = if o.numeric {
                 None
@@ -337,16 +337,19 @@ fn via_proxy(o: &Options, spec: &str, host: &str, port: u16) -> Result<Connected
     Ok(Connected { sock, local, peer })
 }
 
-/// `-u -z`: nc writes probe bytes; a closed port answers with an ICMP
-/// error that makes a later write fail.
+/// `-u -z`: nc's probe: five one-byte `X` datagrams, the first two at
+/// once and then one a second. A closed port answers the first with an
+/// ICMP error, which makes the next write fail at once.
 fn udp_probe(s: &Socket) -> bool {
-    for _ in 0..3 {
+    for i in 0..5 {
+        if i >= 2 {
+            sys::sleep_secs(1.0);
+        }
         if s.send(b"X").is_err() {
             return false;
         }
-        sys::sleep_secs(1.0);
     }
-    s.send(b"X").is_ok()
+    true
 }
 
 fn shuffle<T>(v: &mut [T]) {
