@@ -4,8 +4,9 @@
 
 use crate::sys::{self, TcpInfo};
 use rnet_core::explain::ticks_to_secs;
-use rnet_core::procnet::{proc_root, read_sysctl, Family, InetReader, Proto};
+use rnet_core::procnet::{proc_root, Family, InetReader, Proto};
 use rnet_core::tcp_state::{StateCode, TcpState};
+use rnet_core::timing::TcpTimers;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
@@ -73,14 +74,18 @@ impl Narrator {
         if !self.on {
             return;
         }
-        let syn_retries = read_sysctl(&proc_root(), "net/ipv4/tcp_syn_retries");
+        let t = TcpTimers::read(&proc_root());
+        let sched = t.syn_schedule();
         self.say(
             "SYN_SENT",
             &format!(
-                "SYN sent to {}; waiting for SYN|ACK{}",
+                "SYN sent to {}; waiting for SYN|ACK; if none comes the kernel sends {} SYNs in all and gives up after about {} s (tcp_syn_retries={}{})",
                 ep(peer),
-                syn_retries
-                    .map(|n| format!(" (the kernel retries up to tcp_syn_retries={n} times)"))
+                sched.sent,
+                sched.timeout,
+                t.syn_retries.unwrap_or(6),
+                t.syn_linear_timeouts
+                    .map(|n| format!(", tcp_syn_linear_timeouts={n}"))
                     .unwrap_or_default()
             ),
         );

@@ -2,36 +2,13 @@
 //! own numbers (state, timer, retransmissions, queues, inode), never from a
 //! guess. Predictions name the sysctl they come from.
 
-use crate::procnet::{read_sysctl, InetEntry, TimerKind};
+use crate::procnet::{InetEntry, TimerKind};
 use crate::tcp_state::{StateCode, TcpState};
-use std::path::Path;
+use crate::timing::TcpTimers;
 
-/// TCP timers the annotations quote, read from the proc tree of the
-/// reader's network namespace. `None` where the file is missing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sysctls {
-    /// `net.ipv4.tcp_syn_retries`.
-    pub syn_retries: Option<i64>,
-    /// `net.ipv4.tcp_synack_retries`.
-    pub synack_retries: Option<i64>,
-    /// `net.ipv4.tcp_fin_timeout` (seconds).
-    pub fin_timeout: Option<i64>,
-    /// `net.ipv4.tcp_orphan_retries` (0 means 8).
-    pub orphan_retries: Option<i64>,
-}
-
-impl Sysctls {
-    /// Reads the four knobs under `root/sys/net/ipv4/`.
-    pub fn read(root: &Path) -> Sysctls {
-        let r = |n: &str| read_sysctl(root, &format!("net/ipv4/{n}"));
-        Sysctls {
-            syn_retries: r("tcp_syn_retries"),
-            synack_retries: r("tcp_synack_retries"),
-            fin_timeout: r("tcp_fin_timeout"),
-            orphan_retries: r("tcp_orphan_retries"),
-        }
-    }
-}
+/// The sysctls the annotations quote: the same reader as the retransmission
+/// schedules of [`crate::timing`], so every tool quotes the same numbers.
+pub type Sysctls = TcpTimers;
 
 /// Seconds with two decimals from USER_HZ ticks, as netstat prints them.
 pub fn ticks_to_secs(ticks: u64) -> String {
@@ -236,6 +213,7 @@ mod tests {
             synack_retries: Some(5),
             fin_timeout: Some(60),
             orphan_retries: Some(0),
+            ..Sysctls::default()
         }
     }
 
