@@ -24,7 +24,7 @@ pub mod tag;
 use argv::{Cmd, Invocation};
 use cli::{Opts, Sub};
 use exec::{Family, Iptables};
-use rnet_core::args::normalize_dashes;
+use rnet_core::args::split_argv;
 use rnet_core::procnet::proc_root;
 use rnet_core::timing::TcpTimers;
 use rule::{parse_listing, ListedRule, Rule};
@@ -60,13 +60,9 @@ fn out(text: &str) -> bool {
 
 /// Runs rfw with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let mut args: Vec<OsString> = args.into_iter().collect();
-    let rest = if args.is_empty() {
-        Vec::new()
-    } else {
-        args.split_off(1)
-    };
-    let (rest, fixes) = normalize_dashes(rest);
+    // rfw always names itself `rfw` in messages (it is never installed
+    // under iptables' name).
+    let (_prog, rest, fixes) = split_argv(args.into_iter().collect(), "rfw");
     for f in &fixes {
         err(&f.to_string());
     }

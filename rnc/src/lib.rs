@@ -13,12 +13,11 @@ use cli::{Action, Family, Options};
 use narrate::Narrator;
 use net::{Connected, Transport};
 use relay::{End, RelayOpts};
-use rnet_core::args::normalize_dashes;
+use rnet_core::args::split_argv;
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::process::ExitCode;
 
 /// The environment variable that turns rnc's narration on or off.
@@ -29,24 +28,7 @@ pub const VERSION_LINE: &str = "OpenBSD netcat (Debian patchlevel 1.219-1)";
 
 /// Runs rnc with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let mut args: Vec<OsString> = args.into_iter().collect();
-    let prog = args
-        .first()
-        .map(|a| {
-            Path::new(a)
-                .file_name()
-                .unwrap_or(a.as_os_str())
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "rnc".to_string());
-    let rest = if args.is_empty() {
-        Vec::new()
-    } else {
-        args.split_off(1)
-    };
-    let (rest, fixes) = normalize_dashes(rest);
+    let (prog, rest, fixes) = split_argv(args.into_iter().collect(), "rnc");
     for f in &fixes {
         eprintln!("{prog}: {f}");
     }

@@ -70,6 +70,27 @@ pub fn normalize_dashes(args: Vec<OsString>) -> (Vec<OsString>, Vec<DashFix>) {
     (out, fixes)
 }
 
+/// Splits a full argument list into the program name (the basename of
+/// `argv[0]`, so a tool installed as `nc` or `netstat` names itself that
+/// way in messages; `default` when missing) and the other arguments, with
+/// Unicode dashes repaired (see [`normalize_dashes`]).
+pub fn split_argv(args: Vec<OsString>, default: &str) -> (String, Vec<OsString>, Vec<DashFix>) {
+    let mut args = args.into_iter();
+    let prog = args
+        .next()
+        .map(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .unwrap_or(a.as_os_str())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| default.to_string());
+    let (rest, fixes) = normalize_dashes(args.collect());
+    (prog, rest, fixes)
+}
+
 /// Whether an option takes an argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HasArg {
@@ -469,6 +490,17 @@ mod tests {
                 Token::Operand("-v".into())
             ]
         );
+    }
+
+    #[test]
+    fn program_name_and_rest() {
+        let (prog, rest, fixes) = split_argv(os(&["/usr/bin/nc", "\u{2013}l", "5555"]), "rnc");
+        assert_eq!(
+            (prog.as_str(), rest, fixes.len()),
+            ("nc", os(&["-l", "5555"]), 1)
+        );
+        let (prog, rest, _) = split_argv(Vec::new(), "rnc");
+        assert_eq!((prog.as_str(), rest.len()), ("rnc", 0));
     }
 
     #[test]

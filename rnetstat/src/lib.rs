@@ -15,7 +15,7 @@ mod sys;
 use cli::{Action, Options};
 use gather::ProgCache;
 use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
-use rnet_core::args::normalize_dashes;
+use rnet_core::args::split_argv;
 use rnet_core::explain::Sysctls;
 use rnet_core::procnet::{
     proc_root, Family, InetEntry, InetReader, Proto, UnixReader, UNIX_ACCEPTCON,
@@ -49,24 +49,7 @@ impl From<io::Error> for Stop {
 
 /// Runs rnetstat with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let mut args: Vec<OsString> = args.into_iter().collect();
-    let prog = args
-        .first()
-        .map(|a| {
-            Path::new(a)
-                .file_name()
-                .unwrap_or(a.as_os_str())
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "rnetstat".to_string());
-    let rest = if args.is_empty() {
-        Vec::new()
-    } else {
-        args.split_off(1)
-    };
-    let (rest, fixes) = normalize_dashes(rest);
+    let (prog, rest, fixes) = split_argv(args.into_iter().collect(), "rnetstat");
     for f in &fixes {
         eprintln!("{prog}: {f}");
     }
