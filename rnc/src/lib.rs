@@ -433,22 +433,7 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
 /// Waits for a connection (or a signal).
 fn accept(l: &Socket, sigfd: i32) -> Result<Connected, Option<i32>> {
     loop {
-        let mut pfd = [
-            sys::pollfd(l.as_raw_fd(), libc::POLLIN),
-            sys::pollfd(sigfd, libc::POLLIN),
-        ];
-        match sys::poll(&mut pfd, -1) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(None),
-        }
-        if pfd[1].revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            if let Ok(1) = sys::read(sigfd, &mut b) {
-                return Err(Some(i32::from(b[0])));
-            }
-        }
-        if pfd[0].revents & libc::POLLIN == 0 {
+        if !sys::wait_fd(l.as_raw_fd(), libc::POLLIN, sigfd, -1)? {
             continue;
         }
         match l.accept() {
@@ -475,22 +460,7 @@ fn accept(l: &Socket, sigfd: i32) -> Result<Connected, Option<i32>> {
 /// sender (nc connects the socket to it).
 fn udp_first_datagram(s: &Socket, keep: bool, sigfd: i32) -> Result<SocketAddr, Option<i32>> {
     loop {
-        let mut pfd = [
-            sys::pollfd(s.as_raw_fd(), libc::POLLIN),
-            sys::pollfd(sigfd, libc::POLLIN),
-        ];
-        match sys::poll(&mut pfd, -1) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(None),
-        }
-        if pfd[1].revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            if let Ok(1) = sys::read(sigfd, &mut b) {
-                return Err(Some(i32::from(b[0])));
-            }
-        }
-        if pfd[0].revents & libc::POLLIN == 0 {
+        if !sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1)? {
             continue;
         }
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
@@ -562,18 +532,10 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
         }
         loop {
             let c = loop {
-                let mut pfd = [
-                    sys::pollfd(s.as_raw_fd(), libc::POLLIN),
-                    sys::pollfd(sigfd, libc::POLLIN),
-                ];
-                if sys::poll(&mut pfd, -1).is_err() {
-                    continue;
-                }
-                if pfd[1].revents & libc::POLLIN != 0 {
-                    let mut b = [0u8; 1];
-                    if let Ok(1) = sys::read(sigfd, &mut b) {
-                        sys::die_of(i32::from(b[0]));
-                    }
+                match sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1) {
+                    Err(Some(sig)) => sys::die_of(sig),
+                    Ok(false) | Err(None) => continue,
+                    Ok(true) => {}
                 }
                 match s.accept() {
                     Ok((c, _)) => break c,

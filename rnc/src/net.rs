@@ -259,28 +259,16 @@ pub fn connect_one(
                 .filter(|w| *w > 0)
                 .map(|w| Instant::now() + Duration::from_secs(u64::from(w)));
             loop {
-                let mut pfd = [
-                    sys::pollfd(fd, libc::POLLOUT),
-                    sys::pollfd(sigfd, libc::POLLIN),
-                ];
                 let mut ms: i32 = if narr.on() { 50 } else { -1 };
                 if let Some(d) = deadline {
                     let left = d.saturating_duration_since(Instant::now()).as_millis() as i32;
                     ms = if ms < 0 { left } else { ms.min(left) };
                 }
-                match sys::poll(&mut pfd, ms) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Ok(Err(e)),
-                }
-                if pfd[1].revents & libc::POLLIN != 0 {
-                    let mut b = [0u8; 1];
-                    if let Ok(1) = sys::read(sigfd, &mut b) {
-                        return Err(i32::from(b[0]));
-                    }
-                }
-                if pfd[0].revents != 0 {
-                    break;
+                match sys::wait_fd(fd, libc::POLLOUT, sigfd, ms) {
+                    Err(Some(sig)) => return Err(sig),
+                    Err(None) => return Ok(Err(io::Error::last_os_error())),
+                    Ok(true) => break,
+                    Ok(false) => {}
                 }
                 narr.connecting_tick(fd);
                 if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -149,11 +149,15 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
         if o.listener && netin == -1 && up.is_empty() && down.is_empty() {
             return End::Done;
         }
+        // Every open direction stays in the set, asking for nothing when
+        // its buffer is full or empty: poll still reports errors and hang-ups
+        // (a RST after the peer's process died ends the relay, as in nc).
+        let want = |on: bool, ev: i16| if on { ev } else { 0 };
         let mut pfd: [PollFd; 5] = [
-            sys::pollfd(if up.has_space() { stdin_fd } else { -1 }, libc::POLLIN),
-            sys::pollfd(if up.is_empty() { -1 } else { netout }, libc::POLLOUT),
-            sys::pollfd(if down.has_space() { netin } else { -1 }, libc::POLLIN),
-            sys::pollfd(if down.is_empty() { -1 } else { stdout_fd }, libc::POLLOUT),
+            sys::pollfd(stdin_fd, want(up.has_space(), libc::POLLIN)),
+            sys::pollfd(netout, want(!up.is_empty(), libc::POLLOUT)),
+            sys::pollfd(netin, want(down.has_space(), libc::POLLIN)),
+            sys::pollfd(stdout_fd, want(!down.is_empty(), libc::POLLOUT)),
             sys::pollfd(sigfd, libc::POLLIN),
         ];
         let mut timeout: i32 = -1;
@@ -180,9 +184,8 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
         }
         last_activity = Instant::now();
         if pfd[4].revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            if let Ok(1) = sys::read(sigfd, &mut b) {
-                return End::Signal(i32::from(b[0]));
+            if let Some(sig) = sys::take_signal(sigfd) {
+                return End::Signal(sig);
             }
         }
         // Errors and invalid descriptors: stop using that direction.
@@ -201,11 +204,17 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
                 *fd = -1;
             }
         }
-        // Reading is possible after HUP, until the data is drained.
-        if pfd[0].revents & libc::POLLHUP != 0 && pfd[0].revents & libc::POLLIN == 0 {
+        // Reading is possible after HUP, until the data is drained (only
+        // judged when we asked to read: a full buffer is not an end).
+        let hup_only = |p: &PollFd| {
+            p.events & libc::POLLIN != 0
+                && p.revents & libc::POLLHUP != 0
+                && p.revents & libc::POLLIN == 0
+        };
+        if hup_only(&pfd[0]) {
             stdin_fd = -1;
         }
-        if pfd[2].revents & libc::POLLHUP != 0 && pfd[2].revents & libc::POLLIN == 0 {
+        if hup_only(&pfd[2]) {
             netin = -1;
         }
         // The network cannot take more: stop sending (FIN with -N).

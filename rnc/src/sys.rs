@@ -31,6 +31,35 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> io::Result<usize> {
     Ok(n as usize)
 }
 
+/// The signal number waiting in the signal pipe, if any.
+pub fn take_signal(sigfd: RawFd) -> Option<i32> {
+    let mut b = [0u8; 1];
+    match read(sigfd, &mut b) {
+        Ok(1) => Some(i32::from(b[0])),
+        _ => None,
+    }
+}
+
+/// Waits until `fd` reports any of `events` (`Ok(true)`), `timeout_ms`
+/// passes (`Ok(false)`; -1 waits for ever), or SIGINT/SIGTERM arrives
+/// through the signal pipe (`Err(Some(sig))`); `Err(None)` if poll fails.
+pub fn wait_fd(fd: RawFd, events: i16, sigfd: RawFd, timeout_ms: i32) -> Result<bool, Option<i32>> {
+    loop {
+        let mut pfd = [pollfd(fd, events), pollfd(sigfd, libc::POLLIN)];
+        match poll(&mut pfd, timeout_ms) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(None),
+        }
+        if pfd[1].revents & libc::POLLIN != 0 {
+            if let Some(sig) = take_signal(sigfd) {
+                return Err(Some(sig));
+            }
+        }
+        return Ok(pfd[0].revents != 0);
+    }
+}
+
 /// `read(2)` on a raw descriptor.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is writable for its length.
