@@ -145,6 +145,14 @@ impl Row {
         self.timer.map(|t| t.1)
     }
 
+    /// Retransmissions or zero-window/refused-send probes so far (the
+    /// second or third `-o` number): a DROP in the sender's own OUTPUT
+    /// chain turns the retransmission timer into a `probe` timer that
+    /// counts in the third.
+    pub fn retries_or_probes(&self) -> Option<u32> {
+        self.timer.map(|t| t.1.max(t.2))
+    }
+
     /// The `-o` timer's kind and numbers, as printed.
     pub fn timer_text(&self) -> String {
         match (&self.timer_kind, self.timer) {
@@ -419,6 +427,8 @@ pub struct Scene {
     rfw_state: TempDir,
     log: Arc<Timeline>,
     ncs: Mutex<Vec<(String, Capture)>>,
+    /// (rnc label, its stderr, a state it must name, why it may not).
+    narrations: Mutex<Vec<(String, Capture, String, String)>>,
     started: Instant,
     finished: bool,
 }
@@ -455,6 +465,7 @@ impl Scene {
             rfw_state,
             log,
             ncs: Mutex::new(Vec::new()),
+            narrations: Mutex::new(Vec::new()),
             started: Instant::now(),
             finished: false,
         })
@@ -799,18 +810,96 @@ impl Scene {
 
     /// Asserts that `side` shows `state` on `port` in rnetstat (now or
     /// within `timeout`), that netstat agrees, and that `nc`'s narration
-    /// names the same state.
+    /// names the same state (checked when the scene passes, so that a
+    /// narration that disagrees does not hide what the rest of the
+    /// scenario shows).
     pub fn agree(&self, side: Side, port: u16, state: &str, nc: &Nc, timeout: Duration) -> Row {
+        self.agree_or(side, port, state, nc, timeout, "")
+    }
+
+    /// [`Scene::agree`] with `known` appended to the failure message when
+    /// rnc's narration does not name the state (a diagnosis of a known
+    /// tool bug).
+    pub fn agree_or(
+        &self,
+        side: Side,
+        port: u16,
+        state: &str,
+        nc: &Nc,
+        timeout: Duration,
+        known: &str,
+    ) -> Row {
         let row = self.wait_state(side, port, state, timeout);
         self.same_as_netstat(side, port);
-        self.ok(nc.wait_said(state, timeout));
+        self.narrations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((
+                nc.label.clone(),
+                nc.stderr.clone(),
+                state.to_string(),
+                known.to_string(),
+            ));
         row
+    }
+
+    /// Checks, when the scene passes, that `nc`'s narration named `state`
+    /// (`known`: as in [`Scene::agree_or`]).
+    pub fn narrates(&self, nc: &Nc, state: &str, known: &str) {
+        self.narrations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((
+                nc.label.clone(),
+                nc.stderr.clone(),
+                state.to_string(),
+                known.to_string(),
+            ));
+    }
+
+    /// The narration checks of [`Scene::agree`]: the rnc lines that failed.
+    fn narration_failures(&self) -> Vec<String> {
+        let list = self
+            .narrations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        list.into_iter()
+            .filter(|(_, cap, state, _)| {
+                !cap.text().lines().any(|l| explain_state(l) == Some(state.as_str()))
+            })
+            .map(|(label, cap, state, known)| {
+                let said: Vec<String> = cap
+                    .text()
+                    .lines()
+                    .filter_map(explain_state)
+                    .map(str::to_string)
+                    .collect();
+                format!(
+                    "rnetstat shows {state}, but the `--explain` narration of {label} never names it (it named {said:?}){}",
+                    if known.is_empty() { String::new() } else { format!("\n  {known}") }
+                )
+            })
+            .collect()
     }
 
     /// Prints the scenario's result line (straight to stderr, so it shows
     /// under libtest's capture) and marks the scene as passed.
+    /// With `RNET_LAB_SHOW=1` the timeline and what rnc said are printed
+    /// too.
     pub fn pass(mut self) {
+        let failures = self.narration_failures();
+        if !failures.is_empty() {
+            self.fail(&failures.join("\n"));
+        }
         self.finished = true;
+        if std::env::var_os("RNET_LAB_SHOW").is_some_and(|v| v == "1") {
+            let mut report = format!("--- {} timeline ---\n{}\n", self.title, self.log.dump());
+            for (label, cap) in self.ncs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                report.push_str(&format!("--- {label} stderr ---\n{}", cap.text()));
+            }
+            let _ = writeln!(std::io::stderr(), "{report}");
+        }
         let _ = writeln!(
             std::io::stderr(),
             "lab: {}: PASS in {:.1} s",
