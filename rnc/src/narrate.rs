@@ -225,7 +225,33 @@ impl Narrator {
         if !self.on {
             return;
         }
-        match lookup(local, peer) {
+        // Right after close() the last segments may still be in flight (the
+        // peer's delayed ACK, its FIN): report the state found, then follow
+        // a closing state for up to half a second and report each change,
+        // so every state netstat can show is named.
+        let closing = |st: u8| {
+            matches!(
+                TcpState::try_from(st),
+                Ok(TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing | TcpState::LastAck)
+            )
+        };
+        let start = std::time::Instant::now();
+        let mut found = lookup(local, peer);
+        self.report_left(local, peer, found);
+        while found.is_some_and(|(st, _, _)| closing(st))
+            && start.elapsed() < std::time::Duration::from_millis(500)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let now = lookup(local, peer);
+            if now.map(|f| f.0) != found.map(|f| f.0) {
+                self.report_left(local, peer, now);
+            }
+            found = now;
+        }
+    }
+
+    fn report_left(&self, local: &SocketAddr, peer: &SocketAddr, found: Option<(u8, u8, u64)>) {
+        match found {
             Some((state, timer, ticks)) => {
                 let name = state_name(state);
                 let text = match TcpState::try_from(state) {
@@ -240,6 +266,7 @@ impl Narrator {
                         ticks_to_secs(ticks)
                     ),
                     Ok(TcpState::FinWait1) => "socket closed; our FIN is not yet acknowledged: the kernel keeps retransmitting it (tcp_orphan_retries)".to_string(),
+                    Ok(TcpState::Closing) => "socket closed; the peer's FIN crossed ours: simultaneous close, waiting for the ACK of our FIN".to_string(),
                     Ok(TcpState::LastAck) => "socket closed after the peer's FIN; waiting for the ACK of our FIN".to_string(),
                     Ok(s) => format!("socket closed; the kernel still holds it: {}", s.info().explanation),
                     Err(_) => "socket closed".to_string(),
