@@ -233,11 +233,12 @@ pub fn explain(chain: &str, rule: &Rule, t: &TcpTimers) -> Vec<String> {
     };
     if m(FIN) && !m(DATA) {
         lines.push(format!(
-            "when {} closes first, its FIN is {}: it stays in {} resending the FIN ({orphan} times, tcp_orphan_retries={}, about 107 s{}) while {} stays {} and never learns of the close",
+            "when {} closes first, its FIN is {}: it stays in {} resending the FIN ({orphan} times, tcp_orphan_retries={}, about {} s{}) while {} stays {} and never learns of the close",
             side_name(sender),
             if reject { "rejected" } else { "dropped" },
             st(TcpState::FinWait1),
             t.orphan_retries.unwrap_or(0),
+            TcpTimers::secs_text(t.orphan_give_up_secs()),
             if local { "; a local drop shows a `probe' timer in netstat -o" } else { "" },
             side_name(other),
             st(TcpState::Established)
@@ -254,11 +255,12 @@ pub fn explain(chain: &str, rule: &Rule, t: &TcpTimers) -> Vec<String> {
     }
     if m(ACK) && !m(SYN) && !m(FIN) {
         lines.push(format!(
-            "{}'s pure ACKs are {}: the last ACK of a close is lost, so {} stays in {} resending its FIN ({orphan} times, about 108 s) while {} sits in {}, restarted by each FIN",
+            "{}'s pure ACKs are {}: the last ACK of a close is lost, so {} stays in {} resending its FIN ({orphan} times, about {} s) while {} sits in {}, restarted by each FIN",
             side_name(sender),
             if reject { "rejected" } else { "dropped" },
             side_name(other),
             st(TcpState::LastAck),
+            TcpTimers::secs_text(t.orphan_give_up_secs()),
             side_name(sender),
             st(TcpState::TimeWait)
         ));

@@ -23,11 +23,9 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
-fn of_knob(n: u64, knob: &str, value: Option<i64>) -> String {
-    match value {
-        Some(v) => format!("{n} of {knob}={v}"),
-        None => n.to_string(),
-    }
+/// `" of tcp_syn_retries=6"`, or nothing when the sysctl is unknown.
+fn of_knob(knob: &str, value: Option<i64>) -> String {
+    value.map(|v| format!(" of {knob}={v}")).unwrap_or_default()
 }
 
 fn queues(e: &InetEntry) -> String {
@@ -47,16 +45,26 @@ fn queues(e: &InetEntry) -> String {
     s
 }
 
-fn retries_and_next(e: &InetEntry, what: &str, knob: &str, value: Option<i64>) -> String {
+/// SYN retransmissions against what the kernel allows: `tcp_syn_retries`
+/// plus `tcp_syn_linear_timeouts` where that knob exists (Linux 6.5+).
+fn syn_retries(e: &InetEntry, sys: &Sysctls) -> String {
+    let limit = match (sys.syn_retries, sys.syn_linear_timeouts) {
+        (Some(r), Some(l)) if l > 0 => format!(
+            " of {} (tcp_syn_retries={r} + tcp_syn_linear_timeouts={l})",
+            sys.syn_schedule().sent.saturating_sub(1)
+        ),
+        _ => of_knob("tcp_syn_retries", sys.syn_retries),
+    };
+    retries_and_next(e, "SYN", &limit)
+}
+
+fn retries_and_next(e: &InetEntry, what: &str, limit: &str) -> String {
     let mut s = format!(
         "{} so far",
         if e.retransmits == 0 {
             format!("no {what} retransmission")
         } else {
-            format!(
-                "{what} retransmissions: {}",
-                of_knob(e.retransmits, knob, value)
-            )
+            format!("{what} retransmissions: {}{limit}", e.retransmits)
         }
     );
     if e.timer_kind() == TimerKind::Retransmit {
@@ -102,11 +110,11 @@ pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
         }
         TcpState::SynSent => format!(
             "handshake step 1 of 3: our SYN is out, no SYN|ACK yet; {}; a SYN that stays unanswered means it or the reply is dropped",
-            retries_and_next(e, "SYN", "tcp_syn_retries", sys.syn_retries)
+            syn_retries(e, sys)
         ),
         TcpState::SynRecv | TcpState::NewSynRecv => format!(
             "handshake step 2 of 3: SYN received and SYN|ACK sent, waiting for the client's final ACK; {}{}",
-            retries_and_next(e, "SYN|ACK", "tcp_synack_retries", sys.synack_retries),
+            retries_and_next(e, "SYN|ACK", &of_knob("tcp_synack_retries", sys.synack_retries)),
             if e.retransmits == 0 {
                 "; if this row keeps vanishing and coming back, this host's own OUTPUT chain drops the SYN|ACK: the refused resend discards the request until the client's next SYN"
             } else {
@@ -115,7 +123,7 @@ pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
         ),
         TcpState::FinWait1 => format!(
             "this side closed first; its FIN is not acknowledged yet; {}{}",
-            retries_and_next(e, "FIN", "tcp_orphan_retries", sys.orphan_retries.map(orphan_retries)),
+            retries_and_next(e, "FIN", &of_knob("tcp_orphan_retries", sys.orphan_retries.map(orphan_retries))),
             probe_note(e)
         ),
         TcpState::FinWait2 => {
@@ -149,7 +157,7 @@ pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
         ),
         TcpState::LastAck => format!(
             "peer closed first, then this side; waiting for the ACK of our FIN; {}{}",
-            retries_and_next(e, "FIN", "tcp_orphan_retries", sys.orphan_retries.map(orphan_retries)),
+            retries_and_next(e, "FIN", &of_knob("tcp_orphan_retries", sys.orphan_retries.map(orphan_retries))),
             probe_note(e)
         ),
         TcpState::Listen => format!(
@@ -158,7 +166,7 @@ pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
         ),
         TcpState::Closing => format!(
             "both sides closed at once (simultaneous close); waiting for the ACK of our FIN; {}",
-            retries_and_next(e, "FIN", "tcp_orphan_retries", sys.orphan_retries.map(orphan_retries))
+            retries_and_next(e, "FIN", &of_knob("tcp_orphan_retries", sys.orphan_retries.map(orphan_retries)))
         ),
     };
     format!("{name}: {body}")
