@@ -13,7 +13,7 @@ use cli::{Action, Family, Options};
 use narrate::Narrator;
 use net::{Connected, Transport};
 use relay::{End, RelayOpts};
-use rnet_core::args::split_argv;
+use rnet_core::args::split_argv_full;
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ pub const VERSION_LINE: &str = "OpenBSD netcat (Debian patchlevel 1.219-1)";
 
 /// Runs rnc with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let (prog, rest, fixes) = split_argv(args.into_iter().collect(), "rnc");
+    let (prog, argv0, rest, fixes) = split_argv_full(args.into_iter().collect(), "rnc");
     for f in &fixes {
         eprintln!("{prog}: {f}");
     }
@@ -44,7 +44,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         }
         Action::Usage(msg) => {
             if let Some(m) = msg {
-                eprintln!("{prog}: {m}");
+                eprintln!("{argv0}: {m}");
             }
             eprint!("{}", cli::USAGE);
             ExitCode::from(1)
@@ -187,11 +187,7 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                     break;
                 }
                 Ok(Err(e)) => {
-                    let who = if addr.ip().to_string() == *host {
-                        host.clone()
-                    } else {
-                        format!("{host} ({})", addr.ip())
-                    };
+                    let who = who(host, &addr);
                     let what = if e.raw_os_error() == Some(libc::EINPROGRESS) {
                         "timed out"
                     } else {
@@ -212,8 +208,9 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
             }
         }
         let Some(c) = connected else { continue };
-        // A UDP "connection" always succeeds; with -z the probe decides.
-        if o.zero_io && t == Transport::Udp && !udp_probe(&c.sock) {
+        // A UDP "connection" always succeeds; with -z -v the probe decides
+        // (nc probes only when -v is given).
+        if o.zero_io && o.verbose && t == Transport::Udp && !udp_probe(&c.sock) {
             continue;
         }
         rc = 0;
@@ -224,7 +221,8 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 rnet_core::names::service_name(port.number, t.name())
             };
             eprintln!(
-                "Connection to {host} {} port [{}/{}] succeeded!",
+                "Connection to {} {} port [{}/{}] succeeded!",
+                who(host, &c.peer),
                 port.text,
                 t.name(),
                 service.as_deref().unwrap_or("*")
@@ -256,6 +254,20 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
         }
     }
     rc
+}
+
+/// How nc names a destination: as typed, plus the address when a name
+/// was typed (`localhost (127.0.0.1)`).
+fn who(host: &str, addr: &SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V6(a) => rnet_core::addr::ntop6(&a),
+        v4 => v4.to_string(),
+    };
+    if ip == host {
+        host.to_string()
+    } else {
+        format!("{host} ({ip})")
+    }
 }
 
 /// `-x`: connects through a SOCKS or HTTP CONNECT proxy.

@@ -124,22 +124,24 @@ impl Narrator {
         if !self.on {
             return;
         }
-        let info = sys::tcp_info(fd);
-        let name = info.map(|i| state_name(i.state)).unwrap_or("ESTABLISHED");
         let how = if accepted {
             "three-way handshake complete (their SYN, our SYN|ACK, their ACK)"
         } else {
             "three-way handshake complete (our SYN, their SYN|ACK, our ACK)"
         };
+        // The handshake completed even if the connection has moved on by
+        // now (a client that sent and closed before accept() leaves the
+        // socket in CLOSE_WAIT): say ESTABLISHED, then report the change.
         self.say(
-            name,
+            "ESTABLISHED",
             &format!(
                 "{} <-> {}; {how}; data can flow both ways",
                 ep(local),
                 ep(peer)
             ),
         );
-        self.last = info;
+        self.last = sys::tcp_info(fd).map(|i| TcpInfo { state: 1, ..i });
+        self.tick(fd);
     }
 
     /// Reports a state change seen by polling `TCP_INFO` (FIN_WAIT1 to

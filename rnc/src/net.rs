@@ -83,9 +83,14 @@ pub struct Port {
 pub fn parse_ports(operands: &[String], t: Transport) -> Result<Vec<Port>, String> {
     let mut out = Vec::new();
     for op in operands {
-        if let Some((lo, hi)) = op.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
-            let lo = one_port(lo, t)?;
+        // As nc: a range only when the operand starts with a digit; the
+        // high end is checked first.
+        let range = op
+            .split_once('-')
+            .filter(|(lo, _)| lo.starts_with(|c: char| c.is_ascii_digit()));
+        if let Some((lo, hi)) = range {
             let hi = one_port(hi, t)?;
+            let lo = one_port(lo, t)?;
             let (a, b) = if lo <= hi { (lo, hi) } else { (hi, lo) };
             for p in a..=b {
                 out.push(Port {
@@ -317,7 +322,9 @@ pub fn listen_socket(
             .ok_or_else(|| "getaddrinfo: Servname not supported for ai_socktype".to_string())?,
     };
     let mut h = hints(o, t, true);
-    if o.family == Family::Any {
+    // Without an address and without -6, nc listens on IPv4 (0.0.0.0);
+    // an address given decides its own family (`-l ::1 5555`).
+    if o.family == Family::Any && host.is_none() {
         h.family = libc::AF_INET;
     }
     let addrs = names::resolve(host, number, h).map_err(|e| format!("getaddrinfo: {e}"))?;
@@ -381,7 +388,11 @@ mod tests {
             Err("port number too large: 99999".into())
         );
         assert_eq!(ports(&["0"]), Err("port number too small: 0".into()));
-        assert_eq!(ports(&["abc-def"]), Err("port number invalid: abc".into()));
+        assert_eq!(ports(&["abc-5"]), Err("port number invalid: abc-5".into()));
+        assert_eq!(
+            ports(&["70000-70001"]),
+            Err("port number too large: 70001".into())
+        );
         assert_eq!(ports(&["1", "3"]), Ok(vec![1, 3]));
     }
 }

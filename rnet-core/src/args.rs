@@ -75,6 +75,22 @@ pub fn normalize_dashes(args: Vec<OsString>) -> (Vec<OsString>, Vec<DashFix>) {
 /// way in messages; `default` when missing) and the other arguments, with
 /// Unicode dashes repaired (see [`normalize_dashes`]).
 pub fn split_argv(args: Vec<OsString>, default: &str) -> (String, Vec<OsString>, Vec<DashFix>) {
+    let (prog, _, rest, fixes) = split_argv_full(args, default);
+    (prog, rest, fixes)
+}
+
+/// As [`split_argv`], also returning `argv[0]` as typed: glibc's getopt
+/// names the program that way in its messages (`/usr/bin/nc: invalid
+/// option -- 'Y'`), unlike the tools' own messages, which use the basename.
+pub fn split_argv_full(
+    args: Vec<OsString>,
+    default: &str,
+) -> (String, String, Vec<OsString>, Vec<DashFix>) {
+    let argv0 = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| default.to_string());
     let mut args = args.into_iter();
     let prog = args
         .next()
@@ -88,7 +104,7 @@ pub fn split_argv(args: Vec<OsString>, default: &str) -> (String, Vec<OsString>,
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| default.to_string());
     let (rest, fixes) = normalize_dashes(args.collect());
-    (prog, rest, fixes)
+    (prog, argv0, rest, fixes)
 }
 
 /// Whether an option takes an argument.

@@ -103,36 +103,60 @@ pub struct SynSchedule {
 /// With Linux 6.5+ defaults (6, 4): 11 SYNs, the last at 67 s, given up at
 /// 131 s; before 6.5 (6, 0): 7 SYNs, the last at 63 s, given up at 127 s.
 pub fn syn_schedule(retries: i64, linear: i64) -> SynSchedule {
+    const RTO_MAX: u64 = 120;
     let retries = retries.clamp(0, 127) as u32;
     let linear = linear.clamp(0, 127) as u32;
-    // The kernel adds the linear ones on top of the configured retries.
-    let total = if linear > 0 {
-        retries + linear
+    // tcp_write_timeout(): an active open may retransmit its SYN
+    // `tcp_syn_retries + tcp_syn_linear_timeouts` times, but it also gives
+    // up once the time since the first SYN reaches what `tcp_syn_retries`
+    // doubling retransmissions from 1 s would take (tcp_model_timeout):
+    // (2^(retries+1) - 1) s, and 120 s per retry beyond the doubling cap.
+    let max_retransmits = retries + linear;
+    let thresh = 6; // ilog2(TCP_RTO_MAX / TCP_TIMEOUT_INIT) = ilog2(120)
+    let model = if retries <= thresh {
+        (2u64 << retries) - 1
     } else {
-        retries
+        ((2u64 << thresh) - 1) + u64::from(retries - thresh) * RTO_MAX
     };
+    // The gap before the i-th retransmission (1-based): 1 s for the first
+    // `linear + 1`, then doubling, capped at TCP_RTO_MAX.
     let gap = |i: u32| -> u64 {
-        if i <= linear {
+        if i <= linear + 1 {
             1
         } else {
-            1u64.checked_shl(i - linear).unwrap_or(u64::MAX).min(120)
+            1u64.checked_shl(i - linear - 1)
+                .unwrap_or(RTO_MAX)
+                .min(RTO_MAX)
         }
     };
-    let mut t: u64 = 0;
-    for i in 0..total {
-        t = t.saturating_add(gap(i));
-    }
-    let last_at = t;
-    let timeout = t.saturating_add(gap(total));
-    SynSchedule {
-        sent: total + 1,
-        last_at,
-        timeout,
+    let (mut t, mut done) = (0u64, 0u32);
+    loop {
+        let fire = t.saturating_add(gap(done + 1));
+        if done >= max_retransmits || fire >= model {
+            return SynSchedule {
+                sent: done + 1,
+                last_at: t,
+                timeout: fire,
+            };
+        }
+        t = fire;
+        done += 1;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn syn_schedule_matches_the_kernel_for_small_retries() {
+        // Observed: 6 SYNs and 7.1 s with tcp_syn_retries=2, 3 SYNs and 3 s
+        // with 1 (Linux 6.18, tcp_syn_linear_timeouts=4).
+        let two = syn_schedule(2, 4);
+        assert_eq!((two.sent, two.timeout), (6, 7));
+        let one = syn_schedule(1, 4);
+        assert_eq!((one.sent, one.timeout), (3, 3));
+    }
 
     #[test]
     fn orphan_give_up_follows_the_sysctl() {
@@ -144,8 +168,6 @@ mod tests {
         assert_eq!(TcpTimers::secs_text(t(0).orphan_give_up_secs()), "102");
         assert_eq!(TcpTimers::secs_text(t(8).orphan_give_up_secs()), "102");
     }
-
-    use super::*;
 
     #[test]
     fn schedules_match_the_kernel_documentation() {

@@ -15,7 +15,7 @@ mod sys;
 use cli::{Action, Options};
 use gather::ProgCache;
 use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
-use rnet_core::args::split_argv;
+use rnet_core::args::split_argv_full;
 use rnet_core::explain::Sysctls;
 use rnet_core::procnet::{
     proc_root, Family, InetEntry, InetReader, Proto, UnixReader, UNIX_ACCEPTCON,
@@ -49,7 +49,7 @@ impl From<io::Error> for Stop {
 
 /// Runs rnetstat with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let (prog, rest, fixes) = split_argv(args.into_iter().collect(), "rnetstat");
+    let (prog, argv0, rest, fixes) = split_argv_full(args.into_iter().collect(), "rnetstat");
     for f in &fixes {
         eprintln!("{prog}: {f}");
     }
@@ -71,7 +71,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             ExitCode::SUCCESS
         }
         Action::BadOption(e) => {
-            eprint!("{prog}: {e}\n{}{}", cli::USAGE, cli::AF_LIST);
+            eprint!("{argv0}: {e}\n{}{}", cli::USAGE, cli::AF_LIST);
             ExitCode::from(3)
         }
         Action::Usage => {
