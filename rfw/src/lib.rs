@@ -267,20 +267,24 @@ fn hint(stderr: &str, chain: Option<&str>, table: &str) {
     err(&msg);
 }
 
-fn legacy_warning(stderr: &str) {
+/// iptables warns when the other backend holds rules in this namespace;
+/// rfw then names the backend it drives, read once from `iptables -V`
+/// (never by running iptables-legacy, which would create legacy tables).
+fn legacy_warning(ipt: &Iptables, stderr: &str) {
     if stderr.contains("iptables-legacy tables present") {
-        err("note: the legacy iptables backend also holds rules here; those rules are active too, and rfw does not see them");
+        let backend = ipt
+            .backend()
+            .unwrap_or_else(|| "unknown backend".to_string());
+        err(&format!(
+            "note: rfw drives {} ({backend}); the legacy iptables backend also holds rules here: those rules are active too, and rfw neither lists nor removes them",
+            ipt.bin.display()
+        ));
     }
 }
 
 /// Runs the user's command line with stdout passed through and stderr
 /// captured (then forwarded, plus a hint on failure).
-fn run_user(
-    ipt: &Iptables,
-    argv: &[String],
-    chain: Option<&str>,
-    table: &str,
-) -> Result<(Status, String), Status> {
+fn run_user(ipt: &Iptables, argv: &[String]) -> Result<(Status, String), Status> {
     let r = std::process::Command::new(&ipt.bin)
         .args(argv)
         .stdin(std::process::Stdio::null())
@@ -299,15 +303,20 @@ fn run_user(
         }
         Err(e) => {
             err(&format!("cannot run {}: {e}", ipt.bin.display()));
-            let _ = (chain, table);
             Err(1)
         }
     }
 }
 
-fn finish_user(st: Status, stderr: &str, chain: Option<&str>, table: &str) -> Status {
+fn finish_user(
+    ipt: &Iptables,
+    st: Status,
+    stderr: &str,
+    chain: Option<&str>,
+    table: &str,
+) -> Status {
     exec::forward_stderr(stderr);
-    legacy_warning(stderr);
+    legacy_warning(ipt, stderr);
     if st != 0 {
         hint(stderr, chain, table);
     }
@@ -412,7 +421,7 @@ fn iptables(opts: &Opts) -> Status {
                 return 0;
             }
             let Some(ipt) = ipt else { return 127 };
-            let (st, stderr) = match run_user(&ipt, &argv, chain.as_deref(), &table) {
+            let (st, stderr) = match run_user(&ipt, &argv) {
                 Ok(x) => x,
                 Err(s) => return s,
             };
@@ -422,7 +431,7 @@ fn iptables(opts: &Opts) -> Status {
                 // Fall back: the same rule without the tag, recorded in the
                 // state file so that reset and --ttl still find it.
                 let plain = Iptables::argv(&opts.rest, add_wait);
-                let (st2, stderr2) = match run_user(&ipt, &plain, chain.as_deref(), &table) {
+                let (st2, stderr2) = match run_user(&ipt, &plain) {
                     Ok(x) => x,
                     Err(s) => return s,
                 };
@@ -440,9 +449,9 @@ fn iptables(opts: &Opts) -> Status {
                     }
                     tagged = false;
                 }
-                st = finish_user(st2, &stderr2, chain.as_deref(), &table);
+                st = finish_user(&ipt, st2, &stderr2, chain.as_deref(), &table);
             } else {
-                st = finish_user(st, &stderr, chain.as_deref(), &table);
+                st = finish_user(&ipt, st, &stderr, chain.as_deref(), &table);
             }
             if st != 0 {
                 return st;
@@ -486,11 +495,11 @@ fn iptables(opts: &Opts) -> Status {
                 return 0;
             }
             let Some(ipt) = ipt else { return 127 };
-            let (st, stderr) = match run_user(&ipt, &argv, chain.as_deref(), &table) {
+            let (st, stderr) = match run_user(&ipt, &argv) {
                 Ok(x) => x,
                 Err(s) => return s,
             };
-            let st = finish_user(st, &stderr, chain.as_deref(), &table);
+            let st = finish_user(&ipt, st, &stderr, chain.as_deref(), &table);
             if st == 0 && explain_on {
                 if let Ok(listed) = read_rules(&ipt, &t_args, chain.as_deref(), true) {
                     let t = timers();
@@ -524,8 +533,8 @@ fn iptables(opts: &Opts) -> Status {
                 return 0;
             }
             let Some(ipt) = ipt else { return 127 };
-            match run_user(&ipt, &argv, chain.as_deref(), &table) {
-                Ok((st, stderr)) => finish_user(st, &stderr, chain.as_deref(), &table),
+            match run_user(&ipt, &argv) {
+                Ok((st, stderr)) => finish_user(&ipt, st, &stderr, chain.as_deref(), &table),
                 Err(s) => s,
             }
         }
@@ -566,8 +575,8 @@ fn delete_or_check(
     let fam = family(opts);
     let passthrough = |ipt: &Iptables, words: &[String]| -> Status {
         let argv = Iptables::argv(words, add_wait);
-        match run_user(ipt, &argv, Some(&chain), &table) {
-            Ok((st, stderr)) => finish_user(st, &stderr, Some(&chain), &table),
+        match run_user(ipt, &argv) {
+            Ok((st, stderr)) => finish_user(ipt, st, &stderr, Some(&chain), &table),
             Err(s) => s,
         }
     };
@@ -642,8 +651,8 @@ fn delete_or_check(
             out(&format!("{}\n", display(&argv)));
             return 0;
         }
-        return match run_user(&ipt, &argv, Some(&chain), &table) {
-            Ok((st, stderr)) => finish_user(st, &stderr, Some(&chain), &table),
+        return match run_user(&ipt, &argv) {
+            Ok((st, stderr)) => finish_user(&ipt, st, &stderr, Some(&chain), &table),
             Err(s) => s,
         };
     }
@@ -653,8 +662,8 @@ fn delete_or_check(
             out(&format!("{}\n", display(&argv)));
             return 0;
         }
-        let st = match run_user(&ipt, &argv, Some(&chain), &table) {
-            Ok((st, stderr)) => finish_user(st, &stderr, Some(&chain), &table),
+        let st = match run_user(&ipt, &argv) {
+            Ok((st, stderr)) => finish_user(&ipt, st, &stderr, Some(&chain), &table),
             Err(s) => return s,
         };
         if st == 0 {
@@ -701,7 +710,7 @@ fn delete_or_check(
         ));
         return 0;
     }
-    finish_user(c.status, &c.stderr, Some(&chain), &table)
+    finish_user(&ipt, c.status, &c.stderr, Some(&chain), &table)
 }
 
 /// Starts the detached `--ttl` helper: this binary, `__sweep-at EXP`, in a

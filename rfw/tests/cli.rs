@@ -30,6 +30,7 @@ fn fake(d: &Path) {
     let script = format!(
         "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\necho -- >> '{log}'\n\
          case \" $* \" in *\" -V \"*) echo 'iptables v1.8.9 (nf_tables)'; exit 0;; esac\n\
+         [ -e '{d}/legacy' ] && echo '# Warning: iptables-legacy tables present, use iptables-legacy to see them' >&2\n\
          if [ -e '{d}/no_comment' ]; then case \" $* \" in *\" comment \"*) echo \"iptables v1.8.9 (nf_tables): Couldn't load match \\`comment':No such file or directory\" >&2; exit 2;; esac; fi\n\
          case \" $* \" in *\" -S \"*) [ -e '{d}/listing' ] && cat '{d}/listing';; esac\nexit 0\n",
         log = d.join("log").display(),
@@ -384,4 +385,29 @@ fn man_page_documents_every_flag() {
     for var in ["RFW_EXPLAIN", "RNET_EXPLAIN", "RFW_STATE_DIR"] {
         assert!(man.contains(var), "{var}");
     }
+}
+
+#[test]
+fn legacy_rules_are_reported_with_the_backend_from_dash_v() {
+    if !is_root() {
+        eprintln!("SKIPPED legacy_rules_are_reported_with_the_backend_from_dash_v: rfw checks for root before running iptables");
+        return;
+    }
+    let d = dir("legacy");
+    fake(&d.0);
+    std::fs::write(d.0.join("legacy"), "").unwrap();
+    let (_, err, rc) = run(&d.0, &["-S", "OUTPUT"]);
+    assert_eq!(rc, 0);
+    assert!(err.contains("iptables-legacy tables present"), "{err}");
+    assert!(
+        err.contains("(nf_tables); the legacy iptables backend also holds rules here"),
+        "{err}"
+    );
+    // The backend came from `iptables -V`, asked once; nothing else probed.
+    let c = calls(&d.0);
+    assert_eq!(
+        c.iter().filter(|a| a.iter().any(|x| x == "-V")).count(),
+        1,
+        "{c:?}"
+    );
 }
