@@ -63,8 +63,8 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     // rfw always names itself `rfw` in messages (it is never installed
     // under iptables' name).
     let (_prog, rest, fixes) = split_argv(args.into_iter().collect(), "rfw");
-    for f in &fixes {
-        err(&f.to_string());
+    if let Some(note) = rnet_core::args::dash_note(&fixes) {
+        err(&note);
     }
     let mut words = Vec::with_capacity(rest.len());
     for (n, a) in rest.into_iter().enumerate() {

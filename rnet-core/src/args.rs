@@ -37,6 +37,22 @@ impl fmt::Display for DashFix {
     }
 }
 
+/// The one note a tool prints when it repaired dashes: `None` when
+/// nothing was repaired.
+pub fn dash_note(fixes: &[DashFix]) -> Option<String> {
+    match fixes {
+        [] => None,
+        [one] => Some(one.to_string()),
+        many => Some(format!(
+            "note: read {} (Unicode dashes were pasted where '-' belongs)",
+            many.iter()
+                .map(|f| format!("'{}' as '{}'", f.from, f.to))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Rewrites arguments that start with Unicode dashes followed by an option
 /// letter (or by another dash) into ASCII `-`. Arguments that do not start
 /// that way are left alone, so data such as `−5` in the middle of a value
@@ -534,6 +550,12 @@ mod tests {
             fixes[0].to_string(),
             "note: read '\u{2013}nat' as '-nat' (a Unicode dash was pasted where '-' belongs)"
         );
+        let (_, many) = normalize_dashes(os(&["\u{2013}n", "\u{2013}a"]));
+        assert_eq!(
+            dash_note(&many).unwrap(),
+            "note: read '\u{2013}n' as '-n', '\u{2013}a' as '-a' (Unicode dashes were pasted where '-' belongs)"
+        );
+        assert_eq!(dash_note(&[]), None);
         let (v, fixes) = normalize_dashes(os(&["\u{2013}", "\u{2013} x"]));
         assert_eq!(v, os(&["\u{2013}", "\u{2013} x"]));
         assert!(fixes.is_empty());

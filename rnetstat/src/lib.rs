@@ -50,8 +50,8 @@ impl From<io::Error> for Stop {
 /// Runs rnetstat with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     let (prog, argv0, rest, fixes) = split_argv_full(args.into_iter().collect(), "rnetstat");
-    for f in &fixes {
-        eprintln!("{prog}: {f}");
+    if let Some(note) = rnet_core::args::dash_note(&fixes) {
+        eprintln!("{prog}: {note}");
     }
     match cli::parse(&rest) {
         Action::Help => {
