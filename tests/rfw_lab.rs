@@ -774,7 +774,7 @@ fn listing_is_iptables_own_and_dashes_are_repaired() {
     assert_eq!(r.stdout_text(), i.stdout_text());
     assert!(
         r.stderr_text()
-            .contains("rfw: note: read '\u{2013}L' as '-L' (a Unicode dash was pasted"),
+            .contains("rfw: note: read '\u{2013}L' as '-L', '\u{2013}vn' as '-vn' (Unicode dashes were pasted"),
         "{}",
         r.stderr_text()
     );
