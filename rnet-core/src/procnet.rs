@@ -619,6 +619,42 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        // Deterministic pseudo-random lines: mutations of a real line and
+        // plain noise. Every one must parse or be an error, never a panic.
+        let base = b"   0: 0100007F:15B3 00000000:0000 0A 00000000:00000002 00:00000000 00000000     0        0 158464 3 0 100 0 0 10 0";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let mut line = base.to_vec();
+            for _ in 0..(next() % 6) {
+                let i = (next() as usize) % line.len();
+                match next() % 4 {
+                    0 => line[i] = next() as u8,
+                    1 => {
+                        line.remove(i);
+                    }
+                    2 => line.insert(i, b"0123456789ABCDEF: -"[(next() % 19) as usize]),
+                    _ => line.truncate(i),
+                }
+                if line.is_empty() {
+                    break;
+                }
+            }
+            let _ = parse_inet_line(&line, 2);
+            let _ = parse_unix_line(&line, 2);
+            let noise: Vec<u8> = (0..(next() % 200)).map(|_| next() as u8).collect();
+            let _ = parse_inet_line(&noise, 2);
+            let _ = parse_unix_line(&noise, 2);
+        }
+    }
+
+    #[test]
     fn unix_lines() {
         let text = "Num       RefCount Protocol Flags    Type St Inode Path
 0000000000000000: 00000002 00000000 00010000 0001 01 19001 /run/systemd/notify
