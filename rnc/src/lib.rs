@@ -129,6 +129,13 @@ fn finish(o: &Options, end: End) -> Option<i32> {
 fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
     let t = Transport::of(o);
     let host = &o.operands[0];
+    if let Some(p) = &o.source_port {
+        // Checked once, before any connect (nc fails silently here).
+        if let Err(m) = net::parse_ports(std::slice::from_ref(p), t) {
+            eprintln!("{prog}: {m}");
+            return 1;
+        }
+    }
     let mut ports = match net::parse_ports(&o.operands[1..], t) {
         Ok(p) => p,
         Err(m) => {

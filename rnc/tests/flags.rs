@@ -63,6 +63,10 @@ fn nc_errors_and_statuses() {
             "rnc: no alternate routing table support available\n",
         ),
         (&["-U", "-l"][..], "rnc: missing socket pathname\n"),
+        (
+            &["-p", "70000", "127.0.0.1", "1"][..],
+            "rnc: port number too large: 70000\n",
+        ),
     ] {
         let (stdout, stderr, rc) = rnc(args);
         assert_eq!(
