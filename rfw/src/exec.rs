@@ -134,13 +134,17 @@ impl Iptables {
 
     /// The shell-quoted command line that `argv` stands for.
     pub fn display(&self, argv: &[String]) -> String {
-        let mut s = shell_quote(self.family.program());
-        for a in argv {
-            s.push(' ');
-            s.push_str(&shell_quote(a));
-        }
-        s
+        shell_line(std::iter::once(self.family.program()).chain(argv.iter().map(String::as_str)))
     }
+}
+
+/// Words joined by spaces, each quoted with [`shell_quote`].
+pub fn shell_line<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
+    words
+        .into_iter()
+        .map(shell_quote)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Quotes a word for a POSIX shell: bare when it has only safe characters,

@@ -363,11 +363,7 @@ fn iptables(opts: &Opts) -> Status {
     if !opts.dry_run && exec::may_change_firewall() == Some(false) {
         err(&format!(
             "needs root (or CAP_NET_ADMIN); try: sudo rfw {}",
-            opts.rest
-                .iter()
-                .map(|w| exec::shell_quote(w))
-                .collect::<Vec<_>>()
-                .join(" ")
+            exec::shell_line(opts.rest.iter().map(String::as_str))
         ));
         return 4;
     }
@@ -379,12 +375,7 @@ fn iptables(opts: &Opts) -> Status {
     let t_args = table_args(&inv);
     let display = |argv: &[String]| -> String {
         let prog = if v6 { "ip6tables" } else { "iptables" };
-        let mut s = prog.to_string();
-        for a in argv {
-            s.push(' ');
-            s.push_str(&exec::shell_quote(a));
-        }
-        s
+        exec::shell_line(std::iter::once(prog).chain(argv.iter().map(String::as_str)))
     };
     match cmd {
         Cmd::Append | Cmd::Insert | Cmd::Replace => {

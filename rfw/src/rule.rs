@@ -658,6 +658,14 @@ impl Rule {
 /// Splits one line of `iptables -S` into words: `"…"` quoting with `\"`
 /// and `\\` escapes, as iptables prints comments.
 pub fn split_rule_line(line: &str) -> Vec<String> {
+    split_quoted(line, '"', true)
+}
+
+/// Splits a line into words on blanks, with `quote` grouping words; a
+/// backslash escapes the next character inside quotes (`inside` true, as
+/// iptables -S writes `"a \"b\""`) or outside them (`inside` false, as a
+/// POSIX shell reads `'it'\''s'`).
+pub fn split_quoted(line: &str, quote: char, inside: bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -665,14 +673,15 @@ pub fn split_rule_line(line: &str) -> Vec<String> {
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '"' => {
+            c if c == quote => {
                 quoted = !quoted;
                 in_word = true;
             }
-            '\\' if quoted => {
+            '\\' if quoted == inside => {
                 if let Some(n) = chars.next() {
                     cur.push(n);
                 }
+                in_word = true;
             }
             c if c.is_whitespace() && !quoted => {
                 if in_word {

@@ -10,8 +10,8 @@
 //! - `net-<ns>.rules`: `EXP FAMILY TABLE CHAIN WORDS…` (words shell-quoted,
 //!   EXP 0 when none) for rules added without a tag.
 
-use crate::exec::{shell_quote, Family};
-use crate::rule::split_rule_line;
+use crate::exec::{shell_line, Family};
+use crate::rule::split_quoted;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -219,87 +219,37 @@ impl Store {
     /// Records an untagged rule (caller holds the lock).
     pub fn record(&self, _l: &Locked, r: &Recorded) -> io::Result<()> {
         let mut lines = self.read_lines("rules");
-        let mut line = format!(
-            "{} {} {} {}",
-            r.exp,
-            r.family.short(),
-            shell_quote(&r.table),
-            shell_quote(&r.chain)
-        );
-        for w in &r.words {
-            line.push(' ');
-            line.push_str(&shell_quote(w));
-        }
-        lines.push(line);
+        lines.push(r.line());
         self.write_lines("rules", &lines)
     }
 
     /// Forgets one recorded rule (the first equal one; caller holds the lock).
-    pub fn forget(&self, l: &Locked, r: &Recorded) -> io::Result<()> {
+    pub fn forget(&self, _l: &Locked, r: &Recorded) -> io::Result<()> {
         let mut all = self.recorded();
         if let Some(i) = all.iter().position(|x| x == r) {
             all.remove(i);
         }
-        let _ = l;
-        let lines: Vec<String> = all
-            .iter()
-            .map(|r| {
-                let mut line = format!(
-                    "{} {} {} {}",
-                    r.exp,
-                    r.family.short(),
-                    shell_quote(&r.table),
-                    shell_quote(&r.chain)
-                );
-                for w in &r.words {
-                    line.push(' ');
-                    line.push_str(&shell_quote(w));
-                }
-                line
-            })
-            .collect();
+        let lines: Vec<String> = all.iter().map(Recorded::line).collect();
         self.write_lines("rules", &lines)
+    }
+}
+
+impl Recorded {
+    /// The state-file line: expiry, family, then table, chain and rule
+    /// words shell-quoted (read back by [`Store::recorded`]).
+    fn line(&self) -> String {
+        let head = format!("{} {} ", self.exp, self.family.short());
+        head + &shell_line(
+            [self.table.as_str(), self.chain.as_str()]
+                .into_iter()
+                .chain(self.words.iter().map(String::as_str)),
+        )
     }
 }
 
 /// Splits a line written with [`shell_quote`] back into words.
 pub fn split_shell_words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                in_word = true;
-            }
-            '\\' if !quoted => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-                in_word = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    // `split_rule_line` handles iptables' double quotes; this one the
-    // single quotes of `shell_quote`.
-    let _ = split_rule_line;
-    out
+    split_quoted(line, '\'', false)
 }
 
 #[cfg(test)]
@@ -318,11 +268,7 @@ mod tests {
     #[test]
     fn shell_words_round_trip() {
         let words = ["a b", "it's", "$(x);`y`", "", "plain"];
-        let line = words
-            .iter()
-            .map(|w| shell_quote(w))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let line = shell_line(words);
         assert_eq!(split_shell_words(&line), words);
     }
 

@@ -113,17 +113,32 @@ fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
     }
 }
 
-/// After a connection: `-q` lingers, a signal is re-raised.
-fn finish(o: &Options, end: End) -> Option<i32> {
+/// After a relay: `-q` lingers; SIGINT or SIGTERM end rnc by that signal.
+fn finish(o: &Options, end: End) {
     match end {
-        End::Signal(sig) => Some(sig),
+        End::Signal(sig) => sys::die_of(sig),
         End::Done | End::Idle => {
             if let Some(q) = o.quit.filter(|q| *q > 0) {
                 sys::sleep_secs(q as f64);
             }
-            None
         }
     }
+}
+
+/// Serves one connection: narration of the handshake, the relay, the
+/// close and what the close left behind (TCP), then `finish`.
+fn serve(c: Connected, o: &Options, t: Transport, listener: bool, narr: &mut Narrator, sigfd: i32) {
+    let tcp = t == Transport::Tcp;
+    if tcp {
+        narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, listener);
+    }
+    let end = relay::relay(c.sock.as_raw_fd(), &relay_opts(o, t, listener), narr, sigfd);
+    let (local, peer) = (c.local, c.peer);
+    drop(c.sock);
+    if tcp {
+        narr.left_behind(&local, &peer);
+    }
+    finish(o, end);
 }
 
 fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
@@ -157,15 +172,8 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
             match via_proxy(o, spec, host, port.number) {
                 Ok(c) => {
                     rc = 0;
-                    if o.zero_io {
-                        continue;
-                    }
-                    narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, false);
-                    let end =
-                        relay::relay(c.sock.as_raw_fd(), &relay_opts(o, t, false), narr, sigfd);
-                    drop(c.sock);
-                    if let Some(sig) = finish(o, end) {
-                        sys::die_of(sig);
+                    if !o.zero_io {
+                        serve(c, o, t, false, narr, sigfd);
                     }
                     continue;
                 }
@@ -238,10 +246,10 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
         if o.zero_io {
             continue;
         }
-        if t == Transport::Tcp {
-            narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, false);
-        }
         if o.pass_fd {
+            if t == Transport::Tcp {
+                narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, false);
+            }
             return match sys::send_fd(1, c.sock.as_raw_fd()) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -250,15 +258,7 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 }
             };
         }
-        let end = relay::relay(c.sock.as_raw_fd(), &relay_opts(o, t, false), narr, sigfd);
-        let (local, peer) = (c.local, c.peer);
-        drop(c.sock);
-        if t == Transport::Tcp {
-            narr.left_behind(&local, &peer);
-        }
-        if let Some(sig) = finish(o, end) {
-            sys::die_of(sig);
-        }
+        serve(c, o, t, false, narr, sigfd);
     }
     rc
 }
@@ -285,17 +285,7 @@ fn via_proxy(o: &Options, spec: &str, host: &str, port: u16) -> Result<Connected
         .first()
         .map(|p| p.number)
         .ok_or_else(|| "port number invalid".to_string())?;
-    let hints = rnet_core::names::Hints {
-        family: match o.family {
-            Family::V4 => libc::AF_INET,
-            Family::V6 => libc::AF_INET6,
-            _ => libc::AF_UNSPEC,
-        },
-        socktype: libc::SOCK_STREAM,
-        protocol: 0,
-        numeric_host: o.numeric,
-        passive: false,
-    };
+    let hints = net::hints(o, Transport::Tcp, false);
     let paddrs = rnet_core::names::resolve(Some(&phost), pport, hints)
         .map_err(|e| format!("getaddrinfo for host \"{phost}\" port {pport}: {e}"))?;
     // SOCKS v4 and numeric destinations travel as addresses; SOCKS v5
@@ -431,18 +421,7 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
                 conn.peer.port()
             );
         }
-        if t == Transport::Tcp {
-            narr.established(conn.sock.as_raw_fd(), &conn.local, &conn.peer, true);
-        }
-        let end = relay::relay(conn.sock.as_raw_fd(), &relay_opts(o, t, true), narr, sigfd);
-        let (l, p) = (conn.local, conn.peer);
-        drop(conn.sock);
-        if t == Transport::Tcp {
-            narr.left_behind(&l, &p);
-        }
-        if let Some(sig) = finish(o, end) {
-            sys::die_of(sig);
-        }
+        serve(conn, o, t, true, narr, sigfd);
         if !o.keep || t == Transport::Udp {
             return 0;
         }
@@ -537,10 +516,7 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             eprintln!("Bound on {path}");
         }
         if o.udp {
-            let end = relay::relay(s.as_raw_fd(), &ropts, narr, sigfd);
-            if let Some(sig) = finish(o, end) {
-                sys::die_of(sig);
-            }
+            finish(o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd));
             return 0;
         }
         if let Err(e) = s.listen(1) {
@@ -568,9 +544,7 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             let _ = c.set_nonblocking(true);
             let end = relay::relay(c.as_raw_fd(), &ropts, narr, sigfd);
             drop(c);
-            if let Some(sig) = finish(o, end) {
-                sys::die_of(sig);
-            }
+            finish(o, end);
             if !o.keep {
                 return 0;
             }
@@ -585,9 +559,6 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
         return 0;
     }
     let _ = s.set_nonblocking(true);
-    let end = relay::relay(s.as_raw_fd(), &ropts, narr, sigfd);
-    if let Some(sig) = finish(o, end) {
-        sys::die_of(sig);
-    }
+    finish(o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd));
     0
 }

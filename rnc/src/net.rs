@@ -119,7 +119,8 @@ fn one_port(s: &str, t: Transport) -> Result<u16, String> {
     }
 }
 
-fn hints(o: &Options, t: Transport, passive: bool) -> Hints {
+/// getaddrinfo hints for the options (`-4`/`-6`, `-n`) and transport.
+pub fn hints(o: &Options, t: Transport, passive: bool) -> Hints {
     Hints {
         family: match o.family {
             Family::V4 => libc::AF_INET,

@@ -130,11 +130,6 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
     let mut down = Buf::new();
     let mut reads: u64 = 0;
     let mut last_activity = Instant::now();
-    let mut tmp = if o.crlf {
-        vec![0u8; BUF / 2]
-    } else {
-        Vec::new()
-    };
     loop {
         // Both inputs are gone and the buffers are empty: done.
         if stdin_fd == -1 && netin == -1 && up.is_empty() && down.is_empty() {
@@ -241,34 +236,32 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
         }
         // stdin -> buffer
         if stdin_fd != -1 && pfd[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
-            let r = if o.crlf {
-                let space = up.space().len() / 2;
-                match sys::read(stdin_fd, &mut tmp[..space.max(1)]) {
-                    Ok(k) => {
-                        let mut expanded = Vec::with_capacity(k * 2);
-                        for &b in &tmp[..k] {
-                            if b == b'\n' {
-                                expanded.push(b'\r');
-                            }
-                            expanded.push(b);
-                        }
-                        let sp = up.space();
-                        sp[..expanded.len()].copy_from_slice(&expanded);
-                        up.end += expanded.len();
-                        Ok(k)
-                    }
-                    Err(e) => Err(e),
-                }
+            let sp = up.space();
+            // With -C, read into the first half and expand `\n` to `\r\n`
+            // in place, from the end backwards (the result fits in 2k).
+            let room = if o.crlf {
+                (sp.len() / 2).max(1)
             } else {
-                let sp = up.space();
-                match sys::read(stdin_fd, sp) {
-                    Ok(k) => {
-                        up.end += k;
-                        Ok(k)
-                    }
-                    Err(e) => Err(e),
-                }
+                sp.len()
             };
+            let r = sys::read(stdin_fd, &mut sp[..room]);
+            if let (true, Ok(k)) = (o.crlf, &r) {
+                let k = *k;
+                let lf = sp[..k].iter().filter(|b| **b == b'\n').count();
+                let (mut src, mut dst) = (k, k + lf);
+                while src > 0 {
+                    src -= 1;
+                    dst -= 1;
+                    sp[dst] = sp[src];
+                    if sp[src] == b'\n' {
+                        dst -= 1;
+                        sp[dst] = b'\r';
+                    }
+                }
+                up.end += k + lf;
+            } else if let Ok(k) = r {
+                up.end += k;
+            }
             match r {
                 Ok(0) => stdin_fd = -1,
                 Ok(_) => {}

@@ -144,11 +144,6 @@ impl InetEntry {
     pub fn timer_kind(&self) -> TimerKind {
         TimerKind::from(self.timer)
     }
-
-    /// True when the line came from the IPv6 file with a v4-mapped local address.
-    pub fn is_v4_mapped(&self) -> bool {
-        matches!(self.local, IpAddr::V6(a) if a.to_ipv4_mapped().is_some())
-    }
 }
 
 /// Why a line could not be parsed.

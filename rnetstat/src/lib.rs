@@ -299,6 +299,31 @@ fn open_error(path: &Path, e: &io::Error) -> Stop {
     Stop::Status(255)
 }
 
+/// One step of reading a table: `None` at the end (or after a read error,
+/// reported as net-tools reports it), `Some(None)` for a malformed line
+/// (warned about as net-tools does), `Some(Some(entry))` otherwise.
+fn next_item<E, W: Write>(
+    next: io::Result<Option<Result<E, rnet_core::procnet::LineError>>>,
+    path: &Path,
+    kind: &str,
+    out: &mut W,
+) -> Result<Option<Option<E>>, Stop> {
+    match next {
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(e))) => Ok(Some(Some(e))),
+        Ok(Some(Err(_))) => {
+            sync(out)?;
+            eprintln!("warning, got bogus {kind} line.");
+            Ok(Some(None))
+        }
+        Err(e) => {
+            sync(out)?;
+            eprintln!("{}: {e}", path.display());
+            Ok(None)
+        }
+    }
+}
+
 fn inet_file<L: Lookup, W: Write>(
     proto: Proto,
     family: Family,
@@ -314,30 +339,14 @@ fn inet_file<L: Lookup, W: Write>(
         Err(e) => return Err(open_error(&path, &e)),
     };
     let mut line = Vec::with_capacity(256);
-    loop {
-        let item = match reader.next_entry() {
-            Ok(Some(item)) => item,
-            Ok(None) => break,
-            Err(e) => {
-                sync(out)?;
-                eprintln!("{}: {e}", path.display());
-                break;
-            }
-        };
-        match item {
-            Err(_) => {
-                sync(out)?;
-                eprintln!("warning, got bogus {} line.", bogus_kind(proto));
-            }
-            Ok(e) => {
-                if !selected(proto, &e, o) {
-                    continue;
-                }
-                line.clear();
-                render::inet_row(ctx, proto, &e, &mut line);
-                out.write_all(&line)?;
-            }
+    while let Some(item) = next_item(reader.next_entry(), &path, bogus_kind(proto), out)? {
+        let Some(e) = item else { continue };
+        if !selected(proto, &e, o) {
+            continue;
         }
+        line.clear();
+        render::inet_row(ctx, proto, &e, &mut line);
+        out.write_all(&line)?;
     }
     Ok(FileResult::Read)
 }
@@ -394,24 +403,8 @@ fn unix<W: Write>(
         Err(e) => return Err(open_error(&path, &e)),
     };
     let mut line = Vec::with_capacity(256);
-    loop {
-        let item = match reader.next_entry() {
-            Ok(Some(item)) => item,
-            Ok(None) => break,
-            Err(e) => {
-                sync(out)?;
-                eprintln!("{}: {e}", path.display());
-                break;
-            }
-        };
-        let e = match item {
-            Ok(e) => e,
-            Err(_) => {
-                sync(out)?;
-                eprintln!("warning, got bogus unix line.");
-                continue;
-            }
-        };
+    while let Some(item) = next_item(reader.next_entry(), &path, "unix", out)? {
+        let Some(e) = item else { continue };
         if !o.all {
             let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
             if listening != o.listening {
