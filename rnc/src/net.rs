@@ -260,9 +260,9 @@ pub fn connect_one(
             if t == Transport::Tcp {
                 narr.syn_sent(fd, &addr);
             }
+            // -w 0 polls once, as nc's timeout_connect does.
             let deadline = o
                 .timeout
-                .filter(|w| *w > 0)
                 .map(|w| Instant::now() + Duration::from_secs(u64::from(w)));
             loop {
                 let mut ms: i32 = if narr.on() { 50 } else { -1 };
