@@ -206,6 +206,14 @@ pub fn parse(args: &[OsString]) -> Action {
     let shorts = short_opts(SHORT_OPTS);
     let (tokens, error) = getopt_long(args, &shorts, LONG_OPTS);
     if let Some(e) = error {
+        // nc has no long options: its getopt sees `--bogus` as the option
+        // character '-', which it does not know.
+        let e = match e {
+            rnet_core::args::GetoptError::UnknownLong(_) => {
+                rnet_core::args::GetoptError::InvalidShort('-')
+            }
+            other => other,
+        };
         return Action::Usage(Some(e.to_string()));
     }
     let mut o = Options::default();
