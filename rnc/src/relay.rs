@@ -560,6 +560,17 @@ mod tests {
 
     const STALL: Duration = Duration::from_millis(300);
 
+    /// Asserts that `got` is exactly `want`, saying how much arrived.
+    fn same(what: &str, got: &[u8], want: &[u8]) {
+        assert!(
+            got == want,
+            "{what}: {} bytes where {} were sent (first difference at {:?})",
+            got.len(),
+            want.len(),
+            got.iter().zip(want).position(|(a, b)| a != b)
+        );
+    }
+
     #[test]
     fn plain_keeps_every_byte_both_ways_with_stalled_ends() {
         let up = pattern(150 * 1024, 1);
@@ -572,18 +583,8 @@ mod tests {
             STALL,
         );
         assert!(matches!(r.end, End::Done), "{:?}", r.end);
-        assert!(
-            r.out == down,
-            "output: {} of {} bytes",
-            r.out.len(),
-            down.len()
-        );
-        assert!(
-            r.peer_got == up,
-            "peer: {} of {} bytes",
-            r.peer_got.len(),
-            up.len()
-        );
+        same("output", &r.out, &down);
+        same("peer", &r.peer_got, &up);
     }
 
     /// `-N` (and `-q N`, which sets the same rule): the input ends at
@@ -599,28 +600,13 @@ mod tests {
         let down = pattern(900 * 1024, 3);
         let r = run(o, Some(Vec::new()), down.clone(), true, STALL);
         assert!(matches!(r.end, End::Done), "{:?}", r.end);
-        assert!(
-            r.out == down,
-            "output: {} of {} bytes",
-            r.out.len(),
-            down.len()
-        );
+        same("output", &r.out, &down);
         assert!(r.peer_got.is_empty());
 
         let up = pattern(190 * 1024, 4);
         let r = run(o, Some(up.clone()), down.clone(), true, STALL);
-        assert!(
-            r.out == down,
-            "output: {} of {} bytes",
-            r.out.len(),
-            down.len()
-        );
-        assert!(
-            r.peer_got == up,
-            "peer: {} of {} bytes",
-            r.peer_got.len(),
-            up.len()
-        );
+        same("output", &r.out, &down);
+        same("peer", &r.peer_got, &up);
     }
 
     #[test]
@@ -628,12 +614,7 @@ mod tests {
         let down = pattern(400 * 1024, 5);
         let r = run(RelayOpts::default(), None, down.clone(), true, STALL);
         assert!(matches!(r.end, End::Done), "{:?}", r.end);
-        assert!(
-            r.out == down,
-            "output: {} of {} bytes",
-            r.out.len(),
-            down.len()
-        );
+        same("output", &r.out, &down);
         assert!(r.peer_got.is_empty());
     }
 
@@ -666,12 +647,7 @@ mod tests {
                 .collect();
             let r = run(o, Some(input), Vec::new(), true, STALL);
             assert!(matches!(r.end, End::Done), "{:?}", r.end);
-            assert!(
-                r.peer_got == want,
-                "peer: {} of {} bytes",
-                r.peer_got.len(),
-                want.len()
-            );
+            same("peer", &r.peer_got, &want);
         }
     }
 
@@ -685,12 +661,7 @@ mod tests {
         let down = pattern(500 * 1024, 7);
         let r = run(o, Some(pattern(10, 8)), down.clone(), true, STALL);
         assert!(matches!(r.end, End::Done), "{:?}", r.end);
-        assert!(
-            r.out == down,
-            "output: {} of {} bytes",
-            r.out.len(),
-            down.len()
-        );
+        same("output", &r.out, &down);
     }
 
     /// The peer resets (closes with our bytes unread): what it sent
@@ -735,7 +706,7 @@ mod tests {
         peer_thread.join().expect("peer");
         let out = reader.join().expect("reader");
         assert!(matches!(end, End::Reset), "{end:?}");
-        assert!(out == down, "output: {} of {} bytes", out.len(), down.len());
+        same("output", &out, &down);
         drop(in_w);
     }
 
@@ -835,6 +806,6 @@ mod tests {
             matches!(end, End::Signal(s) if s == libc::SIGTERM),
             "{end:?}"
         );
-        assert!(out == want, "output: {} of {} bytes", out.len(), want.len());
+        same("output", &out, &want);
     }
 }
