@@ -117,12 +117,14 @@ fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
 /// After a relay: `-q` lingers; SIGINT or SIGTERM end rnc by that signal;
 /// a reset or a failed write to stdout is one line on stderr. Returns the
 /// exit status the relay's end calls for.
-fn finish(prog: &str, o: &Options, end: End) -> u8 {
+fn finish(prog: &str, o: &Options, end: End, sigfd: i32) -> u8 {
     match end {
         End::Signal(sig) => sys::die_of(sig),
         End::Done | End::Idle => {
             if let Some(q) = o.quit.filter(|q| *q > 0) {
-                sys::sleep_secs(q as f64);
+                if let Some(sig) = sys::sleep_or_signal(q as f64, sigfd) {
+                    sys::die_of(sig);
+                }
             }
             0
         }
@@ -192,7 +194,7 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 Ok(c) => {
                     rc = 0;
                     if !o.zero_io {
-                        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd));
+                        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd), sigfd);
                         if st != 0 {
                             return st;
                         }
@@ -280,7 +282,7 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 }
             };
         }
-        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd));
+        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd), sigfd);
         if st != 0 {
             return st;
         }
@@ -449,7 +451,7 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
         let end = serve(conn, o, t, true, narr, sigfd);
         // With -k a reset ends only that client; a dead stdout ends all.
         let fatal = matches!(end, End::OutputFailed(_));
-        let st = finish(prog, o, end);
+        let st = finish(prog, o, end, sigfd);
         if !o.keep || t == Transport::Udp || fatal {
             return st;
         }
@@ -544,7 +546,12 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             eprintln!("Bound on {path}");
         }
         if o.udp {
-            return finish(prog, o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd));
+            return finish(
+                prog,
+                o,
+                relay::relay(s.as_raw_fd(), &ropts, narr, sigfd),
+                sigfd,
+            );
         }
         if let Err(e) = s.listen(1) {
             return fail(e);
@@ -572,7 +579,7 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             let end = relay::relay(c.as_raw_fd(), &ropts, narr, sigfd);
             drop(c);
             let fatal = matches!(end, End::OutputFailed(_));
-            let st = finish(prog, o, end);
+            let st = finish(prog, o, end, sigfd);
             if !o.keep || fatal {
                 return st;
             }
@@ -587,5 +594,10 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
         return 0;
     }
     let _ = s.set_nonblocking(true);
-    finish(prog, o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd))
+    finish(
+        prog,
+        o,
+        relay::relay(s.as_raw_fd(), &ropts, narr, sigfd),
+        sigfd,
+    )
 }

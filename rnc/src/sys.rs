@@ -161,7 +161,10 @@ pub fn install_signal_pipe() -> io::Result<RawFd> {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
             libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART;
+            // No SA_RESTART: a read or write blocked on stdin or stdout
+            // (a reader that stalls) returns EINTR, so the event loop sees
+            // the signal at once instead of after the reader wakes up.
+            sa.sa_flags = 0;
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
     }
@@ -177,6 +180,33 @@ pub fn die_of(sig: i32) -> ! {
         libc::signal(sig, libc::SIG_DFL);
         libc::raise(sig);
         libc::_exit(128 + sig)
+    }
+}
+
+/// Sleeps `secs` seconds unless SIGINT or SIGTERM arrives through the
+/// signal pipe first: then returns that signal.
+pub fn sleep_or_signal(secs: f64, sigfd: RawFd) -> Option<i32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs.max(0.0));
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        let mut pfd = [pollfd(sigfd, libc::POLLIN)];
+        match poll(&mut pfd, ms) {
+            Ok(_) if pfd[0].revents & libc::POLLIN != 0 => {
+                if let Some(sig) = take_signal(sigfd) {
+                    return Some(sig);
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                sleep_secs(left.as_secs_f64());
+                return None;
+            }
+        }
     }
 }
 

@@ -227,3 +227,67 @@ fn keep_listening_delivers_every_client_into_a_slow_pipe() {
         want.len()
     );
 }
+
+/// SIGTERM while rnc is blocked on a stdout nobody reads, and while it
+/// lingers after `-q 5`: it dies of the signal at once (status 143 in a
+/// shell), as nc does, instead of waiting for the reader or the timer.
+#[test]
+fn sigterm_ends_a_stalled_write_and_the_quit_timer_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    for (args, stalled_stdout) in [(vec!["-q", "5"], false), (vec![], true)] {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let server = thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            if stalled_stdout {
+                // Plenty to fill a pipe nobody reads; hold the connection.
+                let _ = s.write_all(&pattern(4 * 1024 * 1024, 3));
+                thread::sleep(Duration::from_secs(3));
+            }
+            // Otherwise close at once: rnc's relay ends (stdin and the
+            // network both at their end) and the -q timer runs.
+        });
+        let mut cmd = rnc();
+        cmd.args(&args)
+            .args(["127.0.0.1", &port.to_string()])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        // The test holds the read end of stdout and never reads it.
+        cmd.stdout(if stalled_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = Reaper(cmd.spawn().expect("spawn rnc"));
+        thread::sleep(Duration::from_millis(700));
+        assert!(
+            child.0.try_wait().expect("try_wait").is_none(),
+            "{args:?}: rnc ended before the signal"
+        );
+        let sent = Instant::now();
+        let st = Command::new("kill")
+            .args(["-TERM", &child.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let t = Instant::now();
+        let status = loop {
+            if let Some(st) = child.0.try_wait().expect("try_wait") {
+                break Some(st);
+            }
+            if t.elapsed() > Duration::from_secs(2) {
+                break None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let status =
+            status.unwrap_or_else(|| panic!("{args:?}: rnc still running 2 s after SIGTERM"));
+        assert_eq!(status.signal(), Some(15), "{args:?}: {status:?}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "{args:?}: {:?}",
+            sent.elapsed()
+        );
+        let _ = server.join();
+    }
+}
