@@ -269,6 +269,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         last_activity = Instant::now();
         if pfd[POLL_SIG].revents & libc::POLLIN != 0 {
             if let Some(sig) = sys::take_signal(sigfd) {
+                drain(&mut down, stdout_fd, &mut up, netout, sigfd);
                 return End::Signal(sig);
             }
         }
@@ -431,6 +432,49 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         End::Reset
     } else {
         End::Done
+    }
+}
+
+/// After SIGINT or SIGTERM: writes what was already read and is still
+/// buffered (network data to `out`, input to `net`), so that nothing read
+/// is lost, then returns. A second signal stops it at once (a stdout or
+/// a peer that never reads must not keep rnc alive).
+fn drain(down: &mut Buf, mut out: RawFd, up: &mut Buf, mut net: RawFd, sigfd: RawFd) {
+    loop {
+        if down.is_empty() {
+            out = -1;
+        }
+        if up.is_empty() {
+            net = -1;
+        }
+        if out == -1 && net == -1 {
+            return;
+        }
+        let mut pfd = [
+            sys::pollfd(out, libc::POLLOUT),
+            sys::pollfd(net, libc::POLLOUT),
+            sys::pollfd(sigfd, libc::POLLIN),
+        ];
+        match sys::poll(&mut pfd, -1) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+        if pfd[2].revents & libc::POLLIN != 0 && sys::take_signal(sigfd).is_some() {
+            return;
+        }
+        for (slot, fd, buf) in [(0, &mut out, &mut *down), (1, &mut net, &mut *up)] {
+            let r = pfd[slot].revents;
+            if r & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                *fd = -1;
+            } else if r & libc::POLLOUT != 0 {
+                match sys::write(*fd, buf.bytes()) {
+                    Ok(k) => buf.consume(k),
+                    Err(e) if closed(&e) => *fd = -1,
+                    Err(_) => {}
+                }
+            }
+        }
     }
 }
 
@@ -748,6 +792,79 @@ mod tests {
         let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
         assert!(matches!(end, End::Done), "{end:?}");
         drop(peer);
+    }
+
+    /// SIGINT or SIGTERM while stdout is stalled: what the relay already
+    /// read from the network is written out before it ends. Proof: its
+    /// output plus what is still queued in the socket is exactly what the
+    /// peer sent.
+    #[test]
+    fn a_signal_drains_what_was_read() {
+        let (ours, peer) = UnixStream::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let sent = pattern(1200 * 1024, 11);
+        // A non-blocking output, so that the relay waits in poll with its
+        // buffer full (a blocking pipe would hold it inside write(2), which
+        // only a real signal interrupts).
+        let (mut out_r, out_w) = UnixStream::pair().expect("socketpair");
+        out_w.set_nonblocking(true).expect("nonblocking");
+        let (sig_r, mut sig_w) = std::io::pipe().expect("pipe");
+        let data = sent.clone();
+        // The peer sends until the socket takes no more (the relay stops
+        // reading when its buffer is full): `sent` is cut to what it wrote.
+        let peer_thread = thread::spawn(move || {
+            let mut p = peer;
+            p.set_write_timeout(Some(Duration::from_millis(200)))
+                .expect("write timeout");
+            let mut n = 0;
+            while n < data.len() {
+                match p.write(&data[n..]) {
+                    Ok(k) => n += k,
+                    Err(_) => break,
+                }
+            }
+            (p, n)
+        });
+        let reader = thread::spawn(move || {
+            thread::sleep(STALL);
+            // Everything is buffered on the way now; then the signal.
+            sig_w.write_all(&[libc::SIGINT as u8]).expect("signal pipe");
+            thread::sleep(Duration::from_millis(100));
+            let mut out = Vec::new();
+            let _ = out_r.read_to_end(&mut out);
+            out
+        });
+        let ends = Ends {
+            input: -1,
+            output: out_w.as_raw_fd(),
+        };
+        let o = RelayOpts {
+            no_stdin: true,
+            ..RelayOpts::default()
+        };
+        let mut narr = Narrator::new("rnc", false);
+        let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
+        drop(out_w);
+        let out = reader.join().expect("reader");
+        let (_peer, n) = peer_thread.join().expect("peer");
+        let sent = &sent[..n];
+        let mut rest = Vec::new();
+        let mut r = &ours;
+        let mut buf = [0u8; 65536];
+        while let Ok(k) = r.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            rest.extend_from_slice(&buf[..k]);
+        }
+        assert!(
+            matches!(end, End::Signal(s) if s == libc::SIGINT),
+            "{end:?}"
+        );
+        assert!(out.len() > 64 * 1024, "only {} bytes out", out.len());
+        let mut both = out.clone();
+        both.extend_from_slice(&rest);
+        same("output + still queued", &both, sent);
     }
 
     /// Datagrams (`-u`): each arrives whole even while stdout is stalled
