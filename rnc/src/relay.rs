@@ -435,10 +435,14 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
     }
 }
 
+/// How long a drain after a signal waits for a reader that takes nothing.
+const DRAIN_STALL_MS: i32 = 500;
+
 /// After SIGINT or SIGTERM: writes what was already read and is still
 /// buffered (network data to `out`, input to `net`), so that nothing read
-/// is lost, then returns. A second signal stops it at once (a stdout or
-/// a peer that never reads must not keep rnc alive).
+/// is lost, then returns. It gives up when neither side takes a byte for
+/// DRAIN_STALL_MS, or at a second signal: a stdout or a peer that never
+/// reads must not keep rnc alive.
 fn drain(down: &mut Buf, mut out: RawFd, up: &mut Buf, mut net: RawFd, sigfd: RawFd) {
     loop {
         if down.is_empty() {
@@ -455,7 +459,8 @@ fn drain(down: &mut Buf, mut out: RawFd, up: &mut Buf, mut net: RawFd, sigfd: Ra
             sys::pollfd(net, libc::POLLOUT),
             sys::pollfd(sigfd, libc::POLLIN),
         ];
-        match sys::poll(&mut pfd, -1) {
+        match sys::poll(&mut pfd, DRAIN_STALL_MS) {
+            Ok(0) => return,
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return,

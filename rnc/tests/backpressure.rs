@@ -229,8 +229,9 @@ fn keep_listening_delivers_every_client_into_a_slow_pipe() {
 }
 
 /// SIGTERM while rnc is blocked on a stdout nobody reads, and while it
-/// lingers after `-q 5`: it dies of the signal at once (status 143 in a
-/// shell), as nc does, instead of waiting for the reader or the timer.
+/// lingers after `-q 5`: it dies of the signal (status 143 in a shell), as
+/// nc does, instead of waiting for the reader or the timer; with a stalled
+/// stdout after at most half a second spent offering what it had read.
 #[test]
 fn sigterm_ends_a_stalled_write_and_the_quit_timer_at_once() {
     use std::os::unix::process::ExitStatusExt;
@@ -284,7 +285,7 @@ fn sigterm_ends_a_stalled_write_and_the_quit_timer_at_once() {
             status.unwrap_or_else(|| panic!("{args:?}: rnc still running 2 s after SIGTERM"));
         assert_eq!(status.signal(), Some(15), "{args:?}: {status:?}");
         assert!(
-            sent.elapsed() < Duration::from_secs(1),
+            sent.elapsed() < Duration::from_millis(1500),
             "{args:?}: {:?}",
             sent.elapsed()
         );
