@@ -18,7 +18,7 @@ use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
 use rnet_core::args::split_argv_full;
 use rnet_core::explain::Sysctls;
 use rnet_core::procnet::{
-    proc_root, Family, InetEntry, InetReader, Proto, UnixReader, UNIX_ACCEPTCON,
+    proc_root, refusal, Family, InetEntry, InetReader, Proto, UnixReader, UNIX_ACCEPTCON,
 };
 use std::ffi::OsString;
 use std::io::{self, ErrorKind, Write};
@@ -248,7 +248,7 @@ fn inet_proto<L: Lookup, W: Write>(
     let flag_arg = o.proto_args();
     let mut rc = 0;
     if !flag_arg || o.inet {
-        if let FileResult::Missing = inet_file(proto, Family::V4, root, o, ctx, out)? {
+        if let FileResult::Missing = inet_file(prog, proto, Family::V4, root, o, ctx, out)? {
             if flag_arg || o.verbose {
                 sync(out)?;
                 eprintln!("{prog}: no support for `{af_name}' on this system.");
@@ -260,7 +260,7 @@ fn inet_proto<L: Lookup, W: Write>(
     }
     if !flag_arg || o.inet6 {
         // A missing IPv6 file is silent, as in net-tools.
-        inet_file(proto, Family::V6, root, o, ctx, out)?;
+        inet_file(prog, proto, Family::V6, root, o, ctx, out)?;
     }
     if rc != 0 {
         out.flush()?;
@@ -291,18 +291,49 @@ fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
     listening == o.listening
 }
 
-fn open_error(path: &Path, e: &io::Error) -> Stop {
-    // perror(path): the C library's text without Rust's " (os error N)".
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-    eprintln!("{}: {text}", path.display());
-    Stop::Status(255)
+/// How opening a table went, as net-tools' `proc_fopen` sees it.
+enum Opened<R> {
+    Reader(R),
+    /// ENOENT or EACCES: "no support" (net-tools treats both alike).
+    Missing,
+    /// Not a kernel table: warned about and skipped, the listing goes on
+    /// as for a file that was read.
+    Skipped,
+}
+
+fn open_table<R, W: Write>(
+    prog: &str,
+    path: &Path,
+    opened: io::Result<R>,
+    out: &mut W,
+) -> Result<Opened<R>, Stop> {
+    match opened {
+        Ok(r) => Ok(Opened::Reader(r)),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {
+            Ok(Opened::Missing)
+        }
+        Err(e) => {
+            if let Some(r) = refusal(&e) {
+                sync(out)?;
+                eprintln!("{prog}: {}: {r}", path.display());
+                return Ok(Opened::Skipped);
+            }
+            // perror(path): the C library's text without Rust's " (os error N)".
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            eprintln!("{}: {text}", path.display());
+            Err(Stop::Status(255))
+        }
+    }
 }
 
 /// One step of reading a table: `None` at the end (or after a read error,
-/// reported as net-tools reports it), `Some(None)` for a malformed line
-/// (warned about as net-tools does), `Some(Some(entry))` otherwise.
+/// reported as net-tools reports it, or a limit of
+/// [`rnet_core::procnet::Limits`], reported in one line), `Some(None)` for
+/// a malformed line (warned about as net-tools does), `Some(Some(entry))`
+/// otherwise.
 fn next_item<E, W: Write>(
+    prog: &str,
     next: io::Result<Option<Result<E, rnet_core::procnet::LineError>>>,
     path: &Path,
     kind: &str,
@@ -318,13 +349,18 @@ fn next_item<E, W: Write>(
         }
         Err(e) => {
             sync(out)?;
-            eprintln!("{}: {e}", path.display());
+            match refusal(&e) {
+                Some(r) => eprintln!("{prog}: {}: {r}", path.display()),
+                None => eprintln!("{}: {e}", path.display()),
+            }
             Ok(None)
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn inet_file<L: Lookup, W: Write>(
+    prog: &str,
     proto: Proto,
     family: Family,
     root: &Path,
@@ -333,13 +369,13 @@ fn inet_file<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<FileResult, Stop> {
     let path = proto.path(root, family);
-    let mut reader = match InetReader::open(&path) {
-        Ok(r) => r,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(FileResult::Missing),
-        Err(e) => return Err(open_error(&path, &e)),
+    let mut reader = match open_table(prog, &path, InetReader::open(&path), out)? {
+        Opened::Reader(r) => r,
+        Opened::Missing => return Ok(FileResult::Missing),
+        Opened::Skipped => return Ok(FileResult::Read),
     };
     let mut line = Vec::with_capacity(256);
-    while let Some(item) = next_item(reader.next_entry(), &path, bogus_kind(proto), out)? {
+    while let Some(item) = next_item(prog, reader.next_entry(), &path, bogus_kind(proto), out)? {
         let Some(e) = item else { continue };
         if !selected(proto, &e, o) {
             continue;
@@ -386,9 +422,10 @@ fn unix<W: Write>(
 ) -> Result<(), Stop> {
     out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
     let path = root.join("net/unix");
-    let mut reader = match UnixReader::open(&path) {
-        Ok(r) => r,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+    let mut reader = match open_table(prog, &path, UnixReader::open(&path), out)? {
+        Opened::Reader(r) => r,
+        Opened::Skipped => return Ok(()),
+        Opened::Missing => {
             let flag_arg = o.proto_args();
             if flag_arg || o.verbose {
                 sync(out)?;
@@ -400,10 +437,9 @@ fn unix<W: Write>(
             }
             return Ok(());
         }
-        Err(e) => return Err(open_error(&path, &e)),
     };
     let mut line = Vec::with_capacity(256);
-    while let Some(item) = next_item(reader.next_entry(), &path, "unix", out)? {
+    while let Some(item) = next_item(prog, reader.next_entry(), &path, "unix", out)? {
         let Some(e) = item else { continue };
         if !o.all {
             let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
