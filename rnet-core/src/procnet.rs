@@ -738,10 +738,61 @@ pub fn parse_unix_line(line: &[u8], line_no: usize) -> Result<UnixEntry, LineErr
     })
 }
 
+/// The name of a unix socket as `/proc/net/unix` prints it, from the bytes
+/// of its `sun_path` as bound (as `NETLINK_SOCK_DIAG` reports them): the
+/// kernel's `unix_seq_show` writes an abstract name (leading NUL) as `@`
+/// and the rest, a path without its closing NUL, every NUL as `@`, and
+/// every other byte raw, newlines included.
+pub fn unix_printed_name(sun_path: &[u8]) -> Vec<u8> {
+    let (lead, rest): (&[u8], &[u8]) = match sun_path.split_first() {
+        None => (b"", b""),
+        Some((0, rest)) => (b"@", rest),
+        Some(_) => (b"", &sun_path[..sun_path.len() - 1]),
+    };
+    let mut v = Vec::with_capacity(sun_path.len());
+    v.extend_from_slice(lead);
+    v.extend(rest.iter().map(|b| if *b == 0 { b'@' } else { *b }));
+    v
+}
+
+/// Where a reader of `/proc/net/unix` can learn the names the file cannot
+/// tell apart: a name is printed raw, so a newline in it starts what looks
+/// like a new line, and with the right bytes a whole forged row. The
+/// kernel's own list (`NETLINK_SOCK_DIAG`) says how each name really ends.
+pub trait UnixNames {
+    /// The name `/proc/net/unix` prints for the socket with this inode
+    /// (see [`unix_printed_name`]), when known.
+    fn printed(&mut self, inode: u64) -> Option<&[u8]>;
+}
+
+/// No names known: every line is taken as a line, as net-tools does.
+pub struct NoUnixNames;
+
+impl UnixNames for NoUnixNames {
+    fn printed(&mut self, _: u64) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// The bytes of a line after its `k`-th blank-separated field and the one
+/// space that follows it (where `/proc/net/unix` puts the name).
+fn after_field(line: &[u8], k: usize) -> Option<&[u8]> {
+    let mut rest = line;
+    for _ in 0..k {
+        let start = rest.iter().position(|b| !is_blank(*b))?;
+        rest = &rest[start..];
+        let end = rest.iter().position(|b| is_blank(*b)).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    rest.strip_prefix(b" ")
+}
+
 /// Streams `/proc/net/unix`.
 pub struct UnixReader<R> {
     lines: LineReader<R>,
     has_inode: bool,
+    /// A line read to check a continuation that turned out not to be one.
+    pending: Option<(Vec<u8>, usize)>,
 }
 
 impl UnixReader<File> {
@@ -762,6 +813,7 @@ impl<R: Read> UnixReader<R> {
         UnixReader {
             lines: LineReader::with_limits(inner, limits),
             has_inode: false,
+            pending: None,
         }
     }
 
@@ -770,17 +822,66 @@ impl<R: Read> UnixReader<R> {
         self.has_inode
     }
 
-    /// The next entry, `Ok(None)` at the end.
+    /// The next entry, `Ok(None)` at the end; every line is an entry.
     pub fn next_entry(&mut self) -> io::Result<Option<Result<UnixEntry, LineError>>> {
+        self.next_entry_with(&mut NoUnixNames)
+    }
+
+    /// The next entry, with the lines that continue a socket's name (a
+    /// name holding newlines, as `names` knows it) taken as part of that
+    /// socket's line instead of as rows of their own. Each continuation
+    /// line must be exactly the next piece of the known name; at the first
+    /// that is not, it is read as a line of its own (a socket that changed
+    /// between the two reads).
+    pub fn next_entry_with(
+        &mut self,
+        names: &mut dyn UnixNames,
+    ) -> io::Result<Option<Result<UnixEntry, LineError>>> {
         loop {
-            match self.lines.next_line()? {
-                None => return Ok(None),
-                Some((line, 1)) => {
+            let (entry, tail) = {
+                let (line, no) = match &self.pending {
+                    Some((l, n)) => (&l[..], *n),
+                    None => match self.lines.next_line()? {
+                        None => return Ok(None),
+                        Some(x) => x,
+                    },
+                };
+                if no == 1 {
                     self.has_inode = line.windows(5).any(|w| w == b"Inode");
+                    self.pending = None;
                     continue;
                 }
-                Some((line, no)) => return Ok(Some(parse_unix_line(line, no))),
+                let entry = parse_unix_line(line, no);
+                // The rest of the name, when this line holds only its first piece.
+                let tail = match &entry {
+                    Ok(UnixEntry {
+                        inode: Some(inode),
+                        path: Some(_),
+                        ..
+                    }) => names.printed(*inode).and_then(|full| {
+                        let first = after_field(line, 7)?;
+                        full.strip_prefix(first)
+                            .and_then(|t| t.strip_prefix(b"\n"))
+                            .map(<[u8]>::to_vec)
+                    }),
+                    _ => None,
+                };
+                (entry, tail)
+            };
+            self.pending = None;
+            if let Some(tail) = tail {
+                for piece in tail.split(|b| *b == b'\n') {
+                    match self.lines.next_line()? {
+                        Some((l, _)) if l == piece => {}
+                        Some((l, n)) => {
+                            self.pending = Some((l.to_vec(), n));
+                            break;
+                        }
+                        None => break,
+                    }
+                }
             }
+            return Ok(Some(entry));
         }
     }
 }
@@ -1217,6 +1318,78 @@ mod tests {
                 assert!(r.line.len() <= max_line);
             }
         }
+    }
+
+    #[test]
+    fn unix_names_as_the_kernel_prints_them() {
+        assert_eq!(unix_printed_name(b"/run/x.sock\0"), b"/run/x.sock");
+        assert_eq!(unix_printed_name(b"\0abs\0x\n"), b"@abs@x\n");
+        assert_eq!(unix_printed_name(b"\0"), b"@");
+        assert_eq!(unix_printed_name(b""), b"");
+        assert_eq!(
+            after_field(b"0: 2 0 10000 1 1 19001 @a b", 7),
+            Some(&b"@a b"[..])
+        );
+        assert_eq!(after_field(b"0: 2 0 10000 1 1 19001", 7), None);
+    }
+
+    struct Names(Vec<(u64, Vec<u8>)>);
+
+    impl UnixNames for Names {
+        fn printed(&mut self, inode: u64) -> Option<&[u8]> {
+            self.0
+                .iter()
+                .find(|(i, _)| *i == inode)
+                .map(|(_, n)| &n[..])
+        }
+    }
+
+    #[test]
+    fn a_newline_in_a_known_name_does_not_make_a_row() {
+        let forged = "0000000000000000: 00000002 00000000 00010000 0001 01 99999 /forged";
+        let text = format!(
+            "Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 20001 @evil
+{forged}
+more
+0000000000000000: 00000002 00000000 00000000 0002 01 20002 @plain
+0000000000000000: 00000002 00000000 00000000 0002 01 20003 @gone
+0000000000000000: 00000002 00000000 00000000 0002 01 20004 /next
+"
+        );
+        let mut names = Names(vec![
+            (20001, format!("@evil\n{forged}\nmore").into_bytes()),
+            // Known with a newline, but the next line is not its next piece
+            // (the socket changed between the two reads): read as a line.
+            (20003, b"@gone\nelsewhere".to_vec()),
+        ]);
+        let mut r = UnixReader::new(text.as_bytes());
+        let mut inodes = Vec::new();
+        while let Some(e) = r.next_entry_with(&mut names).unwrap() {
+            let e = e.unwrap();
+            inodes.push((e.inode.unwrap(), e.path.unwrap()));
+        }
+        assert_eq!(
+            inodes,
+            vec![
+                (20001, b"@evil".to_vec()),
+                (20002, b"@plain".to_vec()),
+                (20003, b"@gone".to_vec()),
+                (20004, b"/next".to_vec()),
+            ]
+        );
+        // Without names every line is a line, as in net-tools: the forged
+        // row is a row, `more` a bogus line.
+        let mut r = UnixReader::new(text.as_bytes());
+        let (mut rows, mut bogus) = (0, 0);
+        while let Some(e) = r.next_entry().unwrap() {
+            if e.is_ok() {
+                rows += 1;
+            } else {
+                bogus += 1;
+            }
+        }
+        assert_eq!((rows, bogus), (5, 1));
     }
 
     #[test]

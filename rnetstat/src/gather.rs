@@ -294,13 +294,7 @@ pub fn prog_text(pid: &str, argv0: &[u8]) -> String {
     let mut s = String::with_capacity(20);
     s.push_str(pid);
     s.push('/');
-    for &b in name {
-        s.push(if (0x20..0x7f).contains(&b) {
-            b as char
-        } else {
-            '.'
-        });
-    }
+    s.extend(crate::render::printable(name).map(char::from));
     s.truncate(19);
     s
 }

@@ -18,7 +18,8 @@ use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
 use rnet_core::args::split_argv_full;
 use rnet_core::explain::Sysctls;
 use rnet_core::procnet::{
-    proc_root, refusal, Family, InetEntry, InetReader, Proto, UnixReader, UNIX_ACCEPTCON,
+    proc_root, refusal, unix_printed_name, Family, InetEntry, InetReader, Proto, UnixNames,
+    UnixReader, UNIX_ACCEPTCON,
 };
 use std::ffi::OsString;
 use std::io::{self, ErrorKind, Write};
@@ -438,8 +439,11 @@ fn unix<W: Write>(
             return Ok(());
         }
     };
+    // Only the machine's own /proc describes the sockets netlink reports.
+    let mut names = LiveUnixNames::new(root == Path::new("/proc"));
     let mut line = Vec::with_capacity(256);
-    while let Some(item) = next_item(prog, reader.next_entry(), &path, "unix", out)? {
+    while let Some(item) = next_item(prog, reader.next_entry_with(&mut names), &path, "unix", out)?
+    {
         let Some(e) = item else { continue };
         if !o.all {
             let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
@@ -457,4 +461,70 @@ fn unix<W: Write>(
         out.write_all(&line)?;
     }
     Ok(())
+}
+
+/// The kernel's own list of unix sockets (`NETLINK_SOCK_DIAG`), so that a
+/// name holding a newline is read as one name and not as a forged row.
+/// Only names with a newline are kept; every inode is remembered so that
+/// a socket bound after the list was taken (not in it) makes it be taken
+/// again, at most [`LiveUnixNames::MAX_RELOADS`] times per listing.
+struct LiveUnixNames {
+    live: bool,
+    known: Vec<u32>,
+    with_newline: Vec<(u32, Vec<u8>)>,
+    reloads: u32,
+}
+
+impl LiveUnixNames {
+    const MAX_RELOADS: u32 = 16;
+
+    fn new(live: bool) -> Self {
+        let mut n = LiveUnixNames {
+            live,
+            known: Vec::new(),
+            with_newline: Vec::new(),
+            reloads: 0,
+        };
+        n.load();
+        n
+    }
+
+    fn load(&mut self) {
+        if !self.live {
+            return;
+        }
+        let Some(all) = sys::unix_socket_names() else {
+            // No unix_diag: nothing to check against, as net-tools.
+            self.live = false;
+            return;
+        };
+        self.known = all.iter().map(|(i, _)| *i).collect();
+        self.known.sort_unstable();
+        self.with_newline = all
+            .into_iter()
+            .filter_map(|(i, name)| {
+                let printed = unix_printed_name(&name);
+                printed.contains(&b'\n').then_some((i, printed))
+            })
+            .collect();
+        self.with_newline.sort_unstable();
+    }
+}
+
+impl UnixNames for LiveUnixNames {
+    fn printed(&mut self, inode: u64) -> Option<&[u8]> {
+        if !self.live {
+            return None;
+        }
+        let i = u32::try_from(inode).ok()?;
+        if self.known.binary_search(&i).is_err() && self.reloads < Self::MAX_RELOADS {
+            self.reloads += 1;
+            self.load();
+        }
+        let k = self
+            .with_newline
+            .binary_search_by_key(&i, |(k, _)| *k)
+            .ok()?;
+        Some(&self.with_newline[k].1)
+    }
 }
