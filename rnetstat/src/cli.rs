@@ -125,8 +125,9 @@ pub enum Action {
     BadOption(GetoptError),
     /// Conflicting modes: usage on stderr, exit 3.
     Usage,
-    /// `-A` with an unknown family: ``Unknown address family `foo'.``, exit 1.
-    UnknownFamily(String),
+    /// `-A` with an unknown family: ``Unknown address family `foo'.``, exit 1
+    /// (the name's bytes as typed).
+    UnknownFamily(Vec<u8>),
     /// A one-line message (without program name) and an exit status.
     Fail(String, u8),
 }
@@ -248,7 +249,7 @@ pub fn parse(args: &[OsString]) -> Action {
         if id == ID_AF {
             let name = long_name.unwrap_or_default();
             if !set_family(&mut o, name) {
-                return Action::UnknownFamily(name.to_string());
+                return Action::UnknownFamily(name.as_bytes().to_vec());
             }
             continue;
         }
@@ -265,10 +266,11 @@ pub fn parse(args: &[OsString]) -> Action {
         };
         match c {
             'A' => {
-                let list = value.unwrap_or_default().to_string_lossy().into_owned();
-                for name in list.split(',') {
-                    if !set_family(&mut o, name) {
-                        return Action::UnknownFamily(name.to_string());
+                let list = value.unwrap_or_default();
+                for name in list.as_encoded_bytes().split(|b| *b == b',') {
+                    let known = std::str::from_utf8(name).is_ok_and(|n| set_family(&mut o, n));
+                    if !known {
+                        return Action::UnknownFamily(name.to_vec());
                     }
                 }
             }

@@ -15,7 +15,7 @@ mod sys;
 use cli::{Action, Options};
 use gather::ProgCache;
 use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
-use rnet_core::args::split_argv_full;
+use rnet_core::args::split_argv_with;
 use rnet_core::explain::Sysctls;
 use rnet_core::procnet::{
     proc_root, refusal, unix_printed_name, Family, InetEntry, InetReader, Proto, UnixNames,
@@ -50,7 +50,14 @@ impl From<io::Error> for Stop {
 
 /// Runs rnetstat with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let (prog, argv0, rest, fixes) = split_argv_full(args.into_iter().collect(), "rnetstat");
+    // Dashes are repaired in options only: an option's value is read as
+    // typed (`-A –inet` is an unknown family, as for netstat).
+    let (prog, argv0, rest, fixes) = split_argv_with(
+        args.into_iter().collect(),
+        "rnetstat",
+        &rnet_core::args::short_opts(cli::SHORT_OPTS),
+        cli::LONG_OPTS,
+    );
     if let Some(note) = rnet_core::args::dash_note(&fixes) {
         eprintln!("{prog}: {note}");
     }
@@ -72,7 +79,17 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             ExitCode::SUCCESS
         }
         Action::BadOption(e) => {
-            eprint!("{argv0}: {e}\n{}{}", cli::USAGE, cli::AF_LIST);
+            // Byte for byte as glibc: a non-UTF-8 argument is shown raw.
+            let msg = [
+                argv0.as_bytes(),
+                b": ",
+                &e.to_bytes(),
+                b"\n",
+                cli::USAGE.as_bytes(),
+                cli::AF_LIST.as_bytes(),
+            ]
+            .concat();
+            let _ = io::stderr().write_all(&msg);
             ExitCode::from(3)
         }
         Action::Usage => {
@@ -80,7 +97,8 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             ExitCode::from(3)
         }
         Action::UnknownFamily(name) => {
-            eprintln!("Unknown address family `{name}'.");
+            let msg = [&b"Unknown address family `"[..], &name, b"'.\n"].concat();
+            let _ = io::stderr().write_all(&msg);
             ExitCode::from(1)
         }
         Action::Fail(msg, code) => {
