@@ -61,7 +61,11 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     if let Some(note) = rnet_core::args::dash_note(&fixes) {
         eprintln!("{prog}: {note}");
     }
-    match cli::parse(&rest) {
+    let (notes, action) = cli::parse_with_notes(&rest);
+    for n in notes {
+        eprint!("{n}");
+    }
+    match action {
         Action::Help => {
             // net-tools' stdout is block-buffered, so its stderr part
             // comes first whenever both go to one pipe.
@@ -412,6 +416,10 @@ fn inet_file<L: Lookup, W: Write>(
 /// its own note under `-v`; a requested `-S` stops at the first.
 fn sctp(prog: &str, o: &Options, root: &Path) -> Result<(), Stop> {
     let flag_arg = o.proto_args();
+    // net-tools' INFO_GUTS: SCTP is an IPv4 table (`-6 --sctp` skips it).
+    if flag_arg && !o.inet {
+        return Ok(());
+    }
     let mut files = Vec::new();
     if o.all || o.listening {
         files.push("net/sctp/eps");

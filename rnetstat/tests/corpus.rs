@@ -127,6 +127,22 @@ fn corpus() -> Vec<Case> {
         case(&["-n", "", ""], 0),
         case(&["-n", "-"], 0),
         case(&["-nt", "99999999999999999999999"], 0),
+        // Long options Debian's netstat does not have, and the one it
+        // has but cannot handle (`--tcpip`: an internal error, then on).
+        case(&["-n", "--econet"], 3),
+        case(&["-n", "--ash"], 3),
+        case(&["--ec"], 3),
+        case(&["-n", "--tcpip"], 0),
+        case(&["--tcpip", "--bogus"], 3),
+        case(&["-A", "ec"], 1),
+        case(&["-A", "ip6,ipv6"], 1),
+        // -Z acts when reached (SELinux is off on test machines), before
+        // a later error; a getopt error before it wins.
+        case(&["-Z", "-q"], 1),
+        case(&["-q", "-Z"], 3),
+        case(&["-Z", "-A", "bogus"], 1),
+        // SCTP is an IPv4 table: with -6 only it is not looked for.
+        case(&["-n6", "--sctp"], 0),
         // A requested family this kernel has no table for.
         case(&["-n", "--ipx"], 1),
         case(&["-n", "-A", "ax25"], 1),
