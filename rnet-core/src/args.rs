@@ -62,27 +62,89 @@ pub fn normalize_dashes(args: Vec<OsString>) -> (Vec<OsString>, Vec<DashFix>) {
     let out = args
         .into_iter()
         .map(|arg| {
-            let Some(s) = arg.to_str() else { return arg };
-            let lead: Vec<char> = s
-                .chars()
-                .take_while(|c| *c == '-' || is_unicode_dash(*c))
-                .collect();
-            if lead.is_empty() || !lead.iter().any(|c| is_unicode_dash(*c)) || lead.len() > 2 {
-                return arg;
-            }
-            let rest = &s[lead.iter().map(|c| c.len_utf8()).sum::<usize>()..];
-            match rest.chars().next() {
-                Some(c) if c.is_ascii_alphanumeric() || c == '?' => {}
-                _ => return arg,
-            }
-            let fixed = format!("{}{}", "-".repeat(lead.len()), rest);
-            fixes.push(DashFix {
-                from: s.to_string(),
-                to: fixed.clone(),
-            });
-            OsString::from(fixed)
+            let (arg, fix) = normalize_one(arg);
+            fixes.extend(fix);
+            arg
         })
         .collect();
+    (out, fixes)
+}
+
+/// One argument of [`normalize_dashes`].
+fn normalize_one(arg: OsString) -> (OsString, Option<DashFix>) {
+    let Some(s) = arg.to_str() else {
+        return (arg, None);
+    };
+    let lead: Vec<char> = s
+        .chars()
+        .take_while(|c| *c == '-' || is_unicode_dash(*c))
+        .collect();
+    if lead.is_empty() || !lead.iter().any(|c| is_unicode_dash(*c)) || lead.len() > 2 {
+        return (arg, None);
+    }
+    let rest = &s[lead.iter().map(|c| c.len_utf8()).sum::<usize>()..];
+    match rest.chars().next() {
+        Some(c) if c.is_ascii_alphanumeric() || c == '?' => {}
+        _ => return (arg, None),
+    }
+    let fixed = format!("{}{}", "-".repeat(lead.len()), rest);
+    let fix = DashFix {
+        from: s.to_string(),
+        to: fixed.clone(),
+    };
+    (OsString::from(fixed), Some(fix))
+}
+
+/// As [`normalize_dashes`], knowing the options: an argument that getopt
+/// will take as an option's value (`-A –inet`, `--protocol –x`) and every
+/// argument after `--` are left as typed, so a value is read exactly as
+/// the original reads it.
+pub fn normalize_dashes_for(
+    args: Vec<OsString>,
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+) -> (Vec<OsString>, Vec<DashFix>) {
+    let mut fixes = Vec::new();
+    let mut out = Vec::with_capacity(args.len());
+    let mut verbatim = false;
+    let mut value_next = false;
+    for arg in args {
+        if verbatim || value_next {
+            value_next = false;
+            out.push(arg);
+            continue;
+        }
+        let (arg, fix) = normalize_one(arg);
+        fixes.extend(fix);
+        let b = arg.as_encoded_bytes();
+        if b == b"--" {
+            verbatim = true;
+        } else if let Some(body) = b.strip_prefix(b"--") {
+            if !body.contains(&b'=') {
+                let name = String::from_utf8_lossy(body);
+                value_next =
+                    find_long(longs, &name, &arg).is_ok_and(|o| o.has_arg == HasArg::Required);
+            }
+        } else if b.len() > 1 && b[0] == b'-' {
+            for (k, &c) in b.iter().enumerate().skip(1) {
+                let Some(o) = shorts
+                    .iter()
+                    .find(|o| c.is_ascii() && o.letter == char::from(c))
+                else {
+                    break;
+                };
+                match o.has_arg {
+                    HasArg::No => {}
+                    HasArg::Optional => break,
+                    HasArg::Required => {
+                        value_next = k + 1 == b.len();
+                        break;
+                    }
+                }
+            }
+        }
+        out.push(arg);
+    }
     (out, fixes)
 }
 
@@ -102,6 +164,25 @@ pub fn split_argv_full(
     args: Vec<OsString>,
     default: &str,
 ) -> (String, String, Vec<OsString>, Vec<DashFix>) {
+    let (prog, argv0, rest) = split_prog(args, default);
+    let (rest, fixes) = normalize_dashes(rest);
+    (prog, argv0, rest, fixes)
+}
+
+/// As [`split_argv_full`], with the dashes repaired by
+/// [`normalize_dashes_for`] (option values are left as typed).
+pub fn split_argv_with(
+    args: Vec<OsString>,
+    default: &str,
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+) -> (String, String, Vec<OsString>, Vec<DashFix>) {
+    let (prog, argv0, rest) = split_prog(args, default);
+    let (rest, fixes) = normalize_dashes_for(rest, shorts, longs);
+    (prog, argv0, rest, fixes)
+}
+
+fn split_prog(args: Vec<OsString>, default: &str) -> (String, String, Vec<OsString>) {
     let argv0 = args
         .first()
         .map(|a| a.to_string_lossy().into_owned())
@@ -119,8 +200,7 @@ pub fn split_argv_full(
         })
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| default.to_string());
-    let (rest, fixes) = normalize_dashes(args.collect());
-    (prog, argv0, rest, fixes)
+    (prog, argv0, args.collect())
 }
 
 /// Whether an option takes an argument.
@@ -196,12 +276,18 @@ pub enum Token {
 pub enum GetoptError {
     /// `invalid option -- 'q'`
     InvalidShort(char),
+    /// `invalid option -- '\xc3'`: a byte that is not ASCII (glibc's
+    /// getopt reads a cluster byte by byte and names the first one raw;
+    /// see [`GetoptError::to_bytes`]).
+    InvalidShortByte(u8),
     /// `option requires an argument -- 'A'`
     ShortNeedsArg(char),
-    /// `unrecognized option '--bogus'`
-    UnknownLong(String),
-    /// `option '--nu' is ambiguous; possibilities: '--numeric' ...`
-    Ambiguous(String, Vec<&'static str>),
+    /// `unrecognized option '--bogus=1'`: the whole argument, as typed.
+    UnknownLong(OsString),
+    /// `option '--nu' is ambiguous; possibilities: '--numeric' ...`: the
+    /// whole argument, then the first match and every later one that is
+    /// not the same option as the first (glibc's list).
+    Ambiguous(OsString, Vec<&'static str>),
     /// `option '--all' doesn't allow an argument`
     LongNoArg(&'static str),
     /// `option '--protocol' requires an argument`
@@ -212,10 +298,17 @@ impl fmt::Display for GetoptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GetoptError::InvalidShort(c) => write!(f, "invalid option -- '{c}'"),
+            GetoptError::InvalidShortByte(b) => write!(f, "invalid option -- '\\x{b:02x}'"),
             GetoptError::ShortNeedsArg(c) => write!(f, "option requires an argument -- '{c}'"),
-            GetoptError::UnknownLong(s) => write!(f, "unrecognized option '{s}'"),
+            GetoptError::UnknownLong(s) => {
+                write!(f, "unrecognized option '{}'", s.to_string_lossy())
+            }
             GetoptError::Ambiguous(s, names) => {
-                write!(f, "option '{s}' is ambiguous; possibilities:")?;
+                write!(
+                    f,
+                    "option '{}' is ambiguous; possibilities:",
+                    s.to_string_lossy()
+                )?;
                 for n in names {
                     write!(f, " '--{n}'")?;
                 }
@@ -228,6 +321,32 @@ impl fmt::Display for GetoptError {
 }
 
 impl std::error::Error for GetoptError {}
+
+impl GetoptError {
+    /// The message as glibc writes it, byte for byte: the argument's own
+    /// bytes where it is not UTF-8 (the `Display` text replaces them).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            GetoptError::InvalidShortByte(b) => [&b"invalid option -- '"[..], &[*b], b"'"].concat(),
+            GetoptError::UnknownLong(s) => {
+                [&b"unrecognized option '"[..], s.as_encoded_bytes(), b"'"].concat()
+            }
+            GetoptError::Ambiguous(s, names) => {
+                let mut v = [
+                    &b"option '"[..],
+                    s.as_encoded_bytes(),
+                    b"' is ambiguous; possibilities:",
+                ]
+                .concat();
+                for n in names {
+                    v.extend_from_slice(format!(" '--{n}'").as_bytes());
+                }
+                v
+            }
+            other => other.to_string().into_bytes(),
+        }
+    }
+}
 
 /// What a tokenizer returns: the tokens before the first error, and that
 /// error. The tools act on the tokens in order first (an earlier `-V` or
@@ -286,7 +405,7 @@ fn getopt_into(
                 None => (body, None),
             };
             let name_str = String::from_utf8_lossy(name).into_owned();
-            let opt = find_long(longs, &name_str, &String::from_utf8_lossy(bytes))?;
+            let opt = find_long(longs, &name_str, arg)?;
             let value = value.map(os_from_bytes);
             match (opt.has_arg, value) {
                 (HasArg::No, Some(_)) => return Err(GetoptError::LongNoArg(opt.name)),
@@ -303,16 +422,23 @@ fn getopt_into(
             }
             continue;
         }
-        // A cluster of short options.
-        let s = arg.to_string_lossy();
-        let chars: Vec<(usize, char)> = s.char_indices().skip(1).collect();
-        let mut k = 0;
-        while k < chars.len() {
-            let (pos, c) = chars[k];
-            let Some(opt) = shorts.iter().find(|o| o.letter == c) else {
+        // A cluster of short options, read byte by byte as glibc does.
+        let mut k = 1;
+        while k < bytes.len() {
+            let b = bytes[k];
+            let rest_at = k + 1;
+            if !b.is_ascii() {
+                return Err(GetoptError::InvalidShortByte(b));
+            }
+            let c = char::from(b);
+            // glibc refuses ':' and ';' even where the table would have them.
+            let found = shorts
+                .iter()
+                .find(|o| o.letter == c)
+                .filter(|_| c != ':' && c != ';');
+            let Some(opt) = found else {
                 return Err(GetoptError::InvalidShort(c));
             };
-            let rest_at = pos + c.len_utf8();
             match opt.has_arg {
                 HasArg::No => {
                     out.push(Token::Short(c, None));
@@ -359,32 +485,31 @@ fn os_from_bytes(b: &[u8]) -> OsString {
 fn find_long<'a>(
     longs: &'a [LongOpt],
     name: &str,
-    shown: &str,
+    arg: &OsStr,
 ) -> Result<&'a LongOpt, GetoptError> {
     if let Some(o) = longs.iter().find(|o| o.name == name) {
         return Ok(o);
     }
-    let shown_name = shown.split('=').next().unwrap_or(shown).to_string();
-    if name.is_empty() {
-        return Err(GetoptError::UnknownLong(shown_name));
-    }
+    // An empty name (`--=x`) is a prefix of every option, as in glibc.
     let matches: Vec<&LongOpt> = longs
         .iter()
         .filter(|o| !o.exact_only && o.name.starts_with(name))
         .collect();
     match matches.as_slice() {
-        [] => Err(GetoptError::UnknownLong(shown_name)),
+        [] => Err(GetoptError::UnknownLong(arg.to_os_string())),
         [one] => Ok(one),
         [first, rest @ ..] => {
-            if rest
-                .iter()
-                .all(|o| o.id == first.id && o.has_arg == first.has_arg)
-            {
+            // glibc: ambiguous when a later match is not the same option as
+            // the first; it lists the first and each of those.
+            let same = |o: &LongOpt| o.id == first.id && o.has_arg == first.has_arg;
+            if rest.iter().all(|o| same(o)) {
                 Ok(first)
             } else {
                 Err(GetoptError::Ambiguous(
-                    shown_name,
-                    matches.iter().map(|o| o.name).collect(),
+                    arg.to_os_string(),
+                    std::iter::once(first.name)
+                        .chain(rest.iter().filter(|o| !same(o)).map(|o| o.name))
+                        .collect(),
                 ))
             }
         }
@@ -474,7 +599,7 @@ mod tests {
         assert_eq!(e(&["-q"]), "invalid option -- 'q'");
         assert_eq!(e(&["-A"]), "option requires an argument -- 'A'");
         assert_eq!(e(&["--bogus"]), "unrecognized option '--bogus'");
-        assert_eq!(e(&["--bogus=1"]), "unrecognized option '--bogus'");
+        assert_eq!(e(&["--bogus=1"]), "unrecognized option '--bogus=1'");
         assert_eq!(
             e(&["--nu"]),
             "option '--nu' is ambiguous; possibilities: '--numeric' '--numeric-hosts'"
@@ -490,6 +615,163 @@ mod tests {
         let (t, err) = getopt_long(&os(&["-n", "-q", "-n"]), &shorts, LONGS);
         assert_eq!(t, vec![Token::Short('n', None)]);
         assert_eq!(err, Some(GetoptError::InvalidShort('q')));
+    }
+
+    #[test]
+    fn glibc_details_of_long_and_byte_errors() {
+        let shorts = short_opts("A:n");
+        let err = |v: Vec<OsString>| getopt_long(&v, &shorts, LONGS).1.unwrap();
+        // The whole argument is named, value included.
+        assert_eq!(
+            err(os(&["--nume=1"])).to_string(),
+            "option '--nume=1' is ambiguous; possibilities: '--numeric' '--numeric-hosts'"
+        );
+        // `--in`: inet and inet6 are one option (same id): not ambiguous.
+        assert!(getopt_long(&os(&["--in"]), &shorts, LONGS).1.is_none());
+        // An empty name is a prefix of all; glibc lists the first match and
+        // each later one that is not the same option as the first.
+        assert_eq!(
+            err(os(&["--=x"])),
+            GetoptError::Ambiguous(
+                "--=x".into(),
+                vec![
+                    "numeric",
+                    "numeric-hosts",
+                    "protocol",
+                    "extend",
+                    "inet",
+                    "inet6"
+                ]
+            )
+        );
+        // Clusters are read byte by byte: the first non-ASCII byte, raw.
+        use std::os::unix::ffi::OsStringExt;
+        let e = err(vec![OsString::from_vec(b"-n\xc3\xa9".to_vec())]);
+        assert_eq!(e, GetoptError::InvalidShortByte(0xc3));
+        assert_eq!(e.to_bytes(), b"invalid option -- '\xc3'");
+        let e = err(vec![OsString::from_vec(b"--\xffx=1".to_vec())]);
+        assert_eq!(e.to_bytes(), b"unrecognized option '--\xffx=1'");
+        assert_eq!(err(os(&["-:"])), GetoptError::InvalidShort(':'));
+    }
+
+    #[test]
+    fn random_argv_never_panics_and_tokens_follow_the_tables() {
+        // Seeded: random bytes and option-like fragments through both
+        // tokenizers and the dash repair. Every token must come from the
+        // tables with an argument only where the table allows one, and
+        // repairing twice changes nothing more.
+        use std::os::unix::ffi::OsStringExt;
+        let shorts = short_opts("A:np:o::x");
+        let mut x: u64 = 0x0123_4567_89ab_cdef;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let parts: &[&[u8]] = &[
+            b"-",
+            b"--",
+            b"-n",
+            b"-A",
+            b"--nu",
+            b"--protocol",
+            b"=",
+            b"-o",
+            b"-p",
+            b"x",
+            b"\xe2\x80\x93",
+            b"\xff",
+            b"\xc3\xa9",
+            b":",
+            b";",
+            b"--ex",
+            b"--inet6=",
+        ];
+        for _ in 0..20_000 {
+            let argv: Vec<OsString> = (0..next() % 6)
+                .map(|_| {
+                    let mut a = Vec::new();
+                    for _ in 0..next() % 4 {
+                        if next() % 4 == 0 {
+                            a.push(next() as u8);
+                        } else {
+                            a.extend_from_slice(parts[(next() % parts.len() as u64) as usize]);
+                        }
+                    }
+                    OsString::from_vec(a)
+                })
+                .collect();
+            let (fixed, _) = normalize_dashes_for(argv.clone(), &shorts, LONGS);
+            assert_eq!(normalize_dashes_for(fixed.clone(), &shorts, LONGS).0, fixed);
+            for (tokens, err) in [
+                getopt_long(&fixed, &shorts, LONGS),
+                getopt_posix(&fixed, &shorts, &[]),
+            ] {
+                for t in &tokens {
+                    match t {
+                        Token::Short(c, v) => {
+                            let o = shorts.iter().find(|o| o.letter == *c).unwrap();
+                            assert!(c.is_ascii() && *c != ':' && *c != ';');
+                            match o.has_arg {
+                                HasArg::No => assert!(v.is_none()),
+                                HasArg::Required => assert!(v.is_some()),
+                                HasArg::Optional => {}
+                            }
+                        }
+                        Token::Long(name, id, v) => {
+                            let o = LONGS.iter().find(|o| o.name == *name).unwrap();
+                            assert_eq!(o.id, *id);
+                            if o.has_arg == HasArg::No {
+                                assert!(v.is_none());
+                            }
+                        }
+                        // An operand is always a whole argument.
+                        Token::Operand(a) => assert!(fixed.contains(a)),
+                    }
+                }
+                if let Some(e) = err {
+                    assert!(!e.to_bytes().is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dashes_in_option_values_are_left_as_typed() {
+        let shorts = short_opts("A:n");
+        let (v, fixes) = normalize_dashes_for(
+            os(&[
+                "\u{2013}n",
+                "-A",
+                "\u{2013}inet",
+                "-nA",
+                "\u{2013}x",
+                "--prot",
+                "\u{2014}y",
+                "\u{2013}A\u{2013}z",
+                "--",
+                "\u{2013}n",
+            ]),
+            &shorts,
+            LONGS,
+        );
+        assert_eq!(
+            v,
+            os(&[
+                "-n",
+                "-A",
+                "\u{2013}inet",
+                "-nA",
+                "\u{2013}x",
+                "--prot",
+                "\u{2014}y",
+                "-A\u{2013}z",
+                "--",
+                "\u{2013}n"
+            ])
+        );
+        assert_eq!(fixes.len(), 2);
     }
 
     #[test]

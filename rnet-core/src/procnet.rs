@@ -14,9 +14,10 @@
 use crate::addr::{decode_v4, decode_v6, parse_hex_u32, parse_hex_u64};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The environment variable that points every reader at a fixture tree
 /// instead of `/proc` (it names the directory that stands for `/proc`).
@@ -178,7 +179,8 @@ struct Fields<'a> {
 }
 
 fn is_blank(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    // C's isspace(), as net-tools' sscanf() splits.
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
 }
 
 impl<'a> Iterator for Fields<'a> {
@@ -321,45 +323,344 @@ pub fn parse_inet_line(line: &[u8], line_no: usize) -> Result<InetEntry, LineErr
     })
 }
 
+/// The longest line accepted. The kernel's lines are short: tcp4 lines are
+/// padded to 149 bytes, tcp6 lines are about 180, and a `unix` line is
+/// about 60 bytes of fields plus a path of at most 108 bytes (`sun_path`).
+/// 4 KiB is twenty times the longest of them, and also the width of the
+/// one page a `seq_file` record must fit in; a longer line is not one the
+/// kernel wrote.
+pub const MAX_LINE: usize = 4096;
+
+/// The most bytes read from one table: 256 MiB. A machine with 1,000,000
+/// sockets writes about 150 MB of `/proc/net/tcp` (150 bytes a line);
+/// real machines stay far below that, while `/dev/zero` or a runaway file
+/// would otherwise be read until memory or patience runs out.
+pub const MAX_TABLE_BYTES: u64 = 256 << 20;
+
+/// The most time spent inside `read()` on one table: the kernel writes the
+/// 256 MiB above in a few seconds (about 1 µs a socket), so 30 s is only
+/// reached by a file that trickles (a FUSE or network file). The time
+/// spent between reads (name lookups, a slow stdout) does not count. One
+/// read of a regular file that never returns cannot be bounded this way;
+/// FIFOs, the only local files that do that, are refused before they are
+/// read (see [`open_table`]).
+pub const MAX_READ_TIME: Duration = Duration::from_secs(30);
+
+/// What may be read from one table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest line, newline excluded.
+    pub max_line: usize,
+    /// Total bytes.
+    pub max_bytes: u64,
+    /// Total time inside `read()`.
+    pub max_time: Duration,
+}
+
+impl Limits {
+    /// The limits for kernel tables: [`MAX_LINE`], [`MAX_TABLE_BYTES`],
+    /// [`MAX_READ_TIME`].
+    pub const KERNEL: Limits = Limits {
+        max_line: MAX_LINE,
+        max_bytes: MAX_TABLE_BYTES,
+        max_time: MAX_READ_TIME,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::KERNEL
+    }
+}
+
+/// Why a `/proc` file is not read (or not read to its end): it is not what
+/// the kernel provides there. Carried inside an [`io::Error`] of kind
+/// `InvalidData`; [`refusal`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a regular file (`/proc` tables are regular files of size 0);
+    /// the text names the kind: "a FIFO", "a directory", ...
+    NotRegular(&'static str),
+    /// A regular file whose size is beyond [`Limits::max_bytes`].
+    TooLarge(u64),
+    /// A line longer than [`Limits::max_line`] (its 1-based number).
+    LongLine(usize, usize),
+    /// More than [`Limits::max_bytes`] bytes came out of it.
+    TooManyBytes(u64),
+    /// More than [`Limits::max_time`] was spent reading it.
+    TooSlow(Duration),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NotRegular(kind) => write!(f, "{kind}, not a kernel table; skipped"),
+            Refusal::TooLarge(size) => write!(
+                f,
+                "{size} bytes, larger than any kernel table; skipped"
+            ),
+            Refusal::LongLine(line, max) => write!(
+                f,
+                "line {line} is longer than {max} bytes, not a kernel table; rest of the file skipped"
+            ),
+            Refusal::TooManyBytes(max) => write!(
+                f,
+                "more than {max} bytes, larger than any kernel table; rest of the file skipped"
+            ),
+            Refusal::TooSlow(t) => write!(
+                f,
+                "still not read after {} s; rest of the file skipped",
+                t.as_secs()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl From<Refusal> for io::Error {
+    fn from(r: Refusal) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, r)
+    }
+}
+
+/// The [`Refusal`] inside an error from [`open_table`] or a reader, if the
+/// error is one.
+pub fn refusal(e: &io::Error) -> Option<&Refusal> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Refusal>())
+}
+
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn check_meta(meta: &std::fs::Metadata, limits: &Limits) -> Result<(), Refusal> {
+    if !meta.file_type().is_file() {
+        return Err(Refusal::NotRegular(file_kind(meta.file_type())));
+    }
+    // /proc files say 0; only a file that is not one can be this large.
+    if meta.len() > limits.max_bytes {
+        return Err(Refusal::TooLarge(meta.len()));
+    }
+    Ok(())
+}
+
+/// Opens a `/proc` file (or its stand-in under `$RNET_PROC_ROOT`) for
+/// reading, refusing anything the kernel does not put there. `/proc`
+/// tables are regular files of size 0, so "is a regular file" is the test,
+/// not the size.
+///
+/// The type is checked with `stat` before the file is opened, so a FIFO
+/// (where `open` would wait for a writer), a directory or a device (where
+/// `open` itself can act, as a watchdog or tape device does) is never
+/// opened. A symbolic link is followed (a fixture tree may link to a
+/// captured table; `/proc/net` itself is a link to `self/net`) and judged
+/// by its target. The open uses `O_NONBLOCK | O_NOCTTY`, so a FIFO put in
+/// place between the two steps cannot block it, and the opened file is
+/// checked again with `fstat`. A refusal is an `InvalidData` error
+/// holding a [`Refusal`]; a missing file is `NotFound`, as from `open`.
+pub fn open_table(path: &Path) -> io::Result<File> {
+    open_table_with(path, &Limits::KERNEL)
+}
+
+/// [`open_table`] with other limits (only the byte limit is used here).
+pub fn open_table_with(path: &Path, limits: &Limits) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    check_meta(&std::fs::metadata(path)?, limits)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    check_meta(&file.metadata()?, limits)?;
+    Ok(file)
+}
+
 /// Reads a table line by line into a reused buffer: streaming, so memory
-/// stays flat whatever the number of sockets.
+/// stays flat whatever the number of sockets, and bounded by [`Limits`]:
+/// a line is never held beyond `max_line` bytes (so `/dev/zero` costs 4 KiB,
+/// not all memory), and the file stops after `max_bytes` or `max_time`.
+/// After a refusal (returned once, as an error holding a [`Refusal`]) the
+/// reader reports end of file.
 pub struct LineReader<R> {
-    inner: BufReader<R>,
-    buf: Vec<u8>,
+    inner: R,
+    /// Read buffer and its unread part `buf[pos..end]`.
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    /// A line that spans reads is gathered here.
+    line: Vec<u8>,
     line_no: usize,
+    total: u64,
+    read_time: Duration,
+    limits: Limits,
+    done: bool,
+}
+
+/// The index of the first newline: eight bytes at a time, as the reader's
+/// hot loop (a byte-by-byte search cost a fifth of a `-nat` listing).
+fn find_newline(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        // A zero byte where the newlines were; the lowest flag is exact.
+        let x = u64::from_le_bytes(w) ^ NL;
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|p| at + p)
+}
+
+/// One `read`, retried on EINTR, its time added to `spent`.
+fn timed_read<R: Read>(inner: &mut R, buf: &mut [u8], spent: &mut Duration) -> io::Result<usize> {
+    loop {
+        let start = Instant::now();
+        let r = inner.read(buf);
+        *spent += start.elapsed();
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 impl LineReader<File> {
-    /// Opens a file with a buffer big enough for the kernel's page-sized reads.
+    /// Opens a file with [`open_table`].
     pub fn open(path: &Path) -> io::Result<Self> {
-        Ok(LineReader::new(File::open(path)?))
+        Ok(LineReader::new(open_table(path)?))
     }
 }
 
 impl<R: Read> LineReader<R> {
-    /// Wraps any reader (fixtures in tests).
+    /// Wraps any reader (fixtures in tests), with the kernel limits.
     pub fn new(inner: R) -> Self {
+        LineReader::with_limits(inner, Limits::KERNEL)
+    }
+
+    /// Wraps a reader with other limits.
+    pub fn with_limits(inner: R, limits: Limits) -> Self {
         LineReader {
-            inner: BufReader::with_capacity(64 * 1024, inner),
-            buf: Vec::with_capacity(512),
+            inner,
+            // Big enough for the kernel's page-sized reads of seq files.
+            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            line: Vec::with_capacity(512),
             line_no: 0,
+            total: 0,
+            read_time: Duration::ZERO,
+            limits,
+            done: false,
         }
     }
 
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.total
+    }
+
+    fn refuse(&mut self, r: Refusal) -> io::Error {
+        self.done = true;
+        self.line.clear();
+        r.into()
+    }
+
+    /// Refills the buffer; `Ok(0)` at end of file.
+    fn fill(&mut self) -> io::Result<usize> {
+        let room = usize::try_from(self.limits.max_bytes.saturating_sub(self.total))
+            .unwrap_or(usize::MAX)
+            .min(self.buf.len());
+        // At the byte limit, read one byte more: a file of exactly the
+        // limit is still whole.
+        let mut probe = [0u8; 1];
+        let target: &mut [u8] = if room == 0 {
+            &mut probe
+        } else {
+            &mut self.buf[..room]
+        };
+        let n = match timed_read(&mut self.inner, target, &mut self.read_time) {
+            Ok(n) => n,
+            Err(e) => {
+                self.done = true;
+                return Err(e);
+            }
+        };
+        if self.read_time > self.limits.max_time {
+            return Err(self.refuse(Refusal::TooSlow(self.limits.max_time)));
+        }
+        if room == 0 && n > 0 {
+            return Err(self.refuse(Refusal::TooManyBytes(self.limits.max_bytes)));
+        }
+        self.pos = 0;
+        self.end = n;
+        self.total += n as u64;
+        Ok(n)
+    }
+
     /// The next line (without its newline) and its 1-based number, or
-    /// `None` at end of file.
+    /// `None` at end of file (or after a refusal or read error).
     pub fn next_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
-        self.buf.clear();
-        let n = self.inner.read_until(b'\n', &mut self.buf)?;
-        if n == 0 {
+        if self.done {
             return Ok(None);
         }
-        self.line_no += 1;
-        let mut line: &[u8] = &self.buf;
-        if let Some(l) = line.strip_suffix(b"\n") {
-            line = l;
+        self.line.clear();
+        loop {
+            let avail = &self.buf[self.pos..self.end];
+            if let Some(i) = find_newline(avail) {
+                let (start, stop) = (self.pos, self.pos + i);
+                self.pos = stop + 1;
+                if self.line.len() + i > self.limits.max_line {
+                    let no = self.line_no + 1;
+                    return Err(self.refuse(Refusal::LongLine(no, self.limits.max_line)));
+                }
+                self.line_no += 1;
+                if self.line.is_empty() {
+                    // The whole line is in the buffer: no copy.
+                    return Ok(Some((&self.buf[start..stop], self.line_no)));
+                }
+                self.line.extend_from_slice(&self.buf[start..stop]);
+                return Ok(Some((&self.line, self.line_no)));
+            }
+            if self.line.len() + avail.len() > self.limits.max_line {
+                let no = self.line_no + 1;
+                return Err(self.refuse(Refusal::LongLine(no, self.limits.max_line)));
+            }
+            self.line.extend_from_slice(avail);
+            self.pos = self.end;
+            if self.fill()? == 0 {
+                self.done = true;
+                if self.line.is_empty() {
+                    return Ok(None);
+                }
+                self.line_no += 1;
+                return Ok(Some((&self.line, self.line_no)));
+            }
         }
-        Ok(Some((line, self.line_no)))
     }
 }
 
@@ -375,15 +676,20 @@ pub struct InetReader<R> {
 impl InetReader<File> {
     /// Opens `/proc/net/<file>` (or its fixture).
     pub fn open(path: &Path) -> io::Result<Self> {
-        Ok(InetReader::new(File::open(path)?))
+        Ok(InetReader::new(open_table(path)?))
     }
 }
 
 impl<R: Read> InetReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> Self {
+        InetReader::with_limits(inner, Limits::KERNEL)
+    }
+
+    /// Wraps a reader with other limits.
+    pub fn with_limits(inner: R, limits: Limits) -> Self {
         InetReader {
-            lines: LineReader::new(inner),
+            lines: LineReader::with_limits(inner, limits),
         }
     }
 
@@ -458,25 +764,82 @@ pub fn parse_unix_line(line: &[u8], line_no: usize) -> Result<UnixEntry, LineErr
     })
 }
 
+/// The name of a unix socket as `/proc/net/unix` prints it, from the bytes
+/// of its `sun_path` as bound (as `NETLINK_SOCK_DIAG` reports them): the
+/// kernel's `unix_seq_show` writes an abstract name (leading NUL) as `@`
+/// and the rest, a path without its closing NUL, every NUL as `@`, and
+/// every other byte raw, newlines included.
+pub fn unix_printed_name(sun_path: &[u8]) -> Vec<u8> {
+    let (lead, rest): (&[u8], &[u8]) = match sun_path.split_first() {
+        None => (b"", b""),
+        Some((0, rest)) => (b"@", rest),
+        Some(_) => (b"", &sun_path[..sun_path.len() - 1]),
+    };
+    let mut v = Vec::with_capacity(sun_path.len());
+    v.extend_from_slice(lead);
+    v.extend(rest.iter().map(|b| if *b == 0 { b'@' } else { *b }));
+    v
+}
+
+/// Where a reader of `/proc/net/unix` can learn the names the file cannot
+/// tell apart: a name is printed raw, so a newline in it starts what looks
+/// like a new line, and with the right bytes a whole forged row. The
+/// kernel's own list (`NETLINK_SOCK_DIAG`) says how each name really ends.
+pub trait UnixNames {
+    /// The name `/proc/net/unix` prints for the socket with this inode
+    /// (see [`unix_printed_name`]), when known.
+    fn printed(&mut self, inode: u64) -> Option<&[u8]>;
+}
+
+/// No names known: every line is taken as a line, as net-tools does.
+pub struct NoUnixNames;
+
+impl UnixNames for NoUnixNames {
+    fn printed(&mut self, _: u64) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// The bytes of a line after its `k`-th blank-separated field and the one
+/// space that follows it (where `/proc/net/unix` puts the name).
+fn after_field(line: &[u8], k: usize) -> Option<&[u8]> {
+    let mut rest = line;
+    for _ in 0..k {
+        let start = rest.iter().position(|b| !is_blank(*b))?;
+        rest = &rest[start..];
+        let end = rest.iter().position(|b| is_blank(*b)).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    rest.strip_prefix(b" ")
+}
+
 /// Streams `/proc/net/unix`.
 pub struct UnixReader<R> {
     lines: LineReader<R>,
     has_inode: bool,
+    /// A line read to check a continuation that turned out not to be one.
+    pending: Option<(Vec<u8>, usize)>,
 }
 
 impl UnixReader<File> {
     /// Opens the file.
     pub fn open(path: &Path) -> io::Result<Self> {
-        Ok(UnixReader::new(File::open(path)?))
+        Ok(UnixReader::new(open_table(path)?))
     }
 }
 
 impl<R: Read> UnixReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> Self {
+        UnixReader::with_limits(inner, Limits::KERNEL)
+    }
+
+    /// Wraps a reader with other limits.
+    pub fn with_limits(inner: R, limits: Limits) -> Self {
         UnixReader {
-            lines: LineReader::new(inner),
+            lines: LineReader::with_limits(inner, limits),
             has_inode: false,
+            pending: None,
         }
     }
 
@@ -485,26 +848,86 @@ impl<R: Read> UnixReader<R> {
         self.has_inode
     }
 
-    /// The next entry, `Ok(None)` at the end.
+    /// The next entry, `Ok(None)` at the end; every line is an entry.
     pub fn next_entry(&mut self) -> io::Result<Option<Result<UnixEntry, LineError>>> {
+        self.next_entry_with(&mut NoUnixNames)
+    }
+
+    /// The next entry, with the lines that continue a socket's name (a
+    /// name holding newlines, as `names` knows it) taken as part of that
+    /// socket's line instead of as rows of their own. Each continuation
+    /// line must be exactly the next piece of the known name; at the first
+    /// that is not, it is read as a line of its own (a socket that changed
+    /// between the two reads).
+    pub fn next_entry_with(
+        &mut self,
+        names: &mut dyn UnixNames,
+    ) -> io::Result<Option<Result<UnixEntry, LineError>>> {
         loop {
-            match self.lines.next_line()? {
-                None => return Ok(None),
-                Some((line, 1)) => {
+            let (entry, tail) = {
+                let (line, no) = match &self.pending {
+                    Some((l, n)) => (&l[..], *n),
+                    None => match self.lines.next_line()? {
+                        None => return Ok(None),
+                        Some(x) => x,
+                    },
+                };
+                if no == 1 {
                     self.has_inode = line.windows(5).any(|w| w == b"Inode");
+                    self.pending = None;
                     continue;
                 }
-                Some((line, no)) => return Ok(Some(parse_unix_line(line, no))),
+                let entry = parse_unix_line(line, no);
+                // The rest of the name, when this line holds only its first piece.
+                let tail = match &entry {
+                    Ok(UnixEntry {
+                        inode: Some(inode),
+                        path: Some(_),
+                        ..
+                    }) => names.printed(*inode).and_then(|full| {
+                        let first = after_field(line, 7)?;
+                        full.strip_prefix(first)
+                            .and_then(|t| t.strip_prefix(b"\n"))
+                            .map(<[u8]>::to_vec)
+                    }),
+                    _ => None,
+                };
+                (entry, tail)
+            };
+            self.pending = None;
+            if let Some(tail) = tail {
+                for piece in tail.split(|b| *b == b'\n') {
+                    match self.lines.next_line()? {
+                        Some((l, _)) if l == piece => {}
+                        Some((l, n)) => {
+                            self.pending = Some((l.to_vec(), n));
+                            break;
+                        }
+                        None => break,
+                    }
+                }
             }
+            return Ok(Some(entry));
         }
     }
 }
 
 /// Reads an integer sysctl such as `net/ipv4/tcp_fin_timeout` under the
 /// proc root (`sys/` is per network namespace for `net/`).
+///
+/// Opened with [`open_table`] and read up to 64 bytes (the kernel writes an
+/// integer and a newline), so a FIFO or `/dev/zero` in its place is `None`
+/// like a missing file, never a hang.
 pub fn read_sysctl(root: &Path, name: &str) -> Option<i64> {
-    let text = std::fs::read_to_string(root.join("sys").join(name)).ok()?;
-    text.split_whitespace().next()?.parse().ok()
+    let file = open_table(&root.join("sys").join(name)).ok()?;
+    let mut text = Vec::with_capacity(64);
+    file.take(64).read_to_end(&mut text).ok()?;
+    std::str::from_utf8(&text)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -647,6 +1070,371 @@ mod tests {
             let _ = parse_inet_line(&noise, 2);
             let _ = parse_unix_line(&noise, 2);
         }
+    }
+
+    /// A reader that hands out its data in pieces of the sizes given, in turn.
+    struct Chunked<'a> {
+        data: &'a [u8],
+        sizes: Vec<usize>,
+        k: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let want = self.sizes[self.k % self.sizes.len()].max(1);
+            self.k += 1;
+            let n = want.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// An endless kernel-like table: a header, then the same line forever.
+    struct Endless {
+        header_left: &'static [u8],
+        line: &'static [u8],
+        at: usize,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() {
+                if !self.header_left.is_empty() {
+                    buf[n] = self.header_left[0];
+                    self.header_left = &self.header_left[1..];
+                } else {
+                    buf[n] = self.line[self.at];
+                    self.at = (self.at + 1) % self.line.len();
+                }
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+
+    fn limits(max_line: usize, max_bytes: u64, max_time: Duration) -> Limits {
+        Limits {
+            max_line,
+            max_bytes,
+            max_time,
+        }
+    }
+
+    #[test]
+    fn find_newline_agrees_with_a_plain_search() {
+        let mut x: u64 = 7;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            let v: Vec<u8> = (0..len)
+                .map(|i| [b'\n', b'a', 0x8a, 0x0b, 0xff, 0][((x >> (i % 60)) % 6) as usize])
+                .collect();
+            assert_eq!(
+                find_newline(&v),
+                v.iter().position(|b| *b == b'\n'),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dev_zero_is_one_long_line_and_memory_stays_small() {
+        let mut r = LineReader::new(io::repeat(0));
+        let e = r.next_line().unwrap_err();
+        assert_eq!(refusal(&e), Some(&Refusal::LongLine(1, MAX_LINE)));
+        // Nothing beyond one read buffer and one line was held.
+        assert!(r.line.capacity() <= MAX_LINE, "{}", r.line.capacity());
+        assert!(r.bytes_read() <= (64 * 1024 + MAX_LINE) as u64);
+        // After the refusal: end of file, not the same error again.
+        assert!(r.next_line().unwrap().is_none());
+        assert!(e.to_string().contains("line 1 is longer than 4096 bytes"));
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_read_one_more_is_not() {
+        let ok = format!("h\n{}\nnext\n", "x".repeat(100));
+        let mut r = LineReader::with_limits(ok.as_bytes(), limits(100, 1 << 20, MAX_READ_TIME));
+        assert_eq!(r.next_line().unwrap().unwrap().1, 1);
+        assert_eq!(r.next_line().unwrap().unwrap().0.len(), 100);
+        assert_eq!(r.next_line().unwrap().unwrap().0, b"next");
+        let bad = format!("h\n{}\nnext\n", "x".repeat(101));
+        let mut r = LineReader::with_limits(bad.as_bytes(), limits(100, 1 << 20, MAX_READ_TIME));
+        r.next_line().unwrap();
+        let e = r.next_line().unwrap_err();
+        assert_eq!(refusal(&e), Some(&Refusal::LongLine(2, 100)));
+        // A long last line without a newline is caught too.
+        let tail = format!("h\n{}", "x".repeat(101));
+        let mut r = LineReader::with_limits(tail.as_bytes(), limits(100, 1 << 20, MAX_READ_TIME));
+        r.next_line().unwrap();
+        assert!(r.next_line().is_err());
+    }
+
+    #[test]
+    fn an_endless_table_stops_at_the_byte_limit() {
+        let line: &[u8] = b"   0: 0100007F:15B3 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n";
+        let src = Endless {
+            header_left: b"  sl  local_address rem_address\n",
+            line,
+            at: 0,
+        };
+        let mut r = InetReader::with_limits(src, limits(MAX_LINE, 100_000, MAX_READ_TIME));
+        let mut rows = 0;
+        let err = loop {
+            match r.next_entry() {
+                Ok(Some(Ok(_))) => rows += 1,
+                Ok(Some(Err(e))) => panic!("{e}"),
+                Ok(None) => panic!("ended"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(refusal(&err), Some(&Refusal::TooManyBytes(100_000)));
+        assert_eq!(rows, (100_000 - 32) / line.len());
+        assert!(r.next_entry().unwrap().is_none());
+        // A table of exactly the limit is whole.
+        let text = TCP.to_string();
+        let mut r = InetReader::with_limits(
+            text.as_bytes(),
+            limits(MAX_LINE, text.len() as u64, MAX_READ_TIME),
+        );
+        let mut n = 0;
+        while let Some(item) = r.next_entry().unwrap() {
+            item.unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn a_trickling_table_stops_at_the_time_limit() {
+        struct Slow;
+        impl Read for Slow {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                std::thread::sleep(Duration::from_millis(20));
+                buf[0] = b'x';
+                buf[1] = b'\n';
+                Ok(2)
+            }
+        }
+        let start = Instant::now();
+        let mut r =
+            LineReader::with_limits(Slow, limits(MAX_LINE, 1 << 30, Duration::from_millis(100)));
+        let err = loop {
+            match r.next_line() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("ended"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(refusal(&err), Some(Refusal::TooSlow(_))));
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn open_table_refuses_what_the_kernel_does_not_put_in_proc() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("rnet-core-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("adir")).unwrap();
+        std::fs::write(dir.join("plain"), TCP).unwrap();
+        symlink(dir.join("plain"), dir.join("link")).unwrap();
+        symlink("/dev/zero", dir.join("zero")).unwrap();
+        // mkfifo(3) without unsafe code: the mkfifo program.
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("fifo"))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        let huge = std::fs::File::create(dir.join("huge")).unwrap();
+        huge.set_len(MAX_TABLE_BYTES + 1).unwrap();
+        let kind = |name: &str| -> Option<Refusal> {
+            match open_table(&dir.join(name)) {
+                Ok(_) => None,
+                Err(e) => Some(
+                    refusal(&e)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("{name}: {e}")),
+                ),
+            }
+        };
+        assert_eq!(kind("plain"), None);
+        assert_eq!(kind("link"), None);
+        assert_eq!(
+            kind("zero"),
+            Some(Refusal::NotRegular("a character device"))
+        );
+        assert_eq!(kind("adir"), Some(Refusal::NotRegular("a directory")));
+        assert_eq!(kind("huge"), Some(Refusal::TooLarge(MAX_TABLE_BYTES + 1)));
+        if made {
+            assert_eq!(kind("fifo"), Some(Refusal::NotRegular("a FIFO")));
+        }
+        assert_eq!(
+            open_table(&dir.join("missing")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        // read_sysctl treats them all as absent, at once.
+        std::fs::create_dir_all(dir.join("sys/net")).unwrap();
+        symlink("/dev/zero", dir.join("sys/net/zero")).unwrap();
+        std::fs::write(dir.join("sys/net/ok"), "60\n").unwrap();
+        assert_eq!(read_sysctl(&dir, "net/zero"), None);
+        assert_eq!(read_sysctl(&dir, "net/ok"), Some(60));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn any_chunking_and_any_limits_give_the_same_lines_or_one_refusal() {
+        // Seeded: tables of random lines (some long, some without a final
+        // newline) read through random read sizes and random limits. The
+        // lines must be exactly those of a plain split, up to a refusal
+        // that matches the limits; a line is never held beyond the limit.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..2_000 {
+            let mut data = Vec::new();
+            for _ in 0..(next() % 20) {
+                let len = match next() % 8 {
+                    0 => (next() % 400) as usize,
+                    _ => (next() % 60) as usize,
+                };
+                data.extend((0..len).map(|_| b"ab \t\x1b\0xyz"[(next() % 9) as usize]));
+                data.push(b'\n');
+            }
+            if next() % 3 == 0 {
+                data.pop();
+            }
+            let max_line = 1 + (next() % 300) as usize;
+            let max_bytes = if next() % 2 == 0 {
+                u64::MAX
+            } else {
+                next() % (data.len() as u64 + 2)
+            };
+            let sizes: Vec<usize> = (0..1 + next() % 5)
+                .map(|_| 1 + (next() % 97) as usize)
+                .collect();
+            let src = Chunked {
+                data: &data,
+                sizes,
+                k: 0,
+            };
+            let mut r = LineReader::with_limits(src, limits(max_line, max_bytes, MAX_READ_TIME));
+            let mut want = data.split(|b| *b == b'\n').collect::<Vec<_>>();
+            if data.last() == Some(&b'\n') || data.is_empty() {
+                want.pop();
+            }
+            let mut got = 0;
+            loop {
+                match r.next_line() {
+                    Ok(Some((line, no))) => {
+                        assert_eq!(line, want[got]);
+                        assert_eq!(no, got + 1);
+                        assert!(line.len() <= max_line);
+                        got += 1;
+                    }
+                    Ok(None) => {
+                        assert_eq!(got, want.len());
+                        assert!(data.len() as u64 <= max_bytes);
+                        break;
+                    }
+                    Err(e) => {
+                        match refusal(&e).unwrap() {
+                            Refusal::LongLine(no, m) => {
+                                assert_eq!(*m, max_line);
+                                assert_eq!(*no, got + 1);
+                                assert!(want[got].len() > max_line);
+                            }
+                            Refusal::TooManyBytes(m) => {
+                                assert_eq!(*m, max_bytes);
+                                assert!(data.len() as u64 > max_bytes);
+                            }
+                            other => panic!("{other:?}"),
+                        }
+                        assert!(r.next_line().unwrap().is_none());
+                        break;
+                    }
+                }
+                assert!(r.line.len() <= max_line);
+            }
+        }
+    }
+
+    #[test]
+    fn unix_names_as_the_kernel_prints_them() {
+        assert_eq!(unix_printed_name(b"/run/x.sock\0"), b"/run/x.sock");
+        assert_eq!(unix_printed_name(b"\0abs\0x\n"), b"@abs@x\n");
+        assert_eq!(unix_printed_name(b"\0"), b"@");
+        assert_eq!(unix_printed_name(b""), b"");
+        assert_eq!(
+            after_field(b"0: 2 0 10000 1 1 19001 @a b", 7),
+            Some(&b"@a b"[..])
+        );
+        assert_eq!(after_field(b"0: 2 0 10000 1 1 19001", 7), None);
+    }
+
+    struct Names(Vec<(u64, Vec<u8>)>);
+
+    impl UnixNames for Names {
+        fn printed(&mut self, inode: u64) -> Option<&[u8]> {
+            self.0
+                .iter()
+                .find(|(i, _)| *i == inode)
+                .map(|(_, n)| &n[..])
+        }
+    }
+
+    #[test]
+    fn a_newline_in_a_known_name_does_not_make_a_row() {
+        let forged = "0000000000000000: 00000002 00000000 00010000 0001 01 99999 /forged";
+        let text = format!(
+            "Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 20001 @evil
+{forged}
+more
+0000000000000000: 00000002 00000000 00000000 0002 01 20002 @plain
+0000000000000000: 00000002 00000000 00000000 0002 01 20003 @gone
+0000000000000000: 00000002 00000000 00000000 0002 01 20004 /next
+"
+        );
+        let mut names = Names(vec![
+            (20001, format!("@evil\n{forged}\nmore").into_bytes()),
+            // Known with a newline, but the next line is not its next piece
+            // (the socket changed between the two reads): read as a line.
+            (20003, b"@gone\nelsewhere".to_vec()),
+        ]);
+        let mut r = UnixReader::new(text.as_bytes());
+        let mut inodes = Vec::new();
+        while let Some(e) = r.next_entry_with(&mut names).unwrap() {
+            let e = e.unwrap();
+            inodes.push((e.inode.unwrap(), e.path.unwrap()));
+        }
+        assert_eq!(
+            inodes,
+            vec![
+                (20001, b"@evil".to_vec()),
+                (20002, b"@plain".to_vec()),
+                (20003, b"@gone".to_vec()),
+                (20004, b"/next".to_vec()),
+            ]
+        );
+        // Without names every line is a line, as in net-tools: the forged
+        // row is a row, `more` a bogus line.
+        let mut r = UnixReader::new(text.as_bytes());
+        let (mut rows, mut bogus) = (0, 0);
+        while let Some(e) = r.next_entry().unwrap() {
+            if e.is_ok() {
+                rows += 1;
+            } else {
+                bogus += 1;
+            }
+        }
+        assert_eq!((rows, bogus), (5, 1));
     }
 
     #[test]

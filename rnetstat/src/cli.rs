@@ -68,8 +68,6 @@ pub struct Options {
     pub masquerade: bool,
     /// `-g`
     pub groups: bool,
-    /// `-Z`
-    pub context: bool,
     /// `--explain` (`Some(true)`), `--no-explain` (`Some(false)`).
     pub explain: Option<bool>,
 }
@@ -125,8 +123,9 @@ pub enum Action {
     BadOption(GetoptError),
     /// Conflicting modes: usage on stderr, exit 3.
     Usage,
-    /// `-A` with an unknown family: ``Unknown address family `foo'.``, exit 1.
-    UnknownFamily(String),
+    /// `-A` with an unknown family: ``Unknown address family `foo'.``, exit 1
+    /// (the name's bytes as typed).
+    UnknownFamily(Vec<u8>),
     /// A one-line message (without program name) and an exit status.
     Fail(String, u8),
 }
@@ -145,7 +144,9 @@ const fn lo(name: &'static str, has_arg: HasArg, id: u32) -> LongOpt {
 }
 
 /// Long options, in net-tools' table order (the order matters for the
-/// "possibilities" list of an ambiguous prefix).
+/// "possibilities" list of an ambiguous prefix). Debian's netstat has no
+/// `--econet` or `--ash` (`-A econet` and `-A ash` work), and its
+/// `--tcpip` only prints an internal error (see [`TCPIP_NOTE`]).
 pub const LONG_OPTS: &[LongOpt] = &[
     lo("ax25", HasArg::No, ID_AF),
     lo("ip", HasArg::No, ID_AF),
@@ -157,10 +158,8 @@ pub const LONG_OPTS: &[LongOpt] = &[
     lo("ddp", HasArg::No, ID_AF),
     lo("unix", HasArg::No, ID_AF),
     lo("tcpip", HasArg::No, ID_AF),
-    lo("econet", HasArg::No, ID_AF),
     lo("x25", HasArg::No, ID_AF),
     lo("rose", HasArg::No, ID_AF),
-    lo("ash", HasArg::No, ID_AF),
     lo("bluetooth", HasArg::No, ID_AF),
     lo("version", HasArg::No, 'V' as u32),
     lo("interfaces", HasArg::No, 'i' as u32),
@@ -226,15 +225,31 @@ fn set_family(o: &mut Options, name: &str) -> bool {
         "rose" => o.rose = true,
         "bluetooth" => o.bluetooth = true,
         // Known to net-tools, without a socket listing of their own.
-        "ddp" | "appletalk" | "econet" | "ec" | "ash" => {}
+        "ddp" | "appletalk" | "econet" | "ash" => {}
         _ => return false,
     }
     true
 }
 
+/// What Debian's netstat prints for `--tcpip` (its address family table
+/// has no entry for the name), then goes on as if it had not been given.
+pub const TCPIP_NOTE: &str = "netstat.c: Internal Error `longopts 1 range'.\n";
+
 /// Parses the arguments (without the program name), processing options in
-/// order as net-tools does: `-V`, `-h` and a bad `-A` act when reached.
+/// order as net-tools does: `-V`, `-h`, `-Z` and a bad `-A` act when reached.
 pub fn parse(args: &[OsString]) -> Action {
+    parse_with_notes(args).1
+}
+
+/// As [`parse`], with the lines netstat prints on stderr while it reads
+/// its options (before anything the action prints).
+pub fn parse_with_notes(args: &[OsString]) -> (Vec<&'static str>, Action) {
+    let mut notes = Vec::new();
+    let action = parse_into(args, &mut notes);
+    (notes, action)
+}
+
+fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
     let shorts = short_opts(SHORT_OPTS);
     let (tokens, error) = getopt_long(args, &shorts, LONG_OPTS);
     let mut o = Options::default();
@@ -247,8 +262,12 @@ pub fn parse(args: &[OsString]) -> Action {
         };
         if id == ID_AF {
             let name = long_name.unwrap_or_default();
+            if name == "tcpip" {
+                notes.push(TCPIP_NOTE);
+                continue;
+            }
             if !set_family(&mut o, name) {
-                return Action::UnknownFamily(name.to_string());
+                return Action::UnknownFamily(name.as_bytes().to_vec());
             }
             continue;
         }
@@ -265,10 +284,11 @@ pub fn parse(args: &[OsString]) -> Action {
         };
         match c {
             'A' => {
-                let list = value.unwrap_or_default().to_string_lossy().into_owned();
-                for name in list.split(',') {
-                    if !set_family(&mut o, name) {
-                        return Action::UnknownFamily(name.to_string());
+                let list = value.unwrap_or_default();
+                for name in list.as_encoded_bytes().split(|b| *b == b',') {
+                    let known = std::str::from_utf8(name).is_ok_and(|n| set_family(&mut o, n));
+                    if !known {
+                        return Action::UnknownFamily(name.to_vec());
                     }
                 }
             }
@@ -302,7 +322,8 @@ pub fn parse(args: &[OsString]) -> Action {
             'w' => o.raw = true,
             '2' | 'f' => o.bluetooth = true,
             'x' => o.unix = true,
-            'Z' => o.context = true,
+            // netstat exits here, before reading further options.
+            'Z' => return context_refusal(),
             '?' | 'h' => return Action::Help,
             's' => o.statistics = true,
             // -C, -F, -N, -d: routing and hardware-name flags; like
@@ -317,16 +338,19 @@ pub fn parse(args: &[OsString]) -> Action {
     if modes.iter().filter(|m| **m).count() > 1 {
         return Action::Usage;
     }
-    if o.context {
-        let msg = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-            "-Z (SELinux contexts) is not supported by rnetstat"
-        } else {
-            "SELinux is not enabled on this machine."
-        };
-        return Action::Fail(msg.to_string(), 1);
-    }
     o.finish();
     Action::Run(o)
+}
+
+/// `-Z`: netstat's message when SELinux is off; where it is on, rnetstat
+/// refuses (contexts are not read).
+fn context_refusal() -> Action {
+    let msg = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        "-Z (SELinux contexts) is not supported by rnetstat"
+    } else {
+        "SELinux is not enabled on this machine."
+    };
+    Action::Fail(msg.to_string(), 1)
 }
 
 /// The usage text (net-tools 2.10, Debian build), without the address

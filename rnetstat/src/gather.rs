@@ -9,9 +9,11 @@
 //! of `(inode, process)`: 12 bytes per socket.
 
 use crate::sys;
-use std::fs::{self, File};
+use rnet_core::procnet::open_table;
+use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -185,7 +187,13 @@ fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
     };
     let proc_dir = root.join(pid);
     let fd_dir = proc_dir.join("fd");
-    let (dir_file, entries) = match (File::open(&fd_dir), fs::read_dir(&fd_dir)) {
+    // O_DIRECTORY | O_NONBLOCK: under RNET_PROC_ROOT a FIFO in its place
+    // must not block the scan (opendir, under read_dir, has O_DIRECTORY).
+    let dir = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+        .open(&fd_dir);
+    let (dir_file, entries) = match (dir, fs::read_dir(&fd_dir)) {
         (Ok(f), Ok(e)) => (f, e),
         (Err(e), _) | (_, Err(e)) => {
             r.eacces = e.kind() == ErrorKind::PermissionDenied;
@@ -250,9 +258,11 @@ pub fn socket_inode(link: &[u8]) -> Option<u64> {
     (v != u64::MAX).then_some(v)
 }
 
-/// The first 511 bytes of `cmdline` up to the first NUL (argv[0]).
+/// The first 511 bytes of `cmdline` up to the first NUL (argv[0]). Opened
+/// as a table is (a regular file, never a FIFO or device; see
+/// `rnet_core::procnet::open_table`).
 fn read_argv0(proc_dir: &Path) -> Option<Vec<u8>> {
-    let mut f = File::open(proc_dir.join("cmdline")).ok()?;
+    let mut f = open_table(&proc_dir.join("cmdline")).ok()?;
     let mut buf = [0u8; 511];
     let mut n = 0;
     while n < buf.len() {
@@ -284,13 +294,7 @@ pub fn prog_text(pid: &str, argv0: &[u8]) -> String {
     let mut s = String::with_capacity(20);
     s.push_str(pid);
     s.push('/');
-    for &b in name {
-        s.push(if (0x20..0x7f).contains(&b) {
-            b as char
-        } else {
-            '.'
-        });
-    }
+    s.extend(crate::render::printable(name).map(char::from));
     s.truncate(19);
     s
 }

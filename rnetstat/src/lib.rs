@@ -15,10 +15,11 @@ mod sys;
 use cli::{Action, Options};
 use gather::ProgCache;
 use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
-use rnet_core::args::split_argv_full;
+use rnet_core::args::split_argv_with;
 use rnet_core::explain::Sysctls;
 use rnet_core::procnet::{
-    proc_root, Family, InetEntry, InetReader, Proto, UnixReader, UNIX_ACCEPTCON,
+    proc_root, refusal, unix_printed_name, Family, InetEntry, InetReader, Proto, UnixNames,
+    UnixReader, UNIX_ACCEPTCON,
 };
 use std::ffi::OsString;
 use std::io::{self, ErrorKind, Write};
@@ -49,11 +50,22 @@ impl From<io::Error> for Stop {
 
 /// Runs rnetstat with the full argument list (program name first).
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let (prog, argv0, rest, fixes) = split_argv_full(args.into_iter().collect(), "rnetstat");
+    // Dashes are repaired in options only: an option's value is read as
+    // typed (`-A –inet` is an unknown family, as for netstat).
+    let (prog, argv0, rest, fixes) = split_argv_with(
+        args.into_iter().collect(),
+        "rnetstat",
+        &rnet_core::args::short_opts(cli::SHORT_OPTS),
+        cli::LONG_OPTS,
+    );
     if let Some(note) = rnet_core::args::dash_note(&fixes) {
         eprintln!("{prog}: {note}");
     }
-    match cli::parse(&rest) {
+    let (notes, action) = cli::parse_with_notes(&rest);
+    for n in notes {
+        eprint!("{n}");
+    }
+    match action {
         Action::Help => {
             // net-tools' stdout is block-buffered, so its stderr part
             // comes first whenever both go to one pipe.
@@ -71,7 +83,17 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             ExitCode::SUCCESS
         }
         Action::BadOption(e) => {
-            eprint!("{argv0}: {e}\n{}{}", cli::USAGE, cli::AF_LIST);
+            // Byte for byte as glibc: a non-UTF-8 argument is shown raw.
+            let msg = [
+                argv0.as_bytes(),
+                b": ",
+                &e.to_bytes(),
+                b"\n",
+                cli::USAGE.as_bytes(),
+                cli::AF_LIST.as_bytes(),
+            ]
+            .concat();
+            let _ = io::stderr().write_all(&msg);
             ExitCode::from(3)
         }
         Action::Usage => {
@@ -79,7 +101,8 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             ExitCode::from(3)
         }
         Action::UnknownFamily(name) => {
-            eprintln!("Unknown address family `{name}'.");
+            let msg = [&b"Unknown address family `"[..], &name, b"'.\n"].concat();
+            let _ = io::stderr().write_all(&msg);
             ExitCode::from(1)
         }
         Action::Fail(msg, code) => {
@@ -248,7 +271,7 @@ fn inet_proto<L: Lookup, W: Write>(
     let flag_arg = o.proto_args();
     let mut rc = 0;
     if !flag_arg || o.inet {
-        if let FileResult::Missing = inet_file(proto, Family::V4, root, o, ctx, out)? {
+        if let FileResult::Missing = inet_file(prog, proto, Family::V4, root, o, ctx, out)? {
             if flag_arg || o.verbose {
                 sync(out)?;
                 eprintln!("{prog}: no support for `{af_name}' on this system.");
@@ -260,7 +283,7 @@ fn inet_proto<L: Lookup, W: Write>(
     }
     if !flag_arg || o.inet6 {
         // A missing IPv6 file is silent, as in net-tools.
-        inet_file(proto, Family::V6, root, o, ctx, out)?;
+        inet_file(prog, proto, Family::V6, root, o, ctx, out)?;
     }
     if rc != 0 {
         out.flush()?;
@@ -291,18 +314,49 @@ fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
     listening == o.listening
 }
 
-fn open_error(path: &Path, e: &io::Error) -> Stop {
-    // perror(path): the C library's text without Rust's " (os error N)".
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-    eprintln!("{}: {text}", path.display());
-    Stop::Status(255)
+/// How opening a table went, as net-tools' `proc_fopen` sees it.
+enum Opened<R> {
+    Reader(R),
+    /// ENOENT or EACCES: "no support" (net-tools treats both alike).
+    Missing,
+    /// Not a kernel table: warned about and skipped, the listing goes on
+    /// as for a file that was read.
+    Skipped,
+}
+
+fn open_table<R, W: Write>(
+    prog: &str,
+    path: &Path,
+    opened: io::Result<R>,
+    out: &mut W,
+) -> Result<Opened<R>, Stop> {
+    match opened {
+        Ok(r) => Ok(Opened::Reader(r)),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {
+            Ok(Opened::Missing)
+        }
+        Err(e) => {
+            if let Some(r) = refusal(&e) {
+                sync(out)?;
+                eprintln!("{prog}: {}: {r}", path.display());
+                return Ok(Opened::Skipped);
+            }
+            // perror(path): the C library's text without Rust's " (os error N)".
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            eprintln!("{}: {text}", path.display());
+            Err(Stop::Status(255))
+        }
+    }
 }
 
 /// One step of reading a table: `None` at the end (or after a read error,
-/// reported as net-tools reports it), `Some(None)` for a malformed line
-/// (warned about as net-tools does), `Some(Some(entry))` otherwise.
+/// reported as net-tools reports it, or a limit of
+/// [`rnet_core::procnet::Limits`], reported in one line), `Some(None)` for
+/// a malformed line (warned about as net-tools does), `Some(Some(entry))`
+/// otherwise.
 fn next_item<E, W: Write>(
+    prog: &str,
     next: io::Result<Option<Result<E, rnet_core::procnet::LineError>>>,
     path: &Path,
     kind: &str,
@@ -318,13 +372,18 @@ fn next_item<E, W: Write>(
         }
         Err(e) => {
             sync(out)?;
-            eprintln!("{}: {e}", path.display());
+            match refusal(&e) {
+                Some(r) => eprintln!("{prog}: {}: {r}", path.display()),
+                None => eprintln!("{}: {e}", path.display()),
+            }
             Ok(None)
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn inet_file<L: Lookup, W: Write>(
+    prog: &str,
     proto: Proto,
     family: Family,
     root: &Path,
@@ -333,13 +392,13 @@ fn inet_file<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<FileResult, Stop> {
     let path = proto.path(root, family);
-    let mut reader = match InetReader::open(&path) {
-        Ok(r) => r,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(FileResult::Missing),
-        Err(e) => return Err(open_error(&path, &e)),
+    let mut reader = match open_table(prog, &path, InetReader::open(&path), out)? {
+        Opened::Reader(r) => r,
+        Opened::Missing => return Ok(FileResult::Missing),
+        Opened::Skipped => return Ok(FileResult::Read),
     };
     let mut line = Vec::with_capacity(256);
-    while let Some(item) = next_item(reader.next_entry(), &path, bogus_kind(proto), out)? {
+    while let Some(item) = next_item(prog, reader.next_entry(), &path, bogus_kind(proto), out)? {
         let Some(e) = item else { continue };
         if !selected(proto, &e, o) {
             continue;
@@ -357,6 +416,10 @@ fn inet_file<L: Lookup, W: Write>(
 /// its own note under `-v`; a requested `-S` stops at the first.
 fn sctp(prog: &str, o: &Options, root: &Path) -> Result<(), Stop> {
     let flag_arg = o.proto_args();
+    // net-tools' INFO_GUTS: SCTP is an IPv4 table (`-6 --sctp` skips it).
+    if flag_arg && !o.inet {
+        return Ok(());
+    }
     let mut files = Vec::new();
     if o.all || o.listening {
         files.push("net/sctp/eps");
@@ -386,9 +449,10 @@ fn unix<W: Write>(
 ) -> Result<(), Stop> {
     out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
     let path = root.join("net/unix");
-    let mut reader = match UnixReader::open(&path) {
-        Ok(r) => r,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+    let mut reader = match open_table(prog, &path, UnixReader::open(&path), out)? {
+        Opened::Reader(r) => r,
+        Opened::Skipped => return Ok(()),
+        Opened::Missing => {
             let flag_arg = o.proto_args();
             if flag_arg || o.verbose {
                 sync(out)?;
@@ -400,10 +464,12 @@ fn unix<W: Write>(
             }
             return Ok(());
         }
-        Err(e) => return Err(open_error(&path, &e)),
     };
+    // Only the machine's own /proc describes the sockets netlink reports.
+    let mut names = LiveUnixNames::new(root == Path::new("/proc"));
     let mut line = Vec::with_capacity(256);
-    while let Some(item) = next_item(reader.next_entry(), &path, "unix", out)? {
+    while let Some(item) = next_item(prog, reader.next_entry_with(&mut names), &path, "unix", out)?
+    {
         let Some(e) = item else { continue };
         if !o.all {
             let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
@@ -421,4 +487,70 @@ fn unix<W: Write>(
         out.write_all(&line)?;
     }
     Ok(())
+}
+
+/// The kernel's own list of unix sockets (`NETLINK_SOCK_DIAG`), so that a
+/// name holding a newline is read as one name and not as a forged row.
+/// Only names with a newline are kept; every inode is remembered so that
+/// a socket bound after the list was taken (not in it) makes it be taken
+/// again, at most [`LiveUnixNames::MAX_RELOADS`] times per listing.
+struct LiveUnixNames {
+    live: bool,
+    known: Vec<u32>,
+    with_newline: Vec<(u32, Vec<u8>)>,
+    reloads: u32,
+}
+
+impl LiveUnixNames {
+    const MAX_RELOADS: u32 = 16;
+
+    fn new(live: bool) -> Self {
+        let mut n = LiveUnixNames {
+            live,
+            known: Vec::new(),
+            with_newline: Vec::new(),
+            reloads: 0,
+        };
+        n.load();
+        n
+    }
+
+    fn load(&mut self) {
+        if !self.live {
+            return;
+        }
+        let Some(all) = sys::unix_socket_names() else {
+            // No unix_diag: nothing to check against, as net-tools.
+            self.live = false;
+            return;
+        };
+        self.known = all.iter().map(|(i, _)| *i).collect();
+        self.known.sort_unstable();
+        self.with_newline = all
+            .into_iter()
+            .filter_map(|(i, name)| {
+                let printed = unix_printed_name(&name);
+                printed.contains(&b'\n').then_some((i, printed))
+            })
+            .collect();
+        self.with_newline.sort_unstable();
+    }
+}
+
+impl UnixNames for LiveUnixNames {
+    fn printed(&mut self, inode: u64) -> Option<&[u8]> {
+        if !self.live {
+            return None;
+        }
+        let i = u32::try_from(inode).ok()?;
+        if self.known.binary_search(&i).is_err() && self.reloads < Self::MAX_RELOADS {
+            self.reloads += 1;
+            self.load();
+        }
+        let k = self
+            .with_newline
+            .binary_search_by_key(&i, |(k, _)| *k)
+            .ok()?;
+        Some(&self.with_newline[k].1)
+    }
 }

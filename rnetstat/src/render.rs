@@ -557,6 +557,16 @@ pub fn inet_row<L: Lookup>(
     out.push(b'\n');
 }
 
+/// Bytes as rnetstat shows text it did not write (`-p` program names, `-x`
+/// socket paths): printable ASCII as is, every control or non-ASCII byte
+/// as `.`, so no escape sequence or line break from a process reaches the
+/// terminal. net-tools prints both raw (docs/compat.md).
+pub fn printable(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    bytes
+        .iter()
+        .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' })
+}
+
 /// One row of the UNIX table.
 pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: &mut Vec<u8>) {
     let proto = if e.protocol == 0 { "unix" } else { "??" };
@@ -616,7 +626,8 @@ pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: 
     // Without an Inode column net-tools prints the inode where the path goes.
     match (&e.path, has_inode) {
         (_, false) => push_u64(out, inode),
-        (Some(p), true) => out.extend_from_slice(p),
+        // Cleaned as `-p` names are: an escape sequence never reaches the terminal.
+        (Some(p), true) => out.extend(printable(p)),
         (None, true) => {}
     }
     out.push(b'\n');

@@ -63,3 +63,134 @@ pub fn euid() -> u32 {
 pub fn cstring(bytes: &[u8]) -> Option<CString> {
     CString::new(bytes).ok()
 }
+
+/// Every unix socket of this network namespace as `(inode, name)`, the
+/// name exactly as bound (`sun_path` bytes, abstract names with their
+/// leading NUL), from `NETLINK_SOCK_DIAG` (`UNIX_DIAG_NAME`, as `ss -x`
+/// reads it). `None` when the kernel cannot answer (no `unix_diag`). The
+/// socket has a 2 s receive timeout, so a dump cannot hang the listing.
+pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    const NETLINK_SOCK_DIAG: libc::c_int = 4;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_DUMP: u16 = 0x300;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    const UDIAG_SHOW_NAME: u32 = 1;
+    const UNIX_DIAG_NAME: u16 = 0;
+
+    // SAFETY: plain socket(2); the result is checked and owned at once.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            NETLINK_SOCK_DIAG,
+        )
+    };
+    if raw < 0 {
+        return None;
+    }
+    // SAFETY: `raw` is a new descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let tv = libc::timeval {
+        tv_sec: 2,
+        tv_usec: 0,
+    };
+    // SAFETY: `tv` lives across the call and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // struct nlmsghdr (16 bytes) + struct unix_diag_req (24 bytes).
+    let mut req = Vec::with_capacity(40);
+    req.extend_from_slice(&40u32.to_ne_bytes());
+    req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    req.extend_from_slice(&1u32.to_ne_bytes()); // seq
+    req.extend_from_slice(&0u32.to_ne_bytes()); // pid
+    req.push(libc::AF_UNIX as u8); // sdiag_family
+    req.push(0); // sdiag_protocol
+    req.extend_from_slice(&0u16.to_ne_bytes()); // pad
+    req.extend_from_slice(&u32::MAX.to_ne_bytes()); // udiag_states: all
+    req.extend_from_slice(&0u32.to_ne_bytes()); // udiag_ino
+    req.extend_from_slice(&UDIAG_SHOW_NAME.to_ne_bytes());
+    req.extend_from_slice(&[0u8; 8]); // udiag_cookie
+                                      // SAFETY: sockaddr_nl is plain old data; all-zero is the kernel's address.
+    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    // SAFETY: `req` and `kernel` are live for the call, lengths are theirs.
+    let sent = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&kernel as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if sent != req.len() as isize {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    // Bounded like a table read: bytes and time (each recv has its 2 s).
+    let mut received: u64 = 0;
+    let start = std::time::Instant::now();
+    loop {
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            return None;
+        }
+        received += n as u64;
+        if received > rnet_core::procnet::MAX_TABLE_BYTES
+            || start.elapsed() > std::time::Duration::from_secs(10)
+        {
+            return None;
+        }
+        let mut msgs = &buf[..n as usize];
+        while msgs.len() >= 16 {
+            let len = u32::from_ne_bytes(msgs[0..4].try_into().ok()?) as usize;
+            let ty = u16::from_ne_bytes(msgs[4..6].try_into().ok()?);
+            if len < 16 || len > msgs.len() {
+                return None;
+            }
+            match ty {
+                NLMSG_DONE => return Some(out),
+                NLMSG_ERROR => return None,
+                SOCK_DIAG_BY_FAMILY => {
+                    // struct unix_diag_msg: family, type, state, pad, ino, cookie[2].
+                    let body = &msgs[16..len];
+                    if body.len() < 16 {
+                        return None;
+                    }
+                    let ino = u32::from_ne_bytes(body[4..8].try_into().ok()?);
+                    let mut attrs = &body[16..];
+                    while attrs.len() >= 4 {
+                        let alen = u16::from_ne_bytes(attrs[0..2].try_into().ok()?) as usize;
+                        let aty = u16::from_ne_bytes(attrs[2..4].try_into().ok()?);
+                        if alen < 4 || alen > attrs.len() {
+                            break;
+                        }
+                        if aty == UNIX_DIAG_NAME {
+                            out.push((ino, attrs[4..alen].to_vec()));
+                        }
+                        attrs = &attrs[((alen + 3) & !3).min(attrs.len())..];
+                    }
+                }
+                _ => {}
+            }
+            msgs = &msgs[((len + 3) & !3).min(msgs.len())..];
+        }
+    }
+}
