@@ -1566,8 +1566,11 @@ fn one_gib_both_directions_at_once() {
     let nst = nc.finish(Duration::from_secs(30));
     let secs = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    let ab = same_bytes(&a, &got_a);
-    let ba = same_bytes(&b, &got_b);
+    let (ab, ba) = thread::scope(|s| {
+        let ab = s.spawn(|| same_bytes(&a, &got_a));
+        let ba = same_bytes(&b, &got_b);
+        (ab.join().expect("sha256 thread"), ba)
+    });
     eprintln!(
         "{T}: 2 x 1 GiB generated in {gen:.1} s; exchanged in {secs:.1} s ({:.0} MB/s each \
          way); sha256 checked in {:.1} s; A -> nc: {}; B -> rnc: {}; rnc {}; nc -l {}",
