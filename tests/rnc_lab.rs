@@ -952,3 +952,135 @@ fn explain_listener_accepting_an_already_closed_connection() {
         "no line saying that the peer closed first (CLOSE_WAIT):\n{err}"
     );
 }
+
+/// A bad-input corpus: malformed invocations, each run with nc.openbsd and
+/// rnc in a namespace of their own (private name service, nothing
+/// listening, so a bad port that slips through is refused on the
+/// namespace's loopback and nothing leaves it). Each must give one
+/// diagnostic line (or nc's usage text), nc's exit status and, unless the
+/// case names a difference listed in docs/compat.md, nc's very stderr;
+/// never a panic, never a hang.
+#[test]
+fn bad_input_corpus_same_as_nc() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+    const T: &str = "bad_input_corpus_same_as_nc";
+    let Some(env) = lab_or_skip(T, &["nc.openbsd"]) else {
+        return;
+    };
+    let Some(ns) = private_names_ns(T, &env, "rnccorp") else {
+        return;
+    };
+    let (nc, rnc) = (env.program("nc.openbsd").to_path_buf(), rnc_bin());
+    let s = |v: &[&str]| -> Vec<OsString> { v.iter().map(OsString::from).collect() };
+    // (arguments, what rnc says instead of nc: None = the same stderr)
+    let mut cases: Vec<(Vec<OsString>, Option<&str>)> = vec![
+        (s(&["127.0.0.1", "0"]), None),
+        (s(&["127.0.0.1", "65536"]), None),
+        (s(&["127.0.0.1", "-1"]), None),
+        (s(&["127.0.0.1", "abc"]), None),
+        (s(&["127.0.0.1", "1-"]), None),
+        (s(&["127.0.0.1", "8O"]), None),
+        (s(&["127.0.0.1", "99999999999999999999"]), None),
+        (s(&["127.0.0.1", "0-70000"]), None),
+        (s(&["", "80"]), None),
+        (s(&["-Y", "127.0.0.1", "80"]), None),
+        (s(&["--bogus", "127.0.0.1", "80"]), None),
+        (s(&["-w"]), None),
+        (s(&["-w", "abc", "127.0.0.1", "80"]), None),
+        (s(&["-w", "-1", "127.0.0.1", "80"]), None),
+        (s(&["-w", "99999999999", "127.0.0.1", "80"]), None),
+        (s(&["-p"]), None),
+        (s(&["-s"]), None),
+        (s(&["-i", "abc", "127.0.0.1", "80"]), None),
+        (s(&["-q"]), None),
+        (s(&["-q", "abc", "127.0.0.1", "80"]), None),
+        (s(&["-T", "bogus", "127.0.0.1", "80"]), None),
+        (s(&["-X", "9", "-x", "127.0.0.1", "127.0.0.1", "80"]), None),
+        (s(&["-I", "abc", "127.0.0.1", "80"]), None),
+        (s(&["-O", "-5", "127.0.0.1", "80"]), None),
+        (s(&["-M", "300", "127.0.0.1", "80"]), None),
+        (s(&["-W", "abc", "127.0.0.1", "80"]), None),
+        (s(&["-V", "99999999999"]), None),
+        (s(&[]), None),
+        (s(&["127.0.0.1"]), None),
+        (s(&["-l"]), None),
+        (s(&["-4", "-6", "127.0.0.1", "80"]), None),
+        (s(&["-U"]), None),
+        (s(&["--", "-l", "80"]), None),
+        (s(&["127.0.0.1", "80", "-z"]), None),
+        // nc listens on a random port here (getaddrinfo keeps the low 16
+        // bits); rnc refuses, so the status differs too: see below.
+        (
+            s(&["-l", "-p", "99999"]),
+            Some("PROG: port number too large: 99999\n"),
+        ),
+        (s(&["-u", "-l", "-p", "abc"]), None),
+        // Differences listed in docs/compat.md (rnc says why a connect
+        // failed without -v; it checks -p before connecting).
+        (
+            s(&["127.0.0.1", "026"]),
+            Some("PROG: connect to 127.0.0.1 port 26 (tcp) failed: Connection refused\n"),
+        ),
+        (
+            s(&["-p", "70000", "127.0.0.1", "80"]),
+            Some("PROG: port number too large: 70000\n"),
+        ),
+    ];
+    // Not UTF-8: a port, a host, an option value.
+    let bad = OsStr::from_bytes(b"8\xff0").to_os_string();
+    cases.push((vec![OsString::from("127.0.0.1"), bad.clone()], None));
+    cases.push((vec![bad.clone(), OsString::from("80")], None));
+    cases.push((
+        vec![OsString::from("-w"), bad, OsString::from("127.0.0.1")],
+        None,
+    ));
+    assert!(cases.len() >= 25);
+    let run = |prog: &Path, args: &[OsString]| {
+        let out = process::run(&mut ns.command(prog, args), STEP)
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", prog.display()));
+        let err = out
+            .stderr_text()
+            .replace(&format!("{}: ", prog.display()), "PROG: ");
+        (out, normalize(&err))
+    };
+    let mut problems = Vec::new();
+    for (args, differs) in &cases {
+        let (a, ea) = run(&nc, args);
+        let (b, eb) = run(&rnc, args);
+        let what = format!("{args:?}");
+        // nc -l with a port above 65535 listens (until the deadline).
+        let nc_listens = args.first().is_some_and(|a| a == "-l") && a.timed_out;
+        if b.timed_out || (a.code() != b.code() && !(nc_listens && b.code() == Some(1))) {
+            problems.push(format!(
+                "{what}: status nc {} rnc {}",
+                a.status_text(),
+                b.status_text()
+            ));
+        }
+        if eb.contains("panicked") || eb.contains("RUST_BACKTRACE") {
+            problems.push(format!("{what}: rnc panicked: {eb}"));
+        }
+        let want = differs.map(str::to_string).unwrap_or_else(|| ea.clone());
+        if eb != want {
+            problems.push(format!(
+                "{what}:\n  nc:  {ea:?}\n  rnc: {eb:?}\n  want {want:?}"
+            ));
+        }
+        // One line, or nc's usage text (which starts with `usage:`).
+        let lines: Vec<&str> = eb.lines().filter(|l| !l.starts_with('\t')).collect();
+        if lines.len() > 1 && !lines[1].starts_with("usage:") {
+            problems.push(format!("{what}: more than one line: {eb:?}"));
+        }
+    }
+    eprintln!(
+        "{T}: {} malformed invocations, {} differ",
+        cases.len(),
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "rnc differs from nc.openbsd:\n{}",
+        problems.join("\n")
+    );
+}

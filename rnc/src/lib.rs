@@ -104,7 +104,8 @@ fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
         no_stdin: o.no_stdin,
         fin_on_eof: o.shutdown_on_eof || o.quit.is_some_and(|q| q >= 0),
         listener,
-        idle: o.timeout.filter(|w| *w > 0),
+        // -w 0 is a zero poll timeout, as in nc: end at the first idle poll.
+        idle: o.timeout,
         crlf: o.crlf,
         interval: o.interval.filter(|i| *i > 0),
         telnet: o.telnet,
@@ -113,21 +114,39 @@ fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
     }
 }
 
-/// After a relay: `-q` lingers; SIGINT or SIGTERM end rnc by that signal.
-fn finish(o: &Options, end: End) {
+/// After a relay: `-q` lingers; SIGINT or SIGTERM end rnc by that signal;
+/// a reset or a failed write to stdout is one line on stderr. Returns the
+/// exit status the relay's end calls for.
+fn finish(prog: &str, o: &Options, end: End) -> u8 {
     match end {
         End::Signal(sig) => sys::die_of(sig),
         End::Done | End::Idle => {
             if let Some(q) = o.quit.filter(|q| *q > 0) {
                 sys::sleep_secs(q as f64);
             }
+            0
+        }
+        End::Reset => {
+            eprintln!("{prog}: read from network: Connection reset by peer");
+            1
+        }
+        End::OutputFailed(e) => {
+            eprintln!("{prog}: write to stdout: {}", net::strip_os_error(&e));
+            1
         }
     }
 }
 
 /// Serves one connection: narration of the handshake, the relay, the
-/// close and what the close left behind (TCP), then `finish`.
-fn serve(c: Connected, o: &Options, t: Transport, listener: bool, narr: &mut Narrator, sigfd: i32) {
+/// close and what the close left behind (TCP). The caller `finish`es.
+fn serve(
+    c: Connected,
+    o: &Options,
+    t: Transport,
+    listener: bool,
+    narr: &mut Narrator,
+    sigfd: i32,
+) -> End {
     let tcp = t == Transport::Tcp;
     if tcp {
         narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, listener);
@@ -138,7 +157,7 @@ fn serve(c: Connected, o: &Options, t: Transport, listener: bool, narr: &mut Nar
     if tcp {
         narr.left_behind(&local, &peer);
     }
-    finish(o, end);
+    end
 }
 
 fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
@@ -173,7 +192,10 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 Ok(c) => {
                     rc = 0;
                     if !o.zero_io {
-                        serve(c, o, t, false, narr, sigfd);
+                        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd));
+                        if st != 0 {
+                            return st;
+                        }
                     }
                     continue;
                 }
@@ -258,7 +280,10 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 }
             };
         }
-        serve(c, o, t, false, narr, sigfd);
+        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd));
+        if st != 0 {
+            return st;
+        }
     }
     rc
 }
@@ -421,9 +446,12 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
                 conn.peer.port()
             );
         }
-        serve(conn, o, t, true, narr, sigfd);
-        if !o.keep || t == Transport::Udp {
-            return 0;
+        let end = serve(conn, o, t, true, narr, sigfd);
+        // With -k a reset ends only that client; a dead stdout ends all.
+        let fatal = matches!(end, End::OutputFailed(_));
+        let st = finish(prog, o, end);
+        if !o.keep || t == Transport::Udp || fatal {
+            return st;
         }
     }
 }
@@ -516,8 +544,7 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             eprintln!("Bound on {path}");
         }
         if o.udp {
-            finish(o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd));
-            return 0;
+            return finish(prog, o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd));
         }
         if let Err(e) = s.listen(1) {
             return fail(e);
@@ -544,9 +571,10 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             let _ = c.set_nonblocking(true);
             let end = relay::relay(c.as_raw_fd(), &ropts, narr, sigfd);
             drop(c);
-            finish(o, end);
-            if !o.keep {
-                return 0;
+            let fatal = matches!(end, End::OutputFailed(_));
+            let st = finish(prog, o, end);
+            if !o.keep || fatal {
+                return st;
             }
         }
     }
@@ -559,6 +587,5 @@ fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
         return 0;
     }
     let _ = s.set_nonblocking(true);
-    finish(o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd));
-    0
+    finish(prog, o, relay::relay(s.as_raw_fd(), &ropts, narr, sigfd))
 }

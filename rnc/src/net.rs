@@ -260,9 +260,9 @@ pub fn connect_one(
             if t == Transport::Tcp {
                 narr.syn_sent(fd, &addr);
             }
+            // -w 0 polls once, as nc's timeout_connect does.
             let deadline = o
                 .timeout
-                .filter(|w| *w > 0)
                 .map(|w| Instant::now() + Duration::from_secs(u64::from(w)));
             loop {
                 let mut ms: i32 = if narr.on() { 50 } else { -1 };
@@ -317,10 +317,14 @@ pub fn listen_socket(
     o: &Options,
     t: Transport,
 ) -> Result<(Socket, SocketAddr), String> {
+    // nc hands a number above 65535 to getaddrinfo, which keeps its low
+    // 16 bits (`-l 65536` listens on a random port): rnc refuses it with
+    // the wording nc uses for destination ports (docs/compat.md).
     let number = match crate::cli::strtonum(port, 0, 65535) {
         Ok(n) => n as u16,
-        Err(_) => names::service_port(port, t.name())
+        Err("invalid") => names::service_port(port, t.name())
             .ok_or_else(|| "getaddrinfo: Servname not supported for ai_socktype".to_string())?,
+        Err(e) => return Err(format!("port number {e}: {port}")),
     };
     let mut h = hints(o, t, true);
     // Without an address and without -6, nc listens on IPv4 (0.0.0.0);

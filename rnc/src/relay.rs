@@ -38,7 +38,7 @@ pub struct RelayOpts {
 }
 
 /// Why the relay ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum End {
     /// Both directions finished by netcat's rules.
     Done,
@@ -46,8 +46,15 @@ pub enum End {
     Idle,
     /// SIGINT or SIGTERM.
     Signal(i32),
+    /// The peer reset the connection before it finished sending; every
+    /// byte read before the reset was delivered.
+    Reset,
+    /// Writing to the output failed with something other than a broken
+    /// pipe (ENOSPC, EIO …): the error, for `rnc: write to stdout: …`.
+    OutputFailed(std::io::Error),
 }
 
+/// A direction's buffer: bytes in `data[start..end]`.
 struct Buf {
     data: Vec<u8>,
     start: usize,
@@ -75,16 +82,23 @@ impl Buf {
             self.end = 0;
         }
     }
+    fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+    /// Bytes that can still be buffered (after moving the data down).
+    fn free(&self) -> usize {
+        self.data.len() - (self.end - self.start)
+    }
+    /// The room after the data, at least `min(free(), BUF / 2)` long:
+    /// the data is moved to the front when the tail is shorter than that.
     fn space(&mut self) -> &mut [u8] {
-        if self.start > 0 && self.end == self.data.len() {
+        if self.start > 0 && self.data.len() - self.end < BUF / 2 {
             self.data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
         &mut self.data[self.end..]
-    }
-    fn has_space(&self) -> bool {
-        self.end < self.data.len() || self.start > 0
     }
 }
 
@@ -116,43 +130,118 @@ pub fn telnet_replies(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Expands each `\n` of `buf[..k]` to `\r\n` in place, from the end
+/// backwards; `buf` must hold `k` plus the number of `\n` bytes. Returns
+/// the new length.
+fn crlf_in_place(buf: &mut [u8], k: usize) -> usize {
+    let lf = buf[..k].iter().filter(|b| **b == b'\n').count();
+    let (mut src, mut dst) = (k, k + lf);
+    while src > 0 {
+        src -= 1;
+        dst -= 1;
+        buf[dst] = buf[src];
+        if buf[src] == b'\n' {
+            dst -= 1;
+            buf[dst] = b'\r';
+        }
+    }
+    k + lf
+}
+
+/// A read or write error that ends that direction (anything but "try
+/// again").
 fn closed(e: &std::io::Error) -> bool {
     !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted)
 }
 
-/// Runs the relay on socket `net` until netcat's rules end it.
+/// The error means the connection was reset (or our side of it was torn
+/// down by a reset: EPIPE on a socket we never shut down for writing).
+fn is_reset(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ECONNRESET) | Some(libc::EPIPE))
+}
+
+/// Slots of the poll set, named as in nc's `readwrite()`.
+const POLL_STDIN: usize = 0;
+const POLL_NETOUT: usize = 1;
+const POLL_NETIN: usize = 2;
+const POLL_STDOUT: usize = 3;
+const POLL_SIG: usize = 4;
+
+/// The local ends of the relay: where input comes from and output goes
+/// (descriptors 0 and 1 for rnc; pipes in tests).
+#[derive(Clone, Copy, Debug)]
+pub struct Ends {
+    /// Read and sent to the network (`-1`: none, as with `-d`).
+    pub input: RawFd,
+    /// Receives what the network sends.
+    pub output: RawFd,
+}
+
+impl Ends {
+    /// stdin and stdout.
+    pub const STDIO: Ends = Ends {
+        input: 0,
+        output: 1,
+    };
+}
+
+/// Runs the relay between stdin/stdout and socket `net` until netcat's
+/// rules end it.
 pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> End {
-    let mut stdin_fd: RawFd = if o.no_stdin { -1 } else { 0 };
+    relay_ends(Ends::STDIO, net, o, narr, sigfd)
+}
+
+/// The relay between `ends` and socket `net`.
+///
+/// Invariants that keep every byte: a descriptor is read only when poll
+/// was asked for its input and its buffer has room for what one read may
+/// produce (two bytes per byte with `-C`, a whole datagram on datagram
+/// sockets); end of input is only ever a read of 0 into such room, or a
+/// hang-up that poll reports with no input pending. An input whose buffer
+/// is full leaves the poll set until its output drains (a hang-up cannot
+/// be masked, and would otherwise make poll spin).
+pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> End {
+    let mut stdin_fd: RawFd = if o.no_stdin { -1 } else { ends.input };
     let mut netin: RawFd = net;
     let mut netout: RawFd = net;
-    let mut stdout_fd: RawFd = 1;
+    let mut stdout_fd: RawFd = ends.output;
     let mut up = Buf::new();
     let mut down = Buf::new();
     let mut reads: u64 = 0;
     let mut last_activity = Instant::now();
+    // A reset seen while the peer had not finished sending (its FIN not
+    // read yet): the relay ends with End::Reset once stdout has what came
+    // before it.
+    let mut reset_early = false;
+    // Room one read needs: with -C each byte may become two; a datagram
+    // must fit whole (the largest UDP payload is 65,507 bytes).
+    let stdin_room = if o.crlf { 2 } else { 1 };
+    let net_room = if o.datagram { BUF / 2 } else { 1 };
     loop {
         // Both inputs are gone and the buffers are empty: done.
         if stdin_fd == -1 && netin == -1 && up.is_empty() && down.is_empty() {
-            return End::Done;
+            break;
         }
         // Both outputs are gone: nothing more can be delivered.
         if netout == -1 && stdout_fd == -1 {
-            return End::Done;
+            break;
         }
         // A listener is done once the network input is gone and the queues
         // are empty, whatever its stdin is doing.
         if o.listener && netin == -1 && up.is_empty() && down.is_empty() {
-            return End::Done;
+            break;
         }
-        // Every open direction stays in the set, asking for nothing when
-        // its buffer is full or empty: poll still reports errors and hang-ups
-        // (a RST after the peer's process died ends the relay, as in nc).
-        let want = |on: bool, ev: i16| if on { ev } else { 0 };
+        // Inputs are polled only while their buffer has room. Outputs stay
+        // in the set even with nothing to write, asking for nothing: poll
+        // still reports errors and hang-ups there (a RST after the peer's
+        // process died ends the relay, as in nc).
+        let stdin_asks = up.free() >= stdin_room;
+        let netin_asks = down.free() >= net_room;
         let mut pfd: [PollFd; 5] = [
-            sys::pollfd(stdin_fd, want(up.has_space(), libc::POLLIN)),
-            sys::pollfd(netout, want(!up.is_empty(), libc::POLLOUT)),
-            sys::pollfd(netin, want(down.has_space(), libc::POLLIN)),
-            sys::pollfd(stdout_fd, want(!down.is_empty(), libc::POLLOUT)),
+            sys::pollfd(if stdin_asks { stdin_fd } else { -1 }, libc::POLLIN),
+            sys::pollfd(netout, if up.is_empty() { 0 } else { libc::POLLOUT }),
+            sys::pollfd(if netin_asks { netin } else { -1 }, libc::POLLIN),
+            sys::pollfd(stdout_fd, if down.is_empty() { 0 } else { libc::POLLOUT }),
             sys::pollfd(sigfd, libc::POLLIN),
         ];
         let mut timeout: i32 = -1;
@@ -166,7 +255,7 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
         let n = match sys::poll(&mut pfd, timeout) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return End::Done,
+            Err(_) => break,
         };
         narr.tick(net);
         if n == 0 {
@@ -178,49 +267,43 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
             continue;
         }
         last_activity = Instant::now();
-        if pfd[4].revents & libc::POLLIN != 0 {
+        if pfd[POLL_SIG].revents & libc::POLLIN != 0 {
             if let Some(sig) = sys::take_signal(sigfd) {
                 return End::Signal(sig);
             }
         }
-        // Errors and invalid descriptors: stop using that direction.
-        for (i, fd) in [&mut stdin_fd, &mut netout, &mut netin, &mut stdout_fd]
-            .into_iter()
-            .enumerate()
-        {
-            if pfd[i].revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
-                if i == 1 || i == 2 {
-                    if let Some(e) = sys::so_error(net) {
-                        if e == libc::ECONNRESET {
-                            narr.reset();
-                        }
-                    }
-                }
+        let rev = |slot: usize| pfd[slot].revents;
+        // An invalid descriptor: stop using that direction.
+        for (slot, fd) in [
+            (POLL_STDIN, &mut stdin_fd),
+            (POLL_NETOUT, &mut netout),
+            (POLL_NETIN, &mut netin),
+            (POLL_STDOUT, &mut stdout_fd),
+        ] {
+            if rev(slot) & libc::POLLNVAL != 0 {
                 *fd = -1;
             }
         }
-        // Reading is possible after HUP, until the data is drained (only
-        // judged when we asked to read: a full buffer is not an end).
-        let hup_only = |p: &PollFd| {
-            p.events & libc::POLLIN != 0
-                && p.revents & libc::POLLHUP != 0
-                && p.revents & libc::POLLIN == 0
-        };
-        if hup_only(&pfd[0]) {
-            stdin_fd = -1;
-        }
-        if hup_only(&pfd[2]) {
-            netin = -1;
-        }
-        // The network cannot take more: stop sending (FIN with -N).
-        if pfd[1].revents & libc::POLLHUP != 0 && netout != -1 {
-            if o.fin_on_eof {
+        // Errors and hang-ups on an input (stdin or the socket) are left
+        // to the read below, which returns what is still queued first,
+        // then the error or the end of file.
+        // The socket cannot take more (reset, or closed both ways): stop
+        // sending. Its error stays queued for the network read, if that
+        // is still open; otherwise this is where the reset is seen.
+        if netout != -1 && rev(POLL_NETOUT) & (libc::POLLHUP | libc::POLLERR) != 0 {
+            if netin == -1 {
+                if sys::so_error(net) == Some(libc::ECONNRESET) {
+                    narr.reset();
+                }
+            } else if o.fin_on_eof && rev(POLL_NETOUT) & libc::POLLERR == 0 {
                 sys::shutdown(netout, libc::SHUT_WR);
             }
             netout = -1;
+            up.clear();
         }
-        // stdout hung up: stop writing it.
-        if pfd[3].revents & libc::POLLHUP != 0 {
+        // stdout hung up or failed (a pipe whose reader left): stop
+        // writing it, quietly, as nc.
+        if stdout_fd != -1 && rev(POLL_STDOUT) & (libc::POLLHUP | libc::POLLERR) != 0 {
             stdout_fd = -1;
         }
         // No network output: stop reading stdin.
@@ -233,44 +316,23 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
                 sys::shutdown(netin, libc::SHUT_RD);
             }
             netin = -1;
+            down.clear();
         }
-        // stdin -> buffer
-        if stdin_fd != -1 && pfd[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+        // stdin -> buffer (only when asked: the buffer has room).
+        if stdin_fd != -1 && stdin_asks && rev(POLL_STDIN) != 0 {
             let sp = up.space();
             // With -C, read into the first half and expand `\n` to `\r\n`
-            // in place, from the end backwards (the result fits in 2k).
-            let room = if o.crlf {
-                (sp.len() / 2).max(1)
-            } else {
-                sp.len()
-            };
-            let r = sys::read(stdin_fd, &mut sp[..room]);
-            if let (true, Ok(k)) = (o.crlf, &r) {
-                let k = *k;
-                let lf = sp[..k].iter().filter(|b| **b == b'\n').count();
-                let (mut src, mut dst) = (k, k + lf);
-                while src > 0 {
-                    src -= 1;
-                    dst -= 1;
-                    sp[dst] = sp[src];
-                    if sp[src] == b'\n' {
-                        dst -= 1;
-                        sp[dst] = b'\r';
-                    }
-                }
-                up.end += k + lf;
-            } else if let Ok(k) = r {
-                up.end += k;
-            }
-            match r {
+            // in place (the result fits in twice the bytes read).
+            let room = if o.crlf { sp.len() / 2 } else { sp.len() };
+            match sys::read(stdin_fd, &mut sp[..room]) {
                 Ok(0) => stdin_fd = -1,
-                Ok(_) => {}
+                Ok(k) => up.end += if o.crlf { crlf_in_place(sp, k) } else { k },
                 Err(e) if closed(&e) => stdin_fd = -1,
                 Err(_) => {}
             }
         }
         // buffer -> network
-        if netout != -1 && pfd[1].revents & libc::POLLOUT != 0 && !up.is_empty() {
+        if netout != -1 && rev(POLL_NETOUT) & libc::POLLOUT != 0 && !up.is_empty() {
             match sys::write(netout, up.bytes()) {
                 Ok(k) => {
                     up.consume(k);
@@ -279,24 +341,29 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
                     }
                 }
                 Err(e) if closed(&e) => {
-                    if e.raw_os_error() == Some(libc::ECONNRESET)
-                        || e.raw_os_error() == Some(libc::EPIPE)
-                    {
-                        narr.reset();
+                    if is_reset(&e) {
+                        if netin == -1 {
+                            narr.reset();
+                        } else if !o.datagram {
+                            // The error is consumed by this write: the read
+                            // side would see only an end of file.
+                            reset_early = true;
+                            narr.reset();
+                        }
                     }
                     netout = -1;
                     stdin_fd = -1;
-                    up.consume(up.bytes().len());
+                    up.clear();
                 }
                 Err(_) => {}
             }
         }
-        // network -> buffer
-        if netin != -1 && pfd[2].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+        // network -> buffer (only when asked: the buffer has room).
+        if netin != -1 && netin_asks && rev(POLL_NETIN) != 0 {
             let sp = down.space();
             match sys::read(netin, sp) {
                 Ok(0) if !o.datagram => {
-                    // The peer's FIN.
+                    // The peer's FIN (or the end after a reset already seen).
                     sys::shutdown(netin, libc::SHUT_RD);
                     netin = -1;
                     narr.peer_fin(net);
@@ -317,7 +384,8 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
                     }
                 }
                 Err(e) if closed(&e) => {
-                    if e.raw_os_error() == Some(libc::ECONNRESET) {
+                    if e.raw_os_error() == Some(libc::ECONNRESET) && !o.datagram {
+                        reset_early = true;
                         narr.reset();
                     }
                     netin = -1;
@@ -326,16 +394,25 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
             }
         }
         // buffer -> stdout
-        if stdout_fd != -1 && pfd[3].revents & libc::POLLOUT != 0 && !down.is_empty() {
+        if stdout_fd != -1 && rev(POLL_STDOUT) & libc::POLLOUT != 0 && !down.is_empty() {
             match sys::write(stdout_fd, down.bytes()) {
                 Ok(k) => down.consume(k),
-                Err(e) if closed(&e) => {
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                    // The reader left: a quiet end, as nc.
                     stdout_fd = -1;
-                    let n = down.bytes().len();
-                    down.consume(n);
+                    down.clear();
                 }
+                Err(e) if closed(&e) => return End::OutputFailed(e),
                 Err(_) => {}
             }
+        }
+        // A reset: nothing more will be sent or received; what is
+        // buffered for stdout is still delivered.
+        if reset_early {
+            netin = -1;
+            netout = -1;
+            stdin_fd = -1;
+            up.clear();
         }
         // stdin gone and its queue empty: no more network output (FIN with -N).
         if stdin_fd == -1 && up.is_empty() && netout != -1 {
@@ -350,11 +427,20 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
             stdout_fd = -1;
         }
     }
+    if reset_early {
+        End::Reset
+    } else {
+        End::Done
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::net::{UnixDatagram, UnixStream};
+    use std::thread;
 
     #[test]
     fn telnet_negotiation_is_refused() {
@@ -364,5 +450,362 @@ mod tests {
         );
         assert!(telnet_replies(b"plain").is_empty());
         assert!(telnet_replies(&[IAC]).is_empty());
+    }
+
+    #[test]
+    fn crlf_expands_every_newline() {
+        let mut b = *b"a\n\nb\0\0\0";
+        assert_eq!(crlf_in_place(&mut b, 4), 6);
+        assert_eq!(&b[..6], b"a\r\n\r\nb");
+        let mut one = [b'\n', 0];
+        assert_eq!(crlf_in_place(&mut one, 1), 2);
+        assert_eq!(one, *b"\r\n");
+    }
+
+    /// A deterministic pattern of `n` bytes (every value, no period of 256).
+    fn pattern(n: usize, seed: u32) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// What a relay run produced.
+    struct Outcome {
+        end: End,
+        /// What reached the output descriptor.
+        out: Vec<u8>,
+        /// What the peer read from the socket before its end of file.
+        peer_got: Vec<u8>,
+    }
+
+    /// One relay run over pipes and a socketpair:
+    /// - `input`: written to the relay's input pipe, then the pipe is
+    ///   closed (`None`: no input descriptor, as with `-d`);
+    /// - `from_peer`: what the peer sends, then (with `peer_fin`) its
+    ///   FIN, then it reads until end of file;
+    /// - `stall`: how long nobody reads the output pipe, and the peer
+    ///   does not read the socket, so every buffer on the way fills up.
+    ///
+    /// The relay's socket send buffer is made small so that the input pipe
+    /// still holds data, and its writer has already closed it, while the
+    /// relay's own buffer is full (the state that lost data before).
+    fn run(
+        o: RelayOpts,
+        input: Option<Vec<u8>>,
+        from_peer: Vec<u8>,
+        peer_fin: bool,
+        stall: Duration,
+    ) -> Outcome {
+        let (ours, peer) = UnixStream::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        socket2::SockRef::from(&ours)
+            .set_send_buffer_size(4096)
+            .expect("SO_SNDBUF");
+        let (in_r, mut in_w) = std::io::pipe().expect("pipe");
+        let (mut out_r, out_w) = std::io::pipe().expect("pipe");
+        let (sig_r, _sig_w) = std::io::pipe().expect("pipe");
+        let has_input = input.is_some();
+        let feeder = thread::spawn(move || {
+            if let Some(data) = input {
+                let _ = in_w.write_all(&data);
+            }
+            drop(in_w);
+        });
+        let mut peer_w = peer.try_clone().expect("clone");
+        let mut peer_r = peer;
+        let peer_thread = thread::spawn(move || {
+            let writer = thread::spawn(move || {
+                let _ = peer_w.write_all(&from_peer);
+                if peer_fin {
+                    let _ = peer_w.shutdown(std::net::Shutdown::Write);
+                }
+                peer_w
+            });
+            thread::sleep(stall);
+            let mut got = Vec::new();
+            let _ = peer_r.read_to_end(&mut got);
+            let keep = writer.join().expect("peer writer");
+            (got, keep)
+        });
+        let reader = thread::spawn(move || {
+            thread::sleep(stall);
+            let mut out = Vec::new();
+            let _ = out_r.read_to_end(&mut out);
+            out
+        });
+        let ends = Ends {
+            input: if has_input { in_r.as_raw_fd() } else { -1 },
+            output: out_w.as_raw_fd(),
+        };
+        let o = RelayOpts {
+            no_stdin: !has_input,
+            ..o
+        };
+        let mut narr = Narrator::new("rnc", false);
+        let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
+        drop(OwnedFd::from(out_w));
+        drop(in_r);
+        drop(ours);
+        feeder.join().expect("feeder");
+        let out = reader.join().expect("reader");
+        let (peer_got, _peer) = peer_thread.join().expect("peer");
+        Outcome { end, out, peer_got }
+    }
+
+    const STALL: Duration = Duration::from_millis(300);
+
+    /// Asserts that `got` is exactly `want`, saying how much arrived.
+    fn same(what: &str, got: &[u8], want: &[u8]) {
+        assert!(
+            got == want,
+            "{what}: {} bytes where {} were sent (first difference at {:?})",
+            got.len(),
+            want.len(),
+            got.iter().zip(want).position(|(a, b)| a != b)
+        );
+    }
+
+    #[test]
+    fn plain_keeps_every_byte_both_ways_with_stalled_ends() {
+        let up = pattern(150 * 1024, 1);
+        let down = pattern(700 * 1024, 2);
+        let r = run(
+            RelayOpts::default(),
+            Some(up.clone()),
+            down.clone(),
+            true,
+            STALL,
+        );
+        assert!(matches!(r.end, End::Done), "{:?}", r.end);
+        same("output", &r.out, &down);
+        same("peer", &r.peer_got, &up);
+    }
+
+    /// `-N` (and `-q N`, which sets the same rule): the input ends at
+    /// once, the FIN goes out, and the peer's data and FIN arrive while
+    /// stdout is stalled: the socket reports a hang-up (both directions
+    /// shut) with data still queued, which must not count as the end.
+    #[test]
+    fn fin_on_eof_reads_everything_queued_after_hangup() {
+        let o = RelayOpts {
+            fin_on_eof: true,
+            ..RelayOpts::default()
+        };
+        let down = pattern(900 * 1024, 3);
+        let r = run(o, Some(Vec::new()), down.clone(), true, STALL);
+        assert!(matches!(r.end, End::Done), "{:?}", r.end);
+        same("output", &r.out, &down);
+        assert!(r.peer_got.is_empty());
+
+        let up = pattern(190 * 1024, 4);
+        let r = run(o, Some(up.clone()), down.clone(), true, STALL);
+        same("output", &r.out, &down);
+        same("peer", &r.peer_got, &up);
+    }
+
+    #[test]
+    fn no_stdin_relays_the_network_only() {
+        let down = pattern(400 * 1024, 5);
+        let r = run(RelayOpts::default(), None, down.clone(), true, STALL);
+        assert!(matches!(r.end, End::Done), "{:?}", r.end);
+        same("output", &r.out, &down);
+        assert!(r.peer_got.is_empty());
+    }
+
+    /// `-C` with input that is all newlines (every byte doubles) and with
+    /// long lines, while the peer is stalled: each `\n` becomes `\r\n`,
+    /// nothing else changes, no panic at the buffer's edge.
+    #[test]
+    fn crlf_doubles_newlines_at_every_buffer_edge() {
+        let o = RelayOpts {
+            crlf: true,
+            fin_on_eof: true,
+            ..RelayOpts::default()
+        };
+        let mut mixed = pattern(300 * 1024, 6);
+        for (i, b) in mixed.iter_mut().enumerate() {
+            if i % 97 == 0 || *b == b'\r' {
+                *b = b'\n';
+            }
+        }
+        for input in [vec![b'\n'; 200 * 1024], mixed, vec![b'a'; 200 * 1024]] {
+            let want: Vec<u8> = input
+                .iter()
+                .flat_map(|b| {
+                    if *b == b'\n' {
+                        vec![b'\r', b'\n']
+                    } else {
+                        vec![*b]
+                    }
+                })
+                .collect();
+            let r = run(o, Some(input), Vec::new(), true, STALL);
+            assert!(matches!(r.end, End::Done), "{:?}", r.end);
+            same("peer", &r.peer_got, &want);
+        }
+    }
+
+    /// A listener ends at the peer's FIN, after delivering all of it.
+    #[test]
+    fn listener_delivers_everything_before_it_ends() {
+        let o = RelayOpts {
+            listener: true,
+            ..RelayOpts::default()
+        };
+        let down = pattern(500 * 1024, 7);
+        let r = run(o, Some(pattern(10, 8)), down.clone(), true, STALL);
+        assert!(matches!(r.end, End::Done), "{:?}", r.end);
+        same("output", &r.out, &down);
+    }
+
+    /// The peer resets (closes with our bytes unread): what it sent
+    /// before is all delivered, then the relay ends with `End::Reset`.
+    #[test]
+    fn reset_delivers_what_came_before_it() {
+        let (ours, peer) = UnixStream::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let down = pattern(100 * 1024, 9);
+        let (in_r, mut in_w) = std::io::pipe().expect("pipe");
+        let (mut out_r, out_w) = std::io::pipe().expect("pipe");
+        let (sig_r, _sig_w) = std::io::pipe().expect("pipe");
+        in_w.write_all(b"never read by the peer").expect("input");
+        let sent = down.clone();
+        let peer_thread = thread::spawn(move || {
+            let mut p = peer;
+            p.write_all(&sent).expect("peer write");
+            // Wait until our bytes are queued unread here, then close:
+            // the kernel resets the connection.
+            thread::sleep(Duration::from_millis(200));
+            drop(p);
+        });
+        let reader = thread::spawn(move || {
+            thread::sleep(STALL);
+            let mut out = Vec::new();
+            let _ = out_r.read_to_end(&mut out);
+            out
+        });
+        let ends = Ends {
+            input: in_r.as_raw_fd(),
+            output: out_w.as_raw_fd(),
+        };
+        let mut narr = Narrator::new("rnc", false);
+        let end = relay_ends(
+            ends,
+            ours.as_raw_fd(),
+            &RelayOpts::default(),
+            &mut narr,
+            sig_r.as_raw_fd(),
+        );
+        drop(out_w);
+        peer_thread.join().expect("peer");
+        let out = reader.join().expect("reader");
+        assert!(matches!(end, End::Reset), "{end:?}");
+        same("output", &out, &down);
+        drop(in_w);
+    }
+
+    /// A write error on the output other than a broken pipe ends the
+    /// relay with that error; a reader that leaves is a quiet end.
+    #[test]
+    fn output_errors_are_reported_and_broken_pipe_is_quiet() {
+        let (ours, peer) = UnixStream::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let mut p = peer.try_clone().expect("clone");
+        p.write_all(b"data for a full disk\n").expect("peer write");
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let (sig_r, _sig_w) = std::io::pipe().expect("pipe");
+        let ends = Ends {
+            input: -1,
+            output: full.as_raw_fd(),
+        };
+        let o = RelayOpts {
+            no_stdin: true,
+            ..RelayOpts::default()
+        };
+        let mut narr = Narrator::new("rnc", false);
+        let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
+        match end {
+            End::OutputFailed(e) => assert_eq!(e.raw_os_error(), Some(libc::ENOSPC)),
+            other => panic!("{other:?}"),
+        }
+
+        let (out_r, out_w) = std::io::pipe().expect("pipe");
+        drop(out_r);
+        p.write_all(b"nobody reads this\n").expect("peer write");
+        let ends = Ends {
+            input: -1,
+            output: out_w.as_raw_fd(),
+        };
+        let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
+        assert!(matches!(end, End::Done), "{end:?}");
+        drop(peer);
+    }
+
+    /// Datagrams (`-u`): each arrives whole even while stdout is stalled
+    /// (a datagram is read only into room for the largest one).
+    #[test]
+    fn datagrams_arrive_whole_with_stalled_output() {
+        let (ours, peer) = UnixDatagram::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let sizes = [60_000usize, 1, 65_000, 30_000, 12_345, 64_000, 50_000, 7];
+        let grams: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| pattern(*n, 20 + i as u32))
+            .collect();
+        let want: Vec<u8> = grams.concat();
+        let (mut out_r, out_w) = std::io::pipe().expect("pipe");
+        let (sig_r, mut sig_w) = std::io::pipe().expect("pipe");
+        let total = want.len();
+        let sender = thread::spawn(move || {
+            for g in &grams {
+                peer.send(g).expect("send");
+            }
+            peer
+        });
+        let reader = thread::spawn(move || {
+            thread::sleep(STALL);
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            while out.len() < total {
+                match out_r.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => out.extend_from_slice(&buf[..k]),
+                }
+            }
+            // Everything is here: stop the relay as SIGTERM would.
+            sig_w
+                .write_all(&[libc::SIGTERM as u8])
+                .expect("signal pipe");
+            out
+        });
+        let o = RelayOpts {
+            no_stdin: true,
+            datagram: true,
+            ..RelayOpts::default()
+        };
+        let ends = Ends {
+            input: -1,
+            output: out_w.as_raw_fd(),
+        };
+        let mut narr = Narrator::new("rnc", false);
+        let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
+        drop(out_w);
+        let _peer = sender.join().expect("sender");
+        let out = reader.join().expect("reader");
+        assert!(
+            matches!(end, End::Signal(s) if s == libc::SIGTERM),
+            "{end:?}"
+        );
+        same("output", &out, &want);
     }
 }

@@ -1,0 +1,229 @@
+//! rnc, the binary, with consumers slower than producers, over loopback:
+//! a stdout pipe nobody reads for a while and a stdin pipe whose writer
+//! closes while rnc's buffer is full, in the modes that live above the
+//! relay (`-q N`, `-k`). The relay itself is driven deterministically by
+//! the unit tests in rnc/src/relay.rs; the namespace tests with a shaped
+//! link are in tests/rnc_faults.rs.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn rnc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rnc"));
+    c.env_remove("RNC_EXPLAIN")
+        .env_remove("RNET_EXPLAIN")
+        .env("LC_ALL", "C");
+    c
+}
+
+/// A deterministic byte pattern.
+fn pattern(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Kills the child if the test fails before it exits.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for the child with a deadline; returns its exit code.
+fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st.code();
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Reads all of `r` after sleeping `stall` (a slow consumer).
+fn slow_read_all<R: Read + Send + 'static>(r: R, stall: Duration) -> thread::JoinHandle<Vec<u8>> {
+    slow_read_counted(r, stall, Arc::new(AtomicUsize::new(0)))
+}
+
+fn counted(n: &AtomicUsize) -> usize {
+    n.load(Ordering::SeqCst)
+}
+
+/// `slow_read_all`, publishing the byte count read so far in `len`.
+fn slow_read_counted<R: Read + Send + 'static>(
+    mut r: R,
+    stall: Duration,
+    len: Arc<AtomicUsize>,
+) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        thread::sleep(stall);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => {
+                    out.extend_from_slice(&buf[..k]);
+                    len.store(out.len(), Ordering::SeqCst);
+                    // Keep reading slowly: small reads, a pause each 64 KiB.
+                    if out.len() % (64 * 1024) < 4096 {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+/// `-q 1`: stdin ends while the server is not reading (rnc's buffer full,
+/// the pipe still holding data); the server sends 2 MiB into a stalled
+/// stdout, then its FIN. Everything arrives both ways, status 0.
+#[test]
+fn quit_after_eof_keeps_every_byte_both_ways() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let up = pattern(3 * 1024 * 1024, 1);
+    let down = pattern(2 * 1024 * 1024, 2);
+    let sent = down.clone();
+    let server = thread::spawn(move || {
+        let (s, _) = l.accept().expect("accept");
+        let mut w = s.try_clone().expect("clone");
+        let writer = thread::spawn(move || {
+            w.write_all(&sent).expect("server write");
+            w.shutdown(Shutdown::Write).expect("server FIN");
+        });
+        // Do not read for a while: rnc's send path fills up.
+        thread::sleep(Duration::from_millis(400));
+        let mut got = Vec::new();
+        let mut r = s;
+        r.read_to_end(&mut got).expect("server read");
+        writer.join().expect("server writer");
+        got
+    });
+    let mut child = Reaper(
+        rnc()
+            .args(["-q", "1", "127.0.0.1", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rnc"),
+    );
+    let mut stdin = child.0.stdin.take().expect("stdin");
+    let feed = up.clone();
+    let feeder = thread::spawn(move || {
+        stdin.write_all(&feed).expect("feed rnc");
+    });
+    let out = slow_read_all(
+        child.0.stdout.take().expect("stdout"),
+        Duration::from_millis(400),
+    );
+    feeder.join().expect("feeder");
+    let code = wait(&mut child.0, Duration::from_secs(30));
+    let got = server.join().expect("server");
+    let out = out.join().expect("reader");
+    let mut err = String::new();
+    let _ = child
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    assert_eq!(code, Some(0), "stderr: {err}");
+    assert!(got == up, "server got {} of {} bytes", got.len(), up.len());
+    assert!(
+        out == down,
+        "stdout got {} of {} bytes",
+        out.len(),
+        down.len()
+    );
+}
+
+/// `-k`: a listener serves clients in turn into a stdout pipe that is
+/// read slowly; every client's bytes arrive, in order. With `-N` and no
+/// input rnc sends its FIN at once, so each client's FIN leaves the socket
+/// hung up (both directions shut) while its data is still queued.
+#[test]
+fn keep_listening_delivers_every_client_into_a_slow_pipe() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut child = Reaper(
+        rnc()
+            .args(["-lkN", "127.0.0.1", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rnc"),
+    );
+    let out_len = Arc::new(AtomicUsize::new(0));
+    let out = slow_read_counted(
+        child.0.stdout.take().expect("stdout"),
+        Duration::from_millis(300),
+        Arc::clone(&out_len),
+    );
+    let payloads: Vec<Vec<u8>> = (0..4).map(|i| pattern(700 * 1024, 10 + i)).collect();
+    for p in &payloads {
+        let t = Instant::now();
+        let mut s = loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(e) if t.elapsed() < Duration::from_secs(5) => {
+                    let _ = e;
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("connect: {e}"),
+            }
+        };
+        s.write_all(p).expect("client write");
+        s.shutdown(Shutdown::Write).expect("client FIN");
+        // rnc closes its side once it has read our FIN: then the next
+        // client may come (rnc serves one at a time).
+        let mut rest = Vec::new();
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        s.read_to_end(&mut rest).expect("client read");
+    }
+    // The last client is done when rnc has read its FIN, which can be
+    // before its bytes reach the slow pipe: give the reader time to see
+    // them all (it stops at end of file, when rnc is killed).
+    let want = payloads.concat();
+    let t = Instant::now();
+    while !out.is_finished() && t.elapsed() < Duration::from_secs(20) {
+        if child.0.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+        if counted(&out_len) >= want.len() {
+            break;
+        }
+    }
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    let out = out.join().expect("reader");
+    assert!(
+        out == want,
+        "stdout got {} of {} bytes",
+        out.len(),
+        want.len()
+    );
+}
