@@ -370,10 +370,11 @@ fn iptables(opts: &Opts) -> Status {
     }
     let store = Store::new(&exec::netns_key());
     if !opts.dry_run {
-        // An unusable state directory or file stops a change before it is
-        // made; a listing goes on without the sweep.
+        // An unusable state directory or file stops a change (or a -C,
+        // which reads the state) before it is made; a listing goes on
+        // without the sweep.
         if let Err(e) = sweep(&store) {
-            if cmd.modifies() {
+            if cmd.modifies() || cmd == Cmd::Check {
                 err(&e.to_string());
                 return 4;
             }

@@ -261,6 +261,16 @@ fn an_unreadable_state_file_is_an_error_and_stays_as_it_was() {
             assert_eq!(std::fs::read(&rules).unwrap(), bytes);
         }
         assert!(!log(&d.0).contains("-D\n"), "{what}: something was deleted");
+        // -C reads the state: the same single error line.
+        let (_, err, rc) = run(
+            &d.0,
+            &["-C", "OUTPUT", "-p", "tcp", "--dport", "6666", "-j", "DROP"],
+        );
+        assert_eq!(rc, 4, "{err}");
+        assert!(
+            one_line(&err).starts_with(&format!("rfw: {}", rules.display())),
+            "{err}"
+        );
         // A listing still works, with one warning line.
         let (_, err, rc) = run(&d.0, &["-S", "OUTPUT"]);
         assert_eq!(rc, 0, "{err}");
