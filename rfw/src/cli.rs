@@ -175,16 +175,17 @@ RFW-OPTIONS:
   --force               allow what rfw refuses: policies (-P), flushing
                         built-in chains, tables other than filter, targets
                         other than ACCEPT DROP REJECT LOG, DROP/REJECT in
-                        INPUT/OUTPUT without a port, rules matching port 22
-                        or the current SSH session, deleting rules rfw did
-                        not add
+                        INPUT/OUTPUT without a port, rules matching port 22,
+                        a port sshd listens on or one of the current SSH
+                        session, deleting rules rfw did not add
   --quiet               no explanations (also RFW_EXPLAIN=0 or RNET_EXPLAIN=0)
   -4, -6                IPv4 (iptables, the default) or IPv6 (ip6tables)
   --help                this text (iptables' own help: rfw -h)
 
 Environment: RFW_EXPLAIN, RNET_EXPLAIN, RFW_STATE_DIR (default /run/rfw), PATH.
 Exit status: iptables' own (0, 1, 2, 4); 2 when rfw refuses or rejects an
-argument; 127 when iptables is not installed.
+argument; 4 when the state directory or a state file is unusable; 127 when
+iptables is not installed, or sits where others than root can change it.
 ";
 
 #[cfg(test)]

@@ -41,7 +41,8 @@ impl Family {
     }
 }
 
-/// Finds `name` in the directories of `$PATH` (an executable regular file).
+/// Finds `name` in the absolute directories of `$PATH`: the first
+/// executable regular file (symlinks followed), as a shell finds it.
 pub fn resolve_on_path(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
@@ -51,6 +52,33 @@ pub fn resolve_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| {
             std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// Why iptables cannot be run; the text is the one-line message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FindError {
+    /// Not on `PATH`.
+    Missing(String),
+    /// Found, but someone other than root (or the user running rfw) could
+    /// change what it runs: a directory on the way, or the file, is
+    /// writable by group or others or has another owner (see
+    /// [`crate::trust`]).
+    Untrusted(String),
+}
+
+impl FindError {
+    /// Whether the binary is simply not there (a dry run goes on without it).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, FindError::Missing(_))
+    }
+}
+
+impl std::fmt::Display for FindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FindError::Missing(m) | FindError::Untrusted(m) => f.write_str(m),
+        }
+    }
 }
 
 /// What a captured run left.
@@ -80,15 +108,25 @@ fn status_of(st: std::process::ExitStatus) -> u8 {
 }
 
 impl Iptables {
-    /// Resolves the binary on `PATH`; the error is the one-line message.
-    pub fn find(family: Family) -> Result<Iptables, String> {
+    /// Resolves the binary on `PATH` and checks that only root (or the
+    /// user running rfw) can change what it runs, through every symlink
+    /// (see [`crate::trust`]). The binary is run by the name found on
+    /// `PATH` (xtables-nft-multi reads its mode from that name).
+    pub fn find(family: Family) -> Result<Iptables, FindError> {
         let name = family.program();
-        match resolve_on_path(name) {
-            Some(bin) => Ok(Iptables { bin, family }),
-            None => Err(format!(
+        let Some(bin) = resolve_on_path(name) else {
+            return Err(FindError::Missing(format!(
                 "{name} not found on PATH; install it (Debian/Ubuntu: apt install iptables) \
                  or add its directory (usually /usr/sbin) to PATH"
-            )),
+            )));
+        };
+        match crate::trust::check(&bin, crate::trust::Want::Executable, rnet_core::os::euid()) {
+            Ok(_) => Ok(Iptables { bin, family }),
+            Err(why) => Err(FindError::Untrusted(format!(
+                "not running {}: {why}; anyone who can write there could run commands as root \
+                 (use a PATH of root-owned directories, e.g. PATH=/usr/sbin:/usr/bin:/sbin:/bin)",
+                bin.display()
+            ))),
         }
     }
 

@@ -20,6 +20,7 @@ pub mod explain;
 pub mod rule;
 pub mod safety;
 pub mod tag;
+pub mod trust;
 
 use argv::{Cmd, Invocation};
 use cli::{Opts, Sub};
@@ -342,9 +343,9 @@ fn iptables(opts: &Opts) -> Status {
     let chain = inv.chain().map(String::from);
     let ipt = match Iptables::find(fam) {
         Ok(i) => Some(i),
-        Err(_) if opts.dry_run => None,
+        Err(e) if opts.dry_run && e.is_missing() => None,
         Err(e) => {
-            err(&e);
+            err(&e.to_string());
             return 127;
         }
     };
@@ -369,7 +370,16 @@ fn iptables(opts: &Opts) -> Status {
     }
     let store = Store::new(&exec::netns_key());
     if !opts.dry_run {
-        sweep(&store);
+        // An unusable state directory or file stops a change (or a -C,
+        // which reads the state) before it is made; a listing goes on
+        // without the sweep.
+        if let Err(e) = sweep(&store) {
+            if cmd.modifies() || cmd == Cmd::Check {
+                err(&e.to_string());
+                return 4;
+            }
+            err(&format!("warning: {e}; expired rules were not removed"));
+        }
     }
     let explain_on = explain_on(opts);
     let t_args = table_args(&inv);
@@ -436,7 +446,7 @@ fn iptables(opts: &Opts) -> Status {
                         words: rule.to_args(),
                     };
                     if let Err(e) = store.lock().and_then(|l| store.record(&l, &rec)) {
-                        err(&format!("warning: cannot record the rule in {}: {e}; rfw reset will not find it", tag::state_dir().display()));
+                        err(&format!("warning: the rule was added but not recorded ({e}); rfw reset will not find it"));
                     }
                     tagged = false;
                 }
@@ -591,8 +601,15 @@ fn delete_or_check(
             .find(|l| l.rule.tag.is_some() && l.rule.same_as(r)),
         _ => None,
     };
+    let all_recorded = match store.recorded() {
+        Ok(r) => r,
+        Err(e) => {
+            err(&e.to_string());
+            return 4;
+        }
+    };
     let recorded = rule.and_then(|r| {
-        store.recorded().into_iter().find(|rec| {
+        all_recorded.into_iter().find(|rec| {
             rec.family == fam
                 && rec.table == table
                 && rec.chain == chain
@@ -737,20 +754,19 @@ fn sweep_at(at: u64) {
         }
         std::thread::sleep((target - now).min(std::time::Duration::from_secs(60)));
     }
-    sweep(&Store::new(&exec::netns_key()));
+    let _ = sweep(&Store::new(&exec::netns_key()));
 }
 
 /// Removes every rfw rule whose expiry has passed, in the families and
-/// tables the expiry index names. Cheap when nothing is due (one file read).
-fn sweep(store: &Store) {
+/// tables the expiry index names. Cheap when nothing is due (two small
+/// file reads); the error is an unusable state directory or file.
+fn sweep(store: &Store) -> io::Result<()> {
     let now = tag::now();
-    if !store.anything_due(now) {
-        return;
+    if !store.anything_due(now)? {
+        return Ok(());
     }
-    let Ok(lock) = store.lock() else { return };
-    let Ok(due) = store.take_due(&lock, now) else {
-        return;
-    };
+    let lock = store.lock()?;
+    let due = store.take_due(&lock, now)?;
     for (fam, table) in due {
         let Ok(ipt) = Iptables::find(fam) else {
             continue;
@@ -769,13 +785,14 @@ fn sweep(store: &Store) {
                 }
             }
         }
-        for rec in store.recorded() {
+        for rec in store.recorded()? {
             if rec.family == fam && rec.table == table && rec.exp != 0 && rec.exp <= now {
                 let _ = delete_exact(&ipt, &t_args, &rec.chain, &rec.words);
-                let _ = store.forget(&lock, &rec);
+                store.forget(&lock, &rec)?;
             }
         }
     }
+    Ok(())
 }
 
 /// `-D CHAIN words` captured; "Bad rule" (already gone) counts as done.
@@ -824,6 +841,13 @@ fn reset(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
+    let all_recorded = match store.recorded() {
+        Ok(r) => r,
+        Err(e) => {
+            err(&e.to_string());
+            return 4;
+        }
+    };
     let t_args = vec!["-t".to_string(), inv.table().to_string()];
     let mut removed = 0;
     let mut kept = 0;
@@ -832,9 +856,9 @@ fn reset(opts: &Opts) -> Status {
     for fam in families(opts) {
         let ipt = match Iptables::find(fam) {
             Ok(i) => i,
-            // ip6tables is optional unless asked for.
-            Err(e) if opts.family == Some(fam) || fam == Family::V4 => {
-                err(&e);
+            // ip6tables is optional unless asked for (but never untrusted).
+            Err(e) if !e.is_missing() || opts.family == Some(fam) || fam == Family::V4 => {
+                err(&e.to_string());
                 return 127;
             }
             Err(_) => continue,
@@ -870,7 +894,7 @@ fn reset(opts: &Opts) -> Status {
                 }
             }
         }
-        for rec in store.recorded() {
+        for rec in all_recorded.iter().cloned() {
             if rec.family != fam || rec.table != inv.table() {
                 continue;
             }
@@ -914,7 +938,7 @@ fn list(opts: &Opts) -> Status {
     let ipt = match Iptables::find(fam) {
         Ok(i) => i,
         Err(e) => {
-            err(&e);
+            err(&e.to_string());
             return 127;
         }
     };
@@ -952,7 +976,14 @@ fn list(opts: &Opts) -> Status {
         }
     }
     let store = Store::new(&exec::netns_key());
-    for rec in store.recorded().into_iter().filter(|r| r.family == fam) {
+    let recorded = match store.recorded() {
+        Ok(r) => r,
+        Err(e) => {
+            err(&e.to_string());
+            return 4;
+        }
+    };
+    for rec in recorded.into_iter().filter(|r| r.family == fam) {
         let mut line = format!("-A {}", rec.chain);
         for w in &rec.words {
             line.push(' ');

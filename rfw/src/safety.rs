@@ -4,29 +4,147 @@
 use crate::argv::{is_builtin, Cmd, Invocation};
 use crate::rule::{PortRange, Rule, Target};
 
-/// The live SSH session, from `$SSH_CONNECTION` ("client-ip client-port
-/// server-ip server-port").
+/// A port that a blocking rule must not match without `--force`, and how
+/// the refusal names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ssh {
-    /// The client's port.
-    pub client_port: u16,
-    /// The server's port.
-    pub server_port: u16,
+pub struct SshPort {
+    /// The port.
+    pub port: u16,
+    /// What it is, completing "the rule matches port N …": for example
+    /// "of your SSH session ($SSH_CONNECTION)" or "where sshd listens (pid 812)".
+    pub what: String,
 }
 
+/// What rfw knows of SSH on this machine: the ports a rule must not match.
+/// Every source only ever adds ports (so only ever refuses more):
+/// - `$SSH_CONNECTION` ("client-ip client-port server-ip server-port") and
+///   `$SSH_CLIENT` ("client-ip client-port server-port") of this process;
+/// - under `sudo` or `doas` (`$SUDO_USER` / `$DOAS_USER` set), the same
+///   variables in the environment of the processes that started rfw:
+///   sudo's `env_reset` removes them from rfw's own environment, but sudo
+///   itself still holds the caller's (read from `/proc/<pid>/environ` up
+///   the parent chain);
+/// - the TCP ports that processes named `sshd` listen on in this network
+///   namespace (`/proc/net/tcp{,6}` joined with `/proc/<pid>/fd`; needs
+///   root to see another user's sshd).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ssh {
+    /// The guarded ports, each once, in the order found.
+    pub ports: Vec<SshPort>,
+}
+
+/// Parent processes looked at, at most.
+const MAX_ANCESTORS: usize = 64;
+/// What is read of one `environ` at most.
+const ENVIRON_LIMIT: u64 = 4 << 20;
+
 impl Ssh {
-    /// Reads `$SSH_CONNECTION`, if set and well formed.
+    /// Everything rfw can learn from this run's environment, its parent
+    /// processes and `/proc` (under `RNET_PROC_ROOT` when set); `None` when
+    /// nothing is known.
     pub fn from_env() -> Option<Ssh> {
-        let v = std::env::var("SSH_CONNECTION").ok()?;
-        let f: Vec<&str> = v.split_whitespace().collect();
-        match f.as_slice() {
-            [_, cp, _, sp] => Some(Ssh {
-                client_port: cp.parse().ok()?,
-                server_port: sp.parse().ok()?,
-            }),
-            _ => None,
+        let mut ssh = Ssh::default();
+        let var = |k: &str| std::env::var(k).ok();
+        ssh.add_vars(
+            var("SSH_CONNECTION").as_deref(),
+            var("SSH_CLIENT").as_deref(),
+            "",
+        );
+        let root = rnet_core::procnet::proc_root();
+        if var("SUDO_USER").is_some() || var("DOAS_USER").is_some() {
+            ssh.add_ancestors(&root);
+        }
+        for l in rnet_core::procfd::tcp_listeners_named(&root, "sshd") {
+            ssh.add(l.port, format!("where sshd listens (pid {})", l.pid));
+        }
+        (!ssh.ports.is_empty()).then_some(ssh)
+    }
+
+    /// Adds a port unless it is already there.
+    pub fn add(&mut self, port: u16, what: String) {
+        if port != 0 && !self.ports.iter().any(|p| p.port == port) {
+            self.ports.push(SshPort { port, what });
         }
     }
+
+    /// The ports of `SSH_CONNECTION` and `SSH_CLIENT` values; `whose` is
+    /// empty for rfw's own environment, else " of PROCESS, pid N".
+    pub fn add_vars(&mut self, connection: Option<&str>, client: Option<&str>, whose: &str) {
+        let (var, ports) = match (connection, client) {
+            (Some(v), _) if parse_ports(v, 4).is_some() => ("SSH_CONNECTION", parse_ports(v, 4)),
+            (_, Some(v)) => ("SSH_CLIENT", parse_ports(v, 3)),
+            _ => return,
+        };
+        let Some((client_port, server_port)) = ports else {
+            return;
+        };
+        let what = if whose.is_empty() {
+            format!("of your SSH session (${var})")
+        } else {
+            format!("of your SSH session ({var}{whose})")
+        };
+        self.add(server_port, what.clone());
+        self.add(client_port, what);
+    }
+
+    /// Reads `SSH_CONNECTION` / `SSH_CLIENT` from the environment of each
+    /// parent process (as started: `/proc/<pid>/environ`) up to init.
+    fn add_ancestors(&mut self, root: &std::path::Path) {
+        let mut pid = parent_of(root, "self");
+        for _ in 0..MAX_ANCESTORS {
+            let Some(p) = pid.filter(|p| *p > 1) else {
+                break;
+            };
+            let dir = root.join(p.to_string());
+            if let Some(env) = read_bounded(&dir.join("environ"), ENVIRON_LIMIT) {
+                let get = |k: &str| {
+                    env.split(|b| *b == 0).find_map(|kv| {
+                        kv.strip_prefix(k.as_bytes())
+                            .and_then(|r| r.strip_prefix(b"="))
+                            .and_then(|v| std::str::from_utf8(v).ok())
+                    })
+                };
+                let name = rnet_core::procfd::comm(root, p)
+                    .map(|c| String::from_utf8_lossy(&c).into_owned())
+                    .unwrap_or_else(|| "process".to_string());
+                let name: String = name.chars().filter(|c| !c.is_control()).collect();
+                self.add_vars(
+                    get("SSH_CONNECTION"),
+                    get("SSH_CLIENT"),
+                    &format!(" of {name}, pid {p}"),
+                );
+            }
+            pid = parent_of(root, &p.to_string());
+        }
+    }
+}
+
+/// Client and server port of an `SSH_CONNECTION` (4 fields) or
+/// `SSH_CLIENT` (3 fields) value.
+fn parse_ports(v: &str, n: usize) -> Option<(u16, u16)> {
+    let f: Vec<&str> = v.split_whitespace().collect();
+    if f.len() != n {
+        return None;
+    }
+    Some((f[1].parse().ok()?, f[n - 1].parse().ok()?))
+}
+
+/// At most `limit` bytes of a file, `None` if it cannot be read.
+fn read_bounded(path: &std::path::Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut buf = Vec::new();
+    f.take(limit).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// The parent pid from `/proc/<pid>/stat` (the field after the state,
+/// which follows the last `)` of the command name).
+fn parent_of(root: &std::path::Path, pid: &str) -> Option<u32> {
+    let stat = read_bounded(&root.join(pid).join("stat"), 4096)?;
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn range_hits(r: &Option<crate::rule::Neg<PortRange>>, port: u16) -> bool {
@@ -94,11 +212,10 @@ pub fn check(inv: &Invocation, rule: Option<&Rule>, ssh: Option<&Ssh>) -> Option
         return Some("the rule matches port 22 (ssh): it can cut off remote logins".to_string());
     }
     if let Some(s) = ssh {
-        for p in [s.server_port, s.client_port] {
-            if tcp_or_any && (range_hits(&rule.dport, p) || range_hits(&rule.sport, p)) {
-                return Some(format!(
-                    "the rule matches port {p} of your SSH session ($SSH_CONNECTION)"
-                ));
+        for p in &s.ports {
+            let (port, what) = (p.port, &p.what);
+            if tcp_or_any && (range_hits(&rule.dport, port) || range_hits(&rule.sport, port)) {
+                return Some(format!("the rule matches port {port} {what}"));
             }
         }
     }
@@ -109,6 +226,71 @@ pub fn check(inv: &Invocation, rule: Option<&Rule>, ssh: Option<&Ssh>) -> Option
 mod tests {
     use super::*;
     use crate::rule::split_rule_line;
+
+    #[test]
+    fn ssh_variables() {
+        let mut s = Ssh::default();
+        s.add_vars(None, Some("2001:db8::1 41000 22"), " of sudo, pid 9");
+        assert_eq!(
+            s.ports,
+            vec![
+                SshPort {
+                    port: 22,
+                    what: "of your SSH session (SSH_CLIENT of sudo, pid 9)".into()
+                },
+                SshPort {
+                    port: 41000,
+                    what: "of your SSH session (SSH_CLIENT of sudo, pid 9)".into()
+                }
+            ]
+        );
+        // Malformed values add nothing; SSH_CONNECTION wins when both parse.
+        let mut s = Ssh::default();
+        s.add_vars(Some("1.2.3.4 x 5.6.7.8 22"), Some("junk"), "");
+        assert!(s.ports.is_empty());
+        s.add_vars(Some("1.2.3.4 1 5.6.7.8 2"), Some("1.2.3.4 3 4"), "");
+        assert_eq!(s.ports.iter().map(|p| p.port).collect::<Vec<_>>(), [2, 1]);
+        assert!(s.ports[0].what.contains("$SSH_CONNECTION"));
+    }
+
+    #[test]
+    fn parents_environment_through_a_fixture_proc() {
+        use std::fs;
+        let root = std::env::temp_dir().join(format!("rfw-ssh-proc-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for d in ["self", "70", "60"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        // self -> 70 (sudo, env reset already: nothing) -> 60 (the login
+        // shell, with SSH_CONNECTION) -> 1.
+        fs::write(root.join("self/stat"), "99 (rfw) R 70 99 99 0 -1").unwrap();
+        fs::write(root.join("70/stat"), "70 (sudo) S 60 70 70 0 -1").unwrap();
+        fs::write(root.join("70/comm"), "sudo\n").unwrap();
+        fs::write(root.join("70/environ"), b"HOME=/root\0".as_slice()).unwrap();
+        fs::write(root.join("60/stat"), "60 (a) b) c) S 1 60 60 0 -1").unwrap();
+        fs::write(root.join("60/comm"), "bash\n").unwrap();
+        fs::write(
+            root.join("60/environ"),
+            b"X=1\0SSH_CONNECTION=198.18.0.1 50123 198.18.0.2 2022\0".as_slice(),
+        )
+        .unwrap();
+        let mut s = Ssh::default();
+        s.add_ancestors(&root);
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            s.ports,
+            vec![
+                SshPort {
+                    port: 2022,
+                    what: "of your SSH session (SSH_CONNECTION of bash, pid 60)".into()
+                },
+                SshPort {
+                    port: 50123,
+                    what: "of your SSH session (SSH_CONNECTION of bash, pid 60)".into()
+                }
+            ]
+        );
+    }
 
     fn refused(s: &str, ssh: Option<&Ssh>) -> Option<String> {
         let w = split_rule_line(s);
@@ -150,11 +332,18 @@ mod tests {
         ] {
             assert!(refused(s, None).is_some(), "{s}");
         }
-        let ssh = Ssh {
-            client_port: 50000,
-            server_port: 2222,
-        };
-        assert!(refused("-I INPUT -p tcp --dport 2222 -j DROP", Some(&ssh)).is_some());
+        let mut ssh = Ssh::default();
+        ssh.add_vars(Some("198.18.0.1 50000 198.18.0.2 2222"), None, "");
+        ssh.add(2200, "where sshd listens (pid 7)".into());
+        assert_eq!(
+            refused("-I INPUT -p tcp --dport 2222 -j DROP", Some(&ssh)).unwrap(),
+            "the rule matches port 2222 of your SSH session ($SSH_CONNECTION)"
+        );
+        assert!(refused("-I OUTPUT -p tcp --dport 50000 -j DROP", Some(&ssh)).is_some());
+        assert_eq!(
+            refused("-I INPUT -p tcp --dport 2200 -j DROP", Some(&ssh)).unwrap(),
+            "the rule matches port 2200 where sshd listens (pid 7)"
+        );
         assert!(refused("-I INPUT -p tcp --dport 5555 -j DROP", Some(&ssh)).is_none());
     }
 }

@@ -10,6 +10,9 @@
 //! - [`args`]: getopt-compatible tokenizing and Unicode dash repair.
 //! - [`timing`]: SYN, SYN|ACK and FIN retransmission schedules from the sysctls.
 //! - [`names`]: host, service and network lookups through the C library.
+//! - [`procfd`]: which process holds which socket (`/proc/<pid>/fd`), and
+//!   the TCP ports processes of one name listen on.
+//! - [`os`]: the effective uid and `O_NOFOLLOW`.
 //!
 //! This crate has no command-line parser of its own and prints nothing.
 #![deny(missing_docs)]
@@ -18,6 +21,8 @@ pub mod addr;
 pub mod args;
 pub mod explain;
 pub mod names;
+pub mod os;
+pub mod procfd;
 pub mod procnet;
 pub mod tcp_state;
 pub mod timing;

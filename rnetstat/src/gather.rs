@@ -232,31 +232,7 @@ fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
     r
 }
 
-/// `socket:[12345]` or `[0000]:12345` to the inode, the number read as C's
-/// `strtoul(s, &end, 0)` reads it (`0x` hex, leading `0` octal), the whole
-/// text consumed, as net-tools does.
-pub fn socket_inode(link: &[u8]) -> Option<u64> {
-    let digits = if let Some(rest) = link.strip_prefix(b"socket:[") {
-        if rest.len() < 2 {
-            return None;
-        }
-        rest.strip_suffix(b"]")?
-    } else {
-        link.strip_prefix(b"[0000]:")?
-    };
-    let text = std::str::from_utf8(digits).ok()?;
-    let v = if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()?
-    } else if text.len() > 1 && text.starts_with('0') {
-        u64::from_str_radix(&text[1..], 8).ok()?
-    } else {
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        text.parse().ok()?
-    };
-    (v != u64::MAX).then_some(v)
-}
+pub use rnet_core::procfd::socket_inode;
 
 /// The first 511 bytes of `cmdline` up to the first NUL (argv[0]). Opened
 /// as a table is (a regular file, never a FIFO or device; see
@@ -302,18 +278,6 @@ pub fn prog_text(pid: &str, argv0: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inode_forms() {
-        assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
-        assert_eq!(socket_inode(b"[0000]:77"), Some(77));
-        assert_eq!(socket_inode(b"socket:[]"), None);
-        assert_eq!(socket_inode(b"/dev/null"), None);
-        assert_eq!(socket_inode(b"pipe:[5]"), None);
-        assert_eq!(socket_inode(b"socket:[0377]"), Some(255));
-        assert_eq!(socket_inode(b"socket:[0x26b10]"), Some(0x26b10));
-        assert_eq!(socket_inode(b"socket:[12a]"), None);
-    }
 
     #[test]
     fn names_like_net_tools() {
