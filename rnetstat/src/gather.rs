@@ -48,7 +48,7 @@ impl Notice {
             Notice::NotAll => NOT_ALL.to_string(),
             Notice::NoInfo => format!(
                 "(No info could be read for \"-p\": geteuid()={} but you should be root.)\n",
-                sys::euid()
+                rnet_core::os::euid()
             ),
         }
     }

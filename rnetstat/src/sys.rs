@@ -53,12 +53,6 @@ pub fn readlink_at<'b>(dir: BorrowedFd<'_>, name: &CStr, buf: &'b mut [u8]) -> O
     Some(&buf[..n as usize])
 }
 
-/// The effective uid, for net-tools' `geteuid()=%d` notice.
-pub fn euid() -> u32 {
-    // SAFETY: geteuid cannot fail and has no preconditions.
-    unsafe { libc::geteuid() }
-}
-
 /// Converts a file name to a C string (names from readdir never hold NUL).
 pub fn cstring(bytes: &[u8]) -> Option<CString> {
     CString::new(bytes).ok()
