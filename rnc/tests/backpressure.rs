@@ -292,3 +292,78 @@ fn sigterm_ends_a_stalled_write_and_the_quit_timer_at_once() {
         let _ = server.join();
     }
 }
+
+/// Writing stdout fails with ENOSPC (`> /dev/full`): one line naming the
+/// error and status 1 (nc drops the data silently with status 0, see
+/// docs/compat.md); a reader that leaves is still a quiet end.
+#[test]
+fn a_failed_stdout_write_is_one_line_and_status_1() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let server = thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let _ = s.write_all(b"bytes that cannot be stored\n");
+        thread::sleep(Duration::from_millis(500));
+    });
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut child = Reaper(
+        rnc()
+            .args(["127.0.0.1", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rnc"),
+    );
+    let code = wait(&mut child.0, Duration::from_secs(10));
+    let mut err = String::new();
+    let _ = child
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    let _ = server.join();
+    assert_eq!(code, Some(1), "stderr: {err}");
+    assert_eq!(err, "rnc: write to stdout: No space left on device\n");
+}
+
+/// `-w 0` is a zero poll timeout, as in nc: with nothing to read the
+/// client returns at once, status 0 (nc.openbsd does the same when it is
+/// installed; the peer here never sends nor closes).
+#[test]
+fn wait_zero_returns_at_once() {
+    let mut tools = vec![("rnc", rnc())];
+    if std::path::Path::new("/usr/bin/nc.openbsd").exists() {
+        tools.push(("nc.openbsd", Command::new("/usr/bin/nc.openbsd")));
+    }
+    for (name, mut cmd) in tools {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let server = thread::spawn(move || {
+            let (s, _) = l.accept().expect("accept");
+            thread::sleep(Duration::from_millis(1500));
+            drop(s);
+        });
+        let t = Instant::now();
+        let mut child = Reaper(
+            cmd.args(["-w", "0", "127.0.0.1", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn"),
+        );
+        let code = wait(&mut child.0, Duration::from_secs(2));
+        assert_eq!(code, Some(0), "{name} -w 0: still running or failed");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "{name}: {:?}",
+            t.elapsed()
+        );
+        let _ = server.join();
+    }
+}
