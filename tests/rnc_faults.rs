@@ -38,20 +38,24 @@ mod support;
 #[path = "support/signals.rs"]
 mod signals;
 
+#[path = "support/running.rs"]
+mod running;
+
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, ChildStdout, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use running::{status_text, In, Out, Running};
 use signals::Signal;
 use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4, SERVER_V6};
-use support::process::{self, Background};
+use support::process;
 use support::tempdir::TempDir;
 use support::{lab_or_skip, tool_under_test, LabEnv};
 
@@ -205,206 +209,6 @@ fn wait_tcp_state(ns: &Netns, port: u16, state: u8, what: &str) -> Result<(), St
                 .any(|r| r.state == state && (r.local_port == port || r.remote_port == port))
         })
     })
-}
-
-// -------------------------------------------------------------- children
-
-/// Where a child's stdin comes from.
-enum In {
-    /// /dev/null.
-    Null,
-    /// The file itself (a regular file).
-    File(PathBuf),
-    /// A pipe that a thread fills with the file's bytes and then closes,
-    /// as `cat FILE |` does.
-    Pipe(PathBuf),
-    /// A pipe the test holds ([`Proc::take_stdin`]).
-    Held,
-}
-
-/// Where a child's stdout goes.
-enum Out {
-    Null,
-    File(PathBuf),
-    /// A pipe the test reads ([`Proc::take_stdout`]).
-    Piped,
-}
-
-fn capture<R: Read + Send + 'static>(pipe: Option<R>) -> Arc<Mutex<Vec<u8>>> {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let b = Arc::clone(&buf);
-    thread::spawn(move || {
-        let Some(mut p) = pipe else { return };
-        let mut chunk = [0u8; 4096];
-        loop {
-            match p.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => b
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(&chunk[..n]),
-            }
-        }
-    });
-    buf
-}
-
-/// A program running inside a namespace (its pid is the program's:
-/// `ip netns exec` execs it in place), stderr captured; its process group
-/// is killed when dropped.
-struct Proc {
-    bg: Background,
-    label: String,
-    stdin: Option<ChildStdin>,
-    stdout: Option<ChildStdout>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    started: Instant,
-    status: Option<ExitStatus>,
-    exited_at: Option<Instant>,
-}
-
-impl Proc {
-    fn start(ns: &Netns, prog: &Path, args: &[&str], input: In, output: Out) -> Proc {
-        let name = prog
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let label = format!("[{}] {name} {}", ns.name(), args.join(" "));
-        let mut cmd = ns.command(prog, args);
-        signals::default_dispositions(&mut cmd);
-        match &output {
-            Out::Null => cmd.stdout(Stdio::null()),
-            Out::File(p) => cmd
-                .stdout(File::create(p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()))),
-            Out::Piped => cmd.stdout(Stdio::piped()),
-        };
-        cmd.stderr(Stdio::piped());
-        let stdin = match &input {
-            In::Null => Stdio::null(),
-            In::File(p) => {
-                Stdio::from(File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-            }
-            In::Pipe(_) | In::Held => Stdio::piped(),
-        };
-        let mut bg = Background::spawn_with_stdin(&mut cmd, stdin, &label)
-            .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
-        // The parent's copies of the files given to the child close here.
-        drop(cmd);
-        let child = bg.child_mut();
-        let stderr = capture(child.stderr.take());
-        let stdout = child.stdout.take();
-        let mut stdin = child.stdin.take();
-        if let In::Pipe(p) = &input {
-            let mut w = stdin.take().expect("piped stdin");
-            let p = p.clone();
-            // Ends with EPIPE if the child exits first; the pipe closes
-            // when the thread ends.
-            thread::spawn(move || -> io::Result<u64> { io::copy(&mut File::open(p)?, &mut w) });
-        }
-        Proc {
-            bg,
-            label,
-            stdin,
-            stdout,
-            stderr,
-            started: Instant::now(),
-            status: None,
-            exited_at: None,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.bg.id()
-    }
-
-    fn take_stdin(&mut self) -> ChildStdin {
-        self.stdin.take().expect("stdin is not held")
-    }
-
-    fn take_stdout(&mut self) -> ChildStdout {
-        self.stdout.take().expect("stdout is not piped")
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    }
-
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            if let Ok(Some(st)) = self.bg.child_mut().try_wait() {
-                self.status = Some(st);
-                self.exited_at = Some(Instant::now());
-            }
-        }
-        self.status
-    }
-
-    fn running(&mut self) -> bool {
-        self.poll().is_none()
-    }
-
-    /// Waits for the exit; `Err` (with what it said) after `timeout`.
-    fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(st) = self.poll() {
-                // Let the stderr reader drain the pipe.
-                thread::sleep(Duration::from_millis(30));
-                return Ok(st);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{} still running after {timeout:?}; stderr so far: {:?}",
-                    self.label,
-                    self.stderr()
-                ));
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Waits and panics with what it said after `timeout`.
-    fn finish(&mut self, timeout: Duration) -> ExitStatus {
-        self.wait(timeout).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn exited_at(&self) -> Instant {
-        self.exited_at.expect("not exited yet")
-    }
-
-    fn signal(&mut self, sig: Signal) {
-        if self.running() {
-            signals::send(self.pid(), sig)
-                .unwrap_or_else(|e| panic!("{}: {}: {e}", self.label, sig.describe()));
-        }
-    }
-
-    /// `exit 0 after 1.23 s, stderr "…"`.
-    fn outcome(&mut self) -> String {
-        let st = match self.poll() {
-            None => "running".to_string(),
-            Some(s) => status_text(s),
-        };
-        let t = self
-            .exited_at
-            .unwrap_or_else(Instant::now)
-            .duration_since(self.started)
-            .as_secs_f64();
-        format!("{st} after {t:.2} s, stderr {:?}", self.stderr())
-    }
-
-    fn describe(&mut self) -> String {
-        let o = self.outcome();
-        format!("{}: {o}", self.label)
-    }
-}
-
-fn status_text(s: ExitStatus) -> String {
-    match (s.code(), s.signal()) {
-        (Some(c), _) => format!("exit {c}"),
-        (None, Some(sig)) => format!("signal {sig}"),
-        _ => "?".to_string(),
-    }
 }
 
 // ------------------------------------------------------------------ data
@@ -618,7 +422,7 @@ fn proc_io(pid: u32) -> (u64, u64) {
 }
 
 /// Stops `p` (SIGSTOP) and waits until it is stopped.
-fn stop(p: &mut Proc) {
+fn stop(p: &mut Running) {
     p.signal(Signal::Stop);
     let pid = p.pid();
     process::wait_until("the process to stop", STEP, || signals::is_stopped(pid))
@@ -627,7 +431,7 @@ fn stop(p: &mut Proc) {
 
 /// Waits until `path` holds at least `len` bytes (a transfer is under
 /// way), or panics with `p`'s outcome.
-fn wait_size(path: &Path, len: u64, p: &mut Proc) {
+fn wait_size(path: &Path, len: u64, p: &mut Running) {
     process::wait_until(
         &format!("{} to reach {}", path.display(), mib(len)),
         TRANSFER,
@@ -668,7 +472,7 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
         let mut la = vec!["-N"];
         la.extend(&listen_args);
         la.push(&p);
-        let l = Proc::start(
+        let l = Running::start(
             &lab.pair.server,
             prog(case.rnc_sends),
             &la,
@@ -676,7 +480,7 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
             Out::Null,
         );
         lab.wait_listen(Side::Server, port);
-        let c = Proc::start(
+        let c = Running::start(
             &lab.pair.client,
             prog(case.rnc_receives),
             &[dest, &p],
@@ -687,7 +491,7 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
     } else {
         let mut la = listen_args.clone();
         la.push(&p);
-        let l = Proc::start(
+        let l = Running::start(
             &lab.pair.server,
             prog(case.rnc_receives),
             &la,
@@ -695,7 +499,7 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
             Out::File(out.to_path_buf()),
         );
         lab.wait_listen(Side::Server, port);
-        let c = Proc::start(
+        let c = Running::start(
             &lab.pair.client,
             prog(case.rnc_sends),
             &["-N", dest, &p],
@@ -935,7 +739,7 @@ fn slow_reader_gets_every_byte() {
     for listen in [false, true] {
         let out = lab.path(if listen { "out-l" } else { "out-c" });
         let (mut rnc, peer_thread) = if listen {
-            let rnc = Proc::start(
+            let rnc = Running::start(
                 &lab.pair.server,
                 &lab.rnc,
                 &["-N", "-l", &q],
@@ -962,7 +766,7 @@ fn slow_reader_gets_every_byte() {
                 .unwrap_or_else(|e| panic!("bind: {e}"));
             let d = Arc::clone(&data);
             let t = thread::spawn(move || peer(l.accept()?.0, d));
-            let rnc = Proc::start(
+            let rnc = Running::start(
                 &lab.pair.client,
                 &lab.rnc,
                 &["-N", SERVER_V4, &p],
@@ -1079,7 +883,7 @@ fn crlf_over_slow_link() {
         }
         let p = port.to_string();
         let out = lab.path(&format!("out{port}"));
-        let mut nc = Proc::start(
+        let mut nc = Running::start(
             &lab.pair.server,
             &lab.nc,
             &["-l", &p],
@@ -1088,7 +892,7 @@ fn crlf_over_slow_link() {
         );
         lab.wait_listen(Side::Server, port);
         let mut rnc = if expected == crlf.as_path() {
-            Proc::start(
+            Running::start(
                 &lab.pair.client,
                 &lab.rnc,
                 &["-C", "-N", SERVER_V4, &p],
@@ -1101,7 +905,7 @@ fn crlf_over_slow_link() {
                 file_len(expected)
             );
             let rnc = lab.rnc.display().to_string();
-            Proc::start(
+            Running::start(
                 &lab.pair.client,
                 Path::new("sh"),
                 &["-c", &script, &rnc],
@@ -1170,7 +974,7 @@ fn soak_listener_serves_2000_clients() {
     }
     let p = PORT.to_string();
     let out = lab.path("out");
-    let mut rnc = Proc::start(
+    let mut rnc = Running::start(
         &lab.pair.server,
         &lab.rnc,
         &["-lk", &p],
@@ -1267,11 +1071,11 @@ fn reset_scene(
     listener: bool,
     port: u16,
     file: &Path,
-) -> (String, Proc, Result<u64, String>, u64, u64) {
+) -> (String, Running, Result<u64, String>, u64, u64) {
     let p = port.to_string();
     let out = lab.path(&format!("out{port}"));
     let (mut receiver, _sender, peer_side, rule) = if listener {
-        let r = Proc::start(
+        let r = Running::start(
             &lab.pair.server,
             prog,
             &["-l", &p],
@@ -1279,7 +1083,7 @@ fn reset_scene(
             Out::File(out.clone()),
         );
         lab.wait_listen(Side::Server, port);
-        let s = Proc::start(
+        let s = Running::start(
             &lab.pair.client,
             &lab.nc,
             &["-N", SERVER_V4, &p],
@@ -1290,7 +1094,7 @@ fn reset_scene(
         let rule = vec!["-s", SERVER_V4, "--sport"];
         (r, s, Side::Client, rule)
     } else {
-        let s = Proc::start(
+        let s = Running::start(
             &lab.pair.server,
             &lab.nc,
             &["-N", "-l", &p],
@@ -1298,7 +1102,7 @@ fn reset_scene(
             Out::Null,
         );
         lab.wait_listen(Side::Server, port);
-        let r = Proc::start(
+        let r = Running::start(
             &lab.pair.client,
             prog,
             &[SERVER_V4, &p],
@@ -1426,7 +1230,7 @@ fn link_down_scene(
     let out = lab.path("out");
     let (mut tool, mut peer, down) = if sender {
         lab.shape(Side::Client);
-        let peer = Proc::start(
+        let peer = Running::start(
             &lab.pair.server,
             &lab.nc,
             &["-l", &p],
@@ -1434,7 +1238,7 @@ fn link_down_scene(
             Out::File(out.clone()),
         );
         lab.wait_listen(Side::Server, PORT);
-        let tool = Proc::start(
+        let tool = Running::start(
             &lab.pair.client,
             prog,
             &["-w", "2", "-N", SERVER_V4, &p],
@@ -1444,7 +1248,7 @@ fn link_down_scene(
         (tool, peer, Side::Client)
     } else {
         lab.shape(Side::Server);
-        let peer = Proc::start(
+        let peer = Running::start(
             &lab.pair.server,
             &lab.nc,
             &["-N", "-l", &p],
@@ -1452,7 +1256,7 @@ fn link_down_scene(
             Out::Null,
         );
         lab.wait_listen(Side::Server, PORT);
-        let tool = Proc::start(
+        let tool = Running::start(
             &lab.pair.client,
             prog,
             &["-w", "2", SERVER_V4, &p],
@@ -1558,7 +1362,7 @@ fn one_gib_both_directions_at_once() {
     });
     let gen = t0.elapsed().as_secs_f64();
     let p = PORT.to_string();
-    let mut nc = Proc::start(
+    let mut nc = Running::start(
         &lab.pair.server,
         &lab.nc,
         &["-N", "-l", &p],
@@ -1567,7 +1371,7 @@ fn one_gib_both_directions_at_once() {
     );
     lab.wait_listen(Side::Server, PORT);
     let t1 = Instant::now();
-    let mut rnc = Proc::start(
+    let mut rnc = Running::start(
         &lab.pair.client,
         &lab.rnc,
         &[SERVER_V4, &p],
@@ -1632,7 +1436,7 @@ fn sigint_sender_scene(
         );
     }
     let out = lab.path("out");
-    let mut nc = Proc::start(
+    let mut nc = Running::start(
         &lab.pair.server,
         &lab.nc,
         &["-l", &p],
@@ -1640,7 +1444,7 @@ fn sigint_sender_scene(
         Out::File(out.clone()),
     );
     lab.wait_listen(Side::Server, PORT);
-    let mut tool = Proc::start(
+    let mut tool = Running::start(
         &lab.pair.client,
         prog,
         &["-N", SERVER_V4, &p],
@@ -1709,9 +1513,9 @@ fn sigint_receiver_scene(
     let prog = if prog_is_rnc { &lab.rnc } else { &lab.nc };
     let p = PORT.to_string();
     let out = lab.path("out");
-    let mut nc = Proc::start(&lab.pair.server, &lab.nc, &["-l", &p], In::Held, Out::Null);
+    let mut nc = Running::start(&lab.pair.server, &lab.nc, &["-l", &p], In::Held, Out::Null);
     lab.wait_listen(Side::Server, PORT);
-    let mut tool = Proc::start(
+    let mut tool = Running::start(
         &lab.pair.client,
         prog,
         &[SERVER_V4, &p],

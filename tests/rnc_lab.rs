@@ -30,18 +30,19 @@ mod support;
 #[path = "support/signals.rs"]
 mod signals;
 
-use std::io::{Read, Write};
+#[path = "support/running.rs"]
+mod running;
+
 use std::net::TcpListener;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use running::{status_text, In, Out, Running};
 use signals::Signal;
 use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
-use support::process::{self, Background};
+use support::process;
 use support::{lab_or_skip, tool_under_test, LabEnv};
 
 /// The port of the scenes (each namespace pair is private).
@@ -53,211 +54,7 @@ fn rnc_bin() -> PathBuf {
     tool_under_test("rnc", "RNC_BIN")
 }
 
-// -------------------------------------------------------------- children
-
-/// Where a child's stdin comes from.
-enum In {
-    /// /dev/null.
-    Null,
-    /// A pipe the test holds (a terminal nobody types into); dropping it
-    /// is Ctrl-D.
-    Held,
-    /// These bytes, then EOF.
-    Bytes(&'static [u8]),
-}
-
-/// A program running inside a namespace, stdout and stderr captured as
-/// they come; its process group is killed when dropped.
-struct Running {
-    bg: Background,
-    stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    started: Instant,
-    status: Option<ExitStatus>,
-    exited_at: Option<Instant>,
-    label: String,
-}
-
-fn capture<R: Read + Send + 'static>(pipe: Option<R>) -> Arc<Mutex<Vec<u8>>> {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let b = Arc::clone(&buf);
-    thread::spawn(move || {
-        let Some(mut p) = pipe else { return };
-        let mut chunk = [0u8; 4096];
-        loop {
-            match p.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => b
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(&chunk[..n]),
-            }
-        }
-    });
-    buf
-}
-
-impl Running {
-    /// Starts `prog ARGS` in `ns` (through `ip netns exec`, which execs it
-    /// in place, so the pid is the program's), SIGINT and SIGTERM at their
-    /// default action as in a terminal.
-    fn start(ns: &Netns, prog: &Path, args: &[&str], stdin: In) -> Running {
-        let mut cmd = ns.command(prog, args);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        signals::default_dispositions(&mut cmd);
-        let name = prog
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let label = format!("[{}] {name} {}", ns.name(), args.join(" "));
-        let stdio = match stdin {
-            In::Null => Stdio::null(),
-            In::Held | In::Bytes(_) => Stdio::piped(),
-        };
-        let mut bg = Background::spawn_with_stdin(&mut cmd, stdio, &label)
-            .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
-        let child = bg.child_mut();
-        let stdout = capture(child.stdout.take());
-        let stderr = capture(child.stderr.take());
-        let mut pipe = child.stdin.take();
-        if let In::Bytes(b) = stdin {
-            if let Some(mut w) = pipe.take() {
-                thread::spawn(move || {
-                    let _ = w.write_all(b);
-                });
-            }
-        }
-        Running {
-            bg,
-            stdin: pipe,
-            stdout,
-            stderr,
-            started: Instant::now(),
-            status: None,
-            exited_at: None,
-            label,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.bg.id()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    }
-
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            if let Ok(Some(st)) = self.bg.child_mut().try_wait() {
-                self.status = Some(st);
-                self.exited_at = Some(Instant::now());
-            }
-        }
-        self.status
-    }
-
-    fn running(&mut self) -> bool {
-        self.poll().is_none()
-    }
-
-    /// Waits for the exit; `Err` (with what it said) after `timeout`.
-    fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(st) = self.poll() {
-                // Let the readers drain the pipes.
-                thread::sleep(Duration::from_millis(30));
-                return Ok(st);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{} still running after {timeout:?}; stderr so far: {:?}",
-                    self.label,
-                    self.stderr()
-                ));
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Seconds from start to exit.
-    fn elapsed(&self) -> f64 {
-        self.exited_at
-            .unwrap_or_else(Instant::now)
-            .duration_since(self.started)
-            .as_secs_f64()
-    }
-
-    /// Waits until stderr has a line for which `pred` holds.
-    fn wait_line(&mut self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(l) = self.stderr().lines().find(|l| pred(l)) {
-                return l.to_string();
-            }
-            if Instant::now() >= deadline || !self.running() {
-                if let Some(l) = self.stderr().lines().find(|l| pred(l)) {
-                    return l.to_string();
-                }
-                panic!(
-                    "{}: no stderr line {what} within {timeout:?} (status {:?}); stderr: {}",
-                    self.label,
-                    self.status,
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn signal(&mut self, sig: Signal) {
-        if self.running() {
-            signals::send(self.pid(), sig)
-                .unwrap_or_else(|e| panic!("{}: {}: {e}", self.label, sig.describe()));
-        }
-    }
-
-    /// Types into the held stdin.
-    fn type_bytes(&mut self, b: &[u8]) {
-        let w = self.stdin.as_mut().expect("stdin is not held");
-        w.write_all(b)
-            .and_then(|()| w.flush())
-            .unwrap_or_else(|e| panic!("{}: write to stdin: {e}", self.label));
-    }
-
-    /// Ctrl-D.
-    fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    fn describe(&mut self) -> String {
-        let st = match self.poll() {
-            None => "running".to_string(),
-            Some(s) => status_text(s),
-        };
-        format!(
-            "{}: {st} after {:.2} s; stdout {:?}; stderr {:?}",
-            self.label,
-            self.elapsed(),
-            self.stdout(),
-            self.stderr()
-        )
-    }
-}
-
-fn status_text(s: ExitStatus) -> String {
-    match (s.code(), s.signal()) {
-        (Some(c), _) => format!("exit {c}"),
-        (None, Some(sig)) => format!("signal {sig}"),
-        _ => "?".to_string(),
-    }
-}
+// -------------------------------------------------------- what they said
 
 /// The state named by an `--explain` line (`rnc: TIME_WAIT: …` ->
 /// `TIME_WAIT`).
@@ -375,10 +172,10 @@ fn connect_timeout_with_dropped_syns_same_as_nc() {
     let quiet = ["-w", "2", SERVER_V4, p.as_str()];
     // All four at once: they wait for the same dropped SYNs.
     let mut runs = [
-        Running::start(&pair.client, &nc, &verbose, In::Null),
-        Running::start(&pair.client, &rnc, &verbose, In::Null),
-        Running::start(&pair.client, &nc, &quiet, In::Null),
-        Running::start(&pair.client, &rnc, &quiet, In::Null),
+        Running::start(&pair.client, &nc, &verbose, In::Null, Out::Captured),
+        Running::start(&pair.client, &rnc, &verbose, In::Null, Out::Captured),
+        Running::start(&pair.client, &nc, &quiet, In::Null, Out::Captured),
+        Running::start(&pair.client, &rnc, &quiet, In::Null, Out::Captured),
     ];
     for r in runs.iter_mut() {
         let st = r
@@ -439,8 +236,8 @@ fn unknown_host_and_names_same_as_nc() {
     ];
     let mut problems = Vec::new();
     for args in &cases {
-        let mut a = Running::start(&ns, &nc, args, In::Null);
-        let mut b = Running::start(&ns, &rnc, args, In::Null);
+        let mut a = Running::start(&ns, &nc, args, In::Null, Out::Captured);
+        let mut b = Running::start(&ns, &rnc, args, In::Null, Out::Captured);
         let sa = a.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
         let sb = b.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
         let (ea, eb) = (
@@ -499,10 +296,16 @@ fn listener_verbose_names_same_as_nc() {
             let p = port.to_string();
             let mut args = base.clone();
             args.push(&p);
-            let mut l = Running::start(&ns, tool, &args, In::Null);
+            let mut l = Running::start(&ns, tool, &args, In::Null, Out::Captured);
             wait_tcp_state(&ns, port, LISTEN, "the listener")
                 .unwrap_or_else(|e| panic!("{e}\n{}", l.describe()));
-            let mut c = Running::start(&ns, &rnc, &["-N", "127.0.0.1", &p], In::Bytes(b"hi\n"));
+            let mut c = Running::start(
+                &ns,
+                &rnc,
+                &["-N", "127.0.0.1", &p],
+                In::Bytes(b"hi\n"),
+                Out::Captured,
+            );
             l.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
             c.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
             // The client's port is ephemeral.
@@ -589,8 +392,8 @@ fn verbose_success_by_name_shows_the_address() {
         vec!["-zv", "known.rnet-lab.test", ps.as_str()],
         vec!["-v", "-d", "known.rnet-lab.test", ps.as_str()],
     ] {
-        let mut a = Running::start(&ns, &nc, &args, In::Null);
-        let mut b = Running::start(&ns, &rnc, &args, In::Null);
+        let mut a = Running::start(&ns, &nc, &args, In::Null, Out::Captured);
+        let mut b = Running::start(&ns, &rnc, &args, In::Null, Out::Captured);
         let sa = a.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
         let sb = b.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
         let want = format!(
@@ -629,6 +432,7 @@ fn explain_syn_sent_and_retransmissions() {
         &rnc_bin(),
         &["--explain", SERVER_V4, &p],
         In::Null,
+        Out::Captured,
     );
     let st = r
         .wait(Duration::from_secs(20))
@@ -711,6 +515,7 @@ fn explain_syn_schedule_prediction_matches_kernel() {
         &rnc_bin(),
         &["--explain", SERVER_V4, &p],
         In::Null,
+        Out::Captured,
     );
     r.wait(Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -758,14 +563,14 @@ fn explain_time_wait_after_ctrl_c_on_client() {
     let mut statuses = Vec::new();
     for (port, client) in [(PORT, &nc), (PORT + 1, &rnc)] {
         let p = port.to_string();
-        let mut server = Running::start(&pair.server, &nc, &["-l", &p], In::Held);
+        let mut server = Running::start(&pair.server, &nc, &["-l", &p], In::Held, Out::Captured);
         wait_tcp_state(&pair.server, port, LISTEN, "the server to listen")
             .unwrap_or_else(|e| panic!("{e}"));
         let mut args = vec![SERVER_V4, p.as_str()];
         if client == &rnc {
             args.insert(0, "--explain");
         }
-        let mut c = Running::start(&pair.client, client, &args, In::Held);
+        let mut c = Running::start(&pair.client, client, &args, In::Held, Out::Captured);
         wait_tcp_state(&pair.server, port, 0x01, "the connection to be established")
             .unwrap_or_else(|e| panic!("{e}\n{}", c.describe()));
         if client == &rnc {
@@ -810,7 +615,13 @@ fn explain_listener_listen_and_established() {
     let pair = LabPair::new(&env.ip, "rncls").unwrap_or_else(|e| panic!("{e}"));
     let (nc, rnc) = (env.program("nc.openbsd").to_path_buf(), rnc_bin());
     let p = PORT.to_string();
-    let mut server = Running::start(&pair.server, &rnc, &["--explain", "-l", &p], In::Held);
+    let mut server = Running::start(
+        &pair.server,
+        &rnc,
+        &["--explain", "-l", &p],
+        In::Held,
+        Out::Captured,
+    );
     let listen = server.wait_line("naming LISTEN", STEP, |l| {
         explain_state(l) == Some("LISTEN")
     });
@@ -820,7 +631,13 @@ fn explain_listener_listen_and_established() {
     );
     // The client holds its input open (a terminal) until the listener
     // has said ESTABLISHED; then types a line and Ctrl-D (-N: FIN).
-    let mut client = Running::start(&pair.client, &nc, &["-N", SERVER_V4, &p], In::Held);
+    let mut client = Running::start(
+        &pair.client,
+        &nc,
+        &["-N", SERVER_V4, &p],
+        In::Held,
+        Out::Captured,
+    );
     let est = server.wait_line("naming ESTABLISHED", STEP, |l| {
         explain_state(l) == Some("ESTABLISHED")
     });
@@ -861,10 +678,16 @@ fn explain_close_wait_when_peer_closes_first() {
     let pair = LabPair::new(&env.ip, "rnccw").unwrap_or_else(|e| panic!("{e}"));
     let (nc, rnc) = (env.program("nc.openbsd").to_path_buf(), rnc_bin());
     let p = PORT.to_string();
-    let mut server = Running::start(&pair.server, &nc, &["-l", &p], In::Held);
+    let mut server = Running::start(&pair.server, &nc, &["-l", &p], In::Held, Out::Captured);
     wait_tcp_state(&pair.server, PORT, LISTEN, "the server to listen")
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut c = Running::start(&pair.client, &rnc, &["--explain", SERVER_V4, &p], In::Held);
+    let mut c = Running::start(
+        &pair.client,
+        &rnc,
+        &["--explain", SERVER_V4, &p],
+        In::Held,
+        Out::Captured,
+    );
     c.wait_line("naming ESTABLISHED", STEP, |l| {
         explain_state(l) == Some("ESTABLISHED")
     });
@@ -908,7 +731,13 @@ fn explain_listener_accepting_an_already_closed_connection() {
     let pair = LabPair::new(&env.ip, "rnclate").unwrap_or_else(|e| panic!("{e}"));
     let (nc, rnc) = (env.program("nc.openbsd").to_path_buf(), rnc_bin());
     let p = PORT.to_string();
-    let mut server = Running::start(&pair.server, &rnc, &["--explain", "-l", &p], In::Held);
+    let mut server = Running::start(
+        &pair.server,
+        &rnc,
+        &["--explain", "-l", &p],
+        In::Held,
+        Out::Captured,
+    );
     server.wait_line("naming LISTEN", STEP, |l| {
         explain_state(l) == Some("LISTEN")
     });
@@ -922,6 +751,7 @@ fn explain_listener_accepting_an_already_closed_connection() {
         &nc,
         &["-N", SERVER_V4, &p],
         In::Bytes(b"hello\n"),
+        Out::Captured,
     );
     // Handshake done by the kernel, data and FIN queued: CLOSE_WAIT
     // before accept().

@@ -13,6 +13,12 @@
 //!
 //! Each test builds its own namespaces with unique names, so tests may run
 //! in parallel threads of one test process.
+//!
+//! Not declared here, because they need `signals.rs` (which holds
+//! `unsafe` and is declared per test binary): `labkit.rs` (the lab's
+//! scenes) and `running.rs` (a program in a namespace with its stdin,
+//! stdout and stderr under the test's control). A test that uses them
+//! declares them next to `mod support;` with `#[path = "support/…"]`.
 
 // Not every test file uses every helper.
 #![allow(dead_code)]
