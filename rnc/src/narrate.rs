@@ -69,6 +69,18 @@ impl Narrator {
         }
     }
 
+    /// `-u -v`: the probe datagrams nc sends before saying "succeeded".
+    pub fn udp_probe(&self, w: Option<u32>) {
+        let secs = w.unwrap_or(3);
+        self.say(
+            "UDP",
+            &format!(
+                "UDP has no handshake: probing with {} one-byte 'X' datagrams over {secs} s (the peer receives them as data, as from nc -u -v); an ICMP port-unreachable answer makes a later send fail with 'Connection refused'",
+                2 + secs
+            ),
+        );
+    }
+
     /// `connect()` sent the first SYN.
     pub fn syn_sent(&mut self, fd: RawFd, peer: &SocketAddr) {
         if !self.on {

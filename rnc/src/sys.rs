@@ -340,3 +340,42 @@ pub fn set_md5sig(fd: RawFd, v6: bool, key: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `mkdtemp(3)`: creates a fresh directory (mode 0700) from `template`,
+/// whose name ends in `XXXXXX`, and returns its path.
+pub fn mkdtemp(template: &str) -> io::Result<String> {
+    let mut buf: Vec<u8> = template.as_bytes().to_vec();
+    if buf.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    buf.push(0);
+    // SAFETY: `buf` is a NUL-terminated, writable C string; mkdtemp only
+    // rewrites the trailing X characters in place.
+    let p = unsafe { libc::mkdtemp(buf.as_mut_ptr().cast()) };
+    if p.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    buf.pop();
+    String::from_utf8(buf).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Sleeps `ms` milliseconds unless SIGINT/SIGTERM arrives first through
+/// the signal pipe: then returns that signal.
+pub fn sleep_or_signal(sigfd: RawFd, ms: i32) -> Option<i32> {
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(ms.max(0) as u64);
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let mut pfd = [pollfd(sigfd, libc::POLLIN)];
+        match poll(&mut pfd, left.as_millis().max(1) as i32) {
+            Ok(_) if pfd[0].revents & libc::POLLIN != 0 => {
+                if let Some(sig) = take_signal(sigfd) {
+                    return Some(sig);
+                }
+            }
+            _ => {}
+        }
+    }
+}
