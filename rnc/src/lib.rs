@@ -432,7 +432,7 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             local.port()
         );
     }
-    narr.listening(&local, t == Transport::Udp);
+    narr.listening(&local, t == Transport::Udp, o.keep);
     if t == Transport::Udp && o.keep {
         // -u -k: the socket stays unconnected and takes datagrams from
         // every sender; it has no one to answer (as nc).

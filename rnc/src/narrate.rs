@@ -52,8 +52,13 @@ impl Narrator {
     }
 
     /// A listening socket is up.
-    pub fn listening(&self, local: &SocketAddr, udp: bool) {
-        if udp {
+    pub fn listening(&self, local: &SocketAddr, udp: bool, keep: bool) {
+        if udp && keep {
+            self.say(
+                "UDP",
+                &format!("bound to {}; UDP has no handshake and no LISTEN state; with -k the socket stays unconnected: datagrams from every sender are read, and there is no one to answer", ep(local)),
+            );
+        } else if udp {
             self.say(
                 "UDP",
                 &format!("bound to {}; UDP has no handshake and no LISTEN state: the first datagram decides the peer", ep(local)),

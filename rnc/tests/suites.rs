@@ -801,6 +801,19 @@ fn udp_two_senders(tool: &Tool, st: &Path, dir: &Path, keep: bool) -> (bool, boo
         matches!(b.recv(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused);
     thread::sleep(Duration::from_millis(300));
     let both = r.stdout().windows(7).any(|w| w == b"from-b\n");
+    // The first sender keeps talking, and hears the listener's stdin when
+    // the socket is connected to it (with -k there is no one to send to).
+    a.send(b"again-a\n").expect("send a again");
+    let a_again = r.wait_stdout(b"again-a\n");
+    r.write(b"reply\n");
+    let mut rbuf = [0u8; 16];
+    let a_reply = matches!(a.recv(&mut rbuf), Ok(n) if &rbuf[..n] == b"reply\n");
+    assert!(a_again, "{} {args:?}: the first sender again", tool.name);
+    assert_eq!(
+        a_reply, !keep,
+        "{} {args:?}: a reply to the first sender",
+        tool.name
+    );
     let calls = r.calls();
     r.stop();
     let a_port = format!("htons({})", a.local_addr().expect("addr").port());
