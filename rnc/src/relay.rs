@@ -834,4 +834,50 @@ mod tests {
         );
         same("output", &out, &want);
     }
+
+    /// `-q N` on a datagram socket: stdin's end starts N seconds during
+    /// which datagrams are still delivered; then the relay ends by itself
+    /// (there is no FIN), and with N = 0 at once.
+    #[test]
+    fn datagram_quit_timer_reads_until_it_expires() {
+        for (q, late) in [(0u64, false), (1, true)] {
+            let (ours, peer) = UnixDatagram::pair().expect("socketpair");
+            ours.set_nonblocking(true).expect("nonblocking");
+            let (in_r, in_w) = std::io::pipe().expect("pipe");
+            let (mut out_r, out_w) = std::io::pipe().expect("pipe");
+            let (sig_r, _sig_w) = std::io::pipe().expect("pipe");
+            drop(in_w); // stdin ends at once
+            let sender = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(300));
+                let _ = peer.send(b"late\n");
+                peer
+            });
+            let o = RelayOpts {
+                datagram: true,
+                fin_on_eof: true,
+                quit_datagram: Some(q),
+                ..RelayOpts::default()
+            };
+            let ends = Ends {
+                input: in_r.as_raw_fd(),
+                output: out_w.as_raw_fd(),
+            };
+            let mut narr = Narrator::new("rnc", false);
+            let start = Instant::now();
+            let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
+            let took = start.elapsed();
+            drop(out_w);
+            let _peer = sender.join().expect("sender");
+            let mut out = Vec::new();
+            out_r.read_to_end(&mut out).expect("output");
+            assert!(matches!(end, End::Done), "-q {q}: {end:?}");
+            assert!(
+                took >= Duration::from_secs(q)
+                    && took < Duration::from_secs(q) + Duration::from_millis(900),
+                "-q {q}: ended after {took:?}"
+            );
+            let want: &[u8] = if late { b"late\n" } else { b"" };
+            same(&format!("-q {q} output"), &out, want);
+        }
+    }
 }
