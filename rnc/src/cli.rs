@@ -324,7 +324,8 @@ pub fn parse(args: &[OsString]) -> Action {
         return Action::Fail("cannot use -u and -Z".into());
     }
     if o.family == Family::Unix {
-        if o.operands.is_empty() {
+        // `nc -lU -s PATH` listens on PATH.
+        if o.operands.is_empty() && !(o.listen && o.source_addr.is_some()) {
             if o.listen {
                 return Action::Fail("missing socket pathname".into());
             }

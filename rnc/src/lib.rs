@@ -8,13 +8,14 @@ pub mod net;
 pub mod proxy;
 pub mod relay;
 mod sys;
+pub mod unix;
 
 use cli::{Action, Family, Options};
 use narrate::Narrator;
 use net::{Connected, Transport};
 use relay::{End, RelayOpts};
 use rnet_core::args::split_argv_full;
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::Socket;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -80,7 +81,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
                 eprintln!("{prog}: {refusal}");
                 1
             } else if o.family == Family::Unix {
-                unix_mode(&prog, &o, &mut narr, sigfd)
+                unix::unix_mode(&prog, &o, &mut narr, sigfd)
             } else if o.listen {
                 listen_mode(&prog, &o, &mut narr, sigfd)
             } else {
@@ -99,7 +100,7 @@ fn unsupported(o: &Options) -> Option<&'static str> {
     None
 }
 
-fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
+pub(crate) fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
     RelayOpts {
         no_stdin: o.no_stdin,
         fin_on_eof: o.shutdown_on_eof || o.quit.is_some_and(|q| q >= 0),
@@ -111,17 +112,21 @@ fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
         telnet: o.telnet,
         recv_limit: o.recv_limit,
         datagram: t == Transport::Udp,
+        // -q N on a datagram socket (UDP, or UNIX with -u): nc stops at
+        // stdin EOF, N seconds later; there is no FIN to wait for.
+        quit_datagram: o.quit.filter(|q| *q >= 0 && o.udp).map(|q| q as u64),
     }
 }
 
-/// After a relay: `-q` lingers; SIGINT or SIGTERM end rnc by that signal;
+/// After a relay: `-q` lingers (a datagram relay has already lingered,
+/// reading, inside the relay); SIGINT or SIGTERM end rnc by that signal;
 /// a reset or a failed write to stdout is one line on stderr. Returns the
 /// exit status the relay's end calls for.
-fn finish(prog: &str, o: &Options, end: End, sigfd: i32) -> u8 {
+pub(crate) fn finish(prog: &str, o: &Options, end: End, sigfd: i32) -> u8 {
     match end {
         End::Signal(sig) => sys::die_of(sig),
         End::Done | End::Idle => {
-            if let Some(q) = o.quit.filter(|q| *q > 0) {
+            if let Some(q) = o.quit.filter(|q| *q > 0 && !o.udp) {
                 if let Some(sig) = sys::sleep_or_signal(q as f64, sigfd) {
                     sys::die_of(sig);
                 }
@@ -247,10 +252,16 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
             }
         }
         let Some(c) = connected else { continue };
-        // A UDP "connection" always succeeds; with -z -v the probe decides
-        // (nc probes only when -v is given).
-        if o.zero_io && o.verbose && t == Transport::Udp && !udp_probe(&c.sock) {
-            continue;
+        // A UDP "connection" always succeeds: with -v, nc's probe decides
+        // whether to say so (and whether to go on); without -v nothing is
+        // probed.
+        if o.verbose && t == Transport::Udp {
+            narr.udp_probe(o.timeout);
+            match udp_probe(&c.sock, o.timeout, sigfd) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(sig) => sys::die_of(sig),
+            }
         }
         rc = 0;
         if o.verbose {
@@ -355,19 +366,26 @@ fn via_proxy(o: &Options, spec: &str, host: &str, port: u16) -> Result<Connected
     Ok(Connected { sock, local, peer })
 }
 
-/// `-u -z`: nc's probe: five one-byte `X` datagrams, the first two at
-/// once and then one a second. A closed port answers the first with an
-/// ICMP error, which makes the next write fail at once.
-fn udp_probe(s: &Socket) -> bool {
-    for i in 0..5 {
-        if i >= 2 {
-            sys::sleep_secs(1.0);
+/// `-u -v`: nc's probe (`udptest`): two one-byte `X` datagrams at once,
+/// then one a second for `-w` seconds (3 without `-w`). A closed port
+/// answers with an ICMP error, which makes a later write fail with
+/// ECONNREFUSED: then the port counts as closed (`Ok(false)`). The peer
+/// receives the `X` bytes as data, as with nc. `Err(sig)`: a signal came.
+fn udp_probe(s: &Socket, w: Option<u32>, sigfd: i32) -> Result<bool, i32> {
+    let refused =
+        |r: std::io::Result<usize>| r.is_err_and(|e| e.raw_os_error() == Some(libc::ECONNREFUSED));
+    if s.send(b"X").is_err() || refused(s.send(b"X")) {
+        return Ok(false);
+    }
+    for _ in 0..w.unwrap_or(3) {
+        if let Some(sig) = sys::sleep_or_signal(1.0, sigfd) {
+            return Err(sig);
         }
-        if s.send(b"X").is_err() {
-            return false;
+        if refused(s.send(b"X")) {
+            return Ok(false);
         }
     }
-    true
+    Ok(true)
 }
 
 fn shuffle<T>(v: &mut [T]) {
@@ -404,16 +422,34 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
         }
     };
     if o.verbose {
+        // As nc: a UDP socket is bound, never listening.
         eprintln!(
-            "Listening on {} {}",
+            "{} on {} {}",
+            if t == Transport::Udp {
+                "Bound"
+            } else {
+                "Listening"
+            },
             rnet_core::names::host_text(&local, o.numeric),
             local.port()
         );
     }
-    narr.listening(&local, t == Transport::Udp);
+    narr.listening(&local, t == Transport::Udp, o.keep);
+    if t == Transport::Udp && o.keep {
+        // -u -k: the socket stays unconnected and takes datagrams from
+        // every sender; it has no one to answer (as nc).
+        let _ = lsock.set_nonblocking(true);
+        let ropts = relay_opts(o, t, true);
+        return finish(
+            prog,
+            o,
+            relay::relay(lsock.as_raw_fd(), &ropts, narr, sigfd),
+            sigfd,
+        );
+    }
     loop {
         let conn = if t == Transport::Udp {
-            match udp_first_datagram(&lsock, o.keep, sigfd) {
+            match udp_first_datagram(&lsock, sigfd) {
                 Ok(peer) => Connected {
                     sock: match lsock.try_clone() {
                         Ok(s) => s,
@@ -484,120 +520,17 @@ fn accept(l: &Socket, sigfd: i32) -> Result<Connected, Option<i32>> {
     }
 }
 
-/// `-u -l`: waits for the first datagram and, unless `-k`, locks onto its
-/// sender (nc connects the socket to it).
-fn udp_first_datagram(s: &Socket, keep: bool, sigfd: i32) -> Result<SocketAddr, Option<i32>> {
-    loop {
-        if !sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1)? {
-            continue;
-        }
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        match s.peek_from(&mut buf) {
-            Ok((_, from)) => {
-                let Some(from) = from.as_socket() else {
-                    return Err(None);
-                };
-                if !keep && s.connect(&SockAddr::from(from)).is_err() {
-                    return Err(None);
-                }
-                let _ = s.set_nonblocking(true);
-                return Ok(from);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(None),
-        }
-    }
-}
-
-/// `-U`: UNIX domain sockets (stream, or datagram with `-u`); a path
-/// starting with `@` is an abstract name.
-fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
-    let path = &o.operands[0];
-    let addr = if let Some(name) = path.strip_prefix('@') {
-        SockAddr::unix(format!("\0{name}"))
-    } else {
-        SockAddr::unix(path)
+/// `-u -l` without `-k`: waits for the first datagram and locks onto its
+/// sender (connects the socket to it, as nc): replies go there, and the
+/// kernel refuses datagrams from anyone else.
+fn udp_first_datagram(s: &Socket, sigfd: i32) -> Result<SocketAddr, Option<i32>> {
+    let from = unix::first_sender(s, sigfd)?;
+    let Some(peer) = from.as_socket() else {
+        return Err(None);
     };
-    let addr = match addr {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{prog}: {}", net::strip_os_error(&e));
-            return 1;
-        }
-    };
-    let ty = if o.udp { Type::DGRAM } else { Type::STREAM };
-    let fail = |e: std::io::Error| {
-        eprintln!("{prog}: {}", net::strip_os_error(&e));
-        1u8
-    };
-    let s = match Socket::new(Domain::UNIX, ty, None) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let ropts = RelayOpts {
-        datagram: o.udp,
-        ..relay_opts(o, Transport::Tcp, o.listen)
-    };
-    if o.listen {
-        if let Err(e) = s.bind(&addr) {
-            return fail(e);
-        }
-        if o.verbose {
-            eprintln!("Bound on {path}");
-        }
-        if o.udp {
-            return finish(
-                prog,
-                o,
-                relay::relay(s.as_raw_fd(), &ropts, narr, sigfd),
-                sigfd,
-            );
-        }
-        if let Err(e) = s.listen(1) {
-            return fail(e);
-        }
-        if o.verbose {
-            eprintln!("Listening on {path}");
-        }
-        loop {
-            let c = loop {
-                match sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1) {
-                    Err(Some(sig)) => sys::die_of(sig),
-                    Ok(false) | Err(None) => continue,
-                    Ok(true) => {}
-                }
-                match s.accept() {
-                    Ok((c, _)) => break c,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return fail(e),
-                }
-            };
-            if o.verbose {
-                eprintln!("Connection received on {path}");
-            }
-            let _ = c.set_nonblocking(true);
-            let end = relay::relay(c.as_raw_fd(), &ropts, narr, sigfd);
-            drop(c);
-            let fatal = matches!(end, End::OutputFailed(_));
-            let st = finish(prog, o, end, sigfd);
-            if !o.keep || fatal {
-                return st;
-            }
-        }
-    }
-    if let Err(e) = s.connect(&addr) {
-        let e2 = net::strip_os_error(&e);
-        eprintln!("{prog}: {path}: {e2}");
-        return 1;
-    }
-    if o.zero_io {
-        return 0;
+    if s.connect(&from).is_err() {
+        return Err(None);
     }
     let _ = s.set_nonblocking(true);
-    finish(
-        prog,
-        o,
-        relay::relay(s.as_raw_fd(), &ropts, narr, sigfd),
-        sigfd,
-    )
+    Ok(peer)
 }

@@ -52,8 +52,13 @@ impl Narrator {
     }
 
     /// A listening socket is up.
-    pub fn listening(&self, local: &SocketAddr, udp: bool) {
-        if udp {
+    pub fn listening(&self, local: &SocketAddr, udp: bool, keep: bool) {
+        if udp && keep {
+            self.say(
+                "UDP",
+                &format!("bound to {}; UDP has no handshake and no LISTEN state; with -k the socket stays unconnected: datagrams from every sender are read, and there is no one to answer", ep(local)),
+            );
+        } else if udp {
             self.say(
                 "UDP",
                 &format!("bound to {}; UDP has no handshake and no LISTEN state: the first datagram decides the peer", ep(local)),
@@ -67,6 +72,18 @@ impl Narrator {
                 ),
             );
         }
+    }
+
+    /// `-u -v`: the probe datagrams nc sends before saying "succeeded".
+    pub fn udp_probe(&self, w: Option<u32>) {
+        let secs = w.unwrap_or(3);
+        self.say(
+            "UDP",
+            &format!(
+                "UDP has no handshake: probing with {} one-byte 'X' datagrams over {secs} s (the peer receives them as data, as from nc -u -v); an ICMP port-unreachable answer makes a later send fail with 'Connection refused'",
+                2 + secs
+            ),
+        );
     }
 
     /// `connect()` sent the first SYN.

@@ -35,6 +35,11 @@ pub struct RelayOpts {
     pub recv_limit: Option<u64>,
     /// The socket is a datagram socket.
     pub datagram: bool,
+    /// `-q N` on a datagram socket: stdin EOF (after its FIN-equivalent
+    /// `shutdown(SHUT_WR)`) ends the relay N seconds later. What arrives
+    /// from the network in those seconds is still delivered (nc stops
+    /// reading at once).
+    pub quit_datagram: Option<u64>,
 }
 
 /// Why the relay ended.
@@ -217,7 +222,16 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
     // must fit whole (the largest UDP payload is 65,507 bytes).
     let stdin_room = if o.crlf { 2 } else { 1 };
     let net_room = if o.datagram { BUF / 2 } else { 1 };
+    // -q N on a datagram socket: when the network input stops (N seconds
+    // after stdin's end; there is no FIN).
+    let mut quit_at: Option<Instant> = None;
     loop {
+        // -q N on a datagram socket, N seconds after stdin ended: stop
+        // reading the network (what is buffered still goes to stdout).
+        if netin != -1 && quit_at.is_some_and(|t| Instant::now() >= t) {
+            sys::shutdown(netin, libc::SHUT_RD);
+            netin = -1;
+        }
         // Both inputs are gone and the buffers are empty: done.
         if stdin_fd == -1 && netin == -1 && up.is_empty() && down.is_empty() {
             break;
@@ -251,6 +265,11 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         }
         if narr.on() {
             timeout = if timeout < 0 { 100 } else { timeout.min(100) };
+        }
+        if let Some(t) = quit_at.filter(|_| netin != -1) {
+            let left = t.saturating_duration_since(Instant::now()).as_millis();
+            let left = left.min(i32::MAX as u128) as i32;
+            timeout = if timeout < 0 { left } else { timeout.min(left) };
         }
         let n = match sys::poll(&mut pfd, timeout) {
             Ok(n) => n,
@@ -422,6 +441,13 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
                 narr.tick(net);
             }
             netout = -1;
+        }
+        // -q N on a datagram socket: stdin is done, the countdown starts
+        // (nc: `#817050: handle UDP sockets`).
+        if let Some(q) = o.quit_datagram {
+            if stdin_fd == -1 && up.is_empty() && quit_at.is_none() {
+                quit_at = Some(Instant::now() + Duration::from_secs(q));
+            }
         }
         // Network input gone and its queue empty: no more stdout.
         if netin == -1 && down.is_empty() {
@@ -929,5 +955,51 @@ mod tests {
             "{end:?}"
         );
         same("output", &out, &want);
+    }
+
+    /// `-q N` on a datagram socket: stdin's end starts N seconds during
+    /// which datagrams are still delivered; then the relay ends by itself
+    /// (there is no FIN), and with N = 0 at once.
+    #[test]
+    fn datagram_quit_timer_reads_until_it_expires() {
+        for (q, late) in [(0u64, false), (1, true)] {
+            let (ours, peer) = UnixDatagram::pair().expect("socketpair");
+            ours.set_nonblocking(true).expect("nonblocking");
+            let (in_r, in_w) = std::io::pipe().expect("pipe");
+            let (mut out_r, out_w) = std::io::pipe().expect("pipe");
+            let (sig_r, _sig_w) = std::io::pipe().expect("pipe");
+            drop(in_w); // stdin ends at once
+            let sender = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(300));
+                let _ = peer.send(b"late\n");
+                peer
+            });
+            let o = RelayOpts {
+                datagram: true,
+                fin_on_eof: true,
+                quit_datagram: Some(q),
+                ..RelayOpts::default()
+            };
+            let ends = Ends {
+                input: in_r.as_raw_fd(),
+                output: out_w.as_raw_fd(),
+            };
+            let mut narr = Narrator::new("rnc", false);
+            let start = Instant::now();
+            let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
+            let took = start.elapsed();
+            drop(out_w);
+            let _peer = sender.join().expect("sender");
+            let mut out = Vec::new();
+            out_r.read_to_end(&mut out).expect("output");
+            assert!(matches!(end, End::Done), "-q {q}: {end:?}");
+            assert!(
+                took >= Duration::from_secs(q)
+                    && took < Duration::from_secs(q) + Duration::from_millis(900),
+                "-q {q}: ended after {took:?}"
+            );
+            let want: &[u8] = if late { b"late\n" } else { b"" };
+            same(&format!("-q {q} output"), &out, want);
+        }
     }
 }

@@ -370,3 +370,21 @@ pub fn set_md5sig(fd: RawFd, v6: bool, key: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `mkdtemp(3)`: creates a fresh directory (mode 0700) from `template`,
+/// whose name ends in `XXXXXX`, and returns its path.
+pub fn mkdtemp(template: &str) -> io::Result<String> {
+    let mut buf: Vec<u8> = template.as_bytes().to_vec();
+    if buf.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    buf.push(0);
+    // SAFETY: `buf` is a NUL-terminated, writable C string; mkdtemp only
+    // rewrites the trailing X characters in place.
+    let p = unsafe { libc::mkdtemp(buf.as_mut_ptr().cast()) };
+    if p.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    buf.pop();
+    String::from_utf8(buf).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}

@@ -1295,29 +1295,92 @@ fn udp_scan_same_as_nc() {
     drop(open);
 }
 
-/// rnc on purpose (docs/compat.md): `-u -v` sends no probe datagrams
-/// into the data (nc.openbsd 1.219 sends five `X` first).
+/// `-u -v`: nc's probe before "succeeded": two one-byte `X` datagrams at
+/// once, then one a second for 3 s (`-w N`: N s); stdin follows. The peer
+/// sees the same datagrams at the same seconds from rnc as from nc (this
+/// failed against rnc while it left the probes out; Debian's
+/// 04-kflag-udp check needs them to see a refusal).
 #[test]
-fn udp_verbose_sends_no_probe_datagrams() {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let p = sock.local_addr().unwrap().port();
-    let ps = p.to_string();
-    let mut c = spawn(
-        &rnc(),
-        &["-u", "-v", "127.0.0.1", &ps],
-        In::Pipe,
-        Out::Capture,
+fn udp_verbose_probes_same_as_nc() {
+    let mut tools = vec![rnc()];
+    if let Some(nc) = nc_or_skip("udp_verbose_probes_same_as_nc") {
+        tools.push(nc);
+    }
+    // (extra arguments, expected datagrams with the second they arrive)
+    type Datagrams<'a> = &'a [(&'a [u8], u64)];
+    let cases: [(&[&str], Datagrams); 2] = [
+        (
+            &[],
+            &[
+                (b"X", 0),
+                (b"X", 0),
+                (b"X", 1),
+                (b"X", 2),
+                (b"X", 3),
+                (b"hello\n", 3),
+            ],
+        ),
+        (
+            &["-w", "1"],
+            &[(b"X", 0), (b"X", 0), (b"X", 1), (b"hello\n", 1)],
+        ),
+    ];
+    for tool in &tools {
+        for (extra, want) in cases {
+            let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+            let p = sock.local_addr().unwrap().port();
+            let ps = p.to_string();
+            let mut args = vec!["-u", "-v"];
+            args.extend_from_slice(extra);
+            args.extend(["127.0.0.1", ps.as_str()]);
+            let mut c = spawn(tool, &args, In::Pipe, Out::Capture);
+            let start = Instant::now();
+            c.write(b"hello\n");
+            let mut got: Vec<(Vec<u8>, u64)> = Vec::new();
+            let mut buf = [0u8; 64];
+            while got.last().is_none_or(|(d, _)| d != b"hello\n") {
+                let n = sock.recv(&mut buf).expect("a datagram within 8 s");
+                // Whole seconds since start, rounded (probes are 1 s apart).
+                let at = (start.elapsed().as_secs_f64() + 0.5) as u64;
+                got.push((buf[..n].to_vec(), at));
+            }
+            let d = c.kill();
+            let want: Vec<(Vec<u8>, u64)> = want.iter().map(|(b, t)| (b.to_vec(), *t)).collect();
+            assert_eq!(got, want, "{} {args:?}: datagrams and seconds", tool.name());
+            assert_eq!(
+                normalize(&d.stderr, &[(p, "PORT")]),
+                "Connection to 127.0.0.1 PORT port [udp/*] succeeded!\n",
+                "{} {args:?}",
+                tool.name()
+            );
+        }
+    }
+}
+
+/// `-u -v` to a closed port (no `-z`): the probe draws the refusal;
+/// nothing is printed and the status is 1, as nc.
+#[test]
+fn udp_verbose_closed_port_same_as_nc() {
+    let Some(nc) = nc_or_skip("udp_verbose_closed_port_same_as_nc") else {
+        return;
+    };
+    let pc = port();
+    let sc = pc.to_string();
+    let r = rnc();
+    let procs: Vec<Proc> = [&nc, &r]
+        .iter()
+        .map(|t| spawn(t, &["-u", "-v", "127.0.0.1", &sc], In::Null, Out::Capture))
+        .collect();
+    let done: Vec<Done> = procs.into_iter().map(|p| p.finish(SHORT)).collect();
+    assert_same(
+        "-u -v closed port",
+        &done[0],
+        &done[1],
+        &[(pc, "CLOSED")],
+        true,
     );
-    c.write(b"hello\n");
-    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let mut buf = [0u8; 64];
-    let n = sock.recv(&mut buf).expect("no datagram within 3 s");
-    assert_eq!(&buf[..n], b"hello\n", "first datagram");
-    let d = c.kill();
-    assert_eq!(
-        normalize(&d.stderr, &[(p, "PORT")]),
-        "Connection to 127.0.0.1 PORT port [udp/*] succeeded!\n"
-    );
+    assert_eq!(done[1].code(), Some(1), "{}", done[1].describe());
 }
 
 // -------------------------------------------------------------------- -U
