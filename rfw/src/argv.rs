@@ -804,8 +804,7 @@ impl<'a> Parser<'a> {
                 };
                 if let Some(ch) = chain {
                     ops.push(ch);
-                    if matches!(c, Cmd::List | Cmd::ListRules | Cmd::Zero)
-                        && has_operand(words, *i)
+                    if matches!(c, Cmd::List | Cmd::ListRules | Cmd::Zero) && has_operand(words, *i)
                     {
                         ops.push(rulenum(&words[*i])?);
                         *i += 1;
@@ -831,10 +830,9 @@ impl<'a> Parser<'a> {
         // an optional chain that looks like an option goes after `=`.
         let long = format!("--{}", long_of(&l.to_string()));
         match (c, ops.first()) {
-            (
-                Cmd::List | Cmd::ListRules | Cmd::Flush | Cmd::Zero | Cmd::DeleteChain,
-                Some(ch),
-            ) if !has_operand(std::slice::from_ref(ch), 0) => {
+            (Cmd::List | Cmd::ListRules | Cmd::Flush | Cmd::Zero | Cmd::DeleteChain, Some(ch))
+                if !has_operand(std::slice::from_ref(ch), 0) =>
+            {
                 self.out.push(format!("{long}={ch}"));
                 self.out.extend(ops.iter().skip(1).cloned());
             }
@@ -991,7 +989,11 @@ impl<'a> Parser<'a> {
             return Err(ArgvError::BadNegation(format!("before {shown}")));
         }
         let e = &mut self.exts[k];
-        let once_group = if e.name == "multiport" { "ports" } else { d.key };
+        let once_group = if e.name == "multiport" {
+            "ports"
+        } else {
+            d.key
+        };
         if e.used.contains(&once_group) {
             return Err(ArgvError::Twice(shown.to_string()));
         }
@@ -1161,17 +1163,13 @@ impl<'a> Parser<'a> {
                             return Err(ArgvError::UnknownOption(shown, Vec::new()));
                         };
                         let key = c.to_string();
-                        let def = BASE
-                            .iter()
-                            .find(|d| d.key == key)
-                            .copied()
-                            .unwrap_or(Def {
-                                name: "",
-                                arg,
-                                key: "b",
-                                inv: false,
-                                extra: 0,
-                            });
+                        let def = BASE.iter().find(|d| d.key == key).copied().unwrap_or(Def {
+                            name: "",
+                            arg,
+                            key: "b",
+                            inv: false,
+                            extra: 0,
+                        });
                         let def = Def { arg, ..def };
                         match arg {
                             Arg::No => self.base(def, &shown, None, &mut i)?,
@@ -1180,8 +1178,7 @@ impl<'a> Parser<'a> {
                                 break;
                             }
                         }
-                        if self.inv.cmd == Some(Cmd::Help) || self.inv.cmd == Some(Cmd::Version)
-                        {
+                        if self.inv.cmd == Some(Cmd::Help) || self.inv.cmd == Some(Cmd::Version) {
                             break;
                         }
                         // Flags in a cluster are negated only once.
@@ -1207,8 +1204,7 @@ impl<'a> Parser<'a> {
         inv.canon = self.out;
         if let (Some(chain), true) = (inv.chain(), inv.cmd.is_some_and(Cmd::takes_rule)) {
             for it in &inv.items {
-                if it.ext.is_none() && it.key == "-i" && matches!(chain, "OUTPUT" | "POSTROUTING")
-                {
+                if it.ext.is_none() && it.key == "-i" && matches!(chain, "OUTPUT" | "POSTROUTING") {
                     return Err(ArgvError::WrongInterface('i', chain.to_string()));
                 }
                 if it.ext.is_none() && it.key == "-o" && matches!(chain, "INPUT" | "PREROUTING") {
@@ -1366,16 +1362,34 @@ mod tests {
             "-t raw -I PREROUTING -j DROP"
         );
         let i = p("-PINPUT DROP").unwrap();
-        assert_eq!((i.cmd, i.operands.clone()), (Some(Cmd::Policy), vec!["INPUT".into(), "DROP".into()]));
+        assert_eq!(
+            (i.cmd, i.operands.clone()),
+            (Some(Cmd::Policy), vec!["INPUT".into(), "DROP".into()])
+        );
         // `=` and unique prefixes of long options.
-        assert_eq!(p("--table=raw -A PREROUTING -j DROP").unwrap().table(), "raw");
+        assert_eq!(
+            p("--table=raw -A PREROUTING -j DROP").unwrap().table(),
+            "raw"
+        );
         assert_eq!(p("--tab raw -L").unwrap().table(), "raw");
-        assert_eq!(canon("-A INPUT -p tcp --ju DROP"), "-A INPUT -p tcp --jump DROP");
+        assert_eq!(
+            canon("-A INPUT -p tcp --ju DROP"),
+            "-A INPUT -p tcp --jump DROP"
+        );
         assert_eq!(canon("-A OUTPUT --j REJECT"), "-A OUTPUT --jump REJECT");
-        assert_eq!(canon("-A INPUT -p tcp --dp 22"), "-A INPUT -p tcp --dport 22");
-        assert_eq!(canon("-A INPUT -p tcp --dport=22"), "-A INPUT -p tcp --dport 22");
+        assert_eq!(
+            canon("-A INPUT -p tcp --dp 22"),
+            "-A INPUT -p tcp --dport 22"
+        );
+        assert_eq!(
+            canon("-A INPUT -p tcp --dport=22"),
+            "-A INPUT -p tcp --dport 22"
+        );
         assert_eq!(canon("--ap INPUT -j ACCEPT"), "--append INPUT -j ACCEPT");
-        assert_eq!(canon("--insert=INPUT 1 -j ACCEPT"), "--insert INPUT 1 -j ACCEPT");
+        assert_eq!(
+            canon("--insert=INPUT 1 -j ACCEPT"),
+            "--insert INPUT 1 -j ACCEPT"
+        );
         assert_eq!(
             canon("-A INPUT -p tcp -j REJECT --reject tcp-reset"),
             "-A INPUT -p tcp -j REJECT --reject-with tcp-reset"
@@ -1391,7 +1405,10 @@ mod tests {
         // Rule numbers are read with base 0.
         assert_eq!(p("-D INPUT 010").unwrap().rule_number(), Some(8));
         // `--` at the end changes nothing.
-        assert_eq!(canon("-A INPUT -p tcp -j ACCEPT --"), "-A INPUT -p tcp -j ACCEPT");
+        assert_eq!(
+            canon("-A INPUT -p tcp -j ACCEPT --"),
+            "-A INPUT -p tcp -j ACCEPT"
+        );
     }
 
     #[test]
@@ -1404,14 +1421,38 @@ mod tests {
         assert!(unknown("-A INPUT -j LOG --log-t"));
         assert!(unknown("-A INPUT --dport 22"));
         assert!(unknown("-A INPUT -Q"));
-        assert!(matches!(p("-A INPUT -p tcp --syn=1"), Err(ArgvError::NoValueAllowed(_))));
-        assert!(matches!(p("-A INPUT -p tcp -j ACCEPT -- --dport 5"), Err(ArgvError::TrailingWords(_))));
-        assert!(matches!(p("-A INPUT -p tcp -j ACCEPT 7"), Err(ArgvError::BadArgument(_))));
-        assert!(matches!(p("-A INPUT -p tcp --dport"), Err(ArgvError::MissingValue(_))));
-        assert!(matches!(p("-A INPUT -p tcp --tcp-flags SYN"), Err(ArgvError::MissingValue(_))));
-        assert!(matches!(p("-A INPUT -p tcp --dport 1 --dport 2"), Err(ArgvError::Twice(_))));
-        assert!(matches!(p("-A INPUT ! ! -p tcp"), Err(ArgvError::BadNegation(_))));
-        assert!(matches!(p("-A INPUT -p tcp !"), Err(ArgvError::BadNegation(_))));
+        assert!(matches!(
+            p("-A INPUT -p tcp --syn=1"),
+            Err(ArgvError::NoValueAllowed(_))
+        ));
+        assert!(matches!(
+            p("-A INPUT -p tcp -j ACCEPT -- --dport 5"),
+            Err(ArgvError::TrailingWords(_))
+        ));
+        assert!(matches!(
+            p("-A INPUT -p tcp -j ACCEPT 7"),
+            Err(ArgvError::BadArgument(_))
+        ));
+        assert!(matches!(
+            p("-A INPUT -p tcp --dport"),
+            Err(ArgvError::MissingValue(_))
+        ));
+        assert!(matches!(
+            p("-A INPUT -p tcp --tcp-flags SYN"),
+            Err(ArgvError::MissingValue(_))
+        ));
+        assert!(matches!(
+            p("-A INPUT -p tcp --dport 1 --dport 2"),
+            Err(ArgvError::Twice(_))
+        ));
+        assert!(matches!(
+            p("-A INPUT ! ! -p tcp"),
+            Err(ArgvError::BadNegation(_))
+        ));
+        assert!(matches!(
+            p("-A INPUT -p tcp !"),
+            Err(ArgvError::BadNegation(_))
+        ));
         assert!(matches!(p("-D INPUT 0"), Err(ArgvError::BadRuleNumber(_))));
     }
 
@@ -1438,9 +1479,17 @@ mod tests {
         let i = p("-A INPUT -p tcp -m comment --comment -L -j DROP").unwrap();
         assert_eq!(i.cmd, Some(Cmd::Append));
         assert!(i.rule_words.contains(&"-L".to_string()));
-        let w: Vec<String> = ["-A", "INPUT", "-m", "comment", "--comment", "--force", "--dry-run"]
-            .map(String::from)
-            .to_vec();
+        let w: Vec<String> = [
+            "-A",
+            "INPUT",
+            "-m",
+            "comment",
+            "--comment",
+            "--force",
+            "--dry-run",
+        ]
+        .map(String::from)
+        .to_vec();
         let i = Invocation::parse_with_own(&w).unwrap();
         assert_eq!(i.own.len(), 1);
         assert_eq!(i.own[0].name, "--dry-run");
