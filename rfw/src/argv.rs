@@ -856,7 +856,10 @@ impl<'a> Parser<'a> {
         let key = d.key;
         if let Some(c) = key.chars().next().and_then(Cmd::from_letter) {
             let val = match d.arg {
-                Arg::Req => Some(self.req_value(i, glued, shown)?),
+                Arg::Req => Some(
+                    self.req_value(i, glued, shown)
+                        .map_err(|_| ArgvError::MissingOperand(c.letter(), "a chain name"))?,
+                ),
                 Arg::Opt => glued.map(String::from),
                 Arg::No => None,
             };
@@ -939,27 +942,26 @@ impl<'a> Parser<'a> {
                         self.proto = Some(p);
                     }
                     "-m" => {
+                        // A match loaded again is a new instance (iptables
+                        // marks the earlier one completed): its options may
+                        // be given again, and the table stays as it is.
                         let name = vals[0].clone();
-                        let cloned = self.exts.iter().any(|e| e.name == name);
-                        if !cloned {
-                            self.load(&name, true);
+                        match self.exts.iter_mut().find(|e| e.name == name) {
+                            Some(e) => e.used.clear(),
+                            None => self.load(&name, true),
                         }
                     }
-                    "-j" | "-g" => {
-                        if sk == "-j" {
-                            let name = vals[0].clone();
-                            self.load(&name, false);
-                        }
+                    "-j" => {
+                        let name = vals[0].clone();
+                        self.load(&name, false);
                     }
-                    "-c" => {
-                        // `-c PKTS,BYTES` or `-c PKTS BYTES`.
-                        if !vals[0].contains(',') {
-                            if !has_operand(self.words, *i) {
-                                return Err(ArgvError::MissingValue(shown.to_string()));
-                            }
-                            vals.push(self.words[*i].clone());
-                            *i += 1;
+                    // `-c PKTS,BYTES` or `-c PKTS BYTES`.
+                    "-c" if !vals[0].contains(',') => {
+                        if !has_operand(self.words, *i) {
+                            return Err(ArgvError::MissingValue(shown.to_string()));
                         }
+                        vals.push(self.words[*i].clone());
+                        *i += 1;
                     }
                     _ => {}
                 }
@@ -1458,7 +1460,7 @@ mod tests {
 
     #[test]
     fn mistakes() {
-        assert_eq!(p("-I"), Err(ArgvError::MissingValue("-I".into())));
+        assert_eq!(p("-I"), Err(ArgvError::MissingOperand('I', "a chain name")));
         assert_eq!(
             p("-I OUTPUT -D OUTPUT"),
             Err(ArgvError::TwoCommands('I', 'D'))

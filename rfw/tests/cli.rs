@@ -202,7 +202,7 @@ fn dry_run_prints_shell_quoted_commands() {
         .lines()
         .nth(1)
         .unwrap()
-        .starts_with("# rfw reset (or --ttl) would later run: iptables -D OUTPUT"));
+        .starts_with("# rfw reset (or --ttl) would later run: iptables -t filter -D OUTPUT"));
 }
 
 #[test]
@@ -273,7 +273,7 @@ fn runs_the_argument_vector_with_wait_last() {
     );
     assert_eq!(rc, 0);
     let c = calls(&d.0);
-    let add = c.last().unwrap();
+    let add = c.iter().rfind(|a| a[0] == "-A").unwrap();
     assert_eq!(
         &add[..9],
         &[
@@ -294,7 +294,7 @@ fn runs_the_argument_vector_with_wait_last() {
     assert_eq!(&add[14..], &["-j", "ACCEPT", "--wait=10"]);
     // -w given by the user: none added; -V gets none either.
     let _ = run(&d.0, &["--quiet", "-L", "-w", "5"]);
-    assert_eq!(calls(&d.0).last().unwrap(), &["-L", "-w", "5"]);
+    assert_eq!(calls(&d.0).last().unwrap(), &["-L", "--wait=5"]);
     let (out, _, rc) = run(&d.0, &["-V"]);
     assert_eq!(rc, 0);
     assert!(
