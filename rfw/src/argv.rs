@@ -476,6 +476,17 @@ pub enum ArgvError {
     Twice(String),
 }
 
+impl ArgvError {
+    /// iptables' exit status for this mistake: 2 (parameter problem), 3
+    /// for a table that does not exist.
+    pub fn status(&self) -> u8 {
+        match self {
+            ArgvError::BadTable(_) => 3,
+            _ => 2,
+        }
+    }
+}
+
 impl fmt::Display for ArgvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -125,7 +125,7 @@ fn timers() -> TcpTimers {
 fn parse_command(opts: &Opts) -> Result<(Invocation, Option<Rule>), Status> {
     let inv = Invocation::parse(&opts.rest).map_err(|e| {
         err(&e.to_string());
-        2
+        e.status()
     })?;
     let Some(cmd) = inv.cmd else {
         if opts.rest.is_empty() {
@@ -1043,7 +1043,7 @@ fn reset(opts: &Opts) -> Status {
         Ok(i) => i,
         Err(e) => {
             err(&e.to_string());
-            return 2;
+            return e.status();
         }
     };
     if inv.cmd.is_some()
@@ -1163,7 +1163,7 @@ fn list(opts: &Opts) -> Status {
         Ok(i) => i,
         Err(e) => {
             err(&e.to_string());
-            return 2;
+            return e.status();
         }
     };
     let fam = family(opts);

@@ -337,6 +337,7 @@ impl RuleError {
     pub fn status(&self) -> u8 {
         match self {
             RuleError::ResetNeedsTcp => 4,
+            RuleError::Syntax(e) => e.status(),
             _ => 2,
         }
     }
