@@ -212,6 +212,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Lines `--dry-run` prints after the steps (`# …`).
     pub notes: Vec<String>,
+    /// iptables' answer already known while planning (`-D` of a rule that
+    /// does not exist: the status and stderr of the `-C` that found so).
+    pub outcome: Option<(Status, String)>,
 }
 
 impl Plan {
@@ -224,6 +227,7 @@ impl Plan {
                 forget: None,
             }],
             notes: Vec::new(),
+            outcome: None,
         }
     }
 
@@ -278,10 +282,8 @@ struct Ran {
 /// steps pass stdout through; their stderr is returned to the caller (which
 /// forwards it with a hint), except for the last failing one.
 fn execute(plan: &Plan, store: &Store) -> Result<Ran, Status> {
-    let mut last = Ran {
-        status: 0,
-        stderr: String::new(),
-    };
+    let (status, stderr) = plan.outcome.clone().unwrap_or_default();
+    let mut last = Ran { status, stderr };
     for s in &plan.steps {
         let ipt = Iptables::find(s.family).map_err(|e| {
             err(&e);
@@ -456,14 +458,6 @@ fn finish_user(
     st
 }
 
-/// What [`build`] decided for a command.
-enum Built {
-    /// Run this plan.
-    Plan(Plan),
-    /// Nothing to run; exit with this status (messages printed).
-    Done(Status),
-}
-
 /// Everything an add needs after its plan ran.
 struct Adding {
     tag: String,
@@ -580,7 +574,7 @@ fn iptables(opts: &Opts) -> Status {
             rule,
             duplicate,
         });
-        Built::Plan(plan)
+        plan
     } else if matches!(cmd, Cmd::Delete | Cmd::Check) {
         match ipt.as_ref() {
             Some(ipt) => match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &store) {
@@ -588,15 +582,12 @@ fn iptables(opts: &Opts) -> Status {
                 Err(s) => return s,
             },
             // Dry run without iptables: the command as typed.
-            None => Built::Plan(Plan::user(fam, Iptables::argv(&inv.canon, add_wait))),
+            None => Plan::user(fam, Iptables::argv(&inv.canon, add_wait)),
         }
     } else {
-        Built::Plan(Plan::user(fam, Iptables::argv(&inv.canon, add_wait)))
+        Plan::user(fam, Iptables::argv(&inv.canon, add_wait))
     };
-    let plan = match built {
-        Built::Plan(p) => p,
-        Built::Done(st) => return st,
-    };
+    let plan = built;
     // Check: the guard judges the plan, exactly as it will run.
     if !opts.force {
         if let Some(why) = judge(&plan, ssh.as_ref()) {
@@ -814,13 +805,13 @@ fn plan_delete_or_check(
     rule: Option<&Rule>,
     ipt: &Iptables,
     store: &Store,
-) -> Result<Built, Status> {
+) -> Result<Plan, Status> {
     let cmd = inv.cmd.unwrap_or(Cmd::Check);
     let chain = inv.chain().unwrap_or("").to_string();
     let table = inv.table().to_string();
     let fam = ipt.family;
     let add_wait = !inv.wait_given;
-    let typed = || Built::Plan(Plan::user(fam, Iptables::argv(&inv.canon, add_wait)));
+    let typed = || Plan::user(fam, Iptables::argv(&inv.canon, add_wait));
     let listed = read_rules(ipt, &table, Some(&chain), false)?;
     // The rule rfw added: by iptables' own number, or the first tagged one
     // equal in meaning.
@@ -839,23 +830,22 @@ fn plan_delete_or_check(
                 && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
         })
     });
-    let user = |argv: Vec<String>, forget: Option<Recorded>| {
-        Built::Plan(Plan {
-            steps: vec![Step {
-                family: fam,
-                argv,
-                kind: StepKind::User,
-                forget,
-            }],
-            notes: Vec::new(),
-        })
+    let user = |argv: Vec<String>, forget: Option<Recorded>| Plan {
+        steps: vec![Step {
+            family: fam,
+            argv,
+            kind: StepKind::User,
+            forget,
+        }],
+        notes: Vec::new(),
+        outcome: None,
     };
     if cmd == Cmd::Check {
         if found.is_some() {
-            if opts.dry_run {
-                out("# found a matching rule added by rfw (exit 0)\n");
-            }
-            return Ok(Built::Done(0));
+            return Ok(Plan {
+                notes: vec!["# found a matching rule added by rfw (exit 0)".to_string()],
+                ..Plan::default()
+            });
         }
         return Ok(typed());
     }
@@ -900,20 +890,14 @@ fn plan_delete_or_check(
         ));
         return Err(2);
     }
-    if opts.dry_run {
-        out(&format!(
-            "# no such rule in {chain}: iptables -C exits {}\n",
+    Ok(Plan {
+        notes: vec![format!(
+            "# no such rule in {chain}: iptables -C exits {}, and so would -D",
             c.status
-        ));
-        return Ok(Built::Done(0));
-    }
-    Ok(Built::Done(finish_user(
-        ipt,
-        c.status,
-        &c.stderr,
-        Some(&chain),
-        &table,
-    )))
+        )],
+        outcome: Some((c.status, c.stderr)),
+        ..Plan::default()
+    })
 }
 
 /// Starts the detached `--ttl` helper: this binary, `__sweep-at EXP`, in a
@@ -1126,7 +1110,7 @@ fn reset(opts: &Opts) -> Status {
     for s in &plan.steps {
         let one = Plan {
             steps: vec![s.clone()],
-            notes: Vec::new(),
+            ..Plan::default()
         };
         match execute(&one, &store) {
             Ok(r) if r.status == 0 => removed += 1,
