@@ -173,10 +173,12 @@ pub const HELP: &str = "\
 Usage: rfw [RFW-OPTIONS] IPTABLES-ARGUMENTS...
        rfw [RFW-OPTIONS] reset | list | explain IPTABLES-ARGUMENTS...
 
-A thin, safe wrapper over iptables for TCP-state labs. It runs iptables
-(ip6tables with -6) from PATH with your arguments and -w, passes its output
-and exit status through, tags each rule it adds with a comment rfw:..., and
-says on stderr what the rule does to TCP connections.
+A thin, safe wrapper over iptables for TCP-state labs. It reads your
+arguments as iptables does (-traw, --table=raw, --ju for --jump, --dport 026
+is port 22), runs iptables (ip6tables with -6) from PATH with them spelled
+out and -w, passes its output and exit status through, tags each rule it adds
+with a comment rfw:TIME.PID, reads the rule back to check what iptables
+installed, and says on stderr what the rule does to TCP connections.
 
   rfw -I OUTPUT -p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP
   rfw -L OUTPUT -vn          listing as iptables prints it, then one line
@@ -184,13 +186,18 @@ says on stderr what the rule does to TCP connections.
   rfw -D OUTPUT -p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP
 
 Subcommands:
-  reset                 remove every rule rfw added (IPv4 and IPv6), nothing else
-  list                  show the rules rfw added, as iptables -S lines
+  reset                 remove every rule rfw added (every table, IPv4 and
+                        IPv6), nothing else
+  list                  show the rules rfw added, as iptables -S lines (and
+                        the expired ones it removed first)
   explain ARGS...       say what a rule would do; apply nothing
 
 RFW-OPTIONS:
-  --dry-run             print the exact command(s), shell-quoted; change nothing
-  --ttl SECS            remove the added rule after SECS (also 90s, 5m, 1h)
+  --dry-run             print the plan: the exact command(s), shell-quoted;
+                        change nothing
+  --ttl SECS            remove the added rule after SECS (also 90s, 5m, 1h);
+                        the time is in its tag, so any later rfw run removes
+                        it too
   --force               allow what rfw refuses: policies (-P), flushing
                         built-in chains, tables other than filter, targets
                         other than ACCEPT DROP REJECT LOG, DROP/REJECT in
@@ -202,8 +209,9 @@ RFW-OPTIONS:
   --help                this text (iptables' own help: rfw -h)
 
 Environment: RFW_EXPLAIN, RNET_EXPLAIN, RFW_STATE_DIR (default /run/rfw), PATH.
-Exit status: iptables' own (0, 1, 2, 4); 2 when rfw refuses or rejects an
-argument; 127 when iptables is not installed.
+Exit status: iptables' own (0, 1, 2, 3, 4); 2 when rfw refuses or rejects an
+argument, or removes a rule it read back and refuses; 127 when iptables is
+not installed.
 ";
 
 #[cfg(test)]

@@ -1,17 +1,29 @@
 //! rfw: a thin, safe `iptables` wrapper for TCP-state labs.
 //!
-//! `rfw ARGS…` validates the iptables-style arguments, runs `iptables
-//! ARGS… --wait=10` (the binary found on `PATH`, `ip6tables` with `-6`; an
-//! argument vector, never a shell), passes its stdout, stderr and exit
-//! status through, and then says on stderr what the rule does to TCP
-//! states. Every rule it adds carries `-m comment --comment rfw:…`, so that
-//! `rfw -D` / `rfw -C` with the article's arguments find it, `rfw reset`
-//! removes exactly rfw's rules and `--ttl` can expire them.
+//! `rfw ARGS…` reads the iptables-style arguments as iptables does
+//! ([`argv`]), then works in three steps:
+//! 1. **plan**: the list of iptables argument vectors to run ([`Plan`]),
+//!    each the command line spelled out as rfw read it, with rfw's tag
+//!    (`-m comment --comment rfw:…`) on rules it adds and `--wait=10`;
+//!    reads it needs for that (`iptables -S`) change nothing;
+//! 2. **check**: `--dry-run` prints the plan; otherwise the guard
+//!    ([`judge`], [`safety`]) reads every step again exactly as it will run
+//!    and refuses lock-outs unless `--force`;
+//! 3. **execute**: one executor runs the steps (the binary found on `PATH`,
+//!    `ip6tables` with `-6`; an argument vector, never a shell), passing
+//!    stdout, stderr and exit status through. After an add, the chain is
+//!    read back and a rule the guard refuses is removed at once.
+//!
+//! Then rfw says on stderr what the rule does to TCP states. The tag lets
+//! `rfw -D` / `rfw -C` with the article's arguments find the rule, `rfw
+//! reset` remove exactly rfw's rules (every table), and `--ttl` expire them
+//! from the time in the tag.
 //!
 //! Modules: [`cli`] (rfw's own options), [`argv`] (the iptables command
-//! line), [`rule`] (the typed rule model, pure), [`exec`] (running
-//! iptables), [`safety`] (what needs `--force`), [`explain`] (what a rule
-//! does to TCP), [`tag`] (tags, expiry, the state file).
+//! line, read as iptables reads it), [`rule`] (the typed rule model, pure),
+//! [`exec`] (running iptables), [`safety`] (what needs `--force`),
+//! [`explain`] (what a rule does to TCP), [`tag`] (tags, expiry, the state
+//! file).
 
 pub mod argv;
 pub mod cli;
