@@ -764,25 +764,22 @@ impl<'a> Parser<'a> {
         if self.neg {
             return Err(ArgvError::BadNegation(format!("before {shown}")));
         }
+        // -L / -S may go with -Z (list, then zero the counters).
+        let mut combined = false;
         if let Some(prev) = self.inv.cmd {
             let list_zero = |a: Cmd, b: Cmd| {
                 matches!(a, Cmd::List | Cmd::ListRules) && b == Cmd::Zero
                     || matches!(b, Cmd::List | Cmd::ListRules) && a == Cmd::Zero
             };
-            if list_zero(prev, c) && self.inv.operands.is_empty() {
-                self.inv.zero_too = true;
-                if c != Cmd::Zero {
-                    self.inv.cmd = Some(c);
-                }
-                self.out.push(shown.to_string());
-                if let Some(v) = val {
-                    self.out.push(v);
-                }
-                return Ok(());
+            if !list_zero(prev, c) || self.inv.zero_too {
+                return Err(ArgvError::TwoCommands(prev.letter(), c.letter()));
             }
-            return Err(ArgvError::TwoCommands(prev.letter(), c.letter()));
+            combined = true;
+            self.inv.zero_too = true;
         }
-        self.inv.cmd = Some(c);
+        if !combined || c != Cmd::Zero {
+            self.inv.cmd = Some(c);
+        }
         let l = c.letter();
         let words = self.words;
         let mut ops: Vec<String> = Vec::new();
@@ -852,7 +849,10 @@ impl<'a> Parser<'a> {
                 self.out.extend(ops.iter().cloned());
             }
         }
-        self.inv.operands = ops;
+        // The chain named last wins, as iptables keeps one.
+        if !combined || !ops.is_empty() {
+            self.inv.operands = ops;
+        }
         Ok(())
     }
 
@@ -1428,6 +1428,18 @@ mod tests {
         // Glued -p and the protocol in lower case.
         let i = p("-A INPUT -pTCP --dport 22").unwrap();
         assert_eq!(i.items[0].vals, vec!["tcp"]);
+        // -L and -Z together, in either order.
+        let i = p("-Z -L INPUT").unwrap();
+        assert_eq!(
+            (i.cmd, i.chain(), i.zero_too),
+            (Some(Cmd::List), Some("INPUT"), true)
+        );
+        let i = p("-L INPUT -Z").unwrap();
+        assert_eq!(
+            (i.cmd, i.chain(), i.zero_too),
+            (Some(Cmd::List), Some("INPUT"), true)
+        );
+        assert!(p("-L -Z -Z").is_err());
         // Optional-value commands take the rest of a cluster: -Lnv lists "nv".
         assert_eq!(p("-Lnv").unwrap().chain(), Some("nv"));
         // Rule numbers are read with base 0.

@@ -217,7 +217,7 @@ pub struct Step {
 }
 
 /// Everything a run will change, built before anything runs: `--dry-run`
-/// prints it, the guard judges it, [`execute`] runs it.
+/// prints it, the guard judges it, the executor runs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     /// The iptables runs, in order.
