@@ -329,13 +329,22 @@ fn match_table(name: &str) -> Option<&'static [Def]> {
     })
 }
 
-/// The option table of a target rfw knows (standard verdicts have none).
+/// The option table of a target rfw knows (standard verdicts and user
+/// chains have none; `None`: another target extension, whose options are
+/// opaque; their names are upper case, as iptables' own are).
 fn target_table(name: &str) -> Option<&'static [Def]> {
     Some(match name {
         "REJECT" => REJECT,
         "LOG" => LOG,
         "ACCEPT" | "DROP" | "RETURN" | "QUEUE" | "CONTINUE" => &[],
-        _ => return None,
+        _ if name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && name.starts_with(|c: char| c.is_ascii_uppercase()) =>
+        {
+            return None
+        }
+        _ => &[],
     })
 }
 
@@ -474,6 +483,18 @@ pub enum ArgvError {
     BadNegation(String),
     /// The same option twice where iptables allows it once.
     Twice(String),
+    /// An option that needs another (`-m comment` without `--comment`).
+    Needs(String, String),
+    /// An option the command does not take (`-A … -n`).
+    Illegal(char),
+    /// A chain name of 29 characters or more.
+    ChainTooLong(String),
+    /// DROP in the nat table.
+    NatDrop,
+    /// `-m tcp` on another protocol (the kernel refuses it: exit 4).
+    ProtoMismatch(String),
+    /// `-w abc`.
+    NotNumeric(String, String),
 }
 
 impl ArgvError {
@@ -482,6 +503,7 @@ impl ArgvError {
     pub fn status(&self) -> u8 {
         match self {
             ArgvError::BadTable(_) => 3,
+            ArgvError::ProtoMismatch(_) => 4,
             _ => 2,
         }
     }
@@ -542,6 +564,26 @@ impl fmt::Display for ArgvError {
             ),
             ArgvError::BadNegation(w) => write!(f, "`!' cannot go {w}"),
             ArgvError::Twice(o) => write!(f, "`{o}' can be given only once"),
+            ArgvError::Needs(a, b) => write!(f, "`{a}' needs {b}"),
+            ArgvError::Illegal(c) => {
+                let o = match c {
+                    '0' => "--line-numbers".to_string(),
+                    c => format!("-{c}"),
+                };
+                write!(f, "`{o}' does not go with this command")
+            }
+            ArgvError::ChainTooLong(c) => {
+                write!(f, "chain name `{c}' is too long (at most 28 characters)")
+            }
+            ArgvError::ProtoMismatch(m) => write!(
+                f,
+                "`-m {m}' only works with `-p {m}' (the kernel refuses it otherwise)"
+            ),
+            ArgvError::NotNumeric(o, v) => write!(f, "`{o}' takes seconds, not `{v}'"),
+            ArgvError::NatDrop => write!(
+                f,
+                "the nat table is not for filtering: iptables refuses DROP there; use the filter table"
+            ),
         }
     }
 }
@@ -625,6 +667,12 @@ struct Parser<'a> {
     neg: bool,
     /// Index of the word being read.
     at: usize,
+    /// Listing flags given (`n`, `v`, `x`, `0` for --line-numbers).
+    flags: Vec<char>,
+    /// `-W` given.
+    interval_given: bool,
+    /// `!` before `-p`.
+    proto_negated: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -640,6 +688,9 @@ impl<'a> Parser<'a> {
             out: Vec::new(),
             neg: false,
             at: 0,
+            flags: Vec::new(),
+            interval_given: false,
+            proto_negated: false,
         }
     }
 
@@ -888,6 +939,9 @@ impl<'a> Parser<'a> {
             }),
             "n" | "v" | "x" | "0" | "4" | "6" => {
                 self.inv.verbose |= key == "v";
+                if let Some(c) = key.chars().next() {
+                    self.flags.push(c);
+                }
                 // -4 / -6 are rfw's; the others are listing flags.
                 if !matches!(key, "4" | "6") {
                     self.out.push(shown.to_string());
@@ -895,6 +949,7 @@ impl<'a> Parser<'a> {
             }
             "w" | "W" => {
                 self.inv.wait_given |= key == "w";
+                self.interval_given |= key == "W";
                 let v = match glued {
                     Some(g) => Some(g.to_string()),
                     None if has_operand(self.words, *i) => {
@@ -904,7 +959,15 @@ impl<'a> Parser<'a> {
                     None => None,
                 };
                 match v {
-                    Some(v) => self.out.push(format!("--{}={v}", long_of(key))),
+                    Some(v) => {
+                        // sscanf("%i"): a number must lead.
+                        let t = v.trim_start();
+                        let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+                        if !t.starts_with(|c: char| c.is_ascii_digit()) {
+                            return Err(ArgvError::NotNumeric(shown.to_string(), v));
+                        }
+                        self.out.push(format!("--{}={v}", long_of(key)));
+                    }
                     None => self.out.push(shown.to_string()),
                 }
             }
@@ -951,6 +1014,7 @@ impl<'a> Parser<'a> {
                         let p = vals[0].to_ascii_lowercase();
                         vals[0] = p.clone();
                         self.proto = Some(p);
+                        self.proto_negated = self.neg;
                     }
                     "-m" => {
                         // A match loaded again is a new instance (iptables
@@ -958,7 +1022,10 @@ impl<'a> Parser<'a> {
                         // be given again, and the table stays as it is.
                         let name = vals[0].clone();
                         match self.exts.iter_mut().find(|e| e.name == name) {
-                            Some(e) => e.used.clear(),
+                            Some(e) => {
+                                mandatory(e)?;
+                                e.used.clear();
+                            }
                             None => self.load(&name, true),
                         }
                     }
@@ -1212,6 +1279,69 @@ impl<'a> Parser<'a> {
     }
 
     fn finish(self) -> Result<Invocation, ArgvError> {
+        for e in &self.exts {
+            mandatory(e)?;
+            // tcp's and udp's options need that protocol (negated or not).
+            let proto_is =
+                |p: &Option<String>| p.as_deref().and_then(proto_match) == Some(e.name.as_str());
+            if matches!(e.name.as_str(), "tcp" | "udp")
+                && (self.proto.is_none() || !e.used.is_empty() && !proto_is(&self.proto))
+            {
+                return Err(ArgvError::Needs(
+                    format!("-m {}", e.name),
+                    format!("-p {}", e.name),
+                ));
+            }
+            // Without options, the kernel refuses the match on any other
+            // (or a negated) protocol.
+            if matches!(e.name.as_str(), "tcp" | "udp")
+                && e.used.is_empty()
+                && (!proto_is(&self.proto) || self.proto_negated)
+            {
+                return Err(ArgvError::ProtoMismatch(e.name.clone()));
+            }
+        }
+        if self.interval_given && !self.inv.wait_given {
+            return Err(ArgvError::Needs("-W".to_string(), "-w".to_string()));
+        }
+        if let Some(cmd) = self.inv.cmd {
+            // iptables' commands_v_options: options a command refuses.
+            let given = self
+                .flags
+                .iter()
+                .copied()
+                .chain(self.base_used.iter().filter_map(|k| k.chars().nth(1)));
+            let cmds: Vec<Cmd> = if self.inv.zero_too {
+                vec![cmd, Cmd::Zero]
+            } else {
+                vec![cmd]
+            };
+            for f in given {
+                if cmds
+                    .iter()
+                    .all(|&c| illegal(c, self.inv.operands.len() > 1, f))
+                {
+                    return Err(ArgvError::Illegal(f));
+                }
+            }
+        }
+        if let Some(ch) = self.inv.chain() {
+            if ch.len() >= 29 {
+                return Err(ArgvError::ChainTooLong(ch.to_string()));
+            }
+        }
+        if self.inv.table.as_deref() == Some("nat") {
+            let drops = self
+                .inv
+                .items
+                .iter()
+                .any(|i| i.key == "-j" && i.vals == ["DROP"])
+                || self.inv.cmd == Some(Cmd::Policy)
+                    && self.inv.operands.get(1).is_some_and(|p| p == "DROP");
+            if drops {
+                return Err(ArgvError::NatDrop);
+            }
+        }
         let mut inv = self.inv;
         inv.rule_end = self.out.len();
         inv.canon = self.out;
@@ -1227,6 +1357,47 @@ impl<'a> Parser<'a> {
         }
         Ok(inv)
     }
+}
+
+/// The options an extension cannot do without (`-m comment` needs
+/// `--comment`; conntrack and multiport need one of theirs).
+fn mandatory(e: &Ext) -> Result<(), ArgvError> {
+    let need = match e.name.as_str() {
+        "comment" => "--comment",
+        "state" => "--state",
+        "icmp" => "--icmp-type",
+        "icmp6" => "--icmpv6-type",
+        "conntrack" | "multiport" if e.used.is_empty() => "one of its options",
+        _ => return Ok(()),
+    };
+    if need.starts_with("--") && !e.used.contains(&need) {
+        return Err(ArgvError::Needs(format!("-m {}", e.name), need.to_string()));
+    }
+    if !need.starts_with("--") {
+        return Err(ArgvError::Needs(format!("-m {}", e.name), need.to_string()));
+    }
+    Ok(())
+}
+
+/// Whether iptables refuses option `f` (`n s d p j v x i o 0 c f`, `0`
+/// for --line-numbers) with command `c` (`numbered`: `-D CHAIN NUM`).
+fn illegal(c: Cmd, numbered: bool, f: char) -> bool {
+    let allowed: &str = match c {
+        Cmd::Insert | Cmd::Replace | Cmd::Append => "sdpjvioc",
+        Cmd::Delete if numbered => "v",
+        Cmd::Delete | Cmd::Check => "sdpjviof",
+        Cmd::List => "nvx0",
+        Cmd::Policy => "vc",
+        Cmd::Version | Cmd::Help => return false,
+        _ => "v",
+    };
+    // -f goes with the rule commands too.
+    let allowed = if matches!(c, Cmd::Insert | Cmd::Replace | Cmd::Append) {
+        "sdpjviocf"
+    } else {
+        allowed
+    };
+    !allowed.contains(f)
 }
 
 impl Invocation {

@@ -97,7 +97,28 @@ impl fmt::Display for PortRange {
 /// Reads one port as iptables' `xtables_parse_port` does: a number read
 /// by `strtoul` with base 0 (`026` is 22, `0x16` is 22), else a service
 /// name from the services database for `proto` (`getservbyname`).
+///
+/// An empty `proto` reads it as udp's parser does (libxtables'
+/// `xtables_getportbyname`, through `getaddrinfo`): decimal only (`026`
+/// is 26, `0x16` is no port), the number taken modulo 65536 (`70000` is
+/// 4464), the empty word 0, else a service name of any protocol.
 pub fn parse_port(s: &str, proto: &str) -> Option<u16> {
+    if proto.is_empty() {
+        if s.is_empty() {
+            return Some(0);
+        }
+        let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+        let t = t.strip_prefix('+').unwrap_or(t);
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return Some((t.parse::<u64>().unwrap_or(u64::MAX) & 0xffff) as u16);
+        }
+        if s.contains('\0') {
+            return None;
+        }
+        return ["tcp", "udp", "sctp", "dccp"]
+            .into_iter()
+            .find_map(|p| rnet_core::names::service_port(s, p));
+    }
     if let Some(v) = crate::argv::strtoui(s, 0, 65535) {
         return u16::try_from(v).ok();
     }
@@ -146,8 +167,12 @@ pub fn parse_port_list(s: &str, proto: &str) -> Result<Vec<PortRange>, String> {
     let mut count = 0;
     for part in s.split(',') {
         let r = match part.split_once(':') {
-            Some(_) => {
+            Some((lo, hi)) => {
                 count += 2;
+                // Both ends must be given here (`22:` is no range).
+                if lo.is_empty() || hi.is_empty() {
+                    return Err(part.to_string());
+                }
                 let r = parse_port_range(part, proto, true)?;
                 if r.lo >= r.hi {
                     return Err(format!("{part} (a range must rise)"));
@@ -414,31 +439,100 @@ fn proto_name(p: &str) -> Option<String> {
     Some(canon.to_string())
 }
 
-/// Normalises an address as `-S` prints it: a prefix length is always
-/// present; dotted masks become lengths. Host names are kept as typed.
+/// An IPv4 address as iptables reads it (libxtables'
+/// `__numeric_to_ipaddr`): up to four dot-separated parts, each read with
+/// base 0 and at most 255, missing ones zero (`198.18` is 198.18.0.0);
+/// failing that, as `getaddrinfo` reads numbers (`inet_aton`: `5555` is
+/// 0.0.21.179).
+pub fn parse_ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if (1..=4).contains(&parts.len()) {
+        let bytes: Option<Vec<u8>> = parts
+            .iter()
+            .map(|p| crate::argv::strtoui(p, 0, 255).map(|v| v as u8))
+            .collect();
+        if let Some(b) = bytes {
+            let mut o = [0u8; 4];
+            o[..b.len()].copy_from_slice(&b);
+            return Some(o.into());
+        }
+    }
+    // inet_aton: the last part fills the bytes left.
+    let nums: Option<Vec<u64>> = parts
+        .iter()
+        .map(|p| crate::argv::strtoui(p, 0, u32::MAX as u64))
+        .collect();
+    let nums = nums.filter(|n| (1..=4).contains(&n.len()))?;
+    let (head, last) = nums.split_at(nums.len() - 1);
+    if head.iter().any(|&v| v > 255) {
+        return None;
+    }
+    let rest_bits = 8 * (4 - head.len() as u32);
+    if rest_bits < 32 && last[0] >> rest_bits != 0 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for (k, &h) in head.iter().enumerate() {
+        v |= (h as u32) << (24 - 8 * k as u32);
+    }
+    Some((v | last[0] as u32).into())
+}
+
+/// Normalises an address as `-S` prints it: read as iptables reads it,
+/// masked by its prefix, a prefix length always present; dotted masks
+/// become lengths. Host names are kept as typed.
 fn normalize_addr(a: &str) -> Result<String, RuleError> {
+    let bad = || RuleError::BadAddress(a.to_string());
     let (host, mask) = match a.split_once('/') {
         Some((h, m)) => (h, Some(m)),
         None => (a, None),
     };
-    let looks_numeric = host.chars().all(|c| c.is_ascii_digit() || c == '.')
-        || (host.contains(':') && host.chars().all(|c| c.is_ascii_hexdigit() || c == ':'));
-    let ip: std::net::IpAddr = match host.parse() {
-        Ok(ip) => ip,
-        Err(_) if looks_numeric => return Err(RuleError::BadAddress(a.to_string())),
-        Err(_) => return Ok(a.to_string()),
+    let looks_numeric = !host.is_empty()
+        && (host
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == 'x' || c == 'X')
+            && host.starts_with(|c: char| c.is_ascii_digit())
+            || host.contains(':')
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.'));
+    let ip: std::net::IpAddr = if host.contains(':') {
+        match host.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) => ip.into(),
+            Err(_) if looks_numeric => return Err(bad()),
+            Err(_) => return Ok(a.to_string()),
+        }
+    } else {
+        match parse_ipv4(host) {
+            Some(ip) => ip.into(),
+            None if looks_numeric => return Err(bad()),
+            None => return Ok(a.to_string()),
+        }
     };
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let len = match mask {
         None => max,
-        Some(m) => match m.parse::<u32>() {
-            Ok(l) if l <= max => l,
-            Ok(_) => return Err(RuleError::BadAddress(a.to_string())),
-            Err(_) => match m.parse::<std::net::Ipv4Addr>() {
-                Ok(dotted) if ip.is_ipv4() => u32::from(dotted).count_ones(),
-                _ => return Err(RuleError::BadAddress(a.to_string())),
+        Some(m) => match crate::argv::strtoui(m, 0, max as u64) {
+            Some(l) => l as u32,
+            None => match parse_ipv4(m) {
+                Some(dotted) if ip.is_ipv4() && m.contains('.') => u32::from(dotted).count_ones(),
+                _ => return Err(bad()),
             },
         },
+    };
+    let ip = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            std::net::IpAddr::V4((u32::from(v4) & m).into())
+        }
+        std::net::IpAddr::V6(v6) => {
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            std::net::IpAddr::V6((u128::from(v6) & m).into())
+        }
     };
     Ok(format!("{ip}/{len}"))
 }
@@ -511,7 +605,11 @@ impl Rule {
                     Some(e @ ("tcp" | "udp" | "udplite" | "sctp" | "dccp")),
                     "--sport" | "--dport",
                 ) => {
-                    let pname = if e == "udplite" { "udp" } else { e };
+                    let pname = if matches!(e, "udp" | "udplite") {
+                        ""
+                    } else {
+                        e
+                    };
                     let ordered = !matches!(e, "udp" | "udplite");
                     let pr = parse_port_range(&v0, pname, ordered).map_err(RuleError::BadPort)?;
                     if it.key == "--dport" {
@@ -997,7 +1095,12 @@ mod tests {
             dport("-p tcp --dport 22: -j DROP"),
             Some(PortRange { lo: 22, hi: 65535 })
         );
-        // udp keeps a falling range (which matches nothing).
+        // udp reads numbers in decimal, modulo 65536, and keeps a falling
+        // range (which matches nothing).
+        assert_eq!(dport("-p udp --dport 026 -j DROP"), one(26));
+        assert_eq!(dport("-p udp --dport 08 -j DROP"), one(8));
+        assert_eq!(dport("-p udp --dport 70000 -j DROP"), one(4464));
+        assert!(Rule::parse(&words("-p udp --dport 0x16 -j DROP"), false).is_err());
         assert_eq!(
             dport("-p udp --dport 30:22 -j DROP"),
             Some(PortRange { lo: 30, hi: 22 })
@@ -1022,6 +1125,33 @@ mod tests {
             false
         )
         .is_err());
+    }
+
+    #[test]
+    fn addresses_as_iptables_reads_them() {
+        let src = |s: &str| rule(s).src.map(|n| n.value);
+        assert_eq!(
+            src("-s 198.18.0.1 -j DROP").as_deref(),
+            Some("198.18.0.1/32")
+        );
+        assert_eq!(
+            src("-s 198.18.0.1/16 -j DROP").as_deref(),
+            Some("198.18.0.0/16")
+        );
+        assert_eq!(src("-s 198.18 -j DROP").as_deref(), Some("198.18.0.0/32"));
+        assert_eq!(src("-s 2 -j DROP").as_deref(), Some("2.0.0.0/32"));
+        assert_eq!(src("-s 5555 -j DROP").as_deref(), Some("0.0.21.179/32"));
+        assert_eq!(src("-s 0x7f.1 -j DROP").as_deref(), Some("127.1.0.0/32"));
+        assert_eq!(
+            src("-s 10.0.0.0/255.0.0.0 -j DROP").as_deref(),
+            Some("10.0.0.0/8")
+        );
+        assert_eq!(
+            src("-s 2001:db8::1/32 -j DROP").as_deref(),
+            Some("2001:db8::/32")
+        );
+        assert!(Rule::parse(&words("-s 1.2.3.400 -j DROP"), false).is_err());
+        assert!(Rule::parse(&words("-s 1.2.3.4/33 -j DROP"), false).is_err());
     }
 
     #[test]

@@ -164,7 +164,7 @@ mod tests {
             "-A INPUT -p tcp -m multiport --dport 22 -j DROP",
             "-A INPUT -p tcp -m multiport ! --dports 80 -j DROP",
             "-A INPUT -p tcp ! --dport 5555 -j DROP",
-            "-A INPUT ! -p udp -m tcp --dport 22 -j DROP",
+            "-A INPUT ! -p udp --dport 22 -j DROP",
             "-PINPUT DROP",
             "-AINPUT -jDROP",
         ] {
