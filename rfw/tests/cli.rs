@@ -722,3 +722,126 @@ fn an_identical_rule_gets_a_note() {
     );
     assert!(calls(&d.0).iter().any(|c| c[0] == "-A"));
 }
+
+/// Random command lines through the whole binary (`--dry-run`, no
+/// iptables on PATH): never a panic, always a status of rfw's or
+/// iptables' own, and an error is one line.
+#[test]
+fn random_command_lines_never_panic() {
+    let d = dir("random");
+    const V: &[&str] = &[
+        "-A",
+        "-I",
+        "-D",
+        "-C",
+        "-R",
+        "-L",
+        "-S",
+        "-F",
+        "-Z",
+        "-N",
+        "-X",
+        "-P",
+        "-t",
+        "-p",
+        "-s",
+        "-j",
+        "-m",
+        "-n",
+        "-v",
+        "-w",
+        "-c",
+        "!",
+        "--",
+        "--ju",
+        "--j",
+        "--dport",
+        "--dp",
+        "--d",
+        "--sport",
+        "--syn",
+        "--tcp-flags",
+        "--dports",
+        "--comment",
+        "--comm",
+        "--state",
+        "--reject-with",
+        "--list",
+        "INPUT",
+        "OUTPUT",
+        "PREROUTING",
+        "tcp",
+        "udp",
+        "6",
+        "multiport",
+        "comment",
+        "state",
+        "REJECT",
+        "LOG",
+        "DROP",
+        "ACCEPT",
+        "raw",
+        "nat",
+        "22",
+        "026",
+        "0x16",
+        "ssh",
+        "1:2",
+        ":22",
+        "80,22",
+        "SYN,ACK",
+        "SYN",
+        "1",
+        "0",
+        "",
+        "a b",
+        "\u{2013}L",
+        "-traw",
+        "-PINPUT",
+        "-jDROP",
+        "-p6",
+        "-nvL",
+        "--force",
+        "--ttl",
+        "--quiet",
+        "-4",
+        "-6",
+        "reset",
+        "list",
+        "explain",
+        "198.18.0.1",
+        "5555",
+        "--table=raw",
+    ];
+    let mut seed: u64 = 0x00c0_ffee_0008;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..400 {
+        let n = (next() % 10) as usize;
+        let mut args = vec!["--dry-run".to_string()];
+        for _ in 0..n {
+            args.push(V[(next() % V.len() as u64) as usize].to_string());
+        }
+        let o = rfw(&d.0).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        let code = o.status.code();
+        assert!(
+            matches!(code, Some(0 | 2 | 3 | 4 | 127)),
+            "{args:?}: {code:?} {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if code != Some(0) {
+            // One line, besides the note on repaired Unicode dashes.
+            let lines: Vec<&str> = err
+                .lines()
+                .filter(|l| !l.starts_with("rfw: note: read "))
+                .collect();
+            assert_eq!(lines.len(), 1, "{args:?}: {err}");
+            assert!(lines[0].starts_with("rfw: "), "{args:?}: {err}");
+        }
+    }
+}
