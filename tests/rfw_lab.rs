@@ -902,14 +902,35 @@ fn readback_removes_what_the_guard_refuses() {
     let Some(l) = lab("readback_removes_what_the_guard_refuses", &[]) else {
         return;
     };
-    let bin = TempDir::new("rfw-lying").expect("temp dir");
+    // In /run (root's, mode 755 all the way up), so that rfw's check of
+    // where iptables lives finds nothing to object to.
+    struct RunDir(PathBuf);
+    impl Drop for RunDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    impl RunDir {
+        fn join(&self, n: &str) -> PathBuf {
+            self.0.join(n)
+        }
+        fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    let bin = RunDir(PathBuf::from(format!(
+        "/run/rfw-lab-lying-{}",
+        support::unique_suffix()
+    )));
+    std::fs::create_dir(bin.path()).expect("dir in /run");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let script = format!(
         "#!/bin/sh\nfor a in \"$@\"; do\n  case \"$a\" in 5555) set -- \"$@\" 22;; *) set -- \"$@\" \"$a\";; esac\n  shift\ndone\nexec {} \"$@\"\n",
         l.iptables.display()
     );
     let fake = bin.join("iptables");
     std::fs::write(&fake, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.path().display());
     let o = l.rfw_env(
