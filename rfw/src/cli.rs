@@ -3,6 +3,7 @@
 //! option may stand, never as the value of an iptables option, so
 //! `--comment --force` stays a comment.
 
+use crate::argv::{Cmd, Invocation};
 use crate::exec::Family;
 
 /// rfw's own long options, for the help text and the man page test.
@@ -55,21 +56,11 @@ pub struct Opts {
     pub rest: Vec<String>,
 }
 
-/// How many values follow an iptables option (0 for unknown ones).
-pub fn value_count(w: &str) -> usize {
-    match w {
-        "--tcp-flags" | "-c" | "--set-counters" | "-P" | "--policy" | "-E" | "--rename-chain" => 2,
-        "-p" | "--protocol" | "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst"
-        | "-i" | "--in-interface" | "-o" | "--out-interface" | "-m" | "--match" | "-j"
-        | "--jump" | "-g" | "--goto" | "--dport" | "--sport" | "--destination-port"
-        | "--source-port" | "--comment" | "--state" | "--ctstate" | "--reject-with"
-        | "--log-prefix" | "--log-level" | "-t" | "--table" | "-A" | "--append" | "-C"
-        | "--check" | "-N" | "--new-chain" => 1,
-        _ => 0,
-    }
-}
-
-/// Splits rfw's options from the iptables words. The error is the message.
+/// Splits rfw's options from the iptables words. rfw's options are taken
+/// before the first iptables word and, after it, wherever iptables' own
+/// option parser would read an option (never as the value of an iptables
+/// option, so `--comment --force` stays a comment). The error is the
+/// message.
 pub fn split(words: Vec<String>) -> Result<Opts, String> {
     let mut o = Opts {
         sub: Sub::Iptables,
@@ -81,57 +72,85 @@ pub fn split(words: Vec<String>) -> Result<Opts, String> {
         rest: Vec::new(),
     };
     let mut i = 0;
-    let mut seen_iptables_word = false;
     while i < words.len() {
         let w = words[i].as_str();
-        i += 1;
         match w {
-            "--dry-run" => o.dry_run = true,
-            "--force" => o.force = true,
-            "--quiet" => o.quiet = true,
-            "--help" => o.sub = Sub::Help,
-            "-4" | "--ipv4" => o.family = Some(Family::V4),
-            "-6" | "--ipv6" => o.family = Some(Family::V6),
             "--ttl" => {
-                let v = words.get(i).cloned().unwrap_or_default();
+                let v = words.get(i + 1).cloned().unwrap_or_default();
                 i += 1;
                 o.ttl = Some(parse_ttl(&v)?);
             }
             _ if w.starts_with("--ttl=") => o.ttl = Some(parse_ttl(&w[6..])?),
-            "__sweep-at" if i == 1 => {
-                let v = words.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+            "__sweep-at" if i == 0 => {
+                let v = words.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0);
                 i += 1;
                 o.sub = Sub::SweepAt(v);
             }
-            _ if !seen_iptables_word && o.sub == Sub::Iptables && SUBCOMMANDS.contains(&w) => {
+            _ if apply_flag(&mut o, w) => {}
+            _ if o.sub == Sub::Iptables && SUBCOMMANDS.contains(&w) => {
                 o.sub = match w {
                     "reset" => Sub::Reset,
                     "list" => Sub::List,
                     _ => Sub::Explain,
                 };
             }
-            _ => {
-                seen_iptables_word = true;
-                o.rest.push(w.to_string());
-                for _ in 0..value_count(w) {
-                    if let Some(v) = words.get(i) {
-                        o.rest.push(v.clone());
-                        i += 1;
-                    }
-                }
+            _ => break,
+        }
+        i += 1;
+    }
+    let rest = words.get(i..).unwrap_or(&[]).to_vec();
+    // `rfw explain OUTPUT …` reads as `-A OUTPUT …`.
+    let shift =
+        usize::from(o.sub == Sub::Explain && rest.first().is_some_and(|w| !w.starts_with('-')));
+    let mut scan = Vec::with_capacity(rest.len() + 1);
+    if shift == 1 {
+        scan.push("-A".to_string());
+    }
+    scan.extend(rest.iter().cloned());
+    let own = Invocation::own_options(&scan);
+    let mut skip = vec![false; rest.len()];
+    for opt in &own {
+        for k in opt.at..opt.at + opt.len {
+            if let Some(s) = k.checked_sub(shift).and_then(|k| skip.get_mut(k)) {
+                *s = true;
             }
         }
+        if opt.name == "--ttl" {
+            o.ttl = Some(parse_ttl(opt.value.as_deref().unwrap_or(""))?);
+        } else {
+            apply_flag(&mut o, &opt.name);
+        }
     }
+    o.rest = rest
+        .into_iter()
+        .zip(skip)
+        .filter(|(_, s)| !s)
+        .map(|(w, _)| w)
+        .collect();
     if o.ttl.is_some() && o.sub == Sub::Iptables {
-        let adds = o
-            .rest
-            .iter()
-            .any(|w| matches!(w.as_str(), "-I" | "-A" | "--insert" | "--append"));
+        let adds = Invocation::parse(&o.rest)
+            .ok()
+            .and_then(|inv| inv.cmd)
+            .is_some_and(|c| matches!(c, Cmd::Append | Cmd::Insert));
         if !adds {
             return Err("--ttl only applies to rules being added (-I or -A)".to_string());
         }
     }
     Ok(o)
+}
+
+/// Applies one of rfw's flags; false when `w` is not one.
+fn apply_flag(o: &mut Opts, w: &str) -> bool {
+    match w {
+        "--dry-run" => o.dry_run = true,
+        "--force" => o.force = true,
+        "--quiet" => o.quiet = true,
+        "--help" => o.sub = Sub::Help,
+        "-4" | "--ipv4" => o.family = Some(Family::V4),
+        "-6" | "--ipv6" => o.family = Some(Family::V6),
+        _ => return false,
+    }
+    true
 }
 
 fn parse_ttl(v: &str) -> Result<u64, String> {
@@ -154,10 +173,12 @@ pub const HELP: &str = "\
 Usage: rfw [RFW-OPTIONS] IPTABLES-ARGUMENTS...
        rfw [RFW-OPTIONS] reset | list | explain IPTABLES-ARGUMENTS...
 
-A thin, safe wrapper over iptables for TCP-state labs. It runs iptables
-(ip6tables with -6) from PATH with your arguments and -w, passes its output
-and exit status through, tags each rule it adds with a comment rfw:..., and
-says on stderr what the rule does to TCP connections.
+A thin, safe wrapper over iptables for TCP-state labs. It reads your
+arguments as iptables does (-traw, --table=raw, --ju for --jump, --dport 026
+is port 22), runs iptables (ip6tables with -6) from PATH with them spelled
+out and -w, passes its output and exit status through, tags each rule it adds
+with a comment rfw:TIME.PID, reads the rule back to check what iptables
+installed, and says on stderr what the rule does to TCP connections.
 
   rfw -I OUTPUT -p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP
   rfw -L OUTPUT -vn          listing as iptables prints it, then one line
@@ -165,13 +186,18 @@ says on stderr what the rule does to TCP connections.
   rfw -D OUTPUT -p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP
 
 Subcommands:
-  reset                 remove every rule rfw added (IPv4 and IPv6), nothing else
-  list                  show the rules rfw added, as iptables -S lines
+  reset                 remove every rule rfw added (every table, IPv4 and
+                        IPv6), nothing else
+  list                  show the rules rfw added, as iptables -S lines (and
+                        the expired ones it removed first)
   explain ARGS...       say what a rule would do; apply nothing
 
 RFW-OPTIONS:
-  --dry-run             print the exact command(s), shell-quoted; change nothing
-  --ttl SECS            remove the added rule after SECS (also 90s, 5m, 1h)
+  --dry-run             print the plan: the exact command(s), shell-quoted;
+                        change nothing
+  --ttl SECS            remove the added rule after SECS (also 90s, 5m, 1h);
+                        the time is in its tag, so any later rfw run removes
+                        it too
   --force               allow what rfw refuses: policies (-P), flushing
                         built-in chains, tables other than filter, targets
                         other than ACCEPT DROP REJECT LOG, DROP/REJECT in
@@ -183,9 +209,10 @@ RFW-OPTIONS:
   --help                this text (iptables' own help: rfw -h)
 
 Environment: RFW_EXPLAIN, RNET_EXPLAIN, RFW_STATE_DIR (default /run/rfw), PATH.
-Exit status: iptables' own (0, 1, 2, 4); 2 when rfw refuses or rejects an
-argument; 4 when the state directory or a state file is unusable; 127 when
-iptables is not installed, or sits where others than root can change it.
+Exit status: iptables' own (0, 1, 2, 3, 4); 2 when rfw refuses or rejects an
+argument, or removes a rule it read back and refuses; 4 when the state
+directory or a state file is unusable; 127 when iptables is not installed, or
+sits where others than root can change it.
 ";
 
 #[cfg(test)]
@@ -210,6 +237,17 @@ mod tests {
         assert_eq!(s("explain -I OUTPUT").unwrap().sub, Sub::Explain);
         // A chain called "list" is still a chain.
         assert_eq!(s("-L list").unwrap().sub, Sub::Iptables);
+        // An abbreviated --comment still takes its value.
+        let o = s("-A INPUT -m comment --comm --force -j ACCEPT").unwrap();
+        assert!(!o.force);
+        // rfw's options after glued and `=` forms.
+        let o = s("-AINPUT -jACCEPT --dry-run --ttl=5").unwrap();
+        assert!(o.dry_run);
+        assert_eq!(o.ttl, Some(5));
+        assert_eq!(o.rest.join(" "), "-AINPUT -jACCEPT");
+        let o = s("explain OUTPUT -p tcp --dport 1 -j DROP --quiet").unwrap();
+        assert!(o.quiet);
+        assert_eq!(o.rest.join(" "), "OUTPUT -p tcp --dport 1 -j DROP");
     }
 
     #[test]

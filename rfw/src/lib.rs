@@ -1,17 +1,29 @@
 //! rfw: a thin, safe `iptables` wrapper for TCP-state labs.
 //!
-//! `rfw ARGS…` validates the iptables-style arguments, runs `iptables
-//! ARGS… --wait=10` (the binary found on `PATH`, `ip6tables` with `-6`; an
-//! argument vector, never a shell), passes its stdout, stderr and exit
-//! status through, and then says on stderr what the rule does to TCP
-//! states. Every rule it adds carries `-m comment --comment rfw:…`, so that
-//! `rfw -D` / `rfw -C` with the article's arguments find it, `rfw reset`
-//! removes exactly rfw's rules and `--ttl` can expire them.
+//! `rfw ARGS…` reads the iptables-style arguments as iptables does
+//! ([`argv`]), then works in three steps:
+//! 1. **plan**: the list of iptables argument vectors to run ([`Plan`]),
+//!    each the command line spelled out as rfw read it, with rfw's tag
+//!    (`-m comment --comment rfw:…`) on rules it adds and `--wait=10`;
+//!    reads it needs for that (`iptables -S`) change nothing;
+//! 2. **check**: `--dry-run` prints the plan; otherwise the guard
+//!    ([`judge`], [`safety`]) reads every step again exactly as it will run
+//!    and refuses lock-outs unless `--force`;
+//! 3. **execute**: one executor runs the steps (the binary found on `PATH`,
+//!    `ip6tables` with `-6`; an argument vector, never a shell), passing
+//!    stdout, stderr and exit status through. After an add, the chain is
+//!    read back and a rule the guard refuses is removed at once.
+//!
+//! Then rfw says on stderr what the rule does to TCP states. The tag lets
+//! `rfw -D` / `rfw -C` with the article's arguments find the rule, `rfw
+//! reset` remove exactly rfw's rules (every table), and `--ttl` expire them
+//! from the time in the tag.
 //!
 //! Modules: [`cli`] (rfw's own options), [`argv`] (the iptables command
-//! line), [`rule`] (the typed rule model, pure), [`exec`] (running
-//! iptables), [`safety`] (what needs `--force`), [`explain`] (what a rule
-//! does to TCP), [`tag`] (tags, expiry, the state file).
+//! line, read as iptables reads it), [`rule`] (the typed rule model, pure),
+//! [`exec`] (running iptables), [`safety`] (what needs `--force`),
+//! [`explain`] (what a rule does to TCP), [`tag`] (tags, expiry, the state
+//! file).
 
 pub mod argv;
 pub mod cli;
@@ -126,7 +138,7 @@ fn timers() -> TcpTimers {
 fn parse_command(opts: &Opts) -> Result<(Invocation, Option<Rule>), Status> {
     let inv = Invocation::parse(&opts.rest).map_err(|e| {
         err(&e.to_string());
-        2
+        e.status()
     })?;
     let Some(cmd) = inv.cmd else {
         if opts.rest.is_empty() {
@@ -140,7 +152,7 @@ fn parse_command(opts: &Opts) -> Result<(Invocation, Option<Rule>), Status> {
         return Err(2);
     };
     let rule = if cmd.takes_rule() && !(cmd == Cmd::Delete && inv.rule_number().is_some()) {
-        match Rule::parse(&inv.rule_words, family(opts) == Family::V6) {
+        match Rule::from_items(&inv.items, family(opts) == Family::V6) {
             Ok(r) => Some(r),
             Err(e) => {
                 err(&e.fix());
@@ -181,42 +193,187 @@ fn explain_only(opts: &Opts) -> Status {
     0
 }
 
-/// Inserts `-m comment --comment TAG` before the target (`-j`), or at the
-/// end when there is none.
-pub fn insert_tag(words: &[String], tag: &str) -> Vec<String> {
-    let mut at = words.len();
-    let mut i = 0;
-    while i < words.len() {
-        let w = words[i].as_str();
-        if matches!(w, "-j" | "--jump" | "-g" | "--goto") {
-            at = i;
-            break;
-        }
-        i += 1 + cli::value_count(w);
-    }
-    let mut v = words[..at].to_vec();
-    v.extend(["-m", "comment", "--comment"].map(String::from));
-    v.push(tag.to_string());
-    v.extend_from_slice(&words[at..]);
-    v
+/// What a step of a plan is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// The user's command: stdout passed through, stderr forwarded with a
+    /// hint; the guard judges it.
+    User,
+    /// rfw removing one of its own rules (reset, expiry): captured; "Bad
+    /// rule" (already gone) counts as done.
+    Remove,
 }
 
-fn table_args(inv: &Invocation) -> Vec<String> {
-    match &inv.table {
-        Some(t) => vec!["-t".to_string(), t.clone()],
-        None => Vec::new(),
+/// One iptables run of a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// iptables or ip6tables.
+    pub family: Family,
+    /// The arguments (no program name), `--wait` included.
+    pub argv: Vec<String>,
+    /// What it is.
+    pub kind: StepKind,
+    /// A state-file record to forget once the step succeeded.
+    pub forget: Option<Recorded>,
+}
+
+/// Everything a run will change, built before anything runs: `--dry-run`
+/// prints it, the guard judges it, the executor runs it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The iptables runs, in order.
+    pub steps: Vec<Step>,
+    /// Lines `--dry-run` prints after the steps (`# …`).
+    pub notes: Vec<String>,
+    /// iptables' answer already known while planning (`-D` of a rule that
+    /// does not exist: the status and stderr of the `-C` that found so).
+    pub outcome: Option<(Status, String)>,
+}
+
+impl Plan {
+    fn user(family: Family, argv: Vec<String>) -> Plan {
+        Plan {
+            steps: vec![Step {
+                family,
+                argv,
+                kind: StepKind::User,
+                forget: None,
+            }],
+            notes: Vec::new(),
+            outcome: None,
+        }
     }
+
+    /// The plan as `--dry-run` prints it: one shell-quoted command a line.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        for s in &self.steps {
+            text.push_str(&exec::shell_line(
+                std::iter::once(s.family.program()).chain(s.argv.iter().map(String::as_str)),
+            ));
+            text.push('\n');
+        }
+        for n in &self.notes {
+            text.push_str(n);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// The guard over a plan: every user step is read again exactly as it will
+/// run (the canonical words, the tag, `-w`) and judged. `None`: allowed.
+pub fn judge(plan: &Plan, ssh: Option<&safety::Ssh>) -> Option<String> {
+    for s in plan.steps.iter().filter(|s| s.kind == StepKind::User) {
+        let inv = match Invocation::parse(&s.argv) {
+            Ok(i) => i,
+            Err(e) => return Some(format!("rfw cannot read its own plan ({e})")),
+        };
+        let rule = match inv.cmd {
+            Some(c) if c.takes_rule() && !(c == Cmd::Delete && inv.rule_number().is_some()) => {
+                match Rule::from_items(&inv.items, s.family == Family::V6) {
+                    Ok(r) => Some(r),
+                    Err(e) => return Some(e.fix()),
+                }
+            }
+            _ => None,
+        };
+        if let Some(why) = safety::check(&inv, rule.as_ref(), ssh) {
+            return Some(why);
+        }
+    }
+    None
+}
+
+/// How a plan's run ended: the status of the last step, and its stderr.
+struct Ran {
+    status: Status,
+    stderr: String,
+}
+
+/// The one executor: runs each step; stops at the first failure. User
+/// steps pass stdout through; their stderr is returned to the caller (which
+/// forwards it with a hint), except for the last failing one.
+fn execute(plan: &Plan, store: &Store) -> Result<Ran, Status> {
+    let (status, stderr) = plan.outcome.clone().unwrap_or_default();
+    let mut last = Ran { status, stderr };
+    for s in &plan.steps {
+        let ipt = Iptables::find(s.family).map_err(|e| {
+            err(&e.to_string());
+            127
+        })?;
+        last = match s.kind {
+            StepKind::User => {
+                let (st, stderr) = run_user(&ipt, &s.argv)?;
+                Ran { status: st, stderr }
+            }
+            StepKind::Remove => match ipt.run_captured(&s.argv) {
+                Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => Ran {
+                    status: 0,
+                    stderr: String::new(),
+                },
+                Ok(c) => Ran {
+                    status: c.status,
+                    stderr: c.stderr,
+                },
+                Err(e) => {
+                    err(&format!("cannot run {}: {e}", ipt.bin.display()));
+                    return Err(1);
+                }
+            },
+        };
+        if last.status != 0 {
+            break;
+        }
+        if let Some(rec) = &s.forget {
+            if let Ok(l) = store.lock() {
+                let _ = store.forget(&l, rec);
+            }
+        }
+    }
+    Ok(last)
+}
+
+fn table_args(table: &str) -> Vec<String> {
+    vec!["-t".to_string(), table.to_string()]
+}
+
+/// `-t TABLE -D CHAIN words… --wait=10`.
+fn delete_argv(table: &str, chain: &str, words: &[String]) -> Vec<String> {
+    let mut a = table_args(table);
+    a.push("-D".to_string());
+    a.push(chain.to_string());
+    a.extend_from_slice(words);
+    Iptables::argv(&a, true)
 }
 
 /// Reads `-S [CHAIN]` (with `-v` for counters); the error is the status
 /// after iptables' stderr was passed on.
 fn read_rules(
     ipt: &Iptables,
-    table: &[String],
+    table: &str,
     chain: Option<&str>,
     counters: bool,
 ) -> Result<Vec<ListedRule>, Status> {
-    let mut a = table.to_vec();
+    match read_rules_quiet(ipt, table, chain, counters) {
+        Ok(l) => Ok(l),
+        Err((st, stderr)) => {
+            exec::forward_stderr(&stderr);
+            hint(&stderr, chain, table);
+            Err(st)
+        }
+    }
+}
+
+/// [`read_rules`] without messages: the error is iptables' status and
+/// stderr.
+fn read_rules_quiet(
+    ipt: &Iptables,
+    table: &str,
+    chain: Option<&str>,
+    counters: bool,
+) -> Result<Vec<ListedRule>, (Status, String)> {
+    let mut a = table_args(table);
     a.push("-S".to_string());
     if let Some(c) = chain {
         a.push(c.to_string());
@@ -224,23 +381,13 @@ fn read_rules(
     if counters {
         a.push("-v".to_string());
     }
-    let c = ipt.run_captured(&Iptables::argv(&a, true)).map_err(|e| {
-        err(&format!("cannot run {}: {e}", ipt.bin.display()));
-        1
-    })?;
+    let c = ipt
+        .run_captured(&Iptables::argv(&a, true))
+        .map_err(|e| (1, format!("rfw: cannot run {}: {e}\n", ipt.bin.display())))?;
     if c.status != 0 {
-        exec::forward_stderr(&c.stderr);
-        hint(&c.stderr, chain, &table_name(table));
-        return Err(c.status);
+        return Err((c.status, c.stderr));
     }
     Ok(parse_listing(&c.stdout, ipt.family == Family::V6))
-}
-
-fn table_name(table: &[String]) -> String {
-    table
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "filter".to_string())
 }
 
 /// One line naming the fix for iptables' error text.
@@ -324,25 +471,26 @@ fn finish_user(
     st
 }
 
+/// Everything an add needs after its plan ran.
+struct Adding {
+    tag: String,
+    exp: Option<u64>,
+    rule: Rule,
+    duplicate: Option<usize>,
+}
+
 fn iptables(opts: &Opts) -> Status {
     let (inv, rule) = match parse_command(opts) {
         Ok(x) => x,
         Err(s) => return s,
     };
     let Some(cmd) = inv.cmd else { return 2 };
-    if !opts.force {
-        if let Some(why) = safety::check(&inv, rule.as_ref(), safety::Ssh::from_env().as_ref()) {
-            err(&format!("refused: {why}; add --force to do it anyway"));
-            return 2;
-        }
-    }
     let fam = family(opts);
-    let add_wait = !inv.wait_given && !matches!(cmd, Cmd::Version | Cmd::Help);
-    let v6 = fam == Family::V6;
     let table = inv.table().to_string();
     let chain = inv.chain().map(String::from);
     let ipt = match Iptables::find(fam) {
         Ok(i) => Some(i),
+        // A dry run needs no iptables, but never an untrusted one.
         Err(e) if opts.dry_run && e.is_missing() => None,
         Err(e) => {
             err(&e.to_string());
@@ -369,245 +517,347 @@ fn iptables(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
-    if !opts.dry_run {
-        // An unusable state directory or file stops a change (or a -C,
-        // which reads the state) before it is made; a listing goes on
-        // without the sweep.
-        if let Err(e) = sweep(&store) {
-            if cmd.modifies() || cmd == Cmd::Check {
+    // An unusable state directory or file stops a change (or a -C, which
+    // reads the state) before iptables runs at all, even to read.
+    if !opts.dry_run && (cmd.modifies() || cmd == Cmd::Check) {
+        if let Err(e) = store.recorded() {
+            err(&e.to_string());
+            return 4;
+        }
+    }
+    // Expired rules go before anything that looks rules up; a command the
+    // guard refuses runs nothing at all.
+    let swept_early = !opts.dry_run && matches!(cmd, Cmd::Delete | Cmd::Check);
+    // An unusable state directory or file stops a change (or a -C, which
+    // reads the state) before it is made.
+    if swept_early {
+        if let Err(e) = sweep(&store, &all_families()) {
+            err(&e.to_string());
+            return 4;
+        }
+    }
+    let add_wait = !inv.wait_given;
+    let ssh = safety::Ssh::from_env();
+    // Plan: reads only (harmless, also under --dry-run), then the steps.
+    let mut adding = None;
+    let built = if cmd.adds() {
+        let rule = rule.clone().unwrap_or_default();
+        let exp = opts.ttl.map(|t| tag::now() + t);
+        let tag = tag::new_tag(exp);
+        let mut plan = Plan::user(fam, Iptables::argv(&inv.canon_with_tag(&tag), add_wait));
+        // The guard first: a refused rule reads nothing either.
+        if !opts.force {
+            if let Some(why) = judge(&plan, ssh.as_ref()) {
+                err(&format!("refused: {why}; add --force to do it anyway"));
+                return 2;
+            }
+        }
+        let listed = match (&ipt, cmd) {
+            (Some(ipt), Cmd::Replace) => match read_rules(ipt, &table, chain.as_deref(), false) {
+                Ok(l) => l,
+                Err(s) => return s,
+            },
+            (Some(ipt), _) => {
+                read_rules_quiet(ipt, &table, chain.as_deref(), false).unwrap_or_default()
+            }
+            (None, _) => Vec::new(),
+        };
+        let n = inv.rule_number().unwrap_or(0) as usize;
+        if cmd == Cmd::Replace && !opts.force {
+            if let Some(old) = listed.iter().find(|l| l.num == n) {
+                if old.rule.tag.is_none() {
+                    err(&format!("refused: rule {n} of {} was not added by rfw ({}); add --force to replace it anyway", chain.as_deref().unwrap_or(""), exec::shell_line(old.words.iter().map(String::as_str))));
+                    return 2;
+                }
+            }
+        }
+        let duplicate = listed
+            .iter()
+            .find(|l| l.parsed && l.rule.same_as(&rule) && !(cmd == Cmd::Replace && l.num == n))
+            .map(|l| l.num);
+        plan.notes.push(format!(
+            "# rfw reset (or --ttl) would later run: {}",
+            exec::shell_line(
+                std::iter::once(fam.program()).chain(
+                    delete_argv(
+                        &table,
+                        chain.as_deref().unwrap_or(""),
+                        &inv.rule_words_with_tag(&tag)
+                    )
+                    .iter()
+                    .map(String::as_str)
+                )
+            )
+        ));
+        if let Some(d) = duplicate {
+            plan.notes.push(format!(
+                "# note: rule {d} of {} is already this rule; iptables allows duplicates",
+                chain.as_deref().unwrap_or("")
+            ));
+        }
+        adding = Some(Adding {
+            tag,
+            exp,
+            rule,
+            duplicate,
+        });
+        plan
+    } else if matches!(cmd, Cmd::Delete | Cmd::Check) {
+        match ipt.as_ref() {
+            Some(ipt) => match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &store) {
+                Ok(b) => b,
+                Err(s) => return s,
+            },
+            // Dry run without iptables: the command as typed.
+            None => Plan::user(fam, Iptables::argv(&inv.canon, add_wait)),
+        }
+    } else {
+        Plan::user(fam, Iptables::argv(&inv.canon, add_wait))
+    };
+    let plan = built;
+    // Check: the guard judges the plan, exactly as it will run.
+    if !opts.force {
+        if let Some(why) = judge(&plan, ssh.as_ref()) {
+            err(&format!("refused: {why}; add --force to do it anyway"));
+            return 2;
+        }
+    }
+    if opts.dry_run {
+        out(&plan.render());
+        return 0;
+    }
+    let Some(ipt) = ipt else { return 127 };
+    if !swept_early {
+        if let Err(e) = sweep(&store, &all_families()) {
+            if cmd.modifies() {
                 err(&e.to_string());
                 return 4;
             }
             err(&format!("warning: {e}; expired rules were not removed"));
         }
     }
-    let explain_on = explain_on(opts);
-    let t_args = table_args(&inv);
-    let display = |argv: &[String]| -> String {
-        let prog = if v6 { "ip6tables" } else { "iptables" };
-        exec::shell_line(std::iter::once(prog).chain(argv.iter().map(String::as_str)))
+    // Execute.
+    let ran = match execute(&plan, &store) {
+        Ok(r) => r,
+        Err(s) => return s,
     };
-    match cmd {
-        Cmd::Append | Cmd::Insert | Cmd::Replace => {
-            let rule = rule.unwrap_or_default();
-            let exp = opts.ttl.map(|t| tag::now() + t);
-            let tag = tag::new_tag(exp);
-            if cmd == Cmd::Replace && !opts.force {
-                if let Some(ipt) = &ipt {
-                    let listed = match read_rules(ipt, &t_args, chain.as_deref(), false) {
-                        Ok(l) => l,
-                        Err(s) => return s,
-                    };
-                    let n = inv.rule_number().unwrap_or(0) as usize;
-                    if let Some(old) = listed.get(n.wrapping_sub(1)) {
-                        if old.rule.tag.is_none() {
-                            err(&format!("refused: rule {n} of {} was not added by rfw; add --force to replace it anyway", chain.as_deref().unwrap_or("")));
-                            return 2;
-                        }
-                    }
-                }
-            }
-            let argv = Iptables::argv(&insert_tag(&opts.rest, &tag), add_wait);
-            if opts.dry_run {
-                let mut text = format!("{}\n", display(&argv));
-                let mut del = t_args.clone();
-                del.push("-D".to_string());
-                del.push(chain.clone().unwrap_or_default());
-                del.extend(insert_tag(&inv.rule_words, &tag));
-                text.push_str(&format!(
-                    "# rfw reset (or --ttl) would later run: {}\n",
-                    display(&Iptables::argv(&del, true))
-                ));
-                out(&text);
-                return 0;
-            }
-            let Some(ipt) = ipt else { return 127 };
-            let (st, stderr) = match run_user(&ipt, &argv) {
-                Ok(x) => x,
-                Err(s) => return s,
-            };
-            let mut st = st;
-            let mut tagged = true;
-            if st != 0 && comment_missing(&ipt, &stderr, &t_args, chain.as_deref()) {
-                // Fall back: the same rule without the tag, recorded in the
-                // state file so that reset and --ttl still find it.
-                let plain = Iptables::argv(&opts.rest, add_wait);
-                let (st2, stderr2) = match run_user(&ipt, &plain) {
-                    Ok(x) => x,
-                    Err(s) => return s,
-                };
-                if st2 == 0 {
-                    err("note: the comment match is missing here; rule recorded in the state file instead of tagged");
-                    let rec = Recorded {
-                        exp: exp.unwrap_or(0),
-                        family: fam,
-                        table: table.clone(),
-                        chain: chain.clone().unwrap_or_default(),
-                        words: rule.to_args(),
-                    };
-                    if let Err(e) = store.lock().and_then(|l| store.record(&l, &rec)) {
-                        err(&format!("warning: the rule was added but not recorded ({e}); rfw reset will not find it"));
-                    }
-                    tagged = false;
-                }
-                st = finish_user(&ipt, st2, &stderr2, chain.as_deref(), &table);
-            } else {
-                st = finish_user(&ipt, st, &stderr, chain.as_deref(), &table);
-            }
-            if st != 0 {
-                return st;
-            }
-            if let Some(e) = exp {
-                if tagged {
-                    if let Err(er) = store
-                        .lock()
-                        .and_then(|l| store.add_expiry(&l, e, fam, &table))
-                    {
-                        err(&format!("warning: cannot write the expiry index ({er}); the rule is still removed by the helper or by rfw reset"));
-                    }
-                }
-                spawn_helper(e);
-            }
-            if explain_on {
-                let c = chain.as_deref().unwrap_or("");
-                for l in explain::explain(c, &rule, &timers()) {
-                    err(&format!("{c}: {l}"));
-                }
-                if let Some(t) = opts.ttl {
-                    err(&format!("{c}: removed again in {t} s (--ttl)"));
-                }
-            }
-            0
-        }
-        Cmd::Delete | Cmd::Check => delete_or_check(
-            opts,
-            &inv,
-            rule.as_ref(),
-            ipt,
-            &store,
-            &t_args,
-            add_wait,
-            &display,
-        ),
-        Cmd::List => {
-            let argv = Iptables::argv(&opts.rest, add_wait);
-            if opts.dry_run {
-                out(&format!("{}\n", display(&argv)));
-                return 0;
-            }
-            let Some(ipt) = ipt else { return 127 };
-            let (st, stderr) = match run_user(&ipt, &argv) {
-                Ok(x) => x,
-                Err(s) => return s,
-            };
-            let st = finish_user(&ipt, st, &stderr, chain.as_deref(), &table);
-            if st == 0 && explain_on {
-                if let Ok(listed) = read_rules(&ipt, &t_args, chain.as_deref(), true) {
-                    let t = timers();
-                    let mut nums: Vec<(String, usize)> = Vec::new();
-                    for l in &listed {
-                        let n = match nums.iter_mut().find(|(c, _)| *c == l.chain) {
-                            Some((_, n)) => {
-                                *n += 1;
-                                *n
-                            }
-                            None => {
-                                nums.push((l.chain.clone(), 1));
-                                1
-                            }
-                        };
-                        let lines = explain::explain(&l.chain, &l.rule, &t);
-                        let summary = lines
-                            .first()
-                            .cloned()
-                            .unwrap_or_else(|| "no TCP-specific effect".to_string());
-                        err(&explain::counter_line(&l.chain, n, &l.rule, &summary));
-                    }
-                }
+    match adding {
+        Some(a) => finish_add(opts, &inv, &ipt, &store, ran, a, add_wait, ssh.as_ref()),
+        None => {
+            let st = finish_user(&ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
+            if st == 0 && cmd == Cmd::List && explain_on(opts) {
+                explain_listing(&ipt, &table, chain.as_deref());
             }
             st
         }
-        _ => {
-            let argv = Iptables::argv(&opts.rest, add_wait);
-            if opts.dry_run {
-                out(&format!("{}\n", display(&argv)));
-                return 0;
+    }
+}
+
+/// After `-L`: one line per rule with its counter, numbered as iptables
+/// numbers them.
+fn explain_listing(ipt: &Iptables, table: &str, chain: Option<&str>) {
+    let Ok(listed) = read_rules_quiet(ipt, table, chain, true) else {
+        return;
+    };
+    let t = timers();
+    for l in listed.iter().filter(|l| l.parsed) {
+        let lines = explain::explain(&l.chain, &l.rule, &t);
+        let summary = lines
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no TCP-specific effect".to_string());
+        err(&explain::counter_line(&l.chain, l.num, &l.rule, &summary));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_add(
+    opts: &Opts,
+    inv: &Invocation,
+    ipt: &Iptables,
+    store: &Store,
+    ran: Ran,
+    a: Adding,
+    add_wait: bool,
+    ssh: Option<&safety::Ssh>,
+) -> Status {
+    let fam = ipt.family;
+    let table = inv.table().to_string();
+    let chain = inv.chain().unwrap_or("").to_string();
+    let mut tagged = true;
+    let st = if ran.status != 0 && comment_missing(ipt, &ran.stderr, &table, &chain) {
+        // Fall back: the same rule without the tag, recorded in the state
+        // file so that reset and --ttl still find it.
+        let plain = Iptables::argv(&inv.canon, add_wait);
+        let (st2, stderr2) = match run_user(ipt, &plain) {
+            Ok(x) => x,
+            Err(s) => return s,
+        };
+        if st2 == 0 {
+            err("note: the comment match is missing here; rule recorded in the state file instead of tagged");
+            let rec = Recorded {
+                exp: a.exp.unwrap_or(0),
+                family: fam,
+                table: table.clone(),
+                chain: chain.clone(),
+                words: a.rule.to_args(),
+            };
+            if let Err(e) = store.lock().and_then(|l| store.record(&l, &rec)) {
+                err(&format!(
+                    "warning: the rule was added but not recorded ({e}); rfw reset will not find it"
+                ));
             }
-            let Some(ipt) = ipt else { return 127 };
-            match run_user(&ipt, &argv) {
-                Ok((st, stderr)) => finish_user(&ipt, st, &stderr, chain.as_deref(), &table),
-                Err(s) => s,
-            }
+            tagged = false;
+        }
+        finish_user(ipt, st2, &stderr2, Some(&chain), &table)
+    } else {
+        finish_user(ipt, ran.status, &ran.stderr, Some(&chain), &table)
+    };
+    if st != 0 {
+        return st;
+    }
+    // Second line of defence: what did iptables install?
+    if tagged {
+        if let Err(s) = readback(ipt, &table, &chain, &a.tag, opts.force, ssh) {
+            return s;
         }
     }
+    if let Some(d) = a.duplicate {
+        err(&format!(
+            "note: rule {d} of {chain} was already this rule; iptables allows duplicates, so {chain} now holds it twice"
+        ));
+    }
+    if let Some(e) = a.exp {
+        if tagged {
+            if let Err(er) = store
+                .lock()
+                .and_then(|l| store.add_expiry(&l, e, fam, &table))
+            {
+                err(&format!("warning: cannot write the expiry index ({er}); the rule still expires: its time is in its comment"));
+            }
+        }
+        spawn_helper(e);
+    }
+    if explain_on(opts) {
+        for l in explain::explain(&chain, &a.rule, &timers()) {
+            err(&format!("{chain}: {l}"));
+        }
+        if let Some(t) = opts.ttl {
+            err(&format!("{chain}: removed again in {t} s (--ttl)"));
+        }
+    }
+    0
+}
+
+/// Reads back the rule carrying `tag` as iptables installed it and judges
+/// it again; a rule the guard refuses, or one found outside the table and
+/// chain rfw judged, is deleted at once (exit 2, one line).
+fn readback(
+    ipt: &Iptables,
+    table: &str,
+    chain: &str,
+    tag: &str,
+    force: bool,
+    ssh: Option<&safety::Ssh>,
+) -> Result<(), Status> {
+    let mine = |t: &str, c: Option<&str>| -> Vec<ListedRule> {
+        read_rules_quiet(ipt, t, c, false)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.rule.tag.as_deref() == Some(tag))
+            .collect()
+    };
+    let mut found: Vec<(String, ListedRule)> = mine(table, Some(chain))
+        .into_iter()
+        .map(|l| (table.to_string(), l))
+        .collect();
+    let misplaced = found.is_empty();
+    if misplaced {
+        for t in argv::TABLES {
+            found.extend(mine(t, None).into_iter().map(|l| (t.to_string(), l)));
+        }
+    }
+    for (t, l) in found {
+        let mut words = vec![
+            "-t".to_string(),
+            t.clone(),
+            "-A".to_string(),
+            l.chain.clone(),
+        ];
+        words.extend(l.words.iter().cloned());
+        let why = if misplaced {
+            Some(format!(
+                "iptables put it in chain {} of table {t}, not in {chain} of {table} where rfw judged it",
+                l.chain
+            ))
+        } else if force {
+            None
+        } else {
+            match Invocation::parse(&words) {
+                Ok(inv) => {
+                    let rule = Rule::from_items(&inv.items, ipt.family == Family::V6).ok();
+                    safety::check(&inv, rule.as_ref(), ssh)
+                }
+                Err(e) => Some(format!("rfw cannot read it back ({e})")),
+            }
+        };
+        let Some(why) = why else { continue };
+        let removed = match ipt.run_captured(&delete_argv(&t, &l.chain, &l.words)) {
+            Ok(c) if c.status == 0 => "rfw removed it again".to_string(),
+            Ok(c) => format!("removing it failed: {}", c.stderr.trim_end()),
+            Err(e) => format!("removing it failed: {e}"),
+        };
+        err(&format!(
+            "refused after install: iptables installed `-A {} {}' ({why}); {removed}",
+            l.chain,
+            exec::shell_line(l.words.iter().map(String::as_str))
+        ));
+        return Err(2);
+    }
+    Ok(())
 }
 
 /// Whether a failed add failed only because the comment match is missing:
 /// the error names it, or says "No chain/target/match" while the chain
 /// exists (reference/iptables.md §3).
-fn comment_missing(ipt: &Iptables, stderr: &str, t_args: &[String], chain: Option<&str>) -> bool {
+fn comment_missing(ipt: &Iptables, stderr: &str, table: &str, chain: &str) -> bool {
     if stderr.contains("Couldn't load match `comment'") {
         return true;
     }
     if !stderr.contains("No chain/target/match by that name") {
         return false;
     }
-    let mut a = t_args.to_vec();
-    a.push("-S".to_string());
-    a.extend(chain.map(String::from));
-    ipt.run_captured(&Iptables::argv(&a, true))
-        .is_ok_and(|c| c.status == 0)
+    read_rules_quiet(ipt, table, Some(chain), false).is_ok()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn delete_or_check(
+/// The plan of `-D` / `-C`: rfw's own rule by number or by meaning.
+fn plan_delete_or_check(
     opts: &Opts,
     inv: &Invocation,
     rule: Option<&Rule>,
-    ipt: Option<Iptables>,
+    ipt: &Iptables,
     store: &Store,
-    t_args: &[String],
-    add_wait: bool,
-    display: &dyn Fn(&[String]) -> String,
-) -> Status {
+) -> Result<Plan, Status> {
     let cmd = inv.cmd.unwrap_or(Cmd::Check);
     let chain = inv.chain().unwrap_or("").to_string();
     let table = inv.table().to_string();
-    let fam = family(opts);
-    let passthrough = |ipt: &Iptables, words: &[String]| -> Status {
-        let argv = Iptables::argv(words, add_wait);
-        match run_user(ipt, &argv) {
-            Ok((st, stderr)) => finish_user(ipt, st, &stderr, Some(&chain), &table),
-            Err(s) => s,
-        }
-    };
-    let Some(ipt) = ipt else {
-        // Dry run without iptables: show the command as typed.
-        out(&format!(
-            "{}\n",
-            display(&Iptables::argv(&opts.rest, add_wait))
-        ));
-        return 0;
-    };
-    let listed = match read_rules(&ipt, t_args, Some(&chain), false) {
-        Ok(l) => l,
-        Err(s) => return s,
-    };
-    // The rule rfw added: by number, or the first tagged one equal in meaning.
+    let fam = ipt.family;
+    let add_wait = !inv.wait_given;
+    let typed = || Plan::user(fam, Iptables::argv(&inv.canon, add_wait));
+    let listed = read_rules(ipt, &table, Some(&chain), false)?;
+    // The rule rfw added: by iptables' own number, or the first tagged one
+    // equal in meaning.
     let found: Option<&ListedRule> = match (inv.rule_number(), rule) {
-        (Some(n), _) => listed.get((n as usize).wrapping_sub(1)),
+        (Some(n), _) => listed.iter().find(|l| l.num == n as usize),
         (None, Some(r)) => listed
             .iter()
-            .find(|l| l.rule.tag.is_some() && l.rule.same_as(r)),
+            .find(|l| l.rule.tag.is_some() && l.parsed && l.rule.same_as(r)),
         _ => None,
     };
-    let all_recorded = match store.recorded() {
-        Ok(r) => r,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
+    let all_recorded = store.recorded().map_err(|e| {
+        err(&e.to_string());
+        4
+    })?;
     let recorded = rule.and_then(|r| {
         all_recorded.into_iter().find(|rec| {
             rec.family == fam
@@ -616,85 +866,50 @@ fn delete_or_check(
                 && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
         })
     });
-    let del_argv = |words: &[String]| -> Vec<String> {
-        let mut a = t_args.to_vec();
-        a.push("-D".to_string());
-        a.push(chain.clone());
-        a.extend_from_slice(words);
-        Iptables::argv(&a, true)
+    let user = |argv: Vec<String>, forget: Option<Recorded>| Plan {
+        steps: vec![Step {
+            family: fam,
+            argv,
+            kind: StepKind::User,
+            forget,
+        }],
+        notes: Vec::new(),
+        outcome: None,
     };
     if cmd == Cmd::Check {
         if found.is_some() {
-            if opts.dry_run {
-                out("# found a matching rule added by rfw (exit 0)\n");
-            }
-            return 0;
+            return Ok(Plan {
+                notes: vec!["# found a matching rule added by rfw (exit 0)".to_string()],
+                ..Plan::default()
+            });
         }
-        if opts.dry_run {
-            out(&format!(
-                "{}\n",
-                display(&Iptables::argv(&opts.rest, add_wait))
-            ));
-            return 0;
-        }
-        return passthrough(&ipt, &opts.rest);
+        return Ok(typed());
     }
     // -D
-    let target = match (found, inv.rule_number()) {
-        (Some(l), _) if l.rule.tag.is_some() => Some(del_argv(&l.words)),
-        (Some(l), Some(n)) => {
-            if !opts.force {
-                err(&format!(
-                    "refused: rule {n} of {chain} was not added by rfw ({}); add --force to delete it anyway",
-                    l.words.join(" ")
-                ));
-                return 2;
-            }
-            None
+    match (found, inv.rule_number()) {
+        (Some(l), _) if l.rule.tag.is_some() => {
+            return Ok(user(delete_argv(&table, &chain, &l.words), None));
         }
-        _ => None,
-    };
-    if let Some(argv) = target {
-        if opts.dry_run {
-            out(&format!("{}\n", display(&argv)));
-            return 0;
+        (Some(l), Some(n)) if !opts.force => {
+            err(&format!(
+                "refused: rule {n} of {chain} was not added by rfw ({}); add --force to delete it anyway",
+                exec::shell_line(l.words.iter().map(String::as_str))
+            ));
+            return Err(2);
         }
-        return match run_user(&ipt, &argv) {
-            Ok((st, stderr)) => finish_user(&ipt, st, &stderr, Some(&chain), &table),
-            Err(s) => s,
-        };
+        _ => {}
     }
     if let Some(rec) = recorded {
-        let argv = del_argv(&rec.words);
-        if opts.dry_run {
-            out(&format!("{}\n", display(&argv)));
-            return 0;
-        }
-        let st = match run_user(&ipt, &argv) {
-            Ok((st, stderr)) => finish_user(&ipt, st, &stderr, Some(&chain), &table),
-            Err(s) => return s,
-        };
-        if st == 0 {
-            if let Ok(l) = store.lock() {
-                let _ = store.forget(&l, &rec);
-            }
-        }
-        return st;
+        let argv = delete_argv(&table, &chain, &rec.words);
+        return Ok(user(argv, Some(rec)));
     }
     if opts.force || inv.rule_number().is_some() {
         // --force, or a number past the end (iptables reports it).
-        if opts.dry_run {
-            out(&format!(
-                "{}\n",
-                display(&Iptables::argv(&opts.rest, add_wait))
-            ));
-            return 0;
-        }
-        return passthrough(&ipt, &opts.rest);
+        return Ok(typed());
     }
     // Not rfw's: is there such a rule at all? `-C` answers with the same
     // message and status `-D` would give, and changes nothing.
-    let mut check = opts.rest.clone();
+    let mut check = inv.canon.clone();
     if let Some(p) = check.iter().position(|w| w == "-D" || w == "--delete") {
         check[p] = "-C".to_string();
     }
@@ -702,23 +917,23 @@ fn delete_or_check(
         Ok(c) => c,
         Err(e) => {
             err(&format!("cannot run {}: {e}", ipt.bin.display()));
-            return 1;
+            return Err(1);
         }
     };
     if c.status == 0 {
         err(&format!(
             "refused: the matching rule in {chain} was not added by rfw; add --force to delete it anyway"
         ));
-        return 2;
+        return Err(2);
     }
-    if opts.dry_run {
-        out(&format!(
-            "{}\n",
-            display(&Iptables::argv(&opts.rest, add_wait))
-        ));
-        return 0;
-    }
-    finish_user(&ipt, c.status, &c.stderr, Some(&chain), &table)
+    Ok(Plan {
+        notes: vec![format!(
+            "# no such rule in {chain}: iptables -C exits {}, and so would -D",
+            c.status
+        )],
+        outcome: Some((c.status, c.stderr)),
+        ..Plan::default()
+    })
 }
 
 /// Starts the detached `--ttl` helper: this binary, `__sweep-at EXP`, in a
@@ -754,93 +969,118 @@ fn sweep_at(at: u64) {
         }
         std::thread::sleep((target - now).min(std::time::Duration::from_secs(60)));
     }
-    let _ = sweep(&Store::new(&exec::netns_key()));
+    let _ = sweep(&Store::new(&exec::netns_key()), &all_families());
 }
 
-/// Removes every rfw rule whose expiry has passed, in the families and
-/// tables the expiry index names. Cheap when nothing is due (two small
-/// file reads); the error is an unusable state directory or file.
-fn sweep(store: &Store) -> io::Result<()> {
+/// Both families, IPv6 only where ip6tables is installed.
+fn all_families() -> Vec<Family> {
+    vec![Family::V4, Family::V6]
+}
+
+/// One expired rule a sweep removed (or failed to).
+struct Swept {
+    family: Family,
+    table: String,
+    chain: String,
+    words: Vec<String>,
+    exp: u64,
+    error: Option<String>,
+}
+
+/// Removes every rfw rule whose expiry has passed: the expiry is read
+/// from each rule's own tag in `iptables -S` of every table and family, so
+/// nothing depends on the expiry index surviving (a reboot with a saved
+/// ruleset, a cleaned /run). Untagged rules recorded in the state file
+/// expire from there. Returns what it did; the error is an unusable state
+/// directory or file.
+fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
     let now = tag::now();
-    if !store.anything_due(now)? {
-        return Ok(());
-    }
-    let lock = store.lock()?;
-    let due = store.take_due(&lock, now)?;
-    for (fam, table) in due {
+    let mut done = Vec::new();
+    for &fam in families {
         let Ok(ipt) = Iptables::find(fam) else {
             continue;
         };
-        let t_args = vec!["-t".to_string(), table.clone()];
-        if let Ok(listed) = read_rules(&ipt, &t_args, None, false) {
+        for t in argv::TABLES {
+            let Ok(listed) = read_rules_quiet(&ipt, t, None, false) else {
+                continue;
+            };
             for l in listed {
-                let expired = l
-                    .rule
-                    .tag
-                    .as_deref()
-                    .and_then(tag::tag_expiry)
-                    .is_some_and(|e| e <= now);
-                if expired {
-                    let _ = delete_exact(&ipt, &t_args, &l.chain, &l.words);
+                let Some(exp) = l.rule.tag.as_deref().and_then(tag::tag_expiry) else {
+                    continue;
+                };
+                if exp > now {
+                    continue;
                 }
+                let error = match ipt.run_captured(&delete_argv(t, &l.chain, &l.words)) {
+                    Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
+                    Ok(c) => Some(c.stderr.trim_end().to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                done.push(Swept {
+                    family: fam,
+                    table: t.to_string(),
+                    chain: l.chain,
+                    words: l.words,
+                    exp,
+                    error,
+                });
             }
         }
         for rec in store.recorded()? {
-            if rec.family == fam && rec.table == table && rec.exp != 0 && rec.exp <= now {
-                let _ = delete_exact(&ipt, &t_args, &rec.chain, &rec.words);
-                store.forget(&lock, &rec)?;
+            if rec.family == fam && rec.exp != 0 && rec.exp <= now {
+                let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words))
+                {
+                    Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
+                    Ok(c) => Some(c.stderr.trim_end().to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                if error.is_none() {
+                    let l = store.lock()?;
+                    store.forget(&l, &rec)?;
+                }
+                done.push(Swept {
+                    family: fam,
+                    table: rec.table.clone(),
+                    chain: rec.chain.clone(),
+                    words: rec.words.clone(),
+                    exp: rec.exp,
+                    error,
+                });
             }
         }
     }
-    Ok(())
-}
-
-/// `-D CHAIN words` captured; "Bad rule" (already gone) counts as done.
-fn delete_exact(
-    ipt: &Iptables,
-    t_args: &[String],
-    chain: &str,
-    words: &[String],
-) -> Result<(), String> {
-    let mut a = t_args.to_vec();
-    a.push("-D".to_string());
-    a.push(chain.to_string());
-    a.extend_from_slice(words);
-    match ipt.run_captured(&Iptables::argv(&a, true)) {
-        Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => Ok(()),
-        Ok(c) => Err(c.stderr.trim_end().to_string()),
-        Err(e) => Err(e.to_string()),
+    // The index only saves work; drop the entries that are due.
+    if store.anything_due(now)? {
+        let l = store.lock()?;
+        store.take_due(&l, now)?;
     }
-}
-
-fn families(opts: &Opts) -> Vec<Family> {
-    match opts.family {
-        Some(f) => vec![f],
-        None => vec![Family::V4, Family::V6],
-    }
+    Ok(done)
 }
 
 fn reset(opts: &Opts) -> Status {
-    if !opts
-        .rest
-        .iter()
-        .all(|w| w == "-t" || !w.starts_with('-') || w == "--table")
-    {
-        err("reset takes no iptables arguments besides -t TABLE");
-        return 2;
-    }
     let inv = match Invocation::parse(&opts.rest) {
         Ok(i) => i,
         Err(e) => {
             err(&e.to_string());
-            return 2;
+            return e.status();
         }
     };
+    if inv.cmd.is_some()
+        || !inv.items.is_empty()
+        || inv.canon.len() != 2 * usize::from(inv.table.is_some())
+    {
+        err("reset takes no iptables arguments besides -t TABLE");
+        return 2;
+    }
     if !opts.dry_run && exec::may_change_firewall() == Some(false) {
         err("needs root (or CAP_NET_ADMIN); try: sudo rfw reset");
         return 4;
     }
     let store = Store::new(&exec::netns_key());
+    let tables: Vec<&str> = match &inv.table {
+        Some(t) => vec![t.as_str()],
+        None => argv::TABLES.to_vec(),
+    };
     let all_recorded = match store.recorded() {
         Ok(r) => r,
         Err(e) => {
@@ -848,10 +1088,8 @@ fn reset(opts: &Opts) -> Status {
             return 4;
         }
     };
-    let t_args = vec!["-t".to_string(), inv.table().to_string()];
-    let mut removed = 0;
+    let mut plan = Plan::default();
     let mut kept = 0;
-    let mut failed = 0u8;
     let mut any_binary = false;
     for fam in families(opts) {
         let ipt = match Iptables::find(fam) {
@@ -864,59 +1102,72 @@ fn reset(opts: &Opts) -> Status {
             Err(_) => continue,
         };
         any_binary = true;
-        let listed = match read_rules(&ipt, &t_args, None, false) {
-            Ok(l) => l,
-            Err(s) => return s,
-        };
-        for l in &listed {
-            if l.rule.tag.is_none() {
-                kept += 1;
-                continue;
-            }
-            let mut a = t_args.clone();
-            a.push("-D".to_string());
-            a.push(l.chain.clone());
-            a.extend_from_slice(&l.words);
-            let argv = Iptables::argv(&a, true);
-            if opts.dry_run {
-                out(&format!("{}\n", ipt.display(&argv)));
-                continue;
-            }
-            match delete_exact(&ipt, &t_args, &l.chain, &l.words) {
-                Ok(()) => removed += 1,
-                Err(e) => {
-                    err(&format!(
-                        "cannot remove {} {}: {e}",
-                        l.chain,
-                        l.words.join(" ")
-                    ));
-                    failed = 1;
+        for t in &tables {
+            let listed = match read_rules_quiet(&ipt, t, None, false) {
+                Ok(l) => l,
+                // A table the kernel lacks holds no rules; one asked for
+                // by name is an error.
+                Err((st, stderr)) if inv.table.is_some() => {
+                    exec::forward_stderr(&stderr);
+                    hint(&stderr, None, t);
+                    return st;
                 }
+                Err(_) => continue,
+            };
+            for l in &listed {
+                if l.rule.tag.is_none() {
+                    kept += 1;
+                    continue;
+                }
+                plan.steps.push(Step {
+                    family: fam,
+                    argv: delete_argv(t, &l.chain, &l.words),
+                    kind: StepKind::Remove,
+                    forget: None,
+                });
             }
         }
-        for rec in all_recorded.iter().cloned() {
-            if rec.family != fam || rec.table != inv.table() {
+        for rec in &all_recorded {
+            if rec.family != fam || !tables.contains(&rec.table.as_str()) {
                 continue;
             }
-            if opts.dry_run {
-                let mut a = t_args.clone();
-                a.extend(["-D".to_string(), rec.chain.clone()]);
-                a.extend(rec.words.clone());
-                out(&format!("{}\n", ipt.display(&Iptables::argv(&a, true))));
-                continue;
-            }
-            if delete_exact(&ipt, &t_args, &rec.chain, &rec.words).is_ok() {
-                removed += 1;
-                if let Ok(l) = store.lock() {
-                    let _ = store.forget(&l, &rec);
-                }
-            }
+            plan.steps.push(Step {
+                family: fam,
+                argv: delete_argv(&rec.table, &rec.chain, &rec.words),
+                kind: StepKind::Remove,
+                forget: Some(rec.clone()),
+            });
         }
     }
     if !any_binary {
         return 127;
     }
-    if !opts.dry_run && !opts.quiet {
+    if opts.dry_run {
+        out(&plan.render());
+        return 0;
+    }
+    // Each removal on its own, so one failure does not keep the rest.
+    let mut removed = 0;
+    let mut failed = 0u8;
+    for s in &plan.steps {
+        let one = Plan {
+            steps: vec![s.clone()],
+            ..Plan::default()
+        };
+        match execute(&one, &store) {
+            Ok(r) if r.status == 0 => removed += 1,
+            Ok(r) => {
+                err(&format!(
+                    "cannot remove: {}: {}",
+                    exec::shell_line(s.argv.iter().map(String::as_str)),
+                    r.stderr.trim_end()
+                ));
+                failed = 1;
+            }
+            Err(st) => return st,
+        }
+    }
+    if !opts.quiet {
         err(&format!(
             "removed {removed} rule{} added by rfw; {kept} other rule{} left untouched",
             if removed == 1 { "" } else { "s" },
@@ -926,12 +1177,19 @@ fn reset(opts: &Opts) -> Status {
     failed
 }
 
+fn families(opts: &Opts) -> Vec<Family> {
+    match opts.family {
+        Some(f) => vec![f],
+        None => vec![Family::V4, Family::V6],
+    }
+}
+
 fn list(opts: &Opts) -> Status {
     let inv = match Invocation::parse(&opts.rest) {
         Ok(i) => i,
         Err(e) => {
             err(&e.to_string());
-            return 2;
+            return e.status();
         }
     };
     let fam = family(opts);
@@ -946,36 +1204,87 @@ fn list(opts: &Opts) -> Status {
         err("needs root (or CAP_NET_ADMIN); try: sudo rfw list");
         return 4;
     }
-    let t_args = table_args(&inv);
-    let listed = match read_rules(&ipt, &t_args, None, true) {
-        Ok(l) => l,
-        Err(s) => return s,
+    let store = Store::new(&exec::netns_key());
+    // Expired rules go first, and list says so.
+    let swept = match sweep(&store, &all_families()) {
+        Ok(s) => s,
+        Err(e) => {
+            err(&e.to_string());
+            return 4;
+        }
+    };
+    for s in swept {
+        let table = if s.table == "filter" {
+            String::new()
+        } else {
+            format!("-t {} ", s.table)
+        };
+        let what = format!(
+            "{}{table}-A {} {}",
+            if s.family == Family::V6 {
+                "(IPv6) "
+            } else {
+                ""
+            },
+            s.chain,
+            exec::shell_line(s.words.iter().map(String::as_str))
+        );
+        let ago = tag::now().saturating_sub(s.exp);
+        match s.error {
+            None => err(&format!(
+                "removed expired rule (--ttl ran out {ago} s ago): {what}"
+            )),
+            Some(e) => err(&format!(
+                "cannot remove expired rule (--ttl ran out {ago} s ago): {what}: {e}"
+            )),
+        }
+    }
+    let tables: Vec<&str> = match &inv.table {
+        Some(t) => vec![t.as_str()],
+        None => argv::TABLES.to_vec(),
     };
     let t = timers();
     let mut text = String::new();
     let mut notes = Vec::new();
-    for l in listed.iter().filter(|l| l.rule.tag.is_some()) {
-        let mut line = format!("-A {}", l.chain);
-        for w in &l.words {
-            line.push(' ');
-            line.push_str(&quote_like_iptables(w));
-        }
-        text.push_str(&line);
-        text.push('\n');
-        if let Some(first) = explain::explain(&l.chain, &l.rule, &t).first() {
-            let (pkts, _) = l.rule.counters.unwrap_or((0, 0));
+    for table in &tables {
+        let listed = match read_rules_quiet(&ipt, table, None, true) {
+            Ok(l) => l,
+            Err((st, stderr)) if inv.table.is_some() => {
+                exec::forward_stderr(&stderr);
+                hint(&stderr, None, table);
+                return st;
+            }
+            Err(_) => continue,
+        };
+        let prefix = if *table == "filter" {
+            String::new()
+        } else {
+            format!("-t {table} ")
+        };
+        for l in listed.iter().filter(|l| l.rule.tag.is_some()) {
+            let mut line = format!("{prefix}-A {}", l.chain);
+            for w in &l.words {
+                line.push(' ');
+                line.push_str(&quote_like_iptables(w));
+            }
+            text.push_str(&line);
+            text.push('\n');
             let exp = l.rule.tag.as_deref().and_then(tag::tag_expiry);
-            let left = exp
-                .map(|e| format!(", expires in {} s", e.saturating_sub(tag::now())))
-                .unwrap_or_default();
-            notes.push(format!(
-                "{}: {pkts} {} so far{left}; {first}",
-                l.chain,
-                explain::counted(&l.rule)
-            ));
+            let left = match exp {
+                Some(e) if e > tag::now() => format!(", expires in {} s", e - tag::now()),
+                Some(_) => ", expired (its removal failed; see above)".to_string(),
+                None => String::new(),
+            };
+            if let Some(first) = explain::explain(&l.chain, &l.rule, &t).first() {
+                let (pkts, _) = l.rule.counters.unwrap_or((0, 0));
+                notes.push(format!(
+                    "{}: {pkts} {} so far{left}; {first}",
+                    l.chain,
+                    explain::counted(&l.rule)
+                ));
+            }
         }
     }
-    let store = Store::new(&exec::netns_key());
     let recorded = match store.recorded() {
         Ok(r) => r,
         Err(e) => {
@@ -984,7 +1293,12 @@ fn list(opts: &Opts) -> Status {
         }
     };
     for rec in recorded.into_iter().filter(|r| r.family == fam) {
-        let mut line = format!("-A {}", rec.chain);
+        let prefix = if rec.table == "filter" {
+            String::new()
+        } else {
+            format!("-t {} ", rec.table)
+        };
+        let mut line = format!("{prefix}-A {}", rec.chain);
         for w in &rec.words {
             line.push(' ');
             line.push_str(&quote_like_iptables(w));
@@ -1025,27 +1339,6 @@ fn quote_like_iptables(w: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn w(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
-
-    #[test]
-    fn tag_goes_before_the_target() {
-        assert_eq!(
-            insert_tag(&w("-I OUTPUT -p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP"), "rfw:1").join(" "),
-            "-I OUTPUT -p tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment rfw:1 -j DROP"
-        );
-        assert_eq!(
-            insert_tag(&w("-A INPUT -p tcp --dport 1"), "rfw:1").join(" "),
-            "-A INPUT -p tcp --dport 1 -m comment --comment rfw:1"
-        );
-        // A `-j` that is a comment's value is not the target.
-        assert_eq!(
-            insert_tag(&w("-A INPUT -m comment --comment -j -j ACCEPT"), "rfw:1").join(" "),
-            "-A INPUT -m comment --comment -j -m comment --comment rfw:1 -j ACCEPT"
-        );
-    }
 
     #[test]
     fn iptables_quoting() {

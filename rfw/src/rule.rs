@@ -5,6 +5,7 @@
 //! can be derived from it. Parsing is pure; so is [`Rule::to_args`], which
 //! turns a rule back into an argument vector in `iptables -S` order.
 
+use crate::argv::{Invocation, Item};
 use std::fmt;
 
 /// TCP flag bits as the kernel numbers them (`flags:0x12/0x02` in `-L -n`).
@@ -93,39 +94,103 @@ impl fmt::Display for PortRange {
     }
 }
 
-fn parse_port(s: &str) -> Option<u16> {
-    if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
-        return s.parse::<u32>().ok().and_then(|v| u16::try_from(v).ok());
+/// Reads one port as iptables' `xtables_parse_port` does: a number read
+/// by `strtoul` with base 0 (`026` is 22, `0x16` is 22), else a service
+/// name from the services database for `proto` (`getservbyname`).
+///
+/// An empty `proto` reads it as udp's parser does (libxtables'
+/// `xtables_getportbyname`, through `getaddrinfo`): decimal only (`026`
+/// is 26, `0x16` is no port), the number taken modulo 65536 (`70000` is
+/// 4464), the empty word 0, else a service name of any protocol.
+pub fn parse_port(s: &str, proto: &str) -> Option<u16> {
+    if proto.is_empty() {
+        if s.is_empty() {
+            return Some(0);
+        }
+        let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+        let t = t.strip_prefix('+').unwrap_or(t);
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return Some((t.parse::<u64>().unwrap_or(u64::MAX) & 0xffff) as u16);
+        }
+        if s.contains('\0') {
+            return None;
+        }
+        return ["tcp", "udp", "sctp", "dccp"]
+            .into_iter()
+            .find_map(|p| rnet_core::names::service_port(s, p));
     }
-    // The services database, as iptables resolves names (getservbyname).
-    rnet_core::names::service_port(s, "tcp")
+    if let Some(v) = crate::argv::strtoui(s, 0, 65535) {
+        return u16::try_from(v).ok();
+    }
+    if s.is_empty() || s.contains('\0') {
+        return None;
+    }
+    rnet_core::names::service_port(s, proto)
 }
 
 /// Parses `PORT`, `LO:HI`, `LO:` and `:HI` as iptables does (an empty
-/// side means 0 or 65535; a reversed range is swapped). The error is the
-/// part iptables would name.
-pub fn parse_port_range(s: &str) -> Result<PortRange, String> {
+/// side means 0 or 65535). With `ordered` (tcp, sctp, dccp) a range with
+/// LO above HI is iptables' error `invalid portrange (min > max)`; udp
+/// accepts it (and then matches nothing). The error is the part iptables
+/// would name.
+pub fn parse_port_range(s: &str, proto: &str, ordered: bool) -> Result<PortRange, String> {
     match s.split_once(':') {
-        None => parse_port(s)
+        None => parse_port(s, proto)
             .map(|p| PortRange { lo: p, hi: p })
             .ok_or_else(|| s.to_string()),
         Some((a, b)) => {
+            if b.contains(':') {
+                return Err(s.to_string());
+            }
             let lo = if a.is_empty() {
                 0
             } else {
-                parse_port(a).ok_or_else(|| a.to_string())?
+                parse_port(a, proto).ok_or_else(|| a.to_string())?
             };
             let hi = if b.is_empty() {
                 65535
             } else {
-                parse_port(b).ok_or_else(|| b.to_string())?
+                parse_port(b, proto).ok_or_else(|| b.to_string())?
             };
-            Ok(PortRange {
-                lo: lo.min(hi),
-                hi: lo.max(hi),
-            })
+            if ordered && lo > hi {
+                return Err(format!("{s} (the first port is above the second)"));
+            }
+            Ok(PortRange { lo, hi })
         }
     }
+}
+
+/// Parses a multiport list (`80,22,1000:2000`): at most 15 ports, a range
+/// counting as two, each range rising.
+pub fn parse_port_list(s: &str, proto: &str) -> Result<Vec<PortRange>, String> {
+    let mut out = Vec::new();
+    let mut count = 0;
+    for part in s.split(',') {
+        let r = match part.split_once(':') {
+            Some((lo, hi)) => {
+                count += 2;
+                // Both ends must be given here (`22:` is no range).
+                if lo.is_empty() || hi.is_empty() {
+                    return Err(part.to_string());
+                }
+                let r = parse_port_range(part, proto, true)?;
+                if r.lo >= r.hi {
+                    return Err(format!("{part} (a range must rise)"));
+                }
+                r
+            }
+            None => {
+                count += 1;
+                let p = parse_port(part, proto).ok_or_else(|| part.to_string())?;
+                PortRange { lo: p, hi: p }
+            }
+        };
+        out.push(r);
+    }
+    if count > 15 {
+        return Err(format!("{s} (more than 15 ports)"));
+    }
+    Ok(out)
 }
 
 /// A rule's target.
@@ -243,6 +308,9 @@ pub struct Rule {
     pub sport: Option<Neg<PortRange>>,
     /// `--dport`.
     pub dport: Option<Neg<PortRange>>,
+    /// multiport's list: `'s'` (`--sports`), `'d'` (`--dports`) or `'b'`
+    /// (`--ports`, either side), with the ports and ranges.
+    pub mports: Option<Neg<(char, Vec<PortRange>)>>,
     /// `--tcp-flags MASK COMP` (also `--syn`), as bits.
     pub tcp_flags: Option<Neg<(u8, u8)>>,
     /// `--state` / `--ctstate` values, sorted.
@@ -253,6 +321,8 @@ pub struct Rule {
     pub tag: Option<String>,
     /// The target.
     pub target: Option<Target>,
+    /// The target came with `-g` (goto) rather than `-j`.
+    pub goto: bool,
     /// Words this model does not know, in order (compared verbatim).
     pub other: Vec<String>,
     /// `-c PKTS BYTES` of `iptables -S -v`.
@@ -281,6 +351,10 @@ pub enum RuleError {
     BadProto(String),
     /// `-p udp … --reject-with tcp-reset` (iptables: exit 4 from the kernel).
     ResetNeedsTcp,
+    /// The command line itself (unknown option, missing value, …).
+    Syntax(crate::argv::ArgvError),
+    /// `-m multiport` without `-p tcp`, udp, udplite, sctp or dccp.
+    MultiportNeedsProto,
 }
 
 impl RuleError {
@@ -288,6 +362,7 @@ impl RuleError {
     pub fn status(&self) -> u8 {
         match self {
             RuleError::ResetNeedsTcp => 4,
+            RuleError::Syntax(e) => e.status(),
             _ => 2,
         }
     }
@@ -322,23 +397,13 @@ impl RuleError {
                 "--reject-with tcp-reset only works with -p tcp (the kernel refuses it otherwise)"
                     .to_string()
             }
+            RuleError::Syntax(e) => e.to_string(),
+            RuleError::MultiportNeedsProto => {
+                "-m multiport needs -p tcp, -p udp, -p udplite, -p sctp or -p dccp before it"
+                    .to_string()
+            }
         }
     }
-}
-
-/// Options taking one value that the model reads or skips, with the
-/// number of values; every other `--long` option's values are the words up
-/// to the next option.
-fn known_arity(opt: &str) -> Option<usize> {
-    Some(match opt {
-        "-p" | "--protocol" | "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst"
-        | "-i" | "--in-interface" | "-o" | "--out-interface" | "-m" | "--match" | "-j"
-        | "--jump" | "-g" | "--goto" | "--dport" | "--destination-port" | "--sport"
-        | "--source-port" | "--comment" | "--state" | "--ctstate" | "--reject-with" => 1,
-        "--tcp-flags" | "-c" | "--set-counters" => 2,
-        "--syn" | "-f" | "--fragment" => 0,
-        _ => return None,
-    })
 }
 
 /// Protocol names iptables knows without `/etc/protocols`, plus numbers.
@@ -374,31 +439,100 @@ fn proto_name(p: &str) -> Option<String> {
     Some(canon.to_string())
 }
 
-/// Normalises an address as `-S` prints it: a prefix length is always
-/// present; dotted masks become lengths. Host names are kept as typed.
+/// An IPv4 address as iptables reads it (libxtables'
+/// `__numeric_to_ipaddr`): up to four dot-separated parts, each read with
+/// base 0 and at most 255, missing ones zero (`198.18` is 198.18.0.0);
+/// failing that, as `getaddrinfo` reads numbers (`inet_aton`: `5555` is
+/// 0.0.21.179).
+pub fn parse_ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if (1..=4).contains(&parts.len()) {
+        let bytes: Option<Vec<u8>> = parts
+            .iter()
+            .map(|p| crate::argv::strtoui(p, 0, 255).map(|v| v as u8))
+            .collect();
+        if let Some(b) = bytes {
+            let mut o = [0u8; 4];
+            o[..b.len()].copy_from_slice(&b);
+            return Some(o.into());
+        }
+    }
+    // inet_aton: the last part fills the bytes left.
+    let nums: Option<Vec<u64>> = parts
+        .iter()
+        .map(|p| crate::argv::strtoui(p, 0, u32::MAX as u64))
+        .collect();
+    let nums = nums.filter(|n| (1..=4).contains(&n.len()))?;
+    let (head, last) = nums.split_at(nums.len() - 1);
+    if head.iter().any(|&v| v > 255) {
+        return None;
+    }
+    let rest_bits = 8 * (4 - head.len() as u32);
+    if rest_bits < 32 && last[0] >> rest_bits != 0 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for (k, &h) in head.iter().enumerate() {
+        v |= (h as u32) << (24 - 8 * k as u32);
+    }
+    Some((v | last[0] as u32).into())
+}
+
+/// Normalises an address as `-S` prints it: read as iptables reads it,
+/// masked by its prefix, a prefix length always present; dotted masks
+/// become lengths. Host names are kept as typed.
 fn normalize_addr(a: &str) -> Result<String, RuleError> {
+    let bad = || RuleError::BadAddress(a.to_string());
     let (host, mask) = match a.split_once('/') {
         Some((h, m)) => (h, Some(m)),
         None => (a, None),
     };
-    let looks_numeric = host.chars().all(|c| c.is_ascii_digit() || c == '.')
-        || (host.contains(':') && host.chars().all(|c| c.is_ascii_hexdigit() || c == ':'));
-    let ip: std::net::IpAddr = match host.parse() {
-        Ok(ip) => ip,
-        Err(_) if looks_numeric => return Err(RuleError::BadAddress(a.to_string())),
-        Err(_) => return Ok(a.to_string()),
+    let looks_numeric = !host.is_empty()
+        && (host
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == 'x' || c == 'X')
+            && host.starts_with(|c: char| c.is_ascii_digit())
+            || host.contains(':')
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.'));
+    let ip: std::net::IpAddr = if host.contains(':') {
+        match host.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) => ip.into(),
+            Err(_) if looks_numeric => return Err(bad()),
+            Err(_) => return Ok(a.to_string()),
+        }
+    } else {
+        match parse_ipv4(host) {
+            Some(ip) => ip.into(),
+            None if looks_numeric => return Err(bad()),
+            None => return Ok(a.to_string()),
+        }
     };
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let len = match mask {
         None => max,
-        Some(m) => match m.parse::<u32>() {
-            Ok(l) if l <= max => l,
-            Ok(_) => return Err(RuleError::BadAddress(a.to_string())),
-            Err(_) => match m.parse::<std::net::Ipv4Addr>() {
-                Ok(dotted) if ip.is_ipv4() => u32::from(dotted).count_ones(),
-                _ => return Err(RuleError::BadAddress(a.to_string())),
+        Some(m) => match crate::argv::strtoui(m, 0, max as u64) {
+            Some(l) => l as u32,
+            None => match parse_ipv4(m) {
+                Some(dotted) if ip.is_ipv4() && m.contains('.') => u32::from(dotted).count_ones(),
+                _ => return Err(bad()),
             },
         },
+    };
+    let ip = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            std::net::IpAddr::V4((u32::from(v4) & m).into())
+        }
+        std::net::IpAddr::V6(v6) => {
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            std::net::IpAddr::V6((u128::from(v6) & m).into())
+        }
     };
     Ok(format!("{ip}/{len}"))
 }
@@ -415,94 +549,102 @@ const STATES: &[&str] = &[
 
 impl Rule {
     /// Reads a rule-spec (the words after `-A CHAIN`, as typed or as `-S`
-    /// prints them). `v6` selects the IPv6 REJECT names.
+    /// prints them), with iptables' option rules. `v6` selects the IPv6
+    /// REJECT names.
     pub fn parse(words: &[String], v6: bool) -> Result<Rule, RuleError> {
+        let inv = Invocation::parse_spec("RFW-SPEC", words).map_err(RuleError::Syntax)?;
+        Rule::from_items(&inv.items, v6)
+    }
+
+    /// The meaning of the rule options of a parsed command line.
+    pub fn from_items(items: &[Item], v6: bool) -> Result<Rule, RuleError> {
         let mut r = Rule::default();
-        let mut tcp_loaded = false;
-        let mut port_loaded = false;
-        let mut i = 0;
-        let mut not = false;
-        while i < words.len() {
-            let w = words[i].as_str();
-            i += 1;
-            if w == "!" {
-                not = true;
+        for it in items {
+            let negated = it.neg;
+            let v0 = it.vals.first().cloned().unwrap_or_default();
+            if it.opaque {
+                r.other.extend(it.words());
                 continue;
             }
-            let negated = std::mem::take(&mut not);
-            let arity = known_arity(w);
-            let mut vals: Vec<String> = Vec::new();
-            match arity {
-                Some(n) => {
-                    for _ in 0..n {
-                        match words.get(i) {
-                            Some(v) => {
-                                vals.push(v.clone());
-                                i += 1;
-                            }
-                            None => return Err(RuleError::MissingValue(w.to_string())),
-                        }
-                    }
-                }
-                None => {
-                    // Unknown option: keep it and its values verbatim.
-                    r.other.push(if negated {
-                        format!("! {w}")
-                    } else {
-                        w.to_string()
-                    });
-                    while let Some(v) = words.get(i) {
-                        if v.starts_with('-') && v.len() > 1 || v == "!" {
-                            break;
-                        }
-                        r.other.push(v.clone());
-                        i += 1;
-                    }
-                    continue;
-                }
-            }
-            let v0 = vals.first().cloned().unwrap_or_default();
-            match w {
-                "-p" | "--protocol" => {
+            let ext = it.ext.as_deref();
+            match (ext, it.key.as_str()) {
+                (None, "-p") => {
                     let p = proto_name(&v0).ok_or_else(|| RuleError::BadProto(v0.clone()))?;
-                    tcp_loaded |= p == "tcp";
-                    port_loaded |= matches!(p.as_str(), "tcp" | "udp" | "udplite" | "sctp");
                     r.proto = neg(negated, p);
                 }
-                "-s" | "--source" | "--src" => r.src = neg(negated, normalize_addr(&v0)?),
-                "-d" | "--destination" | "--dst" => r.dst = neg(negated, normalize_addr(&v0)?),
-                "-i" | "--in-interface" => r.in_if = neg(negated, v0),
-                "-o" | "--out-interface" => r.out_if = neg(negated, v0),
-                "-m" | "--match" => match v0.as_str() {
-                    // Implied by -p tcp; -S prints it, typed rules often not.
-                    "tcp" => tcp_loaded = true,
-                    "udp" => port_loaded = true,
-                    "comment" | "state" | "conntrack" => {}
+                (None, "-s") => r.src = neg(negated, normalize_addr(&v0)?),
+                (None, "-d") => r.dst = neg(negated, normalize_addr(&v0)?),
+                (None, "-i") => r.in_if = neg(negated, v0),
+                (None, "-o") => r.out_if = neg(negated, v0),
+                (None, "-m") => match v0.as_str() {
+                    // Implied by -p tcp / the options that follow; -S
+                    // prints them, typed rules often not.
+                    "tcp" | "udp" | "comment" | "state" | "conntrack" | "multiport" => {}
                     _ => r.other.extend(["-m".to_string(), v0]),
                 },
-                "--dport" | "--destination-port" | "--sport" | "--source-port" => {
-                    if !(tcp_loaded || port_loaded) {
-                        return Err(RuleError::NeedsProto(w.to_string()));
-                    }
-                    let pr = parse_port_range(&v0).map_err(RuleError::BadPort)?;
-                    if w.contains('d') {
+                (None, "-j" | "-g") => {
+                    r.target = Some(match v0.as_str() {
+                        "ACCEPT" => Target::Accept,
+                        "DROP" => Target::Drop,
+                        "REJECT" => Target::Reject(default_reject(v6).to_string()),
+                        "LOG" => Target::Log,
+                        "RETURN" => Target::Return,
+                        _ => Target::Other(v0),
+                    });
+                    r.goto = it.key == "-g";
+                }
+                (None, "-c") => {
+                    let (p, b) = match it.vals.as_slice() {
+                        [one] => one.split_once(',').unwrap_or((one, "0")),
+                        [p, b, ..] => (p.as_str(), b.as_str()),
+                        [] => ("0", "0"),
+                    };
+                    r.counters = Some((p.parse().unwrap_or(0), b.parse().unwrap_or(0)));
+                }
+                (
+                    Some(e @ ("tcp" | "udp" | "udplite" | "sctp" | "dccp")),
+                    "--sport" | "--dport",
+                ) => {
+                    let pname = if matches!(e, "udp" | "udplite") {
+                        ""
+                    } else {
+                        e
+                    };
+                    let ordered = !matches!(e, "udp" | "udplite");
+                    let pr = parse_port_range(&v0, pname, ordered).map_err(RuleError::BadPort)?;
+                    if it.key == "--dport" {
                         r.dport = neg(negated, pr);
                     } else {
                         r.sport = neg(negated, pr);
                     }
                 }
-                "--tcp-flags" => {
-                    if !tcp_loaded {
-                        return Err(RuleError::NeedsProto(w.to_string()));
-                    }
-                    let mask = parse_tcp_flags(&vals[0]).map_err(RuleError::UnknownFlag)?;
-                    let comp = parse_tcp_flags(&vals[1]).map_err(RuleError::UnknownFlag)?;
+                (Some("multiport"), k @ ("--sports" | "--dports" | "--ports")) => {
+                    let proto = match &r.proto {
+                        Some(p)
+                            if !p.not
+                                && matches!(
+                                    p.value.as_str(),
+                                    "tcp" | "udp" | "udplite" | "sctp" | "dccp"
+                                ) =>
+                        {
+                            p.value.clone()
+                        }
+                        _ => return Err(RuleError::MultiportNeedsProto),
+                    };
+                    let list = parse_port_list(&v0, &proto).map_err(RuleError::BadPort)?;
+                    let side = match k {
+                        "--sports" => 's',
+                        "--dports" => 'd',
+                        _ => 'b',
+                    };
+                    r.mports = neg(negated, (side, list));
+                }
+                (Some("tcp"), "--tcp-flags") => {
+                    let mask = parse_tcp_flags(&it.vals[0]).map_err(RuleError::UnknownFlag)?;
+                    let comp = parse_tcp_flags(&it.vals[1]).map_err(RuleError::UnknownFlag)?;
                     r.tcp_flags = neg(negated, (mask, comp));
                 }
-                "--syn" => {
-                    if !tcp_loaded {
-                        return Err(RuleError::NeedsProto(w.to_string()));
-                    }
+                (Some("tcp"), "--syn") => {
                     r.tcp_flags = neg(
                         negated,
                         (
@@ -511,14 +653,14 @@ impl Rule {
                         ),
                     );
                 }
-                "--comment" => {
-                    if v0.starts_with("rfw:") && r.tag.is_none() {
+                (Some("comment"), "--comment") => {
+                    if r.tag.is_none() && crate::tag::is_rfw_tag(&v0) {
                         r.tag = Some(v0);
                     } else {
                         r.comments.push(v0);
                     }
                 }
-                "--state" | "--ctstate" => {
+                (Some("state"), "--state") | (Some("conntrack"), "--ctstate") => {
                     let mut list = Vec::new();
                     for s in v0.split(',') {
                         let up = s.to_ascii_uppercase();
@@ -530,33 +672,14 @@ impl Rule {
                     list.sort();
                     r.states = neg(negated, list);
                 }
-                "-j" | "--jump" | "-g" | "--goto" => {
-                    r.target = Some(match v0.as_str() {
-                        "ACCEPT" => Target::Accept,
-                        "DROP" => Target::Drop,
-                        "REJECT" => Target::Reject(default_reject(v6).to_string()),
-                        "LOG" => Target::Log,
-                        "RETURN" => Target::Return,
-                        _ => Target::Other(v0),
-                    })
-                }
-                "--reject-with" => {
+                (Some("REJECT"), "--reject-with") => {
                     let t = reject_type(&v0, v6).ok_or_else(|| RuleError::BadReject(v0.clone()))?;
-                    match &mut r.target {
-                        Some(Target::Reject(kind)) => *kind = t.to_string(),
-                        _ => return Err(RuleError::NeedsProto("--reject-with".to_string())),
+                    if let Some(Target::Reject(kind)) = &mut r.target {
+                        *kind = t.to_string();
                     }
                 }
-                "-c" | "--set-counters" => {
-                    let p = vals[0].parse().unwrap_or(0);
-                    let b = vals[1].parse().unwrap_or(0);
-                    r.counters = Some((p, b));
-                }
-                // -f and anything else with a known arity but no field.
-                _ => {
-                    r.other.push(w.to_string());
-                    r.other.extend(vals);
-                }
+                // -f and the options this model does not interpret.
+                _ => r.other.extend(it.words()),
             }
         }
         if matches!(&r.target, Some(Target::Reject(k)) if k == "tcp-reset")
@@ -634,6 +757,16 @@ impl Rule {
             put(&mut a, f.not, "--tcp-flags", flags_text(f.value.0));
             a.push(flags_text(f.value.1));
         }
+        if let Some(m) = &self.mports {
+            a.extend(["-m".to_string(), "multiport".to_string()]);
+            let opt = match m.value.0 {
+                's' => "--sports",
+                'd' => "--dports",
+                _ => "--ports",
+            };
+            let list: Vec<String> = m.value.1.iter().map(PortRange::to_string).collect();
+            put(&mut a, m.not, opt, list.join(","));
+        }
         if let Some(s) = &self.states {
             a.extend(["-m".to_string(), "state".to_string()]);
             put(&mut a, s.not, "--state", s.value.join(","));
@@ -648,7 +781,10 @@ impl Rule {
                 a.extend(["-j", "REJECT", "--reject-with"].map(String::from));
                 a.push(kind.clone());
             }
-            Some(t) => a.extend(["-j".to_string(), t.name().to_string()]),
+            Some(t) => a.extend([
+                if self.goto { "-g" } else { "-j" }.to_string(),
+                t.name().to_string(),
+            ]),
             None => {}
         }
         a
@@ -701,49 +837,100 @@ pub fn split_quoted(line: &str, quote: char, inside: bool) -> Vec<String> {
     out
 }
 
-/// One `-A CHAIN …` line of `iptables -S`.
+/// One `-A CHAIN …` rule of `iptables -S`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedRule {
     /// The chain.
     pub chain: String,
+    /// Its number in the chain, as iptables counts (every rule, whether
+    /// rfw can read it or not).
+    pub num: usize,
     /// The words after the chain, exactly as printed (counters removed),
     /// ready for `-D CHAIN words…`.
     pub words: Vec<String>,
-    /// Their meaning.
+    /// Their meaning; for a rule rfw cannot read, an empty rule whose only
+    /// field is the tag found in its words (if any), and `parsed` false.
     pub rule: Rule,
+    /// Whether rfw could read the rule.
+    pub parsed: bool,
 }
 
-/// The rules of an `iptables -S` (or `-S -v`) listing, in order; `-P`,
-/// `-N` and unreadable lines are skipped.
-pub fn parse_listing(text: &str, v6: bool) -> Vec<ListedRule> {
+/// Splits `iptables -S` output into records: a newline inside a quoted
+/// comment (iptables prints it raw) does not end a rule.
+pub fn split_records(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let w = split_rule_line(line);
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            '\\' if quoted => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '\n' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The first comment among `words` that is an rfw tag.
+fn tag_in(words: &[String]) -> Option<String> {
+    words
+        .windows(2)
+        .find(|w| w[0] == "--comment" && crate::tag::is_rfw_tag(&w[1]))
+        .map(|w| w[1].clone())
+}
+
+/// The rules of an `iptables -S` (or `-S -v`) listing, in order, numbered
+/// per chain as iptables numbers them; `-P` and `-N` lines are skipped.
+pub fn parse_listing(text: &str, v6: bool) -> Vec<ListedRule> {
+    let mut out: Vec<ListedRule> = Vec::new();
+    for line in split_records(text) {
+        let w = split_rule_line(&line);
         if w.len() < 2 || w[0] != "-A" {
             continue;
         }
         let mut words: Vec<String> = Vec::with_capacity(w.len());
+        let mut counters = None;
         let mut k = 2;
         while k < w.len() {
             if w[k] == "-c" && k + 2 < w.len() {
+                counters = Some((w[k + 1].parse().unwrap_or(0), w[k + 2].parse().unwrap_or(0)));
                 k += 3;
                 continue;
             }
             words.push(w[k].clone());
             k += 1;
         }
-        let Ok(mut rule) = Rule::parse(&words, v6) else {
-            continue;
+        let (mut rule, parsed) = match Rule::parse(&words, v6) {
+            Ok(r) => (r, true),
+            Err(_) => (
+                Rule {
+                    tag: tag_in(&words),
+                    ..Rule::default()
+                },
+                false,
+            ),
         };
-        if let Some(c) = w.iter().position(|x| x == "-c") {
-            if let (Some(p), Some(b)) = (w.get(c + 1), w.get(c + 2)) {
-                rule.counters = Some((p.parse().unwrap_or(0), b.parse().unwrap_or(0)));
-            }
-        }
+        rule.counters = counters;
+        let num = 1 + out.iter().filter(|l| l.chain == w[1]).count();
         out.push(ListedRule {
             chain: w[1].clone(),
+            num,
             words,
             rule,
+            parsed,
         });
     }
     out
@@ -798,10 +985,15 @@ mod tests {
     #[test]
     fn tag_is_read_and_ignored_by_same_as() {
         let tagged = rule(
-            r#"-p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment "rfw:12 \"q\"" -j DROP"#,
+            r#"-p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment "rfw:12.34" -j DROP"#,
         );
-        assert_eq!(tagged.tag.as_deref(), Some("rfw:12 \"q\""));
+        assert_eq!(tagged.tag.as_deref(), Some("rfw:12.34"));
         assert!(tagged.same_as(&rule("-p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP")));
+        // A comment that only looks like a tag is somebody else's.
+        let foreign =
+            rule(r#"-p tcp --dport 5555 -m comment --comment "rfw: keep, admin rule" -j DROP"#);
+        assert_eq!(foreign.tag, None);
+        assert_eq!(foreign.comments, vec!["rfw: keep, admin rule"]);
     }
 
     #[test]
@@ -835,13 +1027,18 @@ mod tests {
             e("-p tcp --dport 70000 -j DROP"),
             RuleError::BadPort("70000".into())
         );
+        assert!(e("--dport 5555 -j DROP").fix().contains("needs `-p tcp'"));
         assert_eq!(
-            e("--dport 5555 -j DROP"),
-            RuleError::NeedsProto("--dport".into())
+            e("-p tcp --dport").fix(),
+            "`--dport' needs a value after it"
         );
         assert_eq!(
-            e("-p tcp --dport"),
-            RuleError::MissingValue("--dport".into())
+            e("-p tcp --dport 30:22 -j DROP"),
+            RuleError::BadPort("30:22 (the first port is above the second)".into())
+        );
+        assert_eq!(
+            e("-m multiport --dports 22 -j DROP"),
+            RuleError::MultiportNeedsProto
         );
         assert_eq!(
             e("-s 1.2.3.400 -j DROP"),
@@ -864,19 +1061,117 @@ mod tests {
     #[test]
     fn listing_with_counters_and_quotes() {
         let text = "-P INPUT ACCEPT -c 0 0\n-N RFW\n\
-            -A OUTPUT -p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment \"rfw:a b\" -c 3 180 -j DROP\n";
+            -A OUTPUT -p tcp -m tcp --dport 5555 --tcp-flags SYN,ACK SYN -m comment --comment \"rfw:1.2\" -c 3 180 -j DROP\n";
         let l = parse_listing(text, false);
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].chain, "OUTPUT");
         assert_eq!(l[0].rule.counters, Some((3, 180)));
-        assert_eq!(l[0].rule.tag.as_deref(), Some("rfw:a b"));
+        assert_eq!(l[0].rule.tag.as_deref(), Some("rfw:1.2"));
         assert_eq!(l[0].words.last().map(String::as_str), Some("DROP"));
         assert!(!l[0].words.contains(&"-c".to_string()));
     }
 
     #[test]
     fn unknown_options_are_kept_verbatim() {
-        let r = rule("-p tcp -m multiport --dports 80,443 -j DROP");
-        assert_eq!(r.other, vec!["-m", "multiport", "--dports", "80,443"]);
+        let r = rule("-p tcp -m mark --mark 5 -j DROP");
+        assert_eq!(r.other, vec!["-m", "mark", "--mark", "5"]);
+    }
+
+    #[test]
+    fn ports_read_as_iptables_reads_them() {
+        let dport = |s: &str| rule(s).dport.map(|p| p.value);
+        let one = |p| Some(PortRange { lo: p, hi: p });
+        assert_eq!(dport("-p tcp --dport 026 -j DROP"), one(22));
+        assert_eq!(dport("-p tcp --dport 0x16 -j DROP"), one(22));
+        assert_eq!(dport("-p tcp --dport ssh -j DROP"), one(22));
+        assert_eq!(dport("-p tcp --dp 22 -j DROP"), one(22));
+        assert_eq!(dport("-p tcp --dport=22 -j DROP"), one(22));
+        assert_eq!(dport("-p 6 --destination-port 22 -j DROP"), one(22));
+        assert_eq!(
+            dport("-p tcp --dport :22 -j DROP"),
+            Some(PortRange { lo: 0, hi: 22 })
+        );
+        assert_eq!(
+            dport("-p tcp --dport 22: -j DROP"),
+            Some(PortRange { lo: 22, hi: 65535 })
+        );
+        // udp reads numbers in decimal, modulo 65536, and keeps a falling
+        // range (which matches nothing).
+        assert_eq!(dport("-p udp --dport 026 -j DROP"), one(26));
+        assert_eq!(dport("-p udp --dport 08 -j DROP"), one(8));
+        assert_eq!(dport("-p udp --dport 70000 -j DROP"), one(4464));
+        assert!(Rule::parse(&words("-p udp --dport 0x16 -j DROP"), false).is_err());
+        assert_eq!(
+            dport("-p udp --dport 30:22 -j DROP"),
+            Some(PortRange { lo: 30, hi: 22 })
+        );
+        let m = rule("-p tcp -m multiport --dports 80,026,1000:2000 -j DROP")
+            .mports
+            .unwrap();
+        assert_eq!(m.value.0, 'd');
+        assert_eq!(
+            m.value.1,
+            vec![
+                PortRange { lo: 80, hi: 80 },
+                PortRange { lo: 22, hi: 22 },
+                PortRange { lo: 1000, hi: 2000 }
+            ]
+        );
+        // Typed and listed multiport rules are the same rule.
+        assert!(rule("-p tcp -m multiport --dports 80,026 -j DROP")
+            .same_as(&rule("-p tcp -m multiport --dports 80,22 -j DROP")));
+        assert!(Rule::parse(
+            &words("-p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 -j DROP"),
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn addresses_as_iptables_reads_them() {
+        let src = |s: &str| rule(s).src.map(|n| n.value);
+        assert_eq!(
+            src("-s 198.18.0.1 -j DROP").as_deref(),
+            Some("198.18.0.1/32")
+        );
+        assert_eq!(
+            src("-s 198.18.0.1/16 -j DROP").as_deref(),
+            Some("198.18.0.0/16")
+        );
+        assert_eq!(src("-s 198.18 -j DROP").as_deref(), Some("198.18.0.0/32"));
+        assert_eq!(src("-s 2 -j DROP").as_deref(), Some("2.0.0.0/32"));
+        assert_eq!(src("-s 5555 -j DROP").as_deref(), Some("0.0.21.179/32"));
+        assert_eq!(src("-s 0x7f.1 -j DROP").as_deref(), Some("127.1.0.0/32"));
+        assert_eq!(
+            src("-s 10.0.0.0/255.0.0.0 -j DROP").as_deref(),
+            Some("10.0.0.0/8")
+        );
+        assert_eq!(
+            src("-s 2001:db8::1/32 -j DROP").as_deref(),
+            Some("2001:db8::/32")
+        );
+        assert!(Rule::parse(&words("-s 1.2.3.400 -j DROP"), false).is_err());
+        assert!(Rule::parse(&words("-s 1.2.3.4/33 -j DROP"), false).is_err());
+    }
+
+    #[test]
+    fn newlines_in_comments_make_no_phantom_rules() {
+        let text = "-P OUTPUT ACCEPT\n\
+            -A OUTPUT -p tcp -m tcp --dport 5 -m comment --comment \"a\n-A OUTPUT -p tcp --dport 9 -j DROP\" -j ACCEPT\n\
+            -A OUTPUT -m comment --comment \"q\\\"x\\\" y\\'z \\\\ end\" -j ACCEPT\n\
+            -A OUTPUT -p dccp -m dccp --dport 5 --dccp-types BOGUS -j ACCEPT\n\
+            -A OUTPUT -m comment --comment \"rfw:1.2\" -j ACCEPT\n";
+        let l = parse_listing(text, false);
+        assert_eq!(l.len(), 4, "{l:#?}");
+        assert_eq!(
+            l[0].rule.comments,
+            vec!["a\n-A OUTPUT -p tcp --dport 9 -j DROP"]
+        );
+        assert_eq!(l[1].rule.comments, vec!["q\"x\" y'z \\ end"]);
+        assert_eq!(
+            l.iter().map(|r| r.num).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(l[3].rule.tag.as_deref(), Some("rfw:1.2"));
     }
 }

@@ -154,6 +154,27 @@ fn range_hits(r: &Option<crate::rule::Neg<PortRange>>, port: u16) -> bool {
     }
 }
 
+/// Whether any port option of the rule (`--dport`, `--sport`, multiport's
+/// lists, negations included) matches `port`.
+pub fn port_hits(rule: &Rule, port: u16) -> bool {
+    range_hits(&rule.dport, port)
+        || range_hits(&rule.sport, port)
+        || rule
+            .mports
+            .as_ref()
+            .is_some_and(|m| m.value.1.iter().any(|r| r.contains(port)) != m.not)
+}
+
+/// Whether the rule can match TCP packets: no `-p`, `-p tcp` / `-p all`,
+/// or a negated protocol other than tcp.
+pub fn may_match_tcp(rule: &Rule) -> bool {
+    match &rule.proto {
+        None => true,
+        Some(p) if p.not => p.value != "tcp",
+        Some(p) => matches!(p.value.as_str(), "tcp" | "all"),
+    }
+}
+
 /// Why the command is refused (`None`: allowed). `rule` is the parsed
 /// rule-spec of commands that have one.
 pub fn check(inv: &Invocation, rule: Option<&Rule>, ssh: Option<&Ssh>) -> Option<String> {
@@ -199,22 +220,23 @@ pub fn check(inv: &Invocation, rule: Option<&Rule>, ssh: Option<&Ssh>) -> Option
         return None;
     }
     let chain = inv.chain().unwrap_or("");
-    let has_port =
-        rule.dport.as_ref().is_some_and(|p| !p.not) || rule.sport.as_ref().is_some_and(|p| !p.not);
+    let has_port = rule.dport.as_ref().is_some_and(|p| !p.not)
+        || rule.sport.as_ref().is_some_and(|p| !p.not)
+        || rule.mports.as_ref().is_some_and(|p| !p.not);
     if matches!(chain, "INPUT" | "OUTPUT") && !(rule.proto.is_some() && has_port) {
         return Some(format!(
             "{} in {chain} without -p and a port blocks far more than one lab port and can cut this machine off",
             rule.target.as_ref().map(Target::name).unwrap_or("DROP")
         ));
     }
-    let tcp_or_any = rule.proto.is_none() || rule.is_tcp();
-    if tcp_or_any && (range_hits(&rule.dport, 22) || range_hits(&rule.sport, 22)) {
+    let tcp_or_any = may_match_tcp(rule);
+    if tcp_or_any && port_hits(rule, 22) {
         return Some("the rule matches port 22 (ssh): it can cut off remote logins".to_string());
     }
     if let Some(s) = ssh {
         for p in &s.ports {
             let (port, what) = (p.port, &p.what);
-            if tcp_or_any && (range_hits(&rule.dport, port) || range_hits(&rule.sport, port)) {
+            if tcp_or_any && port_hits(rule, port) {
                 return Some(format!("the rule matches port {port} {what}"));
             }
         }
@@ -298,8 +320,59 @@ mod tests {
         let rule = inv
             .cmd
             .filter(|c| c.takes_rule())
-            .map(|_| Rule::parse(&inv.rule_words, false).unwrap());
+            .map(|_| Rule::from_items(&inv.items, false).unwrap());
         check(&inv, rule.as_ref(), ssh)
+    }
+
+    #[test]
+    fn spellings_iptables_accepts_are_judged_as_iptables_reads_them() {
+        for s in [
+            "-I INPUT -p tcp --dport 026 -j DROP",
+            "-I INPUT -p tcp --dport 0x16 -j DROP",
+            "-I INPUT -p tcp --dport ssh -j DROP",
+            "-traw -I PREROUTING -j DROP",
+            "--table=raw -I PREROUTING -p tcp --dport 5555 -j DROP",
+            "--tab raw -I PREROUTING -p tcp --dport 5555 -j DROP",
+            "-A INPUT -p tcp --ju DROP",
+            "-A OUTPUT --j REJECT",
+            "-A INPUT -p tcp --dp 22 -j DROP",
+            "-A INPUT -p tcp --dport=22 -j DROP",
+            "-A INPUT -p tcp --dport :22 -j DROP",
+            "-A INPUT -p tcp --dport 22: -j DROP",
+            "-A INPUT -p tcp --sport 20:30 -j DROP",
+            "-A INPUT -p tcp -m multiport --dports 80,22,1000:2000 -j DROP",
+            "-A INPUT -p tcp -m multiport --ports 80,026 -j DROP",
+            "-A INPUT -p tcp -m multiport --sports 1000:2000,22 -j DROP",
+            "-A INPUT -p tcp -m multiport --dport 22 -j DROP",
+            "-A INPUT -p tcp -m multiport ! --dports 80 -j DROP",
+            "-A INPUT -p tcp ! --dport 5555 -j DROP",
+            "-A INPUT ! -p udp --dport 22 -j DROP",
+            "-PINPUT DROP",
+            "-AINPUT -jDROP",
+        ] {
+            assert!(refused(s, None).is_some(), "{s}");
+        }
+        let ssh = Ssh {
+            ports: [50000, 2222]
+                .into_iter()
+                .map(|port| SshPort {
+                    port,
+                    what: "of your SSH session ($SSH_CONNECTION)".to_string(),
+                })
+                .collect(),
+        };
+        assert!(refused(
+            "-I INPUT -p tcp -m multiport --dports 80,2222 -j DROP",
+            Some(&ssh)
+        )
+        .is_some());
+        assert!(refused("-I INPUT -p tcp --dport 04256 -j DROP", Some(&ssh)).is_some());
+        // Not TCP: a UDP port 22 rule cannot cut off ssh.
+        assert_eq!(refused("-I INPUT -p udp --dport 22 -j DROP", None), None);
+        assert_eq!(
+            refused("-I INPUT -p tcp -m multiport --dports 80,443 -j DROP", None),
+            None
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn now() -> u64 {
 
 /// A new tag: `rfw:<unix-seconds>.<pid>`, plus `:exp=<unix-seconds>` under
 /// `--ttl`. Unique per process and second; well under iptables' 255
-/// characters.
+/// characters. [`parse_tag`] reads exactly this grammar back.
 pub fn new_tag(exp: Option<u64>) -> String {
     let base = format!("rfw:{}.{}", now(), std::process::id());
     match exp {
@@ -49,11 +49,50 @@ pub fn new_tag(exp: Option<u64>) -> String {
     }
 }
 
-/// The expiry time in a tag, if any.
+/// What an rfw tag holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tag {
+    /// When the rule was added (unix seconds).
+    pub time: u64,
+    /// The adding process.
+    pub pid: u32,
+    /// `--ttl`'s expiry (unix seconds).
+    pub exp: Option<u64>,
+}
+
+/// Digits only, at least one, and a value that fits.
+fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Reads a comment as an rfw tag: exactly `rfw:<time>.<pid>` or
+/// `rfw:<time>.<pid>:exp=<time>`, all numbers decimal digits. Anything
+/// else (`rfw: keep, admin rule`, `rfw:1`, `rfw:1.2 extra`) is not rfw's.
+pub fn parse_tag(comment: &str) -> Option<Tag> {
+    let body = comment.strip_prefix("rfw:")?;
+    let (id, exp) = match body.split_once(':') {
+        Some((id, e)) => (id, Some(number::<u64>(e.strip_prefix("exp=")?)?)),
+        None => (body, None),
+    };
+    let (time, pid) = id.split_once('.')?;
+    Some(Tag {
+        time: number(time)?,
+        pid: number(pid)?,
+        exp,
+    })
+}
+
+/// Whether a comment is one of rfw's tags.
+pub fn is_rfw_tag(comment: &str) -> bool {
+    parse_tag(comment).is_some()
+}
+
+/// The expiry time in a tag, if it is rfw's and has one.
 pub fn tag_expiry(tag: &str) -> Option<u64> {
-    tag.split(':')
-        .find_map(|part| part.strip_prefix("exp="))
-        .and_then(|v| v.parse().ok())
+    parse_tag(tag).and_then(|t| t.exp)
 }
 
 /// The state directory.
@@ -498,6 +537,39 @@ mod tests {
         assert_eq!(tag_expiry(&t), Some(1234));
         assert_eq!(tag_expiry(&new_tag(None)), None);
         assert!(t.len() < 64);
+    }
+
+    #[test]
+    fn only_the_exact_grammar_is_rfw_s() {
+        assert_eq!(
+            parse_tag("rfw:1700000000.42"),
+            Some(Tag {
+                time: 1_700_000_000,
+                pid: 42,
+                exp: None
+            })
+        );
+        assert_eq!(tag_expiry("rfw:1.2:exp=99"), Some(99));
+        assert!(is_rfw_tag(&new_tag(None)));
+        for foreign in [
+            "rfw: keep, admin rule",
+            "rfw:",
+            "rfw:1",
+            "rfw:1.",
+            "rfw:.2",
+            "rfw:1.2 extra",
+            "rfw:1.2:exp=",
+            "rfw:1.2:exp=5 ",
+            "rfw:1.2:ttl=5",
+            "rfw:+1.2",
+            "rfw:1.-2",
+            "RFW:1.2",
+            " rfw:1.2",
+            "rfw:1.2:exp=1:exp=2",
+            "rfw:99999999999999999999999.1",
+        ] {
+            assert!(!is_rfw_tag(foreign), "{foreign}");
+        }
     }
 
     #[test]
