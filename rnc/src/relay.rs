@@ -280,6 +280,8 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         if n == 0 {
             if let Some(w) = o.idle {
                 if last_activity.elapsed() >= Duration::from_secs(u64::from(w)) {
+                    // What was read still goes out, as after a signal.
+                    drain(&mut down, stdout_fd, &mut up, netout, sigfd);
                     return End::Idle;
                 }
             }
@@ -464,7 +466,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
 /// How long a drain after a signal waits for a reader that takes nothing.
 const DRAIN_STALL_MS: i32 = 500;
 
-/// After SIGINT or SIGTERM: writes what was already read and is still
+/// After SIGINT, SIGTERM or the `-w` timeout: writes what was already read and is still
 /// buffered (network data to `out`, input to `net`), so that nothing read
 /// is lost, then returns. It gives up when neither side takes a byte for
 /// DRAIN_STALL_MS, or at a second signal: a stdout or a peer that never
@@ -825,12 +827,11 @@ mod tests {
         drop(peer);
     }
 
-    /// SIGINT or SIGTERM while stdout is stalled: what the relay already
-    /// read from the network is written out before it ends. Proof: its
-    /// output plus what is still queued in the socket is exactly what the
-    /// peer sent.
-    #[test]
-    fn a_signal_drains_what_was_read() {
+    /// SIGINT or SIGTERM (`idle: None`) or the `-w` timeout while stdout
+    /// is stalled: what the relay already read from the network is written
+    /// out before it ends. Proof: its output plus what is still queued in
+    /// the socket is exactly what the peer sent.
+    fn drains_what_was_read(idle: Option<u32>) {
         let (ours, peer) = UnixStream::pair().expect("socketpair");
         ours.set_nonblocking(true).expect("nonblocking");
         let sent = pattern(1200 * 1024, 11);
@@ -858,8 +859,12 @@ mod tests {
         });
         let reader = thread::spawn(move || {
             thread::sleep(STALL);
-            // Everything is buffered on the way now; then the signal.
-            sig_w.write_all(&[libc::SIGINT as u8]).expect("signal pipe");
+            // Everything is buffered on the way now; then the signal, or
+            // the -w timeout passes (and a little more).
+            match idle {
+                None => sig_w.write_all(&[libc::SIGINT as u8]).expect("signal pipe"),
+                Some(w) => thread::sleep(Duration::from_secs(u64::from(w))),
+            }
             thread::sleep(Duration::from_millis(100));
             let mut out = Vec::new();
             let _ = out_r.read_to_end(&mut out);
@@ -871,6 +876,7 @@ mod tests {
         };
         let o = RelayOpts {
             no_stdin: true,
+            idle,
             ..RelayOpts::default()
         };
         let mut narr = Narrator::new("rnc", false);
@@ -888,14 +894,27 @@ mod tests {
             }
             rest.extend_from_slice(&buf[..k]);
         }
-        assert!(
-            matches!(end, End::Signal(s) if s == libc::SIGINT),
-            "{end:?}"
-        );
+        match idle {
+            None => assert!(
+                matches!(end, End::Signal(s) if s == libc::SIGINT),
+                "{end:?}"
+            ),
+            Some(_) => assert!(matches!(end, End::Idle), "{end:?}"),
+        }
         assert!(out.len() > 64 * 1024, "only {} bytes out", out.len());
         let mut both = out.clone();
         both.extend_from_slice(&rest);
         same("output + still queued", &both, sent);
+    }
+
+    #[test]
+    fn a_signal_drains_what_was_read() {
+        drains_what_was_read(None);
+    }
+
+    #[test]
+    fn the_idle_timeout_drains_what_was_read() {
+        drains_what_was_read(Some(1));
     }
 
     /// Datagrams (`-u`): each arrives whole even while stdout is stalled
