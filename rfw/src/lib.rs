@@ -528,8 +528,6 @@ fn iptables(opts: &Opts) -> Status {
     // Expired rules go before anything that looks rules up; a command the
     // guard refuses runs nothing at all.
     let swept_early = !opts.dry_run && matches!(cmd, Cmd::Delete | Cmd::Check);
-    // An unusable state directory or file stops a change (or a -C, which
-    // reads the state) before it is made.
     if swept_early {
         if let Err(e) = sweep(&store, &all_families()) {
             err(&e.to_string());
