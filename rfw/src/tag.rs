@@ -521,7 +521,7 @@ impl Recorded {
     }
 }
 
-/// Splits a line written with [`shell_quote`] back into words.
+/// Splits a line written with [`crate::exec::shell_quote`] back into words.
 pub fn split_shell_words(line: &str) -> Vec<String> {
     split_quoted(line, '\'', false)
 }

@@ -256,7 +256,7 @@ fn read_argv0(proc_dir: &Path) -> Option<Vec<u8>> {
     Some(data[..end].to_vec())
 }
 
-/// `PID/name` as net-tools builds it: the basename when argv[0] starts
+/// `PID/name` as net-tools builds it: the basename when `argv[0]` starts
 /// with `/`, control and non-ASCII bytes shown as `.`, at most 19 bytes.
 pub fn prog_text(pid: &str, argv0: &[u8]) -> String {
     let name = if argv0.first() == Some(&b'/') {
