@@ -201,8 +201,9 @@ pub fn relay(net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> En
 /// Invariants that keep every byte: a descriptor is read only when poll
 /// was asked for its input and its buffer has room for what one read may
 /// produce (two bytes per byte with `-C`, a whole datagram on datagram
-/// sockets); end of input is only ever a read of 0 into such room, or a
-/// hang-up that poll reports with no input pending. An input whose buffer
+/// sockets); end of input is only ever a read of 0 into such room (a
+/// hang-up or an error is left to that read, which returns what is still
+/// queued first). An input whose buffer
 /// is full leaves the poll set until its output drains (a hang-up cannot
 /// be masked, and would otherwise make poll spin).
 pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, sigfd: RawFd) -> End {
@@ -444,8 +445,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             }
             netout = -1;
         }
-        // -q N on a datagram socket: stdin is done, the countdown starts
-        // (nc: `#817050: handle UDP sockets`).
+        // -q N on a datagram socket: stdin is done, the countdown starts.
         if let Some(q) = o.quit_datagram {
             if stdin_fd == -1 && up.is_empty() && quit_at.is_none() {
                 quit_at = Some(Instant::now() + Duration::from_secs(q));
@@ -466,11 +466,11 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
 /// How long a drain after a signal waits for a reader that takes nothing.
 const DRAIN_STALL_MS: i32 = 500;
 
-/// After SIGINT, SIGTERM or the `-w` timeout: writes what was already read and is still
-/// buffered (network data to `out`, input to `net`), so that nothing read
-/// is lost, then returns. It gives up when neither side takes a byte for
-/// DRAIN_STALL_MS, or at a second signal: a stdout or a peer that never
-/// reads must not keep rnc alive.
+/// After SIGINT, SIGTERM or the `-w` timeout: writes what was already read
+/// and is still buffered (network data to `out`, input to `net`), so that
+/// nothing read is lost, then returns. It gives up when neither side takes
+/// a byte for DRAIN_STALL_MS, or at a second signal: a stdout or a peer
+/// that never reads must not keep rnc alive.
 fn drain(down: &mut Buf, mut out: RawFd, up: &mut Buf, mut net: RawFd, sigfd: RawFd) {
     loop {
         if down.is_empty() {
