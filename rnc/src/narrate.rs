@@ -324,7 +324,7 @@ fn lookup(local: &SocketAddr, peer: &SocketAddr) -> Option<(u8, u8, u64)> {
                 && canon(e.local) == canon(local.ip())
                 && canon(e.remote) == canon(peer.ip())
             {
-                return Some((e.state, e.timer, e.timer_ticks));
+                return Some((e.state.code(), e.timer, e.timer_ticks));
             }
         }
     }

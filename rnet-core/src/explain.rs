@@ -3,7 +3,7 @@
 //! guess. Predictions name the sysctl they come from.
 
 use crate::procnet::{InetEntry, TimerKind};
-use crate::tcp_state::{StateCode, TcpState};
+use crate::tcp_state::TcpState;
 use crate::timing::TcpTimers;
 
 /// The sysctls the annotations quote: the same reader as the retransmission
@@ -85,11 +85,10 @@ fn probe_note(e: &InetEntry) -> &'static str {
 /// numbers. The text starts with the state in netstat's spelling, so a
 /// `grep` for a state finds annotated lines as well.
 pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
-    let code = StateCode::from(e.state);
-    let Some(state) = code.known() else {
+    let Some(state) = e.state.known() else {
         return format!(
             "state code {:02X} is not a TCP state rnetstat knows",
-            e.state
+            e.state.code()
         );
     };
     let name = state.info().netstat;
@@ -183,7 +182,7 @@ fn orphan_retries(v: i64) -> i64 {
 
 /// A one-line explanation of a UDP socket: UDP has no connection states.
 pub fn explain_udp(e: &InetEntry) -> String {
-    if e.state == 1 {
+    if e.state.known() == Some(TcpState::Established) {
         "UDP has no handshake: connect() only fixed the peer address; datagrams from elsewhere are dropped".to_string()
     } else {
         "UDP has no handshake: bound and receiving datagrams from anyone".to_string()
@@ -193,6 +192,7 @@ pub fn explain_udp(e: &InetEntry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tcp_state::StateCode;
     use std::net::{IpAddr, Ipv4Addr};
 
     fn entry(state: u8) -> InetEntry {
@@ -202,7 +202,7 @@ mod tests {
             local_port: 47550,
             remote: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)),
             remote_port: 5555,
-            state,
+            state: StateCode::from(state),
             tx_queue: 0,
             rx_queue: 0,
             timer: 0,
@@ -349,7 +349,7 @@ mod tests {
     fn udp_has_no_states() {
         let mut e = entry(7);
         assert!(explain_udp(&e).contains("no handshake"));
-        e.state = 1;
+        e.state = StateCode::from(1);
         assert!(explain_udp(&e).contains("connect()"));
     }
 }

@@ -114,7 +114,7 @@ pub fn tcp_listeners_named(root: &Path, name: &str) -> Vec<Listener> {
         let mut r = InetReader::new(f.take(TABLE_LIMIT));
         while let Ok(Some(item)) = r.next_entry() {
             let Ok(e) = item else { continue };
-            if TcpState::try_from(e.state) != Ok(TcpState::Listen) || e.inode == 0 {
+            if e.state.known() != Some(TcpState::Listen) || e.inode == 0 {
                 continue;
             }
             if let Ok(i) = held.binary_search_by_key(&e.inode, |(i, _)| *i) {

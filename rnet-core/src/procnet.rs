@@ -12,6 +12,7 @@
 //! to report while the rest of the file is still read.
 
 use crate::addr::{decode_v4, decode_v6, parse_hex_u32, parse_hex_u64};
+use crate::tcp_state::StateCode;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -118,8 +119,11 @@ pub struct InetEntry {
     pub remote: IpAddr,
     /// Remote port.
     pub remote_port: u16,
-    /// The `st` column, raw (TCP: see [`crate::tcp_state`]).
-    pub state: u8,
+    /// The `st` column: a TCP state number as [`crate::tcp_state`] knows
+    /// it (UDP uses `ESTABLISHED` for a connected socket and `CLOSE` for
+    /// an unconnected one; raw sockets print the number), or the raw value
+    /// of a code the table does not know.
+    pub state: StateCode,
     /// `tx_queue`: TCP bytes not yet acknowledged (UDP: memory in bytes).
     pub tx_queue: u64,
     /// `rx_queue`: TCP bytes not yet read (LISTEN: connections waiting for `accept()`).
@@ -266,6 +270,7 @@ pub fn parse_inet_line(line: &[u8], line_no: usize) -> Result<InetEntry, LineErr
         .next()
         .and_then(parse_hex_u32)
         .and_then(|v| u8::try_from(v).ok())
+        .map(StateCode::from)
         .ok_or(err("st"))?;
     let (tx, rx) = it
         .next()
@@ -961,12 +966,17 @@ mod tests {
         let listen = v[0].as_ref().unwrap();
         assert_eq!(listen.local, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(listen.local_port, 5555);
-        assert_eq!(listen.state, 0x0A);
+        assert_eq!(listen.state.code(), 0x0A);
         assert_eq!(listen.rx_queue, 2);
         assert_eq!(listen.inode, 158464);
         let req = v[1].as_ref().unwrap();
         assert_eq!(
-            (req.state, req.timer, req.timer_ticks, req.retransmits),
+            (
+                req.state.code(),
+                req.timer,
+                req.timer_ticks,
+                req.retransmits
+            ),
             (3, 1, 0x151, 3)
         );
         assert_eq!(req.fields, 11);
@@ -974,7 +984,7 @@ mod tests {
         assert_eq!((syn.tx_queue, syn.retransmits), (1, 7));
         let tw = v[3].as_ref().unwrap();
         assert_eq!(
-            (tw.state, tw.timer, tw.timer_ticks, tw.inode),
+            (tw.state.code(), tw.timer, tw.timer_ticks, tw.inode),
             (6, 3, 5486, 0)
         );
     }
@@ -1011,7 +1021,7 @@ mod tests {
             b"0: 0100007F:15B3 00000000:0000 0D FFFFFFFF:FFFFFFFF 09:FFFFFFFF FFFFFFFF 4294967295 -5 18446744073709551615",
             2)
         .unwrap();
-        assert_eq!(e.state, 0x0D);
+        assert_eq!(e.state, StateCode::Unknown(0x0D));
         assert_eq!(e.timer_kind(), TimerKind::Other(9));
         assert_eq!(e.probes, -5);
         // An inode beyond i64 is rejected rather than wrapped.

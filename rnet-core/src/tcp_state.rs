@@ -86,6 +86,14 @@ impl StateCode {
         }
     }
 
+    /// The number as the kernel printed it.
+    pub fn code(self) -> u8 {
+        match self {
+            StateCode::Known(s) => s.info().code,
+            StateCode::Unknown(raw) => raw,
+        }
+    }
+
     /// The known state, if any.
     pub fn known(self) -> Option<TcpState> {
         match self {

@@ -9,7 +9,7 @@ use crate::gather::ProgCache;
 use rnet_core::addr::ntop6;
 use rnet_core::explain::{explain_tcp, explain_udp, Sysctls};
 use rnet_core::procnet::{InetEntry, Proto, UnixEntry, UNIX_ACCEPTCON};
-use rnet_core::tcp_state::StateCode;
+use rnet_core::tcp_state::TcpState;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -505,19 +505,19 @@ pub fn inet_row<L: Lookup>(
     let start = out.len();
     match proto {
         Proto::Tcp => {
-            if e.state != 0 {
-                out.extend_from_slice(StateCode::from(e.state).netstat_name().as_bytes());
+            if e.state.code() != 0 {
+                out.extend_from_slice(e.state.netstat_name().as_bytes());
             }
         }
         Proto::Udp | Proto::UdpLite => {
-            let name: &[u8] = match e.state {
-                1 => b"ESTABLISHED",
-                7 => b"",
+            let name: &[u8] = match e.state.known() {
+                Some(TcpState::Established) => b"ESTABLISHED",
+                Some(TcpState::Close) => b"",
                 _ => b"UNKNOWN",
             };
             out.extend_from_slice(name);
         }
-        Proto::Raw => push_u64(out, u64::from(e.state)),
+        Proto::Raw => push_u64(out, u64::from(e.state.code())),
     }
     pad_since(out, start, 11);
     // net-tools' `finish_this_one`: the `-e`, `-p`, `-o` tail.
