@@ -6,9 +6,10 @@
 //! - [`procnet`]: streaming, tolerant parsers of `/proc/net` tables, and the
 //!   `RNET_PROC_ROOT` seam that points them at a fixture tree.
 //! - [`addr`]: address decoding and glibc-exact IPv6 text.
-//! - [`explain`]: per-socket annotations with live numbers.
+//! - [`explain`]: every sentence about TCP states, timers and retries.
 //! - [`args`]: getopt-compatible tokenizing and Unicode dash repair.
-//! - [`timing`]: SYN, SYN|ACK and FIN retransmission schedules from the sysctls.
+//! - [`timing`]: one formula per figure (SYN schedule, SYN_RECV life,
+//!   orphaned FIN, TIME_WAIT) and both hosts' sysctls.
 //! - [`names`]: host, service and network lookups through the C library.
 //! - [`procfd`]: which process holds which socket (`/proc/<pid>/fd`), and
 //!   the TCP ports processes of one name listen on.

@@ -60,8 +60,10 @@ impl TcpTimers {
     /// short path and doubles, so `n` retries take 0.2 x (2^(n+1) - 1) s
     /// (8 retries: about 102 s; observed 107-108 s; 2 retries: 1.4 s).
     pub fn orphan_give_up_secs(&self) -> f64 {
-        let n = self.orphan_retries_effective().clamp(0, 30) as i32;
-        0.2 * (2f64.powi(n + 1) - 1.0)
+        model_timeout(
+            self.orphan_retries_effective().clamp(0, 255) as u32,
+            RTO_MIN_SECS,
+        )
     }
 
     /// Seconds as the explanations quote them: one decimal below 10 s.
@@ -84,6 +86,229 @@ impl TcpTimers {
     }
 }
 
+/// `TCP_TIMEOUT_INIT`: the first retransmission timeout of a handshake, 1 s.
+pub const TIMEOUT_INIT_SECS: u64 = 1;
+/// `TCP_RTO_MAX`: no retransmission timeout grows beyond 120 s.
+pub const RTO_MAX_SECS: u64 = 120;
+/// `TCP_RTO_MIN`: the smallest retransmission timeout once a connection
+/// is up, 0.2 s; on a short path a connection's timeout starts here.
+pub const RTO_MIN_SECS: f64 = 0.2;
+/// `TCP_TIMEWAIT_LEN`: how long a TIME_WAIT socket lives, 60 s, fixed at
+/// compile time (no sysctl changes it).
+pub const TIME_WAIT_SECS: u64 = 60;
+
+/// The time budget the kernel gives `boundary` retransmissions that start
+/// at `rto_base` seconds and double up to [`RTO_MAX_SECS`]
+/// (`tcp_model_timeout()` in the kernel's `net/ipv4/tcp_timer.c`): a
+/// connection gives up at the first timeout that finds this much time gone
+/// since its first retransmission (an active open: since its first SYN).
+/// So the limit is a time, not a count: `tcp_syn_linear_timeouts` adds
+/// tries inside the same budget.
+pub fn model_timeout(boundary: u32, rto_base: f64) -> f64 {
+    // ilog2(TCP_RTO_MAX / rto_base): the doublings before the cap.
+    let ratio = (RTO_MAX_SECS as f64 / rto_base).max(1.0);
+    let thresh = ratio.log2().floor() as u32;
+    if boundary <= thresh {
+        ((2f64).powi(boundary as i32 + 1) - 1.0) * rto_base
+    } else {
+        ((2f64).powi(thresh as i32 + 1) - 1.0) * rto_base
+            + f64::from(boundary - thresh) * RTO_MAX_SECS as f64
+    }
+}
+
+/// One of the sysctls the explanations quote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Knob {
+    /// `net.ipv4.tcp_syn_retries`.
+    SynRetries,
+    /// `net.ipv4.tcp_syn_linear_timeouts`.
+    SynLinearTimeouts,
+    /// `net.ipv4.tcp_synack_retries`.
+    SynackRetries,
+    /// `net.ipv4.tcp_fin_timeout`.
+    FinTimeout,
+    /// `net.ipv4.tcp_orphan_retries`.
+    OrphanRetries,
+    /// `net.ipv4.tcp_retries2`.
+    Retries2,
+}
+
+impl Knob {
+    /// Every knob, in the order of [`TcpTimers`]' fields.
+    pub const ALL: [Knob; 6] = [
+        Knob::SynRetries,
+        Knob::SynLinearTimeouts,
+        Knob::SynackRetries,
+        Knob::FinTimeout,
+        Knob::OrphanRetries,
+        Knob::Retries2,
+    ];
+
+    /// The name under `net.ipv4.` (`tcp_syn_retries`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::SynRetries => "tcp_syn_retries",
+            Knob::SynLinearTimeouts => "tcp_syn_linear_timeouts",
+            Knob::SynackRetries => "tcp_synack_retries",
+            Knob::FinTimeout => "tcp_fin_timeout",
+            Knob::OrphanRetries => "tcp_orphan_retries",
+            Knob::Retries2 => "tcp_retries2",
+        }
+    }
+
+    /// The value assumed when the file is missing: the kernel's default,
+    /// and 0 linear timeouts (kernels before 6.5 have no such knob).
+    pub fn fallback(self) -> i64 {
+        match self {
+            Knob::SynRetries => 6,
+            Knob::SynLinearTimeouts => 0,
+            Knob::SynackRetries => 5,
+            Knob::FinTimeout => 60,
+            Knob::OrphanRetries => 0,
+            Knob::Retries2 => 15,
+        }
+    }
+
+    fn slot(self, t: &mut TcpTimers) -> &mut Option<i64> {
+        match self {
+            Knob::SynRetries => &mut t.syn_retries,
+            Knob::SynLinearTimeouts => &mut t.syn_linear_timeouts,
+            Knob::SynackRetries => &mut t.synack_retries,
+            Knob::FinTimeout => &mut t.fin_timeout,
+            Knob::OrphanRetries => &mut t.orphan_retries,
+            Knob::Retries2 => &mut t.retries2,
+        }
+    }
+
+    /// The knob's value as read into `t`, if the file was there.
+    pub fn get(self, t: &TcpTimers) -> Option<i64> {
+        match self {
+            Knob::SynRetries => t.syn_retries,
+            Knob::SynLinearTimeouts => t.syn_linear_timeouts,
+            Knob::SynackRetries => t.synack_retries,
+            Knob::FinTimeout => t.fin_timeout,
+            Knob::OrphanRetries => t.orphan_retries,
+            Knob::Retries2 => t.retries2,
+        }
+    }
+
+    /// The knob's value in `t`, or [`Knob::fallback`].
+    pub fn value(self, t: &TcpTimers) -> i64 {
+        self.get(t).unwrap_or(self.fallback())
+    }
+}
+
+/// Which end of a connection a figure is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// The host the tool runs on: its sysctls are read from `/proc`.
+    Here,
+    /// The other end: its sysctls are given in [`PEER_ENV`], or else
+    /// assumed to be this host's, and the text says which.
+    Peer,
+}
+
+/// The environment variable that gives the other host's sysctls, as
+/// `tcp_synack_retries=2,tcp_syn_retries=3` (commas or blanks between,
+/// `net.ipv4.` prefixes allowed).
+pub const PEER_ENV: &str = "RNET_PEER_SYSCTL";
+
+/// The sysctls of both ends of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hosts {
+    /// This host's, read from `/proc/sys/net/ipv4`.
+    pub here: TcpTimers,
+    /// The peer's: this host's, overridden by what [`PEER_ENV`] gives.
+    pub peer: TcpTimers,
+    /// Which of [`Knob::ALL`] the peer's values were given for.
+    given: [bool; 6],
+}
+
+impl Hosts {
+    /// Both ends with this host's settings (nothing known of the peer).
+    pub fn same(here: TcpTimers) -> Hosts {
+        Hosts {
+            here,
+            peer: here,
+            given: [false; 6],
+        }
+    }
+
+    /// Reads this host's sysctls under `root` and the peer's from
+    /// [`PEER_ENV`]; a malformed variable is ignored with the reason
+    /// returned for a one-line warning.
+    pub fn read(root: &Path) -> (Hosts, Option<String>) {
+        let here = TcpTimers::read(root);
+        match std::env::var(PEER_ENV) {
+            Ok(spec) => match Hosts::with_peer(here, &spec) {
+                Ok(h) => (h, None),
+                Err(e) => (Hosts::same(here), Some(format!("ignoring {PEER_ENV}: {e}"))),
+            },
+            Err(_) => (Hosts::same(here), None),
+        }
+    }
+
+    /// This host's settings, and the peer's as `spec` gives them.
+    pub fn with_peer(here: TcpTimers, spec: &str) -> Result<Hosts, String> {
+        let mut h = Hosts::same(here);
+        for item in spec
+            .split(|c: char| c == ',' || c.is_ascii_whitespace())
+            .filter(|i| !i.is_empty())
+        {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("`{item}' is not NAME=VALUE"))?;
+            let name = name.strip_prefix("net.ipv4.").unwrap_or(name);
+            let (i, knob) = Knob::ALL
+                .iter()
+                .enumerate()
+                .find(|(_, k)| k.name() == name)
+                .ok_or_else(|| format!("unknown setting `{name}'"))?;
+            let value: i64 = value
+                .parse()
+                .ok()
+                .filter(|v| (0..=1_000_000).contains(v))
+                .ok_or_else(|| format!("bad value `{value}' for {name}"))?;
+            *knob.slot(&mut h.peer) = Some(value);
+            h.given[i] = true;
+        }
+        Ok(h)
+    }
+
+    /// The settings of `host`.
+    pub fn timers(&self, host: Host) -> &TcpTimers {
+        match host {
+            Host::Here => &self.here,
+            Host::Peer => &self.peer,
+        }
+    }
+
+    /// Whether the peer's `knob` was given rather than assumed.
+    pub fn peer_given(&self, knob: Knob) -> bool {
+        Knob::ALL
+            .iter()
+            .position(|k| *k == knob)
+            .is_some_and(|i| self.given[i])
+    }
+
+    /// The knob as a text quotes it, saying whose value it is:
+    /// `tcp_synack_retries=5` (this host), `the server's
+    /// tcp_synack_retries=2 from RNET_PEER_SYSCTL`, or `tcp_synack_retries=5
+    /// if the server has it as this host does`. `peer` names the other end
+    /// ("the server").
+    pub fn knob_text(&self, host: Host, knob: Knob, peer: &str) -> String {
+        let v = knob.value(self.timers(host));
+        let name = knob.name();
+        match host {
+            Host::Here => format!("{name}={v}"),
+            Host::Peer if self.peer_given(knob) => {
+                format!("{peer}'s {name}={v} from {PEER_ENV}")
+            }
+            Host::Peer => format!("{name}={v} if {peer} has it as this host does"),
+        }
+    }
+}
+
 /// When the (SYN or SYN|ACK) retransmissions of a handshake happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SynSchedule {
@@ -92,55 +317,153 @@ pub struct SynSchedule {
     /// Seconds from the first send to the last retransmission.
     pub last_at: u64,
     /// Seconds from the first send until the attempt is given up
-    /// (nominal; observed times run a few seconds longer).
+    /// (nominal: the kernel's timers fire up to an eighth of their length
+    /// late, so observed times run a few seconds longer).
     pub timeout: u64,
 }
 
-/// The schedule for `retries` retransmissions whose first `linear`
-/// back-offs are not doubled (`tcp_syn_linear_timeouts`): an initial
-/// timeout of 1 s, gaps of 1 s for the first `linear + 1` retransmissions,
-/// then doubling, and a last wait as long as the next gap would be.
-/// With Linux 6.5+ defaults (6, 4): 11 SYNs, the last at 67 s, given up at
-/// 131 s; before 6.5 (6, 0): 7 SYNs, the last at 63 s, given up at 127 s.
-pub fn syn_schedule(retries: i64, linear: i64) -> SynSchedule {
-    const RTO_MAX: u64 = 120;
+/// The send times (seconds after the first) of an active open's SYNs and
+/// the time it gives up, for `retries` = `tcp_syn_retries` and `linear` =
+/// `tcp_syn_linear_timeouts`: the gap before each retransmission is 1 s for
+/// the first `linear + 1`, then doubles (capped at [`RTO_MAX_SECS`]); the
+/// kernel retransmits at most `retries + linear` times and gives up at the
+/// first timeout that finds the [`model_timeout`] of `retries` from 1 s used
+/// up. With Linux 6.5+ defaults (6, 4): 11 SYNs, the last at 67 s, given up
+/// at 131 s; before 6.5 (6, 0): 7 SYNs, the last at 63 s, given up at 127 s.
+pub fn syn_send_times(retries: i64, linear: i64) -> (Vec<u64>, u64) {
     let retries = retries.clamp(0, 127) as u32;
     let linear = linear.clamp(0, 127) as u32;
-    // tcp_write_timeout(): an active open may retransmit its SYN
-    // `tcp_syn_retries + tcp_syn_linear_timeouts` times, but it also gives
-    // up once the time since the first SYN reaches what `tcp_syn_retries`
-    // doubling retransmissions from 1 s would take (tcp_model_timeout):
-    // (2^(retries+1) - 1) s, and 120 s per retry beyond the doubling cap.
     let max_retransmits = retries + linear;
-    let thresh = 6; // ilog2(TCP_RTO_MAX / TCP_TIMEOUT_INIT) = ilog2(120)
-    let model = if retries <= thresh {
-        (2u64 << retries) - 1
-    } else {
-        ((2u64 << thresh) - 1) + u64::from(retries - thresh) * RTO_MAX
-    };
-    // The gap before the i-th retransmission (1-based): 1 s for the first
-    // `linear + 1`, then doubling, capped at TCP_RTO_MAX.
+    let budget = model_timeout(retries, TIMEOUT_INIT_SECS as f64).round() as u64;
     let gap = |i: u32| -> u64 {
         if i <= linear + 1 {
-            1
+            TIMEOUT_INIT_SECS
         } else {
             1u64.checked_shl(i - linear - 1)
-                .unwrap_or(RTO_MAX)
-                .min(RTO_MAX)
+                .unwrap_or(RTO_MAX_SECS)
+                .min(RTO_MAX_SECS)
         }
     };
-    let (mut t, mut done) = (0u64, 0u32);
+    let mut times = vec![0u64];
+    let mut t = 0u64;
     loop {
+        let done = times.len() as u32 - 1;
         let fire = t.saturating_add(gap(done + 1));
-        if done >= max_retransmits || fire >= model {
-            return SynSchedule {
-                sent: done + 1,
-                last_at: t,
-                timeout: fire,
-            };
+        if done >= max_retransmits || fire >= budget {
+            return (times, fire);
         }
         t = fire;
-        done += 1;
+        times.push(t);
+    }
+}
+
+/// The schedule for `retries` retransmissions whose first `linear`
+/// back-offs are not doubled: see [`syn_send_times`].
+pub fn syn_schedule(retries: i64, linear: i64) -> SynSchedule {
+    let (times, timeout) = syn_send_times(retries, linear);
+    SynSchedule {
+        sent: times.len() as u32,
+        last_at: times.last().copied().unwrap_or(0),
+        timeout,
+    }
+}
+
+/// Where a server's SYN|ACKs are lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynAckLoss {
+    /// On the way or at the client (the client's INPUT chain, a router):
+    /// the server's sends succeed, so its request lives its full time.
+    Wire,
+    /// In the server's own OUTPUT chain: the send fails, and a request
+    /// whose timed resend fails is discarded at once.
+    ServerOutput,
+}
+
+/// What a server does while its SYN|ACKs never reach the client, which
+/// keeps resending its SYN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynRecvLife {
+    /// SYN|ACKs the server sends (or tries to send) in all: one for each
+    /// SYN that arrives, plus one at each expiry of the request's timer.
+    pub synacks: u32,
+    /// Each request socket (a `SYN_RECV` row) as (created, discarded), in
+    /// seconds after the client's first SYN.
+    pub requests: Vec<(u64, u64)>,
+}
+
+impl SynRecvLife {
+    /// When the last request is discarded: the end of `SYN_RECV`.
+    pub fn end(&self) -> u64 {
+        self.requests.last().map_or(0, |r| r.1)
+    }
+}
+
+/// The server side of a handshake whose SYN|ACKs are lost, request socket
+/// by request socket, as the kernel runs it (`reqsk_timer_handler()` in
+/// `net/ipv4/inet_connection_sock.c`, `tcp_check_req()` in
+/// `net/ipv4/tcp_minisocks.c`): a SYN creates a request and is answered
+/// with a SYN|ACK; the request's timer fires after 1 s, then 2, 4, … (each
+/// time resending the SYN|ACK), and on the firing that finds
+/// `synack_retries` resends done it discards the request. A repeated SYN
+/// that finds the request is answered at once and pushes the timer back by
+/// the current timeout; a SYN that comes after the request is gone creates
+/// a new one. With [`SynAckLoss::ServerOutput`] the first timed resend
+/// fails and discards the request (the row flickers). `syns` are the
+/// client's SYN times (see [`syn_send_times`]); where a timer and a SYN
+/// fall in the same second the timer goes first, as seen on Linux.
+pub fn synrecv_life(syns: &[u64], synack_retries: i64, loss: SynAckLoss) -> SynRecvLife {
+    struct Req {
+        start: u64,
+        fired: u32,
+        expires: u64,
+    }
+    let max = synack_retries.clamp(0, 255) as u32;
+    let timeout = |fired: u32| {
+        TIMEOUT_INIT_SECS
+            .checked_shl(fired)
+            .unwrap_or(RTO_MAX_SECS)
+            .min(RTO_MAX_SECS)
+    };
+    let mut life = SynRecvLife {
+        synacks: 0,
+        requests: Vec::new(),
+    };
+    let mut req: Option<Req> = None;
+    let mut next = syns.iter().copied().peekable();
+    loop {
+        let syn = next.peek().copied();
+        if let Some(r) = req.as_mut().filter(|r| syn.is_none_or(|s| r.expires <= s)) {
+            // The request's timer fires (first, when a SYN comes in the
+            // same second).
+            if r.fired >= max {
+                life.requests.push((r.start, r.expires));
+                req = None;
+                continue;
+            }
+            life.synacks += 1;
+            if loss == SynAckLoss::ServerOutput {
+                life.requests.push((r.start, r.expires));
+                req = None;
+                continue;
+            }
+            r.fired += 1;
+            r.expires += timeout(r.fired);
+            continue;
+        }
+        let Some(s) = syn else { return life };
+        next.next();
+        life.synacks += 1;
+        match &mut req {
+            None => {
+                req = Some(Req {
+                    start: s,
+                    fired: 0,
+                    expires: s + TIMEOUT_INIT_SECS,
+                })
+            }
+            Some(r) if loss == SynAckLoss::Wire => r.expires = s + timeout(r.fired),
+            Some(_) => {}
+        }
     }
 }
 
@@ -193,6 +516,72 @@ mod tests {
         assert_eq!(syn_schedule(5, 0).timeout, 63);
         assert_eq!(syn_schedule(2, 0).timeout, 7);
         assert_eq!(syn_schedule(-3, -1).sent, 1);
+    }
+
+    #[test]
+    fn synrecv_outlives_the_synack_retries_while_the_client_retries() {
+        // Measured on Linux 6.18 with the SYN|ACK dropped at the client's
+        // INPUT, defaults on both hosts: 21 SYN|ACKs, SYN_RECV from 0 to
+        // about 131 s, the first request gone at 67 s just as the
+        // client's last SYN starts a second one.
+        let (syns, give_up) = syn_send_times(6, 4);
+        assert_eq!(syns, [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67]);
+        assert_eq!(give_up, 131);
+        let life = synrecv_life(&syns, 5, SynAckLoss::Wire);
+        assert_eq!(life.synacks, 21);
+        assert_eq!(life.requests, [(0, 67), (67, 130)]);
+        // A client that stops early leaves the request its own 63 s.
+        assert_eq!(synrecv_life(&[0], 5, SynAckLoss::Wire).requests, [(0, 63)]);
+        assert_eq!(synrecv_life(&[0], 5, SynAckLoss::Wire).synacks, 6);
+    }
+
+    #[test]
+    fn synrecv_flickers_when_the_server_drops_its_own_synack() {
+        // Scenario 6 of the lab: each SYN makes a request that the failed
+        // resend discards after 1 s; 0-6 s looks continuous.
+        let (syns, _) = syn_send_times(6, 4);
+        let life = synrecv_life(&syns, 5, SynAckLoss::ServerOutput);
+        assert_eq!(life.requests.len(), 11);
+        assert_eq!(life.requests[6], (7, 8));
+        assert_eq!(life.end(), 68);
+        assert_eq!(life.synacks, 22);
+    }
+
+    #[test]
+    fn model_timeout_is_the_kernels_budget() {
+        assert_eq!(model_timeout(6, 1.0), 127.0);
+        assert_eq!(model_timeout(2, 1.0), 7.0);
+        assert_eq!(model_timeout(8, 1.0), 127.0 + 2.0 * 120.0);
+        assert!((model_timeout(8, 0.2) - 102.2).abs() < 1e-9);
+        assert!((model_timeout(15, 0.2) - 924.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn peer_settings_are_given_or_assumed() {
+        let here = TcpTimers {
+            synack_retries: Some(5),
+            ..TcpTimers::default()
+        };
+        let h = Hosts::same(here);
+        assert_eq!(
+            h.knob_text(Host::Peer, Knob::SynackRetries, "the server"),
+            "tcp_synack_retries=5 if the server has it as this host does"
+        );
+        let h = Hosts::with_peer(here, "net.ipv4.tcp_synack_retries=2, tcp_syn_retries=3").unwrap();
+        assert_eq!(h.peer.synack_retries, Some(2));
+        assert_eq!(h.here.synack_retries, Some(5));
+        assert_eq!(
+            h.knob_text(Host::Peer, Knob::SynackRetries, "the server"),
+            "the server's tcp_synack_retries=2 from RNET_PEER_SYSCTL"
+        );
+        assert_eq!(
+            h.knob_text(Host::Here, Knob::SynackRetries, "the server"),
+            "tcp_synack_retries=5"
+        );
+        assert!(Hosts::with_peer(here, "tcp_bogus=1").is_err());
+        assert!(Hosts::with_peer(here, "tcp_syn_retries").is_err());
+        assert!(Hosts::with_peer(here, "tcp_syn_retries=-1").is_err());
+        assert_eq!(Knob::SynLinearTimeouts.value(&TcpTimers::default()), 0);
     }
 
     #[test]

@@ -16,11 +16,11 @@ use cli::{Action, Options};
 use gather::ProgCache;
 use render::{Lookup, Names, RowCtx, RowOpts, SysLookup};
 use rnet_core::args::split_argv_with;
-use rnet_core::explain::Sysctls;
 use rnet_core::procnet::{
     proc_root, refusal, unix_printed_name, Family, InetEntry, InetReader, Proto, UnixNames,
     UnixReader, UNIX_ACCEPTCON,
 };
+use rnet_core::timing::{Hosts, TcpTimers};
 use std::ffi::OsString;
 use std::io::{self, ErrorKind, Write};
 use std::path::Path;
@@ -163,10 +163,14 @@ fn list<L: Lookup>(
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut names = Names::new(lookup, o.numeric_hosts, o.numeric_ports, o.numeric_users);
-    let sysctls = if explain {
-        Sysctls::read(root)
+    let hosts = if explain {
+        let (hosts, warning) = Hosts::read(root);
+        if let Some(w) = warning {
+            eprintln!("{prog}: {w}");
+        }
+        hosts
     } else {
-        Sysctls::default()
+        Hosts::same(TcpTimers::default())
     };
     let opts = RowOpts {
         wide: o.wide,
@@ -192,7 +196,7 @@ fn list<L: Lookup>(
             names: &mut names,
             progs: &progs,
             opts,
-            sysctls: &sysctls,
+            hosts: &hosts,
         };
         if inet_section {
             out.write_all(render::inet_title(o.all, o.listening).as_bytes())?;

@@ -7,9 +7,10 @@
 
 use crate::gather::ProgCache;
 use rnet_core::addr::ntop6;
-use rnet_core::explain::{explain_tcp, explain_udp, Sysctls};
+use rnet_core::explain::{explain_tcp, explain_udp};
 use rnet_core::procnet::{InetEntry, Proto, UnixEntry, UNIX_ACCEPTCON};
 use rnet_core::tcp_state::TcpState;
+use rnet_core::timing::Hosts;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -454,8 +455,8 @@ pub struct RowCtx<'a, L> {
     pub progs: &'a ProgCache,
     /// Row options.
     pub opts: RowOpts,
-    /// Sysctls for annotations.
-    pub sysctls: &'a Sysctls,
+    /// Both ends' sysctls, for annotations.
+    pub hosts: &'a Hosts,
 }
 
 /// One row of an internet table, appended to `out` with its newline.
@@ -545,7 +546,7 @@ pub fn inet_row<L: Lookup>(
         match proto {
             Proto::Tcp => {
                 out.extend_from_slice(b"  # ");
-                out.extend_from_slice(explain_tcp(e, ctx.sysctls).as_bytes());
+                out.extend_from_slice(explain_tcp(e, ctx.hosts).as_bytes());
             }
             Proto::Udp | Proto::UdpLite => {
                 out.extend_from_slice(b"  # ");
@@ -673,12 +674,12 @@ mod tests {
         let e = parse_inet_line(line.as_bytes(), 2).unwrap();
         let mut names = Names::new(Fake, numeric, numeric, numeric);
         let progs = ProgCache::default();
-        let sys = Sysctls::default();
+        let sys = Hosts::same(rnet_core::timing::TcpTimers::default());
         let mut ctx = RowCtx {
             names: &mut names,
             progs: &progs,
             opts,
-            sysctls: &sys,
+            hosts: &sys,
         };
         let mut out = Vec::new();
         inet_row(&mut ctx, proto, &e, &mut out);

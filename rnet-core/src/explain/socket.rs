@@ -1,27 +1,11 @@
-//! Annotations: what a socket's state means right now, from the kernel's
-//! own numbers (state, timer, retransmissions, queues, inode), never from a
-//! guess. Predictions name the sysctl they come from.
+//! What one socket's state means right now, from the kernel's own numbers
+//! (state, timer, retransmissions, queues, inode), never from a guess.
+//! Predictions name the sysctl they come from.
 
+use super::{plural, ticks_to_secs};
 use crate::procnet::{InetEntry, TimerKind};
 use crate::tcp_state::TcpState;
-use crate::timing::TcpTimers;
-
-/// The sysctls the annotations quote: the same reader as the retransmission
-/// schedules of [`crate::timing`], so every tool quotes the same numbers.
-pub type Sysctls = TcpTimers;
-
-/// Seconds with two decimals from USER_HZ ticks, as netstat prints them.
-pub fn ticks_to_secs(ticks: u64) -> String {
-    format!("{}.{:02}", ticks / 100, ticks % 100)
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
+use crate::timing::{Hosts, TcpTimers};
 
 /// `" of tcp_syn_retries=6"`, or nothing when the sysctl is unknown.
 fn of_knob(knob: &str, value: Option<i64>) -> String {
@@ -47,7 +31,7 @@ fn queues(e: &InetEntry) -> String {
 
 /// SYN retransmissions against what the kernel allows: `tcp_syn_retries`
 /// plus `tcp_syn_linear_timeouts` where that knob exists (Linux 6.5+).
-fn syn_retries(e: &InetEntry, sys: &Sysctls) -> String {
+fn syn_retries(e: &InetEntry, sys: &TcpTimers) -> String {
     let limit = match (sys.syn_retries, sys.syn_linear_timeouts) {
         (Some(r), Some(l)) if l > 0 => format!(
             " of {} (tcp_syn_retries={r} + tcp_syn_linear_timeouts={l})",
@@ -84,7 +68,8 @@ fn probe_note(e: &InetEntry) -> &'static str {
 /// A one-line explanation of a TCP socket for a learner, with its live
 /// numbers. The text starts with the state in netstat's spelling, so a
 /// `grep` for a state finds annotated lines as well.
-pub fn explain_tcp(e: &InetEntry, sys: &Sysctls) -> String {
+pub fn explain_tcp(e: &InetEntry, hosts: &Hosts) -> String {
+    let sys = &hosts.here;
     let Some(state) = e.state.known() else {
         return format!(
             "state code {:02X} is not a TCP state rnetstat knows",
@@ -215,14 +200,14 @@ mod tests {
         }
     }
 
-    fn sys() -> Sysctls {
-        Sysctls {
+    fn sys() -> Hosts {
+        Hosts::same(TcpTimers {
             syn_retries: Some(6),
             synack_retries: Some(5),
             fin_timeout: Some(60),
             orphan_retries: Some(0),
-            ..Sysctls::default()
-        }
+            ..TcpTimers::default()
+        })
     }
 
     #[test]
