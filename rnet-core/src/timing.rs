@@ -45,8 +45,17 @@ impl TcpTimers {
     /// defaults where a value is missing: 6 retries, no linear timeouts).
     pub fn syn_schedule(&self) -> SynSchedule {
         syn_schedule(
-            self.syn_retries.unwrap_or(6),
-            self.syn_linear_timeouts.unwrap_or(0),
+            Knob::SynRetries.value(self),
+            Knob::SynLinearTimeouts.value(self),
+        )
+    }
+
+    /// The send times of an active open's SYNs under these settings, and
+    /// when it gives up (see [`syn_send_times`]).
+    pub fn syn_send_times(&self) -> (Vec<u64>, u64) {
+        syn_send_times(
+            Knob::SynRetries.value(self),
+            Knob::SynLinearTimeouts.value(self),
         )
     }
 
@@ -297,15 +306,43 @@ impl Hosts {
     /// if the server has it as this host does`. `peer` names the other end
     /// ("the server").
     pub fn knob_text(&self, host: Host, knob: Knob, peer: &str) -> String {
-        let v = knob.value(self.timers(host));
-        let name = knob.name();
-        match host {
-            Host::Here => format!("{name}={v}"),
-            Host::Peer if self.peer_given(knob) => {
-                format!("{peer}'s {name}={v} from {PEER_ENV}")
-            }
-            Host::Peer => format!("{name}={v} if {peer} has it as this host does"),
+        self.knobs_text(host, &[knob], peer)
+    }
+
+    /// Several knobs of one host, as [`Hosts::knob_text`] words one:
+    /// `tcp_syn_retries=6, tcp_syn_linear_timeouts=4 if the client has
+    /// them as this host does`. The linear-timeouts knob is left out where
+    /// this host's kernel has none.
+    pub fn knobs_text(&self, host: Host, knobs: &[Knob], peer: &str) -> String {
+        let t = self.timers(host);
+        let shown: Vec<Knob> = knobs
+            .iter()
+            .copied()
+            .filter(|k| *k != Knob::SynLinearTimeouts || self.here.syn_linear_timeouts.is_some())
+            .collect();
+        let list = |ks: &[Knob]| {
+            ks.iter()
+                .map(|k| format!("{}={}", k.name(), k.value(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if host == Host::Here {
+            return list(&shown);
         }
+        let (given, assumed): (Vec<Knob>, Vec<Knob>) =
+            shown.iter().partition(|k| self.peer_given(**k));
+        let mut parts = Vec::new();
+        if !given.is_empty() {
+            parts.push(format!("{peer}'s {} from {PEER_ENV}", list(&given)));
+        }
+        if !assumed.is_empty() {
+            parts.push(format!(
+                "{} if {peer} has {} as this host does",
+                list(&assumed),
+                if assumed.len() == 1 { "it" } else { "them" }
+            ));
+        }
+        parts.join(", ")
     }
 }
 
@@ -577,6 +614,22 @@ mod tests {
         assert_eq!(
             h.knob_text(Host::Here, Knob::SynackRetries, "the server"),
             "tcp_synack_retries=5"
+        );
+        let h = Hosts::with_peer(
+            TcpTimers {
+                syn_linear_timeouts: Some(4),
+                ..here
+            },
+            "tcp_syn_retries=3",
+        )
+        .unwrap();
+        assert_eq!(
+            h.knobs_text(
+                Host::Peer,
+                &[Knob::SynRetries, Knob::SynLinearTimeouts],
+                "the client"
+            ),
+            "the client's tcp_syn_retries=3 from RNET_PEER_SYSCTL, tcp_syn_linear_timeouts=4 if the client has it as this host does"
         );
         assert!(Hosts::with_peer(here, "tcp_bogus=1").is_err());
         assert!(Hosts::with_peer(here, "tcp_syn_retries").is_err());

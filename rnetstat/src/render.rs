@@ -7,7 +7,7 @@
 
 use crate::gather::ProgCache;
 use rnet_core::addr::ntop6;
-use rnet_core::explain::{explain_tcp, explain_udp};
+use rnet_core::explain::{explain_tcp, explain_timer, explain_udp};
 use rnet_core::procnet::{InetEntry, Proto, UnixEntry, UNIX_ACCEPTCON};
 use rnet_core::tcp_state::TcpState;
 use rnet_core::timing::Hosts;
@@ -547,6 +547,10 @@ pub fn inet_row<L: Lookup>(
             Proto::Tcp => {
                 out.extend_from_slice(b"  # ");
                 out.extend_from_slice(explain_tcp(e, ctx.hosts).as_bytes());
+                if ctx.opts.timers {
+                    out.extend_from_slice(b"; ");
+                    out.extend_from_slice(explain_timer(e).as_bytes());
+                }
             }
             Proto::Udp | Proto::UdpLite => {
                 out.extend_from_slice(b"  # ");
@@ -833,7 +837,7 @@ mod tests {
             ..RowOpts::default()
         };
         let r = row(tw, Proto::Tcp, o, true);
-        assert!(r.starts_with("tcp        0      0 127.0.0.1:58554         127.0.0.1:5560          TIME_WAIT    # TIME_WAIT: this side closed first"), "{r}");
+        assert!(r.starts_with("tcp        0      0 127.0.0.1:58554         127.0.0.1:5560          TIME_WAIT    # TIME_WAIT: this side sent its FIN first"), "{r}");
         assert_eq!(r.split_whitespace().nth(5), Some("TIME_WAIT"));
     }
 

@@ -100,17 +100,18 @@ fn explain_flag_and_environment() {
         assert_eq!(a.split_whitespace().nth(5), p.split_whitespace().nth(5));
     }
     assert!(
-        lines[3].contains("TIME_WAIT: this side closed first"),
+        lines[3].contains("TIME_WAIT: this side sent its FIN first"),
         "{}",
         lines[3]
     );
     assert!(lines[3].contains("59.64 s left"), "{}", lines[3]);
     assert!(
-        lines[4].contains("SYN retransmissions: 2 of tcp_syn_retries=6"),
+        lines[4].contains("SYN resent 2 times so far"),
         "{}",
         lines[4]
     );
-    assert!(lines[4].contains("next in 2.00 s"), "{}", lines[4]);
+    assert!(lines[4].contains("tcp_syn_retries=6"), "{}", lines[4]);
+    assert!(lines[4].contains("next SYN in 2.00 s"), "{}", lines[4]);
 
     let env_on = |k: &str, v: &str| {
         let o = rnetstat(&t.0).arg("-nat").env(k, v).output().unwrap();

@@ -228,7 +228,7 @@ pub fn check_time_wait_countdown(scene: &Scene, side: Side, first: Option<f64>) 
         .find(|r| r.state == "TIME_WAIT")
         .and_then(|r| r.note)
         .unwrap_or_default();
-    scene.check(note.contains("s left of the 60 s 2MSL wait"), || {
+    scene.check(note.contains("s left of the fixed 60 s"), || {
         format!("rnetstat's TIME_WAIT note: {note}")
     });
 }

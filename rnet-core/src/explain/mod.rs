@@ -9,7 +9,7 @@
 
 pub mod socket;
 
-pub use socket::{explain_tcp, explain_udp};
+pub use socket::{explain_tcp, explain_timer, explain_udp};
 
 /// Seconds with two decimals from USER_HZ ticks, as netstat prints them.
 pub fn ticks_to_secs(ticks: u64) -> String {
@@ -32,14 +32,14 @@ pub fn times(n: u64) -> String {
 
 /// A predicted duration as every tool quotes it: one decimal below 10 s
 /// (`7.0 s`), whole seconds above (`63 s`), and minutes beside long ones
-/// (`131 s, about 2 minutes`).
+/// (`131 s (about 2 minutes)`).
 pub fn duration(secs: f64) -> String {
     if secs < 10.0 {
         format!("{secs:.1} s")
     } else if secs < 100.0 {
         format!("{secs:.0} s")
     } else {
-        format!("{secs:.0} s, about {:.0} minutes", secs / 60.0)
+        format!("{secs:.0} s (about {:.0} minutes)", secs / 60.0)
     }
 }
 
@@ -56,9 +56,9 @@ mod tests {
         assert_eq!(duration(7.0), "7.0 s");
         assert_eq!(duration(1.4), "1.4 s");
         assert_eq!(duration(63.0), "63 s");
-        assert_eq!(duration(102.2), "102 s, about 2 minutes");
-        assert_eq!(duration(131.0), "131 s, about 2 minutes");
-        assert_eq!(duration(924.6), "925 s, about 15 minutes");
+        assert_eq!(duration(102.2), "102 s (about 2 minutes)");
+        assert_eq!(duration(131.0), "131 s (about 2 minutes)");
+        assert_eq!(duration(924.6), "925 s (about 15 minutes)");
         assert_eq!(times(1), "1 time");
         assert_eq!(plural(2, "byte", "bytes"), "2 bytes");
     }
