@@ -4,6 +4,8 @@
 //! resends its FIN. Pure arithmetic over the sysctl values, so every tool
 //! quotes the same numbers; the caller reads the sysctls (see
 //! [`crate::procnet::read_sysctl`]) in the network namespace that matters.
+//! `docs/tcp-timers.md` says what kernel behaviour each model follows and
+//! how it was measured.
 
 use crate::procnet::read_sysctl;
 use std::path::Path;
