@@ -2,11 +2,15 @@
 //!
 //! - [`socket`]: one socket as a listing shows it (rnetstat), from the
 //!   kernel's numbers for that socket.
+//! - [`conn`]: one connection as its own program lives it (rnc's
+//!   `--explain`): the handshake, SYNs resent, the close path and what the
+//!   kernel keeps after the close.
 //!
 //! The figures come from [`crate::timing`] (one formula each); the words
 //! for numbers and durations come from this module, so all three tools
 //! quote the same figure the same way.
 
+pub mod conn;
 pub mod socket;
 
 pub use socket::{explain_tcp, explain_timer, explain_udp};
