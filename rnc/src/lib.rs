@@ -70,6 +70,8 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
                 .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
             let mut narr = Narrator::new(&prog, explain);
             narr.listener = o.listen;
+            narr.scan = o.zero_io;
+            narr.idle = o.timeout;
             let sigfd = match sys::install_signal_pipe() {
                 Ok(fd) => fd,
                 Err(e) => {
@@ -144,8 +146,10 @@ pub(crate) fn finish(prog: &str, o: &Options, end: End, sigfd: i32) -> u8 {
     }
 }
 
-/// Serves one connection: narration of the handshake, the relay, the
-/// close and what the close left behind (TCP). The caller `finish`es.
+/// Serves one connection: narration of the handshake, the relay and the
+/// close. Returns how the relay ended and, for TCP, the ends whose close
+/// the caller narrates with `Narrator::closed` once every socket that
+/// must go is closed (close first, then narrate). The caller `finish`es.
 fn serve(
     c: Connected,
     o: &Options,
@@ -153,16 +157,26 @@ fn serve(
     listener: bool,
     narr: &mut Narrator,
     sigfd: i32,
-) -> End {
+) -> (End, Option<(SocketAddr, SocketAddr)>) {
     let tcp = t == Transport::Tcp;
     if tcp {
         narr.established(c.sock.as_raw_fd(), &c.local, &c.peer, listener);
     }
     let end = relay::relay(c.sock.as_raw_fd(), &relay_opts(o, t, listener), narr, sigfd);
+    if tcp {
+        narr.closing(c.sock.as_raw_fd());
+    }
     let (local, peer) = (c.local, c.peer);
     drop(c.sock);
-    if tcp {
-        narr.left_behind(&local, &peer);
+    (end, tcp.then_some((local, peer)))
+}
+
+/// `serve`, then the account of the close (a client has no other socket
+/// to close first).
+fn serve_client(c: Connected, o: &Options, t: Transport, narr: &mut Narrator, sigfd: i32) -> End {
+    let (end, ends) = serve(c, o, t, false, narr, sigfd);
+    if let Some((local, peer)) = ends {
+        narr.closed(&local, &peer, &end);
     }
     end
 }
@@ -199,7 +213,7 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 Ok(c) => {
                     rc = 0;
                     if !o.zero_io {
-                        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd), sigfd);
+                        let st = finish(prog, o, serve_client(c, o, t, narr, sigfd), sigfd);
                         if st != 0 {
                             return st;
                         }
@@ -279,6 +293,11 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
             );
         }
         if o.zero_io {
+            if t == Transport::Tcp && narr.on() {
+                let (local, peer) = (c.local, c.peer);
+                drop(c);
+                narr.scan_open(&local, &peer);
+            }
             continue;
         }
         if o.pass_fd {
@@ -293,7 +312,7 @@ fn connect_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 
                 }
             };
         }
-        let st = finish(prog, o, serve(c, o, t, false, narr, sigfd), sigfd);
+        let st = finish(prog, o, serve_client(c, o, t, narr, sigfd), sigfd);
         if st != 0 {
             return st;
         }
@@ -447,11 +466,13 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
             sigfd,
         );
     }
+    let mut lsock = Some(lsock);
     loop {
+        let Some(l) = lsock.as_ref() else { return 1 };
         let conn = if t == Transport::Udp {
-            match udp_first_datagram(&lsock, sigfd) {
+            match udp_first_datagram(l, sigfd) {
                 Ok(peer) => Connected {
-                    sock: match lsock.try_clone() {
+                    sock: match l.try_clone() {
                         Ok(s) => s,
                         Err(e) => {
                             eprintln!("{prog}: {}", net::strip_os_error(&e));
@@ -465,7 +486,7 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
                 Err(None) => return 1,
             }
         } else {
-            match accept(&lsock, sigfd) {
+            match accept(l, sigfd) {
                 Ok(c) => c,
                 Err(Some(sig)) => sys::die_of(sig),
                 Err(None) => {
@@ -484,11 +505,21 @@ fn listen_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
                 conn.peer.port()
             );
         }
-        let end = serve(conn, o, t, true, narr, sigfd);
+        let (end, ends) = serve(conn, o, t, true, narr, sigfd);
         // With -k a reset ends only that client; a dead stdout ends all.
         let fatal = matches!(end, End::OutputFailed(_));
+        let last = !o.keep || t == Transport::Udp || fatal || matches!(end, End::Signal(_));
+        if last {
+            // Close first, then narrate: the LISTEN socket goes before the
+            // account of the connection's close, which may follow the
+            // kernel's states for up to a second.
+            lsock = None;
+        }
+        if let Some((local, peer)) = ends {
+            narr.closed(&local, &peer, &end);
+        }
         let st = finish(prog, o, end, sigfd);
-        if !o.keep || t == Transport::Udp || fatal {
+        if last {
             return st;
         }
     }

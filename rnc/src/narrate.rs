@@ -1,14 +1,31 @@
 //! `--explain`: one line on stderr per event, each naming the TCP state as
 //! netstat spells it, read from the kernel (`TCP_INFO` while the socket is
 //! open, `/proc/net/tcp{,6}` after it is closed). Never on stdout.
+//!
+//! This module only watches and prints: every sentence comes from
+//! `rnet_core::explain::conn`. It remembers what it saw (each state and
+//! when, the peer's FIN, a reset, a half-close) so that the account after
+//! the close can say which path the connection took, including states
+//! that passed too fast to be seen. The socket is always closed before
+//! that account is given (close first, then narrate).
 
+use crate::relay::End;
 use crate::sys::{self, TcpInfo};
-use rnet_core::explain::ticks_to_secs;
+use rnet_core::explain::conn::{self, CloseCause, CloseStory, Closer, ConnectEnd, Found};
 use rnet_core::procnet::{proc_root, Family, InetReader, Proto};
-use rnet_core::tcp_state::{StateCode, TcpState};
-use rnet_core::timing::TcpTimers;
+use rnet_core::tcp_state::TcpState;
+use rnet_core::timing::{Hosts, TcpTimers};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// The timer column's `timewait` kind in `/proc/net/tcp`.
+const TIMER_TIMEWAIT: u8 = 3;
+/// USER_HZ: `/proc/net/tcp` counts timer ticks at 100 a second.
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// What a look at the connection found: a state, or nothing left (`None`).
+type Look = Option<TcpState>;
 
 /// Prints annotations when enabled.
 pub struct Narrator {
@@ -17,16 +34,32 @@ pub struct Narrator {
     last: Option<TcpInfo>,
     /// rnc runs with `-l`.
     pub listener: bool,
+    /// `-z`: one line per port, no SYN_SENT paragraph.
+    pub scan: bool,
+    /// `-w N`, for the words of an idle end.
+    pub idle: Option<u32>,
+    /// This host's settings, read at the first SYN or the close.
+    timers: Option<TcpTimers>,
+    /// When the first SYN of the current attempt left.
+    syn_start: Option<Instant>,
+    /// States seen since ESTABLISHED, in order.
+    seen: Vec<TcpState>,
+    /// The last state seen and the last time it was still seen.
+    still: Option<(Look, Instant)>,
+    /// How long the last change can have taken (ms between the look that
+    /// saw it and the one before).
+    gap_ms: f64,
+    saw_reset: bool,
+    unread: u64,
 }
 
-fn state_name(code: u8) -> &'static str {
-    StateCode::from(code).netstat_name()
-}
-
-/// An address as netstat prints it (`198.18.0.1:47550`, `[::1]:5555` here
-/// for readability).
-fn ep(a: &SocketAddr) -> String {
-    a.to_string()
+/// `Ctrl-C (SIGINT)` / `SIGTERM`.
+fn signal_words(sig: i32) -> String {
+    match sig {
+        libc::SIGINT => "Ctrl-C (SIGINT)".to_string(),
+        libc::SIGTERM => "SIGTERM".to_string(),
+        n => format!("signal {n}"),
+    }
 }
 
 impl Narrator {
@@ -37,6 +70,15 @@ impl Narrator {
             on,
             last: None,
             listener: false,
+            scan: false,
+            idle: None,
+            timers: None,
+            syn_start: None,
+            seen: Vec::new(),
+            still: None,
+            gap_ms: 0.0,
+            saw_reset: false,
+            unread: 0,
         }
     }
 
@@ -51,39 +93,47 @@ impl Narrator {
         }
     }
 
+    fn timers(&mut self) -> TcpTimers {
+        *self
+            .timers
+            .get_or_insert_with(|| TcpTimers::read(&proc_root()))
+    }
+
+    /// Notes a look at the connection that found `now`; returns whether
+    /// the state changed (and records how long the change can have taken).
+    fn look(&mut self, now: Look) -> bool {
+        let t = Instant::now();
+        let changed = match self.still {
+            Some((was, at)) if was != now => {
+                self.gap_ms = t.duration_since(at).as_secs_f64() * 1e3;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        };
+        if changed {
+            if let Some(s) = now {
+                if self.seen.last() != Some(&s) {
+                    self.seen.push(s);
+                }
+            }
+        }
+        self.still = Some((now, t));
+        changed
+    }
+
     /// A listening socket is up.
     pub fn listening(&self, local: &SocketAddr, udp: bool, keep: bool) {
-        if udp && keep {
-            self.say(
-                "UDP",
-                &format!("bound to {}; UDP has no handshake and no LISTEN state; with -k the socket stays unconnected: datagrams from every sender are read, and there is no one to answer", ep(local)),
-            );
-        } else if udp {
-            self.say(
-                "UDP",
-                &format!("bound to {}; UDP has no handshake and no LISTEN state: the first datagram decides the peer", ep(local)),
-            );
+        if udp {
+            self.say("UDP", &conn::udp_bound(local, keep));
         } else {
-            self.say(
-                "LISTEN",
-                &format!(
-                    "listening on {}; each SYN that arrives gets a SYN|ACK (SYN_RECV) and, after the client's ACK, a new ESTABLISHED socket",
-                    ep(local)
-                ),
-            );
+            self.say("LISTEN", &conn::listening(local));
         }
     }
 
     /// `-u -v`: the probe datagrams nc sends before saying "succeeded".
     pub fn udp_probe(&self, w: Option<u32>) {
-        let secs = w.unwrap_or(3);
-        self.say(
-            "UDP",
-            &format!(
-                "UDP has no handshake: probing with {} one-byte 'X' datagrams over {secs} s (the peer receives them as data, as from nc -u -v); an ICMP port-unreachable answer makes a later send fail with 'Connection refused'",
-                2 + secs
-            ),
-        );
+        self.say("UDP", &conn::udp_probe(w.unwrap_or(3)));
     }
 
     /// `connect()` sent the first SYN.
@@ -91,43 +141,78 @@ impl Narrator {
         if !self.on {
             return;
         }
-        let t = TcpTimers::read(&proc_root());
-        let sched = t.syn_schedule();
-        self.say(
-            "SYN_SENT",
-            &format!(
-                "SYN sent to {}; waiting for SYN|ACK; if none comes the kernel sends {} SYNs in all and gives up after about {} s (tcp_syn_retries={}{})",
-                ep(peer),
-                sched.sent,
-                sched.timeout,
-                t.syn_retries.unwrap_or(6),
-                t.syn_linear_timeouts
-                    .map(|n| format!(", tcp_syn_linear_timeouts={n}"))
-                    .unwrap_or_default()
-            ),
-        );
+        self.syn_start = Some(Instant::now());
+        let (hosts, warning) = Hosts::read(&proc_root());
+        self.timers = Some(hosts.here);
+        if let Some(w) = warning {
+            self.say("SYN_SENT", &w);
+        }
+        if !self.scan {
+            self.say("SYN_SENT", &conn::syn_sent(peer, &hosts));
+        }
         self.last = sys::tcp_info(fd);
     }
 
-    /// Called every tick while connecting: reports each SYN retransmission.
+    fn syns(&self) -> u32 {
+        self.last.map(|l| u32::from(l.retransmits) + 1).unwrap_or(1)
+    }
+
+    fn since_first_syn(&self) -> f64 {
+        self.syn_start
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
+    /// Called every tick while connecting: reports each SYN resent.
     pub fn connecting_tick(&mut self, fd: RawFd) {
         if !self.on {
             return;
         }
         let Some(now) = sys::tcp_info(fd) else { return };
         let before = self.last.map(|l| l.retransmits).unwrap_or(0);
-        if now.state == 2 && now.retransmits > before {
-            self.say(
-                "SYN_SENT",
-                &format!(
-                    "no answer: SYN retransmission {} (back-off {}, next try in {:.1} s); a firewall may be dropping the SYN or the SYN|ACK",
-                    now.retransmits,
-                    now.backoff,
-                    f64::from(now.rto_us) / 1e6
-                ),
-            );
+        if now.state == 2 && now.retransmits > before && !self.scan {
+            let t = self.timers();
+            let (sends, give_up) = t.syn_send_times();
+            let at = self.since_first_syn();
+            for n in before + 1..=now.retransmits {
+                self.say(
+                    "SYN_SENT",
+                    &conn::syn_resent(u32::from(n), at, &sends, give_up, &t),
+                );
+            }
         }
-        self.last = Some(now);
+        if now.state == 2 {
+            self.last = Some(now);
+        }
+    }
+
+    /// Reads the SYN count of a connect about to be abandoned (before its
+    /// socket is closed).
+    pub fn note_syns(&mut self, fd: RawFd) {
+        if let Some(now) = sys::tcp_info(fd).filter(|i| i.state == 2) {
+            self.last = Some(now);
+        }
+    }
+
+    /// A signal ended rnc in SYN_SENT (the socket is already closed).
+    pub fn abandoned(&self, peer: &SocketAddr, sig: i32) {
+        if self.syn_start.is_none() {
+            return;
+        }
+        self.say(
+            conn::CLOSED,
+            &conn::syn_abandoned(
+                peer,
+                &signal_words(sig),
+                self.syns(),
+                self.since_first_syn(),
+            ),
+        );
+    }
+
+    /// `-z`: the port answered (the socket is already closed).
+    pub fn scan_open(&self, local: &SocketAddr, peer: &SocketAddr) {
+        self.say("ESTABLISHED", &conn::scan_open(local, peer));
     }
 
     /// The handshake completed.
@@ -141,22 +226,14 @@ impl Narrator {
         if !self.on {
             return;
         }
-        let how = if accepted {
-            "three-way handshake complete (their SYN, our SYN|ACK, their ACK)"
-        } else {
-            "three-way handshake complete (our SYN, their SYN|ACK, our ACK)"
-        };
         // The handshake completed even if the connection has moved on by
         // now (a client that sent and closed before accept() leaves the
         // socket in CLOSE_WAIT): say ESTABLISHED, then report the change.
-        self.say(
-            "ESTABLISHED",
-            &format!(
-                "{} <-> {}; {how}; data can flow both ways",
-                ep(local),
-                ep(peer)
-            ),
-        );
+        self.say("ESTABLISHED", &conn::established(local, peer, accepted));
+        self.seen.clear();
+        self.still = None;
+        self.saw_reset = false;
+        self.look(Some(TcpState::Established));
         self.last = sys::tcp_info(fd).map(|i| TcpInfo { state: 1, ..i });
         self.tick(fd);
     }
@@ -168,37 +245,47 @@ impl Narrator {
             return;
         }
         let Some(now) = sys::tcp_info(fd) else { return };
-        // CLOSE here means both FINs are done while our descriptor is still
-        // open (the kernel moved the connection to a TIME_WAIT mini-socket);
-        // what is left is reported by `left_behind` after the close.
-        if now.state == 7 {
+        let state = TcpState::try_from(now.state).ok();
+        if state == Some(TcpState::Close) {
+            // Both FINs are done while our descriptor is still open: the
+            // kernel moved the connection to a TIME_WAIT mini-socket
+            // (unless a reset closed it). Noted, not said: the account
+            // after the close reads TIME_WAIT from /proc.
+            if !self.saw_reset {
+                let t = Instant::now();
+                if let Some((was, at)) = self.still {
+                    if was != Some(TcpState::TimeWait) {
+                        self.gap_ms = t.duration_since(at).as_secs_f64() * 1e3;
+                        self.still = Some((Some(TcpState::TimeWait), t));
+                    }
+                }
+            }
             self.last = Some(now);
             return;
         }
-        if self.last.map(|l| l.state) != Some(now.state) {
-            let text = match TcpState::try_from(now.state) {
-                Ok(TcpState::CloseWait) if self.listener => "the peer closed first (its FIN arrived); a listening rnc ends now, as nc does, which sends our FIN".to_string(),
-                Ok(TcpState::CloseWait) => "the peer closed first (its FIN arrived); this side stays in CLOSE_WAIT until rnc's input ends (Ctrl-D) or it is stopped (Ctrl-C)".to_string(),
-                Ok(TcpState::FinWait1) => "this side closed first and sent its FIN; waiting for the peer's ACK".to_string(),
-                Ok(TcpState::FinWait2) => "the peer acknowledged our FIN; waiting for the peer's FIN (the peer is in CLOSE_WAIT)".to_string(),
-                Ok(TcpState::Closing) => "both sides sent a FIN at once (simultaneous close); waiting for the ACK of ours".to_string(),
-                Ok(TcpState::LastAck) => "the peer closed first and we sent our FIN; waiting for its ACK".to_string(),
-                Ok(TcpState::TimeWait) => "both FINs exchanged and this side closed first: it will wait 2MSL (60 s)".to_string(),
-                Ok(TcpState::Close) => "the connection is closed".to_string(),
-                Ok(s) => s.info().explanation.to_string(),
-                Err(_) => "unknown state".to_string(),
-            };
-            self.say(state_name(now.state), &text);
+        let changed = self.last.map(|l| l.state) != Some(now.state);
+        if let Some(s) = state {
+            self.look(Some(s));
+        }
+        if changed {
+            match state {
+                Some(s) => self.say(conn::name(s), &conn::state_while_open(s, self.listener)),
+                None => self.say("UNKNOWN", &format!("state {} (unknown)", now.state)),
+            }
         } else if now.total_retrans > self.last.map(|l| l.total_retrans).unwrap_or(0) {
-            self.say(
-                state_name(now.state),
-                &format!(
-                    "{} retransmission(s) so far: segments are being lost or dropped",
-                    now.total_retrans
-                ),
-            );
+            if let Some(s) = state {
+                self.say(
+                    conn::name(s),
+                    &conn::retransmissions(u64::from(now.total_retrans)),
+                );
+            }
         }
         self.last = Some(now);
+    }
+
+    /// `-N`: rnc shut down its sending side (a half-close).
+    pub fn half_closed(&mut self, fd: RawFd) {
+        self.tick(fd);
     }
 
     /// The peer's FIN arrived (read returned 0).
@@ -207,105 +294,146 @@ impl Narrator {
     }
 
     /// The peer reset the connection.
-    pub fn reset(&self) {
-        self.say(
-            "CLOSED",
-            "connection reset by peer (RST): the peer's socket is gone (its program ended, or a firewall answered with tcp-reset); no TIME_WAIT on either side",
-        );
+    pub fn reset(&mut self) {
+        self.saw_reset = true;
+        self.say(conn::CLOSED, &conn::reset());
     }
 
     /// A connect attempt failed; says which of refused, timed out or
     /// unreachable it was, from the error and the SYNs seen.
-    pub fn connect_failed(&self, peer: &SocketAddr, err: &std::io::Error) {
-        let syns = self.last.map(|l| u32::from(l.retransmits) + 1).unwrap_or(1);
-        let text = match err.raw_os_error() {
-            Some(libc::ECONNREFUSED) => format!(
-                "refused: {} answered our SYN with RST (nothing listens on that port, or a firewall rejects with tcp-reset)",
-                ep(peer)
-            ),
-            Some(libc::ETIMEDOUT) => format!(
-                "timed out: no answer to {syns} SYN(s); the SYN or the SYN|ACK is being dropped"
-            ),
-            Some(libc::EINPROGRESS) => format!(
-                "gave up after the -w timeout, still in SYN_SENT after {syns} SYN(s)"
-            ),
-            Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => format!(
-                "unreachable: an ICMP error came back for {} (no route, or a firewall rejects with icmp-*-unreachable)",
-                ep(peer)
-            ),
-            _ => format!("connect failed: {err}"),
-        };
-        self.say("CLOSED", &text);
-    }
-
-    /// After rnc closed the socket: the state the 4-tuple was left in,
-    /// looked up in `/proc/net/tcp{,6}`.
-    pub fn left_behind(&self, local: &SocketAddr, peer: &SocketAddr) {
+    pub fn connect_failed(&mut self, peer: &SocketAddr, err: &std::io::Error) {
         if !self.on {
             return;
         }
-        // Right after close() the last segments may still be in flight (the
-        // peer's delayed ACK, its FIN): report the state found, then follow
-        // a closing state for up to half a second and report each change,
-        // so every state netstat can show is named.
-        let closing = |st: u8| {
-            matches!(
-                TcpState::try_from(st),
-                Ok(TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing | TcpState::LastAck)
-            )
+        let end = match err.raw_os_error() {
+            Some(libc::ECONNREFUSED) => ConnectEnd::Refused,
+            Some(libc::ETIMEDOUT) => ConnectEnd::TimedOut,
+            Some(libc::EINPROGRESS) => ConnectEnd::WTimeout(self.since_first_syn().round() as u32),
+            Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => ConnectEnd::Unreachable,
+            _ => ConnectEnd::Other(err.to_string()),
         };
-        let start = std::time::Instant::now();
-        let mut found = lookup(local, peer);
-        self.report_left(local, peer, found);
-        while found.is_some_and(|(st, _, _)| closing(st))
-            && start.elapsed() < std::time::Duration::from_millis(500)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            let now = lookup(local, peer);
-            if now.map(|f| f.0) != found.map(|f| f.0) {
-                self.report_left(local, peer, now);
+        let t = self.timers();
+        let text = conn::connect_failed(peer, &end, self.syns(), self.since_first_syn(), &t);
+        self.say(conn::CLOSED, &text);
+    }
+
+    /// Just before rnc closes the socket: the last look while it is open
+    /// (state, bytes not read). Prints nothing, so the close is not
+    /// delayed.
+    pub fn closing(&mut self, fd: RawFd) {
+        if !self.on {
+            return;
+        }
+        self.unread = sys::unread_bytes(fd);
+        let Some(now) = sys::tcp_info(fd) else { return };
+        match TcpState::try_from(now.state) {
+            Ok(TcpState::Close) => {}
+            Ok(s) => {
+                self.look(Some(s));
             }
-            found = now;
+            Err(_) => {}
         }
     }
 
-    fn report_left(&self, local: &SocketAddr, peer: &SocketAddr, found: Option<(u8, u8, u64)>) {
-        match found {
-            Some((state, timer, ticks)) => {
-                let name = state_name(state);
-                let text = match TcpState::try_from(state) {
-                    Ok(TcpState::TimeWait) => format!(
-                        "socket closed; {} <-> {} stays in TIME_WAIT for {} s more (2MSL): this side closed first",
-                        ep(local),
-                        ep(peer),
-                        ticks_to_secs(ticks)
-                    ),
-                    Ok(TcpState::FinWait2) if timer == 3 => format!(
-                        "socket closed; the kernel keeps it (orphaned) in FIN_WAIT2 for {} s more (tcp_fin_timeout), waiting for the peer's FIN",
-                        ticks_to_secs(ticks)
-                    ),
-                    Ok(TcpState::FinWait1) => "socket closed; our FIN is not yet acknowledged: the kernel keeps retransmitting it (tcp_orphan_retries)".to_string(),
-                    Ok(TcpState::Closing) => "socket closed; the peer's FIN crossed ours: simultaneous close, waiting for the ACK of our FIN".to_string(),
-                    Ok(TcpState::LastAck) => "socket closed after the peer's FIN; waiting for the ACK of our FIN".to_string(),
-                    Ok(s) => format!("socket closed; the kernel still holds it: {}", s.info().explanation),
-                    Err(_) => "socket closed".to_string(),
-                };
-                self.say(name, &text);
-            }
-            None => self.say(
-                "CLOSED",
-                &format!(
-                    "socket closed; nothing is left of {} <-> {} (the peer closed first, or the connection was reset)",
-                    ep(local),
-                    ep(peer)
-                ),
-            ),
+    /// After rnc closed the socket (and, for a listener about to end, its
+    /// listening socket): follows the 4-tuple in `/proc/net/tcp{,6}` while
+    /// it is still changing, then says which path the close took and what
+    /// the kernel keeps.
+    pub fn closed(&mut self, local: &SocketAddr, peer: &SocketAddr, end: &End) {
+        if !self.on {
+            return;
         }
+        let cause = match end {
+            End::Signal(s) => CloseCause::Signal(signal_words(*s)),
+            End::Done => CloseCause::Done,
+            End::Idle => CloseCause::Idle(self.idle.unwrap_or(0)),
+            End::Reset => CloseCause::Reset,
+            End::OutputFailed(_) => CloseCause::OutputFailed,
+        };
+        let closer = if self
+            .seen
+            .iter()
+            .any(|s| matches!(s, TcpState::CloseWait | TcpState::LastAck))
+        {
+            Closer::Passive
+        } else {
+            Closer::Active
+        };
+        let mut story = CloseStory {
+            local: *local,
+            peer: *peer,
+            cause,
+            listener: self.listener,
+            closer,
+            seen: Vec::new(),
+            saw_reset: self.saw_reset,
+            unread: self.unread,
+            gap_ms: 0.0,
+            timers: self.timers(),
+        };
+        // A reset or unread data: nothing to follow.
+        if self.saw_reset || self.unread > 0 {
+            story.seen = self.seen.clone();
+            let (label, text) = conn::after_close(&story, Found::Gone);
+            self.say(&label, &text);
+            return;
+        }
+        // Follow the states while they change: a closing state that waits
+        // for an ACK for up to a second, FIN_WAIT2 (the peer's FIN) for
+        // 300 ms; TIME_WAIT and a vanished connection are final. Each
+        // state found on the way gets a short line once the next one is
+        // seen; the last one gets the whole account.
+        let start = Instant::now();
+        let mut shown: Option<Found> = None;
+        loop {
+            let found = lookup(local, peer);
+            let state = match found {
+                Found::Row { state, .. } => Some(state),
+                Found::Gone => None,
+            };
+            let shown_state = shown.map(|f| match f {
+                Found::Row { state, .. } => Some(state),
+                Found::Gone => None,
+            });
+            if shown_state != Some(state) {
+                if let Some(Found::Row { state: prev, .. }) = shown {
+                    story.seen = self.seen.clone();
+                    self.say(conn::name(prev), &conn::passing(&story, prev));
+                }
+                shown = Some(found);
+            } else {
+                // Keep the freshest timer reading.
+                shown = Some(found);
+            }
+            self.look(state);
+            let waited = start.elapsed();
+            let done = match state {
+                None | Some(TcpState::TimeWait) => true,
+                Some(TcpState::FinWait2) => waited >= Duration::from_millis(300),
+                Some(TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck) => {
+                    waited >= Duration::from_secs(1)
+                }
+                Some(_) => true,
+            };
+            if done {
+                break;
+            }
+            let pause = if waited < Duration::from_millis(50) {
+                1
+            } else {
+                5
+            };
+            std::thread::sleep(Duration::from_millis(pause));
+        }
+        story.seen = self.seen.clone();
+        story.gap_ms = self.gap_ms;
+        let (label, text) = conn::after_close(&story, shown.unwrap_or(Found::Gone));
+        self.say(&label, &text);
     }
 }
 
-/// Finds a 4-tuple in `/proc/net/tcp` and `tcp6`: (state, timer, ticks).
-fn lookup(local: &SocketAddr, peer: &SocketAddr) -> Option<(u8, u8, u64)> {
+/// Finds a 4-tuple in `/proc/net/tcp` and `tcp6`.
+fn lookup(local: &SocketAddr, peer: &SocketAddr) -> Found {
     let root = proc_root();
     for family in [Family::V4, Family::V6] {
         let Ok(mut r) = InetReader::open(&Proto::Tcp.path(&root, family)) else {
@@ -324,9 +452,19 @@ fn lookup(local: &SocketAddr, peer: &SocketAddr) -> Option<(u8, u8, u64)> {
                 && canon(e.local) == canon(local.ip())
                 && canon(e.remote) == canon(peer.ip())
             {
-                return Some((e.state.code(), e.timer, e.timer_ticks));
+                let Some(state) = e.state.known() else {
+                    continue;
+                };
+                let left = (e.timer != 0 || state == TcpState::TimeWait)
+                    .then(|| e.timer_ticks as f64 / TICKS_PER_SEC);
+                let left = if state == TcpState::FinWait2 && e.timer != TIMER_TIMEWAIT {
+                    None
+                } else {
+                    left
+                };
+                return Found::Row { state, left };
             }
         }
     }
-    None
+    Found::Gone
 }

@@ -271,7 +271,15 @@ pub fn connect_one(
                     ms = if ms < 0 { left } else { ms.min(left) };
                 }
                 match sys::wait_fd(fd, libc::POLLOUT, sigfd, ms) {
-                    Err(Some(sig)) => return Err(sig),
+                    Err(Some(sig)) => {
+                        // Close first, then narrate.
+                        narr.note_syns(fd);
+                        drop(s);
+                        if t == Transport::Tcp {
+                            narr.abandoned(&addr, sig);
+                        }
+                        return Err(sig);
+                    }
                     Err(None) => return Ok(Err(io::Error::last_os_error())),
                     Ok(true) => break,
                     Ok(false) => {}

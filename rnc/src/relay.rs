@@ -441,7 +441,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         if stdin_fd == -1 && up.is_empty() && netout != -1 {
             if o.fin_on_eof {
                 sys::shutdown(netout, libc::SHUT_WR);
-                narr.tick(net);
+                narr.half_closed(net);
             }
             netout = -1;
         }

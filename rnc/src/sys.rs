@@ -95,6 +95,19 @@ pub struct TcpInfo {
     pub total_retrans: u32,
 }
 
+/// Bytes received on socket `fd` and not yet read (`FIONREAD`, which is
+/// `SIOCINQ` on a TCP socket); 0 when unknown.
+pub fn unread_bytes(fd: RawFd) -> u64 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into `n`.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    if rc == 0 && n > 0 {
+        n as u64
+    } else {
+        0
+    }
+}
+
 /// `getsockopt(TCP_INFO)`.
 pub fn tcp_info(fd: RawFd) -> Option<TcpInfo> {
     // SAFETY: tcp_info is plain old data; the kernel writes at most `len`

@@ -289,7 +289,7 @@ impl CloseCause {
     fn words(&self) -> String {
         match self {
             CloseCause::Signal(s) => format!("{s} stopped rnc"),
-            CloseCause::Done => "rnc is done".to_string(),
+            CloseCause::Done => "both directions are done".to_string(),
             CloseCause::Idle(w) => format!("-w {w}: no data for {w} s"),
             CloseCause::Reset => "the connection was reset".to_string(),
             CloseCause::OutputFailed => "writing stdout failed".to_string(),
@@ -489,7 +489,7 @@ pub fn after_close(story: &CloseStory, found: Found) -> (String, String) {
                 left.map(|l| format!("; {l:.1} s left")).unwrap_or_default()
             );
             if story.listener {
-                s.push(' ');
+                s.push_str(". ");
                 s.push_str(&article_step_i(End::Server));
             }
             s
