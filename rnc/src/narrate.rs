@@ -283,8 +283,32 @@ impl Narrator {
         self.last = Some(now);
     }
 
-    /// `-N`: rnc shut down its sending side (a half-close).
+    /// `-N`: rnc shut down its sending side (a half-close). The state it
+    /// entered is known without a look (shutdown() moves ESTABLISHED to
+    /// FIN_WAIT1 and CLOSE_WAIT to LAST_ACK before it returns), so it is
+    /// said even if the peer's answer has already moved it on.
     pub fn half_closed(&mut self, fd: RawFd) {
+        if !self.on {
+            return;
+        }
+        let entered = if self
+            .still
+            .is_some_and(|(s, _)| s == Some(TcpState::CloseWait))
+        {
+            TcpState::LastAck
+        } else {
+            TcpState::FinWait1
+        };
+        let text = if entered == TcpState::FinWait1 {
+            conn::half_close()
+        } else {
+            conn::state_while_open(entered, self.listener)
+        };
+        self.say(conn::name(entered), &text);
+        self.look(Some(entered));
+        if let Some(l) = self.last.as_mut() {
+            l.state = entered.info().code;
+        }
         self.tick(fd);
     }
 
