@@ -90,7 +90,7 @@ pub fn short_syn_schedule(scene: &Scene) -> (u32, u64) {
 
 /// Checks a connect that timed out: rnc's nc-style message and status,
 /// its time against the schedule, and its narration (SYN_SENT with the
-/// predicted number of SYNs, every retransmission, then the failure).
+/// predicted number of SYNs, every SYN resent, then the failure).
 pub fn check_timed_out(scene: &Scene, cli: &mut Nc, sent: u32, timeout: u64) {
     let (status, at) = scene.ok(cli.wait_exit(Duration::from_secs(timeout + 10)));
     let took = at.duration_since(cli.started()).as_secs_f64();
@@ -116,11 +116,11 @@ pub fn check_timed_out(scene: &Scene, cli: &mut Nc, sent: u32, timeout: u64) {
     let retrans = cli
         .lines_about("SYN_SENT")
         .iter()
-        .filter(|l| l.contains("SYN retransmission"))
+        .filter(|l| l.contains("SYN resent"))
         .count();
     scene.check(retrans as u32 == sent - 1, || {
         format!(
-            "rnc narrated {retrans} SYN retransmissions, expected {}:\n{err}",
+            "rnc narrated {retrans} SYNs resent, expected {}:\n{err}",
             sent - 1
         )
     });
