@@ -313,7 +313,10 @@ fn active_closer_names_every_state() {
         tw.contains("last ACK is lost") && tw.contains("old duplicate segments"),
         "TIME_WAIT without why: {tw}"
     );
-    assert!(tw.contains("only the side that closed first"), "{tw}");
+    assert!(
+        tw.contains("sent its FIN before it received the peer's"),
+        "{tw}"
+    );
     // "(59.9 s left)": the time left when rnc looked, within 1 s of the
     // kernel's timer read by the test (plus the time between the reads).
     let left: f64 = tw
@@ -899,4 +902,109 @@ impl StatusText for std::process::ExitStatus {
     fn signal_or_code(&self) -> String {
         running::status_text(*self)
     }
+}
+
+/// A simultaneous close, made with a firewall rule in the client's
+/// namespace that drops its FIN for a while: Ctrl-C on the client (its
+/// FIN is dropped: FIN_WAIT1), then Ctrl-C on the server, whose FIN
+/// reaches the client in FIN_WAIT1 (CLOSING); then the rule goes and the
+/// client's resent FIN gets through. The polling sees CLOSING on the
+/// client and TIME_WAIT on both sides; the client's narration names
+/// FIN_WAIT1, CLOSING and TIME_WAIT and says both sides wait there.
+#[test]
+fn simultaneous_close_says_both_sides() {
+    const T: &str = "simultaneous_close_says_both_sides";
+    let Some(env) = lab_or_skip(T, &["iptables"]) else {
+        return;
+    };
+    let pair = LabPair::new(&env.ip, "rxsim").unwrap_or_else(|e| panic!("{e}"));
+    let (sa, ca) = (anchor(&pair.server), anchor(&pair.client));
+    let p = PORT.to_string();
+    let mut server = Running::start(
+        &pair.server,
+        &rnc_bin(),
+        &["--explain", "-l", &p],
+        In::Held,
+        Out::Captured,
+    );
+    wait_state(sa.pid(), PORT, 0x0A, "LISTEN");
+    let mut client = Running::start(
+        &pair.client,
+        &rnc_bin(),
+        &["--explain", SERVER_V4, &p],
+        In::Held,
+        Out::Captured,
+    );
+    server.wait_line("naming ESTABLISHED", STEP, |l| {
+        explain_state(l) == Some("ESTABLISHED")
+    });
+    client.wait_line("naming ESTABLISHED", STEP, |l| {
+        explain_state(l) == Some("ESTABLISHED")
+    });
+    let ipt = env.program("iptables");
+    let rule = [
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        &p,
+        "--tcp-flags",
+        "FIN",
+        "FIN",
+        "-j",
+        "DROP",
+    ];
+    let with = |op: &'static str| {
+        let mut a = vec!["-w", "5", op];
+        a.extend_from_slice(&rule);
+        a
+    };
+    run_ok(&pair.client, ipt, &with("-A"));
+    let (ts, tc) = (
+        Timeline::start(sa.pid(), PORT),
+        Timeline::start(ca.pid(), PORT),
+    );
+    client.signal(Signal::Int);
+    wait_state(ca.pid(), PORT, 0x04, "FIN_WAIT1 on the client");
+    server.signal(Signal::Int);
+    wait_state(ca.pid(), PORT, 0x0B, "CLOSING on the client");
+    run_ok(&pair.client, ipt, &with("-D"));
+    server.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
+    client.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
+    wait_state(ca.pid(), PORT, 0x06, "TIME_WAIT on the client");
+    wait_state(sa.pid(), PORT, 0x06, "TIME_WAIT on the server");
+    let (seen_s, seen_c) = (ts.finish(), tc.finish());
+    let states: Vec<u8> = seen_c.values().flatten().copied().collect();
+    assert!(
+        states.contains(&0x0B) && states.contains(&0x06),
+        "the client's table did not show CLOSING then TIME_WAIT: {states:?}"
+    );
+    let err = client.stderr();
+    let said = narration(&err);
+    let missing = names_all(&said, &["FIN_WAIT1", "CLOSING", "TIME_WAIT"]);
+    assert!(missing.is_empty(), "the client skips {missing:?}:\n{err}");
+    let tw = said
+        .iter()
+        .find(|l| explain_state(l) == Some("TIME_WAIT"))
+        .unwrap_or_else(|| panic!("no TIME_WAIT line:\n{err}"));
+    assert!(
+        tw.contains("FIN_WAIT1 -> CLOSING -> TIME_WAIT")
+            && tw.contains("both sides wait here")
+            && !tw.contains("so it waits here"),
+        "{tw}"
+    );
+    // The server, whose FIN was acknowledged before the client's FIN came,
+    // names its own path as the polling saw it.
+    let polled: Vec<&str> = seen_s.values().flatten().map(|s| state_name(*s)).collect();
+    let serr = server.stderr();
+    let missing = names_all(&narration(&serr), &polled);
+    assert!(
+        missing.is_empty(),
+        "server: polling saw {polled:?}; not named {missing:?}:\n{serr}"
+    );
+    eprintln!(
+        "{T}: client polled {:?}, server polled {:?}",
+        seen_c.values().collect::<Vec<_>>(),
+        seen_s.values().collect::<Vec<_>>()
+    );
 }

@@ -332,7 +332,10 @@ impl Narrator {
         let end = match err.raw_os_error() {
             Some(libc::ECONNREFUSED) => ConnectEnd::Refused,
             Some(libc::ETIMEDOUT) => ConnectEnd::TimedOut,
-            Some(libc::EINPROGRESS) => ConnectEnd::WTimeout(self.since_first_syn().round() as u32),
+            Some(libc::EINPROGRESS) => ConnectEnd::WTimeout(
+                self.idle
+                    .unwrap_or_else(|| self.since_first_syn().round() as u32),
+            ),
             Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => ConnectEnd::Unreachable,
             _ => ConnectEnd::Other(err.to_string()),
         };

@@ -288,11 +288,11 @@ pub enum CloseCause {
 impl CloseCause {
     fn words(&self) -> String {
         match self {
-            CloseCause::Signal(s) => format!("{s} stopped rnc"),
-            CloseCause::Done => "both directions are done".to_string(),
-            CloseCause::Idle(w) => format!("-w {w}: no data for {w} s"),
-            CloseCause::Reset => "the connection was reset".to_string(),
-            CloseCause::OutputFailed => "writing stdout failed".to_string(),
+            CloseCause::Signal(s) => format!("after {s}"),
+            CloseCause::Done => "with both directions done".to_string(),
+            CloseCause::Idle(w) => format!("after -w {w}: no data for {w} s"),
+            CloseCause::Reset => "after a reset".to_string(),
+            CloseCause::OutputFailed => "when writing stdout failed".to_string(),
         }
     }
 }
@@ -399,12 +399,13 @@ pub fn path(closer: Closer, seen: &[TcpState], last: Option<TcpState>, gap_ms: f
     text
 }
 
-/// Why TIME_WAIT exists; `both`: after a simultaneous close.
+/// Why TIME_WAIT exists; `both`: after a simultaneous close (rnc saw
+/// CLOSING).
 pub fn time_wait_why(both: bool) -> String {
     let who = if both {
         "both sides wait here, since both closed at once (a simultaneous close, through CLOSING)"
     } else {
-        "only the side that closed first waits here"
+        "this side sent its FIN before it received the peer's, so it waits here; the peer waits too only if its FIN also left before ours arrived (a simultaneous close)"
     };
     format!(
         "TIME_WAIT lasts {} (fixed in the kernel, no sysctl): if our last ACK is lost, the peer resends its FIN and this side must still be there to acknowledge it again; and old duplicate segments of this connection must die out before the same address/port pair is used again; {who}",
@@ -429,7 +430,7 @@ fn orphan_words(t: &TcpTimers) -> String {
 /// A state found after the close that is not the last one rnc reports
 /// (it changed while rnc looked): a short line.
 pub fn passing(story: &CloseStory, s: TcpState) -> String {
-    let head = format!("socket closed ({})", story.cause.words());
+    let head = format!("socket closed {}", story.cause.words());
     match s {
         TcpState::FinWait1 => format!("{head}: our FIN is sent; waiting for its ACK"),
         TcpState::FinWait2 => {
@@ -449,7 +450,7 @@ pub fn passing(story: &CloseStory, s: TcpState) -> String {
 /// is gone), the whole path with the states that passed unseen, and what
 /// the kernel does next. Returns the label and the text.
 pub fn after_close(story: &CloseStory, found: Found) -> (String, String) {
-    let head = format!("socket closed ({})", story.cause.words());
+    let head = format!("socket closed {}", story.cause.words());
     let ends = format!("{} <-> {}", story.local, story.peer);
     if story.unread > 0 {
         return (
@@ -474,14 +475,19 @@ pub fn after_close(story: &CloseStory, found: Found) -> (String, String) {
     let left_words = |l: Option<f64>| l.map(|s| format!("{s:.1} s left")).unwrap_or_default();
     let t = &story.timers;
     let text = match (state, story.closer) {
-        (Some(TcpState::TimeWait), _) => {
+        (Some(TcpState::TimeWait), Closer::Active) => {
             let both = story.seen.contains(&TcpState::Closing);
+            let why = time_wait_why(both);
             format!(
-                "{head}; {route}. {ends} stays in TIME_WAIT ({}); {}",
+                "{head}; {route}. {ends} stays in TIME_WAIT ({}); {why}",
                 left_words(left),
-                time_wait_why(both)
             )
         }
+        (Some(TcpState::TimeWait), Closer::Passive) => format!(
+            "{head}; {ends} is in TIME_WAIT ({}): the peer's FIN came first, yet this side waits there too, so both FINs crossed (a simultaneous close); {}",
+            left_words(left),
+            time_wait_why(true)
+        ),
         (Some(TcpState::FinWait2), _) => {
             let fin = Knob::FinTimeout.value(t);
             let mut s = format!(
@@ -632,7 +638,14 @@ mod tests {
         assert!(text.contains("60.0 s left"), "{text}");
         assert!(text.contains("last ACK is lost"), "{text}");
         assert!(text.contains("old duplicate segments"), "{text}");
-        assert!(text.contains("only the side that closed first"), "{text}");
+        assert!(
+            text.contains("sent its FIN before it received the peer's"),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("socket closed after Ctrl-C (SIGINT); "),
+            "{text}"
+        );
         // FIN_WAIT1 seen, FIN_WAIT2 not.
         let st = story(Closer::Active, &[Established, FinWait1]);
         let (_, text) = after_close(
@@ -657,7 +670,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("both sides wait here"), "{text}");
-        assert!(!text.contains("closed first waits"), "{text}");
+        assert!(!text.contains("so it waits here"), "{text}");
     }
 
     #[test]
