@@ -34,6 +34,9 @@ mod signals;
 #[path = "support/running.rs"]
 mod running;
 
+#[path = "support/tracefs.rs"]
+mod tracefs;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,7 +48,8 @@ use running::{In, Out, Running};
 use signals::Signal;
 use support::netns::{parse_proc_net, LabPair, Netns, SERVER_V4};
 use support::process;
-use support::{lab_or_skip, tool_under_test, LabEnv};
+use support::{lab_or_skip, lab_required, tool_under_test, LabEnv};
+use tracefs::StateTrace;
 
 const PORT: u16 = 5555;
 const STEP: Duration = Duration::from_secs(5);
@@ -246,6 +250,26 @@ fn names_all(said: &[String], states: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// A port for a traced test: the tracepoint is global across namespaces,
+/// so it filters on a port no other test (and no other run) is likely to
+/// use.
+fn traced_port(n: u16) -> u16 {
+    30000 + (std::process::id() % 8000) as u16 * 4 + n
+}
+
+/// The kernel's tracepoint on `port`, or `None` with a note where tracefs
+/// is not available (a failure with `RNET_REQUIRE_LAB=1`).
+fn trace(tag: &str, port: u16) -> Option<StateTrace> {
+    match StateTrace::start(tag, &format!("sport == {port} || dport == {port}")) {
+        Ok(t) => Some(t),
+        Err(e) if lab_required() => panic!("{e}"),
+        Err(e) => {
+            eprintln!("{tag}: no tracepoint check: {e}");
+            None
+        }
+    }
+}
+
 // ================================================================ tests
 
 /// Ctrl-C on an established `rnc --explain` client whose server is
@@ -262,7 +286,9 @@ fn active_closer_names_every_state() {
     let pair = LabPair::new(&env.ip, "rxact").unwrap_or_else(|e| panic!("{e}"));
     let a = anchor(&pair.client);
     let sa = anchor(&pair.server);
-    let p = PORT.to_string();
+    let port = traced_port(0);
+    let tr = trace(T, port);
+    let p = port.to_string();
     let mut server = Running::start(
         &pair.server,
         env.program("nc.openbsd"),
@@ -270,8 +296,8 @@ fn active_closer_names_every_state() {
         In::Held,
         Out::Captured,
     );
-    wait_state(sa.pid(), PORT, 0x0A, "the server's LISTEN");
-    let tl = Timeline::start(a.pid(), PORT);
+    wait_state(sa.pid(), port, 0x0A, "the server's LISTEN");
+    let tl = Timeline::start(a.pid(), port);
     let mut c = Running::start(
         &pair.client,
         &rnc_bin(),
@@ -286,7 +312,7 @@ fn active_closer_names_every_state() {
     thread::sleep(Duration::from_millis(200));
     c.signal(Signal::Int);
     let st = c.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
-    let tw_row = wait_state(a.pid(), PORT, 0x06, "TIME_WAIT on the client");
+    let tw_row = wait_state(a.pid(), port, 0x06, "TIME_WAIT on the client");
     let read_at = Instant::now();
     thread::sleep(Duration::from_millis(100));
     let seen = tl.finish();
@@ -335,6 +361,30 @@ fn active_closer_names_every_state() {
         "{T}: polled {:?}; rnc said {left} s left, /proc {kernel} s (+{lag:.2} s)",
         seen.values().collect::<Vec<_>>()
     );
+    // The kernel's own record: every state the client's socket entered
+    // (its local port is the ephemeral one, its dport ours), TIME_WAIT
+    // showing as FIN_WAIT2 -> CLOSE.
+    if let Some(tr) = tr {
+        let entered: Vec<String> = tr
+            .transitions()
+            .into_iter()
+            .filter(|t| t.dport == port && t.new != "CLOSE")
+            .map(|t| t.new)
+            .collect();
+        for want in ["FIN_WAIT1", "FIN_WAIT2"] {
+            assert!(
+                entered.iter().any(|s| s == want),
+                "the tracepoint shows no {want}: {entered:?}"
+            );
+        }
+        let names: Vec<&str> = entered.iter().map(String::as_str).collect();
+        let missing = names_all(&said, &names);
+        assert!(
+            missing.is_empty(),
+            "the tracepoint saw {entered:?}; the narration does not name {missing:?}:\n{err}"
+        );
+        eprintln!("{T}: tracepoint {entered:?}");
+    }
 }
 
 /// The client (`nc -N`) sends a line and its FIN: the listening
@@ -348,8 +398,10 @@ fn passive_closer_names_close_wait_and_last_ack() {
     };
     let pair = LabPair::new(&env.ip, "rxpas").unwrap_or_else(|e| panic!("{e}"));
     let sa = anchor(&pair.server);
-    let p = PORT.to_string();
-    let tl = Timeline::start(sa.pid(), PORT);
+    let port = traced_port(1);
+    let tr = trace(T, port);
+    let p = port.to_string();
+    let tl = Timeline::start(sa.pid(), port);
     let mut server = Running::start(
         &pair.server,
         &rnc_bin(),
@@ -399,6 +451,31 @@ fn passive_closer_names_close_wait_and_last_ack() {
         "the last line must say which happened: {last}"
     );
     eprintln!("{T}: polled {:?}", seen.values().collect::<Vec<_>>());
+    // The kernel's own record of the server's connection socket (sport is
+    // ours; the listening socket's LISTEN and the request's SYN_RECV left
+    // out).
+    if let Some(tr) = tr {
+        let entered: Vec<String> = tr
+            .transitions()
+            .into_iter()
+            .filter(|t| t.sport == port && t.dport != 0)
+            .map(|t| t.new)
+            .filter(|s| !matches!(s.as_str(), "CLOSE" | "LISTEN" | "SYN_RECV" | "NEW_SYN_RECV"))
+            .collect();
+        for want in ["CLOSE_WAIT", "LAST_ACK"] {
+            assert!(
+                entered.iter().any(|s| s == want),
+                "the tracepoint shows no {want}: {entered:?}"
+            );
+        }
+        let names: Vec<&str> = entered.iter().map(String::as_str).collect();
+        let missing = names_all(&said, &names);
+        assert!(
+            missing.is_empty(),
+            "the tracepoint saw {entered:?}; the narration does not name {missing:?}:\n{err}"
+        );
+        eprintln!("{T}: tracepoint {entered:?}");
+    }
 }
 
 /// The client vanished without a word (its FIN dropped by its own
