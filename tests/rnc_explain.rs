@@ -651,17 +651,20 @@ fn ctrl_c_in_syn_sent_abandons_and_sends_nothing() {
 }
 
 /// The last SYN's line says when the connection gives up, never "next
-/// try", and the give-up time matches the clock (tcp_syn_retries=2).
-#[test]
-fn last_syn_says_when_it_gives_up() {
-    const T: &str = "last_syn_says_when_it_gives_up";
+/// try", and the give-up time matches the clock, with the client's
+/// `tcp_syn_retries` and `tcp_syn_linear_timeouts` as given; the SYNs
+/// predicted in the first line are those iptables counts.
+fn last_syn_says_when_it_gives_up(T: &str, tag: &str, retries: &str, linear: &str) {
     let Some(env) = lab_or_skip(T, &["iptables"]) else {
         return;
     };
-    let pair = LabPair::new(&env.ip, "rxlast").unwrap_or_else(|e| panic!("{e}"));
+    let pair = LabPair::new(&env.ip, tag).unwrap_or_else(|e| panic!("{e}"));
     let p = PORT.to_string();
     pair.client
-        .sysctl("net.ipv4.tcp_syn_retries", "2")
+        .sysctl("net.ipv4.tcp_syn_retries", retries)
+        .unwrap_or_else(|e| panic!("{e}"));
+    pair.client
+        .sysctl("net.ipv4.tcp_syn_linear_timeouts", linear)
         .unwrap_or_else(|e| panic!("{e}"));
     run_ok(
         &pair.client,
@@ -696,6 +699,14 @@ fn last_syn_says_when_it_gives_up() {
     let took = c.elapsed();
     let err = c.stderr();
     let syns = counters(&env, &pair.client, "OUTPUT")[0];
+    let first = narration(&err)
+        .into_iter()
+        .find(|l| l.contains("SYN sent to"))
+        .unwrap_or_else(|| panic!("no SYN_SENT line:\n{err}"));
+    assert!(
+        first.contains(&format!("sends {syns} SYNs in all")),
+        "iptables counted {syns} SYNs: {first}"
+    );
     let resent: Vec<String> = narration(&err)
         .into_iter()
         .filter(|l| l.contains("SYN resent"))
@@ -719,11 +730,109 @@ fn last_syn_says_when_it_gives_up() {
         took >= t - 1.0 && took <= t * 1.15 + 2.0,
         "rnc said {t} s; it gave up after {took:.2} s"
     );
-    eprintln!("{T}: {syns} SYNs counted, predicted give-up {t} s, measured {took:.2} s");
+    eprintln!(
+        "{T}: tcp_syn_retries={retries} tcp_syn_linear_timeouts={linear}: {syns} SYNs counted, \
+         predicted give-up {t} s, measured {took:.2} s"
+    );
 }
 
 /// `rnc -z --explain` over three ports (one open): one narration line per
 /// port, each naming its port; stdout and the exit status as nc's.
+#[test]
+fn last_syn_gives_up_retries_2_linear_4() {
+    last_syn_says_when_it_gives_up("last_syn_gives_up_retries_2_linear_4", "rxl24", "2", "4");
+}
+
+#[test]
+fn last_syn_gives_up_retries_3_linear_0() {
+    last_syn_says_when_it_gives_up("last_syn_gives_up_retries_3_linear_0", "rxl30", "3", "0");
+}
+
+/// The client's FIN never reaches the server (its INPUT chain drops FINs)
+/// and `tcp_orphan_retries=2` on the client: after Ctrl-C rnc's
+/// FIN_WAIT1 line quotes the orphan's give-up time, and the client's row
+/// vanishes within tolerance of it, measured by polling.
+#[test]
+fn orphaned_fin_gives_up_when_said() {
+    const T: &str = "orphaned_fin_gives_up_when_said";
+    let Some(env) = lab_or_skip(T, &["iptables", "nc.openbsd"]) else {
+        return;
+    };
+    let pair = LabPair::new(&env.ip, "rxorph").unwrap_or_else(|e| panic!("{e}"));
+    let (sa, ca) = (anchor(&pair.server), anchor(&pair.client));
+    let p = PORT.to_string();
+    pair.client
+        .sysctl("net.ipv4.tcp_orphan_retries", "2")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _server = Running::start(
+        &pair.server,
+        env.program("nc.openbsd"),
+        &["-l", &p],
+        In::Held,
+        Out::Null,
+    );
+    wait_state(sa.pid(), PORT, 0x0A, "LISTEN");
+    let mut c = Running::start(
+        &pair.client,
+        &rnc_bin(),
+        &["--explain", SERVER_V4, &p],
+        In::Held,
+        Out::Captured,
+    );
+    c.wait_line("naming ESTABLISHED", STEP, |l| {
+        explain_state(l) == Some("ESTABLISHED")
+    });
+    run_ok(
+        &pair.server,
+        env.program("iptables"),
+        &[
+            "-w",
+            "5",
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            &p,
+            "--tcp-flags",
+            "FIN",
+            "FIN",
+            "-j",
+            "DROP",
+        ],
+    );
+    c.signal(Signal::Int);
+    let sent = Instant::now();
+    c.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = sent + Duration::from_secs(15);
+    while !rows(ca.pid(), PORT).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "FIN_WAIT1 stays:\n{}",
+            proc_tcp(ca.pid())
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let took = sent.elapsed().as_secs_f64();
+    let err = c.stderr();
+    let line = narration(&err)
+        .into_iter()
+        .rfind(|l| explain_state(l) == Some("FIN_WAIT1"))
+        .unwrap_or_else(|| panic!("no FIN_WAIT1 line:\n{err}"));
+    assert!(line.contains("tcp_orphan_retries=2"), "{line}");
+    let said: f64 = line
+        .split("drops the socket about ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no give-up time: {line}"));
+    assert!(
+        took >= said - 1.0 && took <= said * 1.15 + 2.0,
+        "rnc said about {said} s; the row went after {took:.2} s"
+    );
+    eprintln!("{T}: said {said} s, measured {took:.2} s");
+}
+
 #[test]
 fn scan_one_line_per_port() {
     const T: &str = "scan_one_line_per_port";
