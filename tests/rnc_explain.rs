@@ -654,8 +654,8 @@ fn ctrl_c_in_syn_sent_abandons_and_sends_nothing() {
 /// try", and the give-up time matches the clock, with the client's
 /// `tcp_syn_retries` and `tcp_syn_linear_timeouts` as given; the SYNs
 /// predicted in the first line are those iptables counts.
-fn last_syn_says_when_it_gives_up(T: &str, tag: &str, retries: &str, linear: &str) {
-    let Some(env) = lab_or_skip(T, &["iptables"]) else {
+fn last_syn_says_when_it_gives_up(test: &str, tag: &str, retries: &str, linear: &str) {
+    let Some(env) = lab_or_skip(test, &["iptables"]) else {
         return;
     };
     let pair = LabPair::new(&env.ip, tag).unwrap_or_else(|e| panic!("{e}"));
@@ -731,7 +731,7 @@ fn last_syn_says_when_it_gives_up(T: &str, tag: &str, retries: &str, linear: &st
         "rnc said {t} s; it gave up after {took:.2} s"
     );
     eprintln!(
-        "{T}: tcp_syn_retries={retries} tcp_syn_linear_timeouts={linear}: {syns} SYNs counted, \
+        "{test}: tcp_syn_retries={retries} tcp_syn_linear_timeouts={linear}: {syns} SYNs counted, \
          predicted give-up {t} s, measured {took:.2} s"
     );
 }
