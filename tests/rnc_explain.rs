@@ -749,20 +749,18 @@ fn last_syn_gives_up_retries_3_linear_0() {
 }
 
 /// The client's FIN never reaches the server (its INPUT chain drops FINs)
-/// and `tcp_orphan_retries=2` on the client: after Ctrl-C rnc's
+/// and `tcp_orphan_retries` is `n` on the client: after Ctrl-C rnc's
 /// FIN_WAIT1 line quotes the orphan's give-up time, and the client's row
 /// vanishes within tolerance of it, measured by polling.
-#[test]
-fn orphaned_fin_gives_up_when_said() {
-    const T: &str = "orphaned_fin_gives_up_when_said";
-    let Some(env) = lab_or_skip(T, &["iptables", "nc.openbsd"]) else {
+fn orphaned_fin_gives_up_when_said(test: &str, tag: &str, n: &str) {
+    let Some(env) = lab_or_skip(test, &["iptables", "nc.openbsd"]) else {
         return;
     };
-    let pair = LabPair::new(&env.ip, "rxorph").unwrap_or_else(|e| panic!("{e}"));
+    let pair = LabPair::new(&env.ip, tag).unwrap_or_else(|e| panic!("{e}"));
     let (sa, ca) = (anchor(&pair.server), anchor(&pair.client));
     let p = PORT.to_string();
     pair.client
-        .sysctl("net.ipv4.tcp_orphan_retries", "2")
+        .sysctl("net.ipv4.tcp_orphan_retries", n)
         .unwrap_or_else(|e| panic!("{e}"));
     let _server = Running::start(
         &pair.server,
@@ -819,7 +817,7 @@ fn orphaned_fin_gives_up_when_said() {
         .into_iter()
         .rfind(|l| explain_state(l) == Some("FIN_WAIT1"))
         .unwrap_or_else(|| panic!("no FIN_WAIT1 line:\n{err}"));
-    assert!(line.contains("tcp_orphan_retries=2"), "{line}");
+    assert!(line.contains(&format!("tcp_orphan_retries={n}")), "{line}");
     let said: f64 = line
         .split("drops the socket about ")
         .nth(1)
@@ -830,7 +828,25 @@ fn orphaned_fin_gives_up_when_said() {
         took >= said - 1.0 && took <= said * 1.15 + 2.0,
         "rnc said about {said} s; the row went after {took:.2} s"
     );
-    eprintln!("{T}: said {said} s, measured {took:.2} s");
+    eprintln!("{test}: tcp_orphan_retries={n}: said {said} s, measured {took:.2} s");
+}
+
+#[test]
+fn orphaned_fin_gives_up_when_said_2() {
+    orphaned_fin_gives_up_when_said("orphaned_fin_gives_up_when_said_2", "rxorp2", "2");
+}
+
+/// Ignored: fails against `timing::orphan_give_up_secs` (owned by the
+/// model in rnet-core/src/timing.rs, not by rnc). Measured on Linux 6.18
+/// over a veth, FIN dropped at the peer's INPUT: the retransmissions come
+/// about 0.42, 0.85, 1.7, 3.3, 6.9 s after the close and the socket goes
+/// at the firing after n + 1 retransmissions: 1.7 s for n=1, 3.3 s for
+/// n=2, 6.9 s for n=3, where the formula says 0.6, 1.4 and 3.0 s. The
+/// n=2 case above passes only inside the tolerance (nominal x 1.15 + 2 s).
+#[test]
+#[ignore]
+fn orphaned_fin_gives_up_when_said_3() {
+    orphaned_fin_gives_up_when_said("orphaned_fin_gives_up_when_said_3", "rxorp3", "3");
 }
 
 #[test]

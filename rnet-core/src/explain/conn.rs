@@ -64,12 +64,12 @@ fn syn_budget_words(t: &TcpTimers) -> String {
     let r = Knob::SynRetries.value(t);
     match t.syn_linear_timeouts {
         Some(l) if l > 0 => format!(
-            "the limit is a time, the budget tcp_syn_retries={r} allows, not a count: tcp_syn_linear_timeouts={l} resends the first SYNs 1 s apart inside that budget"
+            "the limit is a time budget set by tcp_syn_retries={r}, not a count of SYNs: tcp_syn_linear_timeouts={l} resends the first SYNs 1 s apart inside it"
         ),
         Some(l) => format!(
-            "the limit is a time, the budget tcp_syn_retries={r} allows (tcp_syn_linear_timeouts={l})"
+            "the limit is a time budget set by tcp_syn_retries={r} (tcp_syn_linear_timeouts={l}), not a count of SYNs"
         ),
-        None => format!("the limit is a time, the budget tcp_syn_retries={r} allows"),
+        None => format!("the limit is a time budget set by tcp_syn_retries={r}, not a count of SYNs"),
     }
 }
 
