@@ -102,8 +102,8 @@ pub fn syn_resent(resent: u32, at: f64, sends: &[u64], give_up: u64, t: &TcpTime
     let why = "a firewall may be dropping the SYN or the SYN|ACK";
     if this < total {
         format!(
-            "{head}, SYN {this} of {total}; if none comes the next goes {} s after the first; {why}",
-            sends[this]
+            "{head}, SYN {this} of {total}; if none comes the next goes {} after the first; {why}",
+            duration(sends[this] as f64)
         )
     } else {
         let left = (give_up as f64 - at).max(0.0);
