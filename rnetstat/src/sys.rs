@@ -58,12 +58,16 @@ pub fn cstring(bytes: &[u8]) -> Option<CString> {
     CString::new(bytes).ok()
 }
 
-/// Every unix socket of this network namespace as `(inode, name)`, the
-/// name exactly as bound (`sun_path` bytes, abstract names with their
-/// leading NUL), from `NETLINK_SOCK_DIAG` (`UNIX_DIAG_NAME`, as `ss -x`
-/// reads it). `None` when the kernel cannot answer (no `unix_diag`). The
+/// Hands `each(inode, name)` every named unix socket of this network
+/// namespace, the name exactly as bound (`sun_path` bytes, abstract names
+/// with their leading NUL), from `NETLINK_SOCK_DIAG` (`UNIX_DIAG_NAME`, as
+/// `ss -x` reads it); sockets without a name (the kernel sends no
+/// `UNIX_DIAG_NAME` for them) are not handed over. The name is lent, not
+/// copied: the caller keeps what it needs. `None` when the kernel cannot
+/// answer (no `unix_diag`) or the dump fails or runs past its limits;
+/// what `each` was given until then is then only part of the list. The
 /// socket has a 2 s receive timeout, so a dump cannot hang the listing.
-pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
+pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
     use std::os::fd::{FromRawFd, OwnedFd};
     const NETLINK_SOCK_DIAG: libc::c_int = 4;
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -135,7 +139,6 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
     if sent != req.len() as isize {
         return None;
     }
-    let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     // Bounded like a table read: bytes and time (each recv has its 2 s).
     let mut received: u64 = 0;
@@ -160,7 +163,7 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
                 return None;
             }
             match ty {
-                NLMSG_DONE => return Some(out),
+                NLMSG_DONE => return Some(()),
                 NLMSG_ERROR => return None,
                 SOCK_DIAG_BY_FAMILY => {
                     // struct unix_diag_msg: family, type, state, pad, ino, cookie[2].
@@ -177,7 +180,7 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
                             break;
                         }
                         if aty == UNIX_DIAG_NAME {
-                            out.push((ino, attrs[4..alen].to_vec()));
+                            each(ino, &attrs[4..alen]);
                         }
                         attrs = &attrs[((alen + 3) & !3).min(attrs.len())..];
                     }
