@@ -878,14 +878,17 @@ impl<R: Read> UnixReader<R> {
                     continue;
                 }
                 let entry = parse_unix_line(line, no);
-                // The rest of the name, when this line holds only its first piece.
-                let tail = match &entry {
-                    Ok(UnixEntry {
-                        inode: Some(inode),
-                        path: Some(_),
-                        ..
-                    }) => names.printed(*inode).and_then(|full| {
-                        let first = after_field(line, 7)?;
+                // The rest of the name, when this line holds only its first
+                // piece. The kernel writes a blank and the name after the
+                // inode; the piece may be empty or all blanks (a path that
+                // starts with a newline), when `path` is `None`.
+                let tail = match (&entry, after_field(line, 7)) {
+                    (
+                        Ok(UnixEntry {
+                            inode: Some(inode), ..
+                        }),
+                        Some(first),
+                    ) => names.printed(*inode).and_then(|full| {
                         full.strip_prefix(first)
                             .and_then(|t| t.strip_prefix(b"\n"))
                             .map(<[u8]>::to_vec)
@@ -1400,10 +1403,16 @@ more
 0000000000000000: 00000002 00000000 00000000 0002 01 20002 @plain
 0000000000000000: 00000002 00000000 00000000 0002 01 20003 @gone
 0000000000000000: 00000002 00000000 00000000 0002 01 20004 /next
+0000000000000000: 00000002 00000000 00010000 0001 01 20005 \n{forged}
+0000000000000000: 00000002 00000000 00010000 0001 01 20006  \t\n{forged}
 "
         );
         let mut names = Names(vec![
             (20001, format!("@evil\n{forged}\nmore").into_bytes()),
+            // A relative path that starts with a newline (or blanks and a
+            // newline): the first line holds no name netstat would read.
+            (20005, format!("\n{forged}").into_bytes()),
+            (20006, format!(" \t\n{forged}").into_bytes()),
             // Known with a newline, but the next line is not its next piece
             // (the socket changed between the two reads): read as a line.
             (20003, b"@gone\nelsewhere".to_vec()),
@@ -1412,15 +1421,18 @@ more
         let mut inodes = Vec::new();
         while let Some(e) = r.next_entry_with(&mut names).unwrap() {
             let e = e.unwrap();
-            inodes.push((e.inode.unwrap(), e.path.unwrap()));
+            inodes.push((e.inode.unwrap(), e.path));
         }
+        let name = |n: &[u8]| Some(n.to_vec());
         assert_eq!(
             inodes,
             vec![
-                (20001, b"@evil".to_vec()),
-                (20002, b"@plain".to_vec()),
-                (20003, b"@gone".to_vec()),
-                (20004, b"/next".to_vec()),
+                (20001, name(b"@evil")),
+                (20002, name(b"@plain")),
+                (20003, name(b"@gone")),
+                (20004, name(b"/next")),
+                (20005, None),
+                (20006, None),
             ]
         );
         // Without names every line is a line, as in net-tools: the forged
@@ -1434,7 +1446,7 @@ more
                 bogus += 1;
             }
         }
-        assert_eq!((rows, bogus), (5, 1));
+        assert_eq!((rows, bogus), (9, 1));
     }
 
     #[test]
