@@ -346,31 +346,27 @@ pub const MAX_TABLE_BYTES: u64 = 256 << 20;
 /// read (see [`open_table`]).
 pub const MAX_READ_TIME: Duration = Duration::from_secs(30);
 
-/// What may be read from one table.
+/// What may be read from one table. Outside this crate every reader has
+/// [`Limits::KERNEL`]; the unit tests below use smaller ones to reach each
+/// limit quickly, which is why the type is not public.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Longest line, newline excluded.
-    pub max_line: usize,
+    pub(crate) max_line: usize,
     /// Total bytes.
-    pub max_bytes: u64,
+    pub(crate) max_bytes: u64,
     /// Total time inside `read()`.
-    pub max_time: Duration,
+    pub(crate) max_time: Duration,
 }
 
 impl Limits {
     /// The limits for kernel tables: [`MAX_LINE`], [`MAX_TABLE_BYTES`],
     /// [`MAX_READ_TIME`].
-    pub const KERNEL: Limits = Limits {
+    pub(crate) const KERNEL: Limits = Limits {
         max_line: MAX_LINE,
         max_bytes: MAX_TABLE_BYTES,
         max_time: MAX_READ_TIME,
     };
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::KERNEL
-    }
 }
 
 /// Why a `/proc` file is not read (or not read to its end): it is not what
@@ -381,13 +377,13 @@ pub enum Refusal {
     /// Not a regular file (`/proc` tables are regular files of size 0);
     /// the text names the kind: "a FIFO", "a directory", ...
     NotRegular(&'static str),
-    /// A regular file whose size is beyond [`Limits::max_bytes`].
+    /// A regular file larger than [`MAX_TABLE_BYTES`] (its size).
     TooLarge(u64),
-    /// A line longer than [`Limits::max_line`] (its 1-based number).
+    /// A line longer than [`MAX_LINE`] (its 1-based number, the limit).
     LongLine(usize, usize),
-    /// More than [`Limits::max_bytes`] bytes came out of it.
+    /// More than [`MAX_TABLE_BYTES`] bytes came out of it (the limit).
     TooManyBytes(u64),
-    /// More than [`Limits::max_time`] was spent reading it.
+    /// More than [`MAX_READ_TIME`] was spent reading it (the limit).
     TooSlow(Duration),
 }
 
@@ -448,12 +444,12 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-fn check_meta(meta: &std::fs::Metadata, limits: &Limits) -> Result<(), Refusal> {
+fn check_meta(meta: &std::fs::Metadata) -> Result<(), Refusal> {
     if !meta.file_type().is_file() {
         return Err(Refusal::NotRegular(file_kind(meta.file_type())));
     }
     // /proc files say 0; only a file that is not one can be this large.
-    if meta.len() > limits.max_bytes {
+    if meta.len() > MAX_TABLE_BYTES {
         return Err(Refusal::TooLarge(meta.len()));
     }
     Ok(())
@@ -474,25 +470,21 @@ fn check_meta(meta: &std::fs::Metadata, limits: &Limits) -> Result<(), Refusal> 
 /// checked again with `fstat`. A refusal is an `InvalidData` error
 /// holding a [`Refusal`]; a missing file is `NotFound`, as from `open`.
 pub fn open_table(path: &Path) -> io::Result<File> {
-    open_table_with(path, &Limits::KERNEL)
-}
-
-/// [`open_table`] with other limits (only the byte limit is used here).
-pub fn open_table_with(path: &Path, limits: &Limits) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    check_meta(&std::fs::metadata(path)?, limits)?;
+    check_meta(&std::fs::metadata(path)?)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
-    check_meta(&file.metadata()?, limits)?;
+    check_meta(&file.metadata()?)?;
     Ok(file)
 }
 
 /// Reads a table line by line into a reused buffer: streaming, so memory
-/// stays flat whatever the number of sockets, and bounded by [`Limits`]:
-/// a line is never held beyond `max_line` bytes (so `/dev/zero` costs 4 KiB,
-/// not all memory), and the file stops after `max_bytes` or `max_time`.
+/// stays flat whatever the number of sockets, and bounded: a line is never
+/// held beyond [`MAX_LINE`] bytes (so `/dev/zero` costs 4 KiB, not all
+/// memory), and the file stops after [`MAX_TABLE_BYTES`] or
+/// [`MAX_READ_TIME`].
 /// After a refusal (returned once, as an error holding a [`Refusal`]) the
 /// reader reports end of file.
 pub struct LineReader<R> {
@@ -562,8 +554,8 @@ impl<R: Read> LineReader<R> {
         LineReader::with_limits(inner, Limits::KERNEL)
     }
 
-    /// Wraps a reader with other limits.
-    pub fn with_limits(inner: R, limits: Limits) -> Self {
+    /// Wraps a reader with other limits (for the tests).
+    pub(crate) fn with_limits(inner: R, limits: Limits) -> Self {
         LineReader {
             inner,
             // Big enough for the kernel's page-sized reads of seq files.
@@ -577,11 +569,6 @@ impl<R: Read> LineReader<R> {
             limits,
             done: false,
         }
-    }
-
-    /// Bytes read so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.total
     }
 
     fn refuse(&mut self, r: Refusal) -> io::Error {
@@ -686,8 +673,8 @@ impl<R: Read> InetReader<R> {
         InetReader::with_limits(inner, Limits::KERNEL)
     }
 
-    /// Wraps a reader with other limits.
-    pub fn with_limits(inner: R, limits: Limits) -> Self {
+    /// Wraps a reader with other limits (for the tests).
+    pub(crate) fn with_limits(inner: R, limits: Limits) -> Self {
         InetReader {
             lines: LineReader::with_limits(inner, limits),
         }
@@ -831,13 +818,8 @@ impl UnixReader<File> {
 impl<R: Read> UnixReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> Self {
-        UnixReader::with_limits(inner, Limits::KERNEL)
-    }
-
-    /// Wraps a reader with other limits.
-    pub fn with_limits(inner: R, limits: Limits) -> Self {
         UnixReader {
-            lines: LineReader::with_limits(inner, limits),
+            lines: LineReader::new(inner),
             has_inode: false,
             pending: None,
         }
@@ -1151,7 +1133,7 @@ mod tests {
         assert_eq!(refusal(&e), Some(&Refusal::LongLine(1, MAX_LINE)));
         // Nothing beyond one read buffer and one line was held.
         assert!(r.line.capacity() <= MAX_LINE, "{}", r.line.capacity());
-        assert!(r.bytes_read() <= (64 * 1024 + MAX_LINE) as u64);
+        assert!(r.total <= (64 * 1024 + MAX_LINE) as u64);
         // After the refusal: end of file, not the same error again.
         assert!(r.next_line().unwrap().is_none());
         assert!(e.to_string().contains("line 1 is longer than 4096 bytes"));

@@ -351,8 +351,8 @@ fn open_table<R, W: Write>(
 }
 
 /// One step of reading a table: `None` at the end (or after a read error,
-/// reported as net-tools reports it, or a limit of
-/// [`rnet_core::procnet::Limits`], reported in one line), `Some(None)` for
+/// reported as net-tools reports it, or a [`rnet_core::procnet::Refusal`]
+/// at a limit, reported in one line), `Some(None)` for
 /// a malformed line (warned about as net-tools does), `Some(Some(entry))`
 /// otherwise.
 fn next_item<E, W: Write>(
