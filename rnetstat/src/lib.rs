@@ -324,7 +324,10 @@ enum Opened<R> {
     Skipped,
 }
 
-fn open_table<R, W: Write>(
+/// Sorts the result of opening a table into [`Opened`], printing the
+/// one-line reason for a skipped file; any other error is `perror`'s line
+/// and exit status 255, as in netstat.
+fn classify_open<R, W: Write>(
     prog: &str,
     path: &Path,
     opened: io::Result<R>,
@@ -392,7 +395,7 @@ fn inet_file<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<FileResult, Stop> {
     let path = proto.path(root, family);
-    let mut reader = match open_table(prog, &path, InetReader::open(&path), out)? {
+    let mut reader = match classify_open(prog, &path, InetReader::open(&path), out)? {
         Opened::Reader(r) => r,
         Opened::Missing => return Ok(FileResult::Missing),
         Opened::Skipped => return Ok(FileResult::Read),
@@ -449,7 +452,7 @@ fn unix<W: Write>(
 ) -> Result<(), Stop> {
     out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
     let path = root.join("net/unix");
-    let mut reader = match open_table(prog, &path, UnixReader::open(&path), out)? {
+    let mut reader = match classify_open(prog, &path, UnixReader::open(&path), out)? {
         Opened::Reader(r) => r,
         Opened::Skipped => return Ok(()),
         Opened::Missing => {
