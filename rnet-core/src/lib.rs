@@ -10,6 +10,7 @@
 //! - [`args`]: getopt-compatible tokenizing and Unicode dash repair.
 //! - [`timing`]: SYN, SYN|ACK and FIN retransmission schedules from the sysctls.
 //! - [`names`]: host, service and network lookups through the C library.
+//! - [`num`]: numbers read as C's `strtoul` base 0 reads them.
 //! - [`procfd`]: which process holds which socket (`/proc/<pid>/fd`), and
 //!   the TCP ports processes of one name listen on.
 //! - [`os`]: the effective uid and `O_NOFOLLOW`.
@@ -21,6 +22,7 @@ pub mod addr;
 pub mod args;
 pub mod explain;
 pub mod names;
+pub mod num;
 pub mod os;
 pub mod procfd;
 pub mod procnet;

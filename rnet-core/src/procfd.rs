@@ -21,8 +21,10 @@ use std::io::Read;
 use std::path::Path;
 
 /// `socket:[12345]` or `[0000]:12345` to the inode, the number read as C's
-/// `strtoul(s, &end, 0)` reads it (`0x` hex, leading `0` octal), the whole
-/// text consumed, as net-tools does.
+/// `strtoul(s, &end, 0)` reads it ([`crate::num::strtoul_base0`]: `0x`
+/// hex, leading `0` octal, leading blanks and `+` allowed), the whole text
+/// consumed and `ULONG_MAX` refused, as net-tools does. A `-` sign, which
+/// `strtoul` would negate, is refused: no socket has such an inode.
 pub fn socket_inode(link: &[u8]) -> Option<u64> {
     let digits = if let Some(rest) = link.strip_prefix(b"socket:[") {
         if rest.len() < 2 {
@@ -32,17 +34,7 @@ pub fn socket_inode(link: &[u8]) -> Option<u64> {
     } else {
         link.strip_prefix(b"[0000]:")?
     };
-    let text = std::str::from_utf8(digits).ok()?;
-    let v = if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()?
-    } else if text.len() > 1 && text.starts_with('0') {
-        u64::from_str_radix(&text[1..], 8).ok()?
-    } else {
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        text.parse().ok()?
-    };
+    let v = crate::num::strtoul_base0(digits)?;
     (v != u64::MAX).then_some(v)
 }
 
@@ -147,6 +139,11 @@ mod tests {
         assert_eq!(socket_inode(b"socket:[0377]"), Some(255));
         assert_eq!(socket_inode(b"socket:[0x26b10]"), Some(0x26b10));
         assert_eq!(socket_inode(b"socket:[12a]"), None);
+        assert_eq!(socket_inode(b"socket:[ +9]"), Some(9));
+        assert_eq!(socket_inode(b"socket:[0x+5]"), None);
+        assert_eq!(socket_inode(b"socket:[-5]"), None);
+        assert_eq!(socket_inode(b"socket:[18446744073709551615]"), None);
+        assert_eq!(socket_inode(b"[0000]:0x1F"), Some(31));
     }
 
     const HEAD: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
