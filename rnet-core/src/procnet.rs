@@ -1026,13 +1026,7 @@ mod tests {
         // Deterministic pseudo-random lines: mutations of a real line and
         // plain noise. Every one must parse or be an error, never a panic.
         let base = b"   0: 0100007F:15B3 00000000:0000 0A 00000000:00000002 00:00000000 00000000     0        0 158464 3 0 100 0 0 10 0";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::num::xorshift64(0x2545_f491_4f6c_dd1d);
         for _ in 0..20_000 {
             let mut line = base.to_vec();
             for _ in 0..(next() % 6) {
@@ -1109,11 +1103,9 @@ mod tests {
 
     #[test]
     fn find_newline_agrees_with_a_plain_search() {
-        let mut x: u64 = 7;
+        let mut next = crate::num::xorshift64(7);
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let len = (x % 40) as usize;
             let v: Vec<u8> = (0..len)
                 .map(|i| [b'\n', b'a', 0x8a, 0x0b, 0xff, 0][((x >> (i % 60)) % 6) as usize])
@@ -1275,13 +1267,7 @@ mod tests {
         // newline) read through random read sizes and random limits. The
         // lines must be exactly those of a plain split, up to a refusal
         // that matches the limits; a line is never held beyond the limit.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::num::xorshift64(0x9e37_79b9_7f4a_7c15);
         for _ in 0..2_000 {
             let mut data = Vec::new();
             for _ in 0..(next() % 20) {
@@ -1292,11 +1278,11 @@ mod tests {
                 data.extend((0..len).map(|_| b"ab \t\x1b\0xyz"[(next() % 9) as usize]));
                 data.push(b'\n');
             }
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 data.pop();
             }
             let max_line = 1 + (next() % 300) as usize;
-            let max_bytes = if next() % 2 == 0 {
+            let max_bytes = if next().is_multiple_of(2) {
                 u64::MAX
             } else {
                 next() % (data.len() as u64 + 2)
