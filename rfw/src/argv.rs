@@ -592,20 +592,7 @@ impl fmt::Display for ArgvError {
 /// does: `strtoul` with base 0 (`0x16` hex, `026` octal), leading blanks
 /// and `+` allowed, no sign `-`, the whole word a number.
 pub fn strtoui(s: &str, min: u64, max: u64) -> Option<u64> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let t = t.strip_prefix('+').unwrap_or(t);
-    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (h, 16)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (&t[1..], 8)
-    } else {
-        (t, 10)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = u64::from_str_radix(digits, radix).ok()?;
-    (min <= v && v <= max).then_some(v)
+    rnet_core::num::strtoul_base0(s.as_bytes()).filter(|v| (min..=max).contains(v))
 }
 
 /// iptables' `xs_has_arg`: the next word is an operand (not an option, not

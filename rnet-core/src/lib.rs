@@ -11,6 +11,7 @@
 //! - [`timing`]: one formula per figure (SYN schedule, SYN_RECV life,
 //!   orphaned FIN, TIME_WAIT) and both hosts' sysctls.
 //! - [`names`]: host, service and network lookups through the C library.
+//! - [`num`]: numbers read as C's `strtoul` base 0 reads them.
 //! - [`procfd`]: which process holds which socket (`/proc/<pid>/fd`), and
 //!   the TCP ports processes of one name listen on.
 //! - [`os`]: the effective uid and `O_NOFOLLOW`.
@@ -22,6 +23,7 @@ pub mod addr;
 pub mod args;
 pub mod explain;
 pub mod names;
+pub mod num;
 pub mod os;
 pub mod procfd;
 pub mod procnet;

@@ -234,7 +234,7 @@ fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
 
 pub use rnet_core::procfd::socket_inode;
 
-/// The first 511 bytes of `cmdline` up to the first NUL (argv[0]). Opened
+/// The first 511 bytes of `cmdline` up to the first NUL (`argv[0]`). Opened
 /// as a table is (a regular file, never a FIFO or device; see
 /// `rnet_core::procnet::open_table`).
 fn read_argv0(proc_dir: &Path) -> Option<Vec<u8>> {

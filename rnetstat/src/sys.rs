@@ -6,6 +6,7 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
 
 /// The user name of a uid (`getpwuid_r`), `None` if unknown.
 pub fn user_name(uid: u32) -> Option<String> {
@@ -58,12 +59,33 @@ pub fn cstring(bytes: &[u8]) -> Option<CString> {
     CString::new(bytes).ok()
 }
 
-/// Every unix socket of this network namespace as `(inode, name)`, the
-/// name exactly as bound (`sun_path` bytes, abstract names with their
-/// leading NUL), from `NETLINK_SOCK_DIAG` (`UNIX_DIAG_NAME`, as `ss -x`
-/// reads it). `None` when the kernel cannot answer (no `unix_diag`). The
-/// socket has a 2 s receive timeout, so a dump cannot hang the listing.
-pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
+/// The longest one dump of the unix socket list may take
+/// ([`unix_socket_names`]). The kernel answers fast (`ss -xa`, the same
+/// dump, lists 20,000 sockets in 0.07 s), so 10 s is only reached by a
+/// machine under heavy load or a kernel that trickles its answer. The
+/// dump is then given up and the listing goes on without it: `-x` reads
+/// names as netstat does, so a name holding a newline is not recognised
+/// (its second line is read as a row). Checked after each receive, and a
+/// receive waits at most [`UNIX_DUMP_RECV_TIMEOUT`], so a dump ends within
+/// 12 s whatever the kernel does.
+pub const UNIX_DUMP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one receive waits for the next part of the dump
+/// (`SO_RCVTIMEO`): the kernel sends each part as soon as it is asked,
+/// so a wait this long means it will not answer.
+pub const UNIX_DUMP_RECV_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Hands `each(inode, name)` every named unix socket of this network
+/// namespace, the name exactly as bound (`sun_path` bytes, abstract names
+/// with their leading NUL), from `NETLINK_SOCK_DIAG` (`UNIX_DIAG_NAME`, as
+/// `ss -x` reads it); sockets without a name (the kernel sends no
+/// `UNIX_DIAG_NAME` for them) are not handed over. The name is lent, not
+/// copied: the caller keeps what it needs. `None` when the kernel cannot
+/// answer (no `unix_diag`) or the dump fails or runs past its limits;
+/// what `each` was given until then is then only part of the list. A dump
+/// is bounded in bytes ([`rnet_core::procnet::MAX_TABLE_BYTES`]) and time
+/// ([`UNIX_DUMP_TIMEOUT`]), so it cannot hang or grow the listing.
+pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
     use std::os::fd::{FromRawFd, OwnedFd};
     const NETLINK_SOCK_DIAG: libc::c_int = 4;
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -88,8 +110,8 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
     // SAFETY: `raw` is a new descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let tv = libc::timeval {
-        tv_sec: 2,
-        tv_usec: 0,
+        tv_sec: UNIX_DUMP_RECV_TIMEOUT.as_secs() as libc::time_t,
+        tv_usec: UNIX_DUMP_RECV_TIMEOUT.subsec_micros() as libc::suseconds_t,
     };
     // SAFETY: `tv` lives across the call and its size is passed.
     let rc = unsafe {
@@ -135,9 +157,8 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
     if sent != req.len() as isize {
         return None;
     }
-    let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
-    // Bounded like a table read: bytes and time (each recv has its 2 s).
+    // Bounded like a table read: bytes and time.
     let mut received: u64 = 0;
     let start = std::time::Instant::now();
     loop {
@@ -147,9 +168,7 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
             return None;
         }
         received += n as u64;
-        if received > rnet_core::procnet::MAX_TABLE_BYTES
-            || start.elapsed() > std::time::Duration::from_secs(10)
-        {
+        if received > rnet_core::procnet::MAX_TABLE_BYTES || start.elapsed() > UNIX_DUMP_TIMEOUT {
             return None;
         }
         let mut msgs = &buf[..n as usize];
@@ -160,7 +179,7 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
                 return None;
             }
             match ty {
-                NLMSG_DONE => return Some(out),
+                NLMSG_DONE => return Some(()),
                 NLMSG_ERROR => return None,
                 SOCK_DIAG_BY_FAMILY => {
                     // struct unix_diag_msg: family, type, state, pad, ino, cookie[2].
@@ -177,7 +196,7 @@ pub fn unix_socket_names() -> Option<Vec<(u32, Vec<u8>)>> {
                             break;
                         }
                         if aty == UNIX_DIAG_NAME {
-                            out.push((ino, attrs[4..alen].to_vec()));
+                            each(ino, &attrs[4..alen]);
                         }
                         attrs = &attrs[((alen + 3) & !3).min(attrs.len())..];
                     }
