@@ -525,31 +525,46 @@ fn iptables(opts: &Opts) -> Status {
             return 4;
         }
     }
-    // Expired rules go before anything that looks rules up; a command the
-    // guard refuses runs nothing at all.
-    let swept_early = !opts.dry_run && matches!(cmd, Cmd::Delete | Cmd::Check);
-    if swept_early {
-        if let Err(e) = sweep(&store, &all_families()) {
-            err(&e.to_string());
-            return 4;
-        }
-    }
     let add_wait = !inv.wait_given;
     let ssh = safety::Ssh::from_env();
+    let exp = opts.ttl.map(|t| tag::now() + t);
+    let tag = tag::new_tag(exp);
+    // The command as typed (with the tag on an add): the guard judges it
+    // first, so a command it refuses reads and runs nothing at all.
+    let typed = Plan::user(
+        fam,
+        Iptables::argv(
+            &if cmd.adds() {
+                inv.canon_with_tag(&tag)
+            } else {
+                inv.canon.clone()
+            },
+            add_wait,
+        ),
+    );
+    if !opts.force {
+        if let Some(why) = judge(&typed, ssh.as_ref()) {
+            err(&format!("refused: {why}; add --force to do it anyway"));
+            return 2;
+        }
+    }
+    // Expired rules go before anything reads the rules: the rule numbers
+    // of -R / -D N and the rule -D or -C finds are those iptables sees
+    // when the command runs.
+    if !opts.dry_run {
+        if let Err(e) = sweep(&store, &all_families()) {
+            if cmd.modifies() || cmd == Cmd::Check {
+                err(&e.to_string());
+                return 4;
+            }
+            err(&format!("warning: {e}; expired rules were not removed"));
+        }
+    }
     // Plan: reads only (harmless, also under --dry-run), then the steps.
     let mut adding = None;
     let built = if cmd.adds() {
         let rule = rule.clone().unwrap_or_default();
-        let exp = opts.ttl.map(|t| tag::now() + t);
-        let tag = tag::new_tag(exp);
-        let mut plan = Plan::user(fam, Iptables::argv(&inv.canon_with_tag(&tag), add_wait));
-        // The guard first: a refused rule reads nothing either.
-        if !opts.force {
-            if let Some(why) = judge(&plan, ssh.as_ref()) {
-                err(&format!("refused: {why}; add --force to do it anyway"));
-                return 2;
-            }
-        }
+        let mut plan = typed;
         let listed = match (&ipt, cmd) {
             (Some(ipt), Cmd::Replace) => match read_rules(ipt, &table, chain.as_deref(), false) {
                 Ok(l) => l,
@@ -607,10 +622,10 @@ fn iptables(opts: &Opts) -> Status {
                 Err(s) => return s,
             },
             // Dry run without iptables: the command as typed.
-            None => Plan::user(fam, Iptables::argv(&inv.canon, add_wait)),
+            None => typed,
         }
     } else {
-        Plan::user(fam, Iptables::argv(&inv.canon, add_wait))
+        typed
     };
     let plan = built;
     // Check: the guard judges the plan, exactly as it will run.
@@ -625,15 +640,6 @@ fn iptables(opts: &Opts) -> Status {
         return 0;
     }
     let Some(ipt) = ipt else { return 127 };
-    if !swept_early {
-        if let Err(e) = sweep(&store, &all_families()) {
-            if cmd.modifies() {
-                err(&e.to_string());
-                return 4;
-            }
-            err(&format!("warning: {e}; expired rules were not removed"));
-        }
-    }
     // Execute.
     let ran = match execute(&plan, &store) {
         Ok(r) => r,

@@ -25,10 +25,14 @@ fn dir(name: &str) -> Dir {
 
 /// A fake `iptables` (and `ip6tables`) that appends its arguments, one per
 /// line, to `log` followed by `--`, prints `-S` output from `listing`, and
-/// fails with exit 2 on `-m comment` when `no_comment` exists.
+/// fails with exit 2 on `-m comment` when `no_comment` exists. When
+/// `deletes` exists, a `-D` naming an expiring rfw tag (`rfw:…:exp=…`)
+/// also removes the lines holding that tag from `listing`, so later rules
+/// move up as iptables renumbers them.
 fn fake(d: &Path) {
     let script = format!(
         "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\necho -- >> '{log}'\n\
+         if [ -e '{d}/deletes' ]; then case \" $* \" in *\" -D \"*) for a in \"$@\"; do case \"$a\" in rfw:*:exp=*) keep=; while IFS= read -r l || [ -n \"$l\" ]; do case \"$l\" in *\"$a\"*) ;; *) keep=\"$keep$l\n\";; esac; done < '{d}/listing'; printf '%s' \"$keep\" > '{d}/listing';; esac; done;; esac; fi\n\
          case \" $* \" in *\" -V \"*) echo 'iptables v1.8.9 (nf_tables)'; exit 0;; esac\n\
          [ -e '{d}/legacy' ] && echo '# Warning: iptables-legacy tables present, use iptables-legacy to see them' >&2\n\
          if [ -e '{d}/no_comment' ]; then case \" $* \" in *\" comment \"*) echo \"iptables v1.8.9 (nf_tables): Couldn't load match \\`comment':No such file or directory\" >&2; exit 2;; esac; fi\n\
@@ -665,6 +669,54 @@ fn rule_numbers_are_iptables_own() {
         deletes(&d.0),
         vec!["-t filter -D OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment rfw:1700000000.42 -j DROP --wait=10"]
     );
+}
+
+#[test]
+fn replace_by_number_counts_after_expired_rules_are_gone() {
+    if !is_root() {
+        eprintln!("SKIPPED replace_by_number_counts_after_expired_rules_are_gone: needs root");
+        return;
+    }
+    let d = dir("replace-expired");
+    fake(&d.0);
+    std::fs::write(d.0.join("deletes"), "").unwrap();
+    // Rule 1 has expired, rule 2 is rfw's, rule 3 the administrator's.
+    let rules = "-P OUTPUT ACCEPT\n\
+-A OUTPUT -p tcp -m tcp --dport 5554 -m comment --comment \"rfw:100.7:exp=200\" -j DROP\n\
+-A OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment \"rfw:1700000000.42\" -j DROP\n\
+-A OUTPUT -p tcp -m tcp --dport 6 -j ACCEPT\n";
+    listing(&d.0, rules);
+    let replace = |n: &str| {
+        run(
+            &d.0,
+            &[
+                "--quiet", "-R", "OUTPUT", n, "-p", "tcp", "--dport", "8", "-j", "ACCEPT",
+            ],
+        )
+    };
+    // Once the expired rule is gone, rule 2 is the administrator's: refused,
+    // and no -R runs (it would replace the administrator's rule).
+    let (_, err, rc) = replace("2");
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("rule 2 of OUTPUT was not added by rfw"),
+        "{err}"
+    );
+    assert_eq!(
+        deletes(&d.0),
+        vec!["-t filter -D OUTPUT -p tcp -m tcp --dport 5554 -m comment --comment rfw:100.7:exp=200 -j DROP --wait=10"]
+    );
+    assert!(
+        !calls(&d.0).iter().any(|c| c[0] == "-R"),
+        "{:?}",
+        calls(&d.0)
+    );
+    // The same expired rule again: rule 1 is then rfw's and is replaced.
+    listing(&d.0, rules);
+    let (_, err, rc) = replace("1");
+    assert_eq!(rc, 0, "{err}");
+    let r = calls(&d.0).into_iter().find(|c| c[0] == "-R").unwrap();
+    assert_eq!(&r[..3], &["-R", "OUTPUT", "1"]);
 }
 
 #[test]
