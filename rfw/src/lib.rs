@@ -22,8 +22,8 @@
 //! Modules: [`cli`] (rfw's own options), [`argv`] (the iptables command
 //! line, read as iptables reads it), [`rule`] (the typed rule model, pure),
 //! [`exec`] (running iptables), [`safety`] (what needs `--force`),
-//! [`explain`] (what a rule does to TCP), [`tag`] (tags, expiry, the state
-//! file).
+//! [`explain`] (what a rule does to TCP), [`tag`] (tags and their expiry, the
+//! state file).
 
 pub mod argv;
 pub mod cli;
@@ -732,14 +732,6 @@ fn finish_add(
         ));
     }
     if let Some(e) = a.exp {
-        if tagged {
-            if let Err(er) = store
-                .lock()
-                .and_then(|l| store.add_expiry(&l, e, fam, &table))
-            {
-                err(&format!("warning: cannot write the expiry index ({er}); the rule still expires: its time is in its comment"));
-            }
-        }
         spawn_helper(e);
     }
     if explain_on(opts) {
@@ -993,9 +985,9 @@ struct Swept {
 
 /// Removes every rfw rule whose expiry has passed: the expiry is read
 /// from each rule's own tag in `iptables -S` of every table and family, so
-/// nothing depends on the expiry index surviving (a reboot with a saved
-/// ruleset, a cleaned /run). Untagged rules recorded in the state file
-/// expire from there. Returns what it did; the error is an unusable state
+/// nothing depends on a file in the state directory surviving (a reboot
+/// with a saved ruleset, a cleaned /run). Untagged rules recorded in the
+/// state file expire from there. Returns what it did; the error is an unusable state
 /// directory or file.
 fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
     let now = tag::now();
@@ -1052,11 +1044,6 @@ fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
                 });
             }
         }
-    }
-    // The index only saves work; drop the entries that are due.
-    if store.anything_due(now)? {
-        let l = store.lock()?;
-        store.take_due(&l, now)?;
     }
     Ok(done)
 }
