@@ -517,10 +517,12 @@ fn iptables(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
-    // An unusable state directory or file stops a change (or a -C, which
-    // reads the state) before iptables runs at all, even to read.
+    // The state file, read once for the run. An unusable state directory
+    // or file stops a change (or a -C, which reads the state) before
+    // iptables runs at all, even to read.
+    let mut recorded = store.recorded();
     if !opts.dry_run && (cmd.modifies() || cmd == Cmd::Check) {
-        if let Err(e) = store.recorded() {
+        if let Err(e) = &recorded {
             err(&e.to_string());
             return 4;
         }
@@ -552,7 +554,12 @@ fn iptables(opts: &Opts) -> Status {
     // of -R / -D N and the rule -D or -C finds are those iptables sees
     // when the command runs.
     if !opts.dry_run {
-        if let Err(e) = sweep(&store, &all_families()) {
+        if let Err(e) = &recorded {
+            err(&format!(
+                "warning: {e}; expired rules recorded there were not removed"
+            ));
+        }
+        if let Err(e) = sweep(&store, &all_families(), recorded.as_mut().ok()) {
             if cmd.modifies() || cmd == Cmd::Check {
                 err(&e.to_string());
                 return 4;
@@ -616,8 +623,15 @@ fn iptables(opts: &Opts) -> Status {
         });
         plan
     } else if matches!(cmd, Cmd::Delete | Cmd::Check) {
+        let recorded = match &recorded {
+            Ok(r) => r,
+            Err(e) => {
+                err(&e.to_string());
+                return 4;
+            }
+        };
         match ipt.as_ref() {
-            Some(ipt) => match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &store) {
+            Some(ipt) => match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, recorded) {
                 Ok(b) => b,
                 Err(s) => return s,
             },
@@ -832,7 +846,7 @@ fn plan_delete_or_check(
     inv: &Invocation,
     rule: Option<&Rule>,
     ipt: &Iptables,
-    store: &Store,
+    all_recorded: &[Recorded],
 ) -> Result<Plan, Status> {
     let cmd = inv.cmd.unwrap_or(Cmd::Check);
     let chain = inv.chain().unwrap_or("").to_string();
@@ -850,17 +864,16 @@ fn plan_delete_or_check(
             .find(|l| l.rule.tag.is_some() && l.parsed && l.rule.same_as(r)),
         _ => None,
     };
-    let all_recorded = store.recorded().map_err(|e| {
-        err(&e.to_string());
-        4
-    })?;
     let recorded = rule.and_then(|r| {
-        all_recorded.into_iter().find(|rec| {
-            rec.family == fam
-                && rec.table == table
-                && rec.chain == chain
-                && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
-        })
+        all_recorded
+            .iter()
+            .find(|rec| {
+                rec.family == fam
+                    && rec.table == table
+                    && rec.chain == chain
+                    && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
+            })
+            .cloned()
     });
     let user = |argv: Vec<String>, forget: Option<Recorded>| Plan {
         steps: vec![Step {
@@ -965,7 +978,10 @@ fn sweep_at(at: u64) {
         }
         std::thread::sleep((target - now).min(std::time::Duration::from_secs(60)));
     }
-    let _ = sweep(&Store::new(&exec::netns_key()), &all_families());
+    let store = Store::new(&exec::netns_key());
+    // An unreadable state file still leaves the tagged rules to remove.
+    let mut recorded = store.recorded().ok();
+    let _ = sweep(&store, &all_families(), recorded.as_mut());
 }
 
 /// Both families, IPv6 only where ip6tables is installed.
@@ -987,9 +1003,14 @@ struct Swept {
 /// from each rule's own tag in `iptables -S` of every table and family, so
 /// nothing depends on a file in the state directory surviving (a reboot
 /// with a saved ruleset, a cleaned /run). Untagged rules recorded in the
-/// state file expire from there. Returns what it did; the error is an unusable state
-/// directory or file.
-fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
+/// state file (`recorded`, read by the caller; `None` when it cannot be
+/// read) expire from there and are taken out of `recorded`. Returns what
+/// it did; the error is a state file that cannot be locked or rewritten.
+fn sweep(
+    store: &Store,
+    families: &[Family],
+    mut recorded: Option<&mut Vec<Recorded>>,
+) -> io::Result<Vec<Swept>> {
     let now = tag::now();
     let mut done = Vec::new();
     for &fam in families {
@@ -1022,27 +1043,36 @@ fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
                 });
             }
         }
-        for rec in store.recorded()? {
-            if rec.family == fam && rec.exp != 0 && rec.exp <= now {
-                let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words))
-                {
-                    Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
-                    Ok(c) => Some(c.stderr.trim_end().to_string()),
-                    Err(e) => Some(e.to_string()),
-                };
-                if error.is_none() {
-                    let l = store.lock()?;
-                    store.forget(&l, &rec)?;
+        let due: Vec<Recorded> = recorded
+            .as_deref()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.family == fam && r.exp != 0 && r.exp <= now)
+            .cloned()
+            .collect();
+        for rec in due {
+            let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words)) {
+                Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
+                Ok(c) => Some(c.stderr.trim_end().to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if error.is_none() {
+                let l = store.lock()?;
+                store.forget(&l, &rec)?;
+                if let Some(all) = recorded.as_deref_mut() {
+                    if let Some(i) = all.iter().position(|r| *r == rec) {
+                        all.remove(i);
+                    }
                 }
-                done.push(Swept {
-                    family: fam,
-                    table: rec.table.clone(),
-                    chain: rec.chain.clone(),
-                    words: rec.words.clone(),
-                    exp: rec.exp,
-                    error,
-                });
             }
+            done.push(Swept {
+                family: fam,
+                table: rec.table,
+                chain: rec.chain,
+                words: rec.words,
+                exp: rec.exp,
+                error,
+            });
         }
     }
     Ok(done)
@@ -1196,8 +1226,15 @@ fn list(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
+    let mut recorded = match store.recorded() {
+        Ok(r) => r,
+        Err(e) => {
+            err(&e.to_string());
+            return 4;
+        }
+    };
     // Expired rules go first, and list says so.
-    let swept = match sweep(&store, &all_families()) {
+    let swept = match sweep(&store, &all_families(), Some(&mut recorded)) {
         Ok(s) => s,
         Err(e) => {
             err(&e.to_string());
@@ -1276,13 +1313,6 @@ fn list(opts: &Opts) -> Status {
             }
         }
     }
-    let recorded = match store.recorded() {
-        Ok(r) => r,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
     for rec in recorded.into_iter().filter(|r| r.family == fam) {
         let prefix = if rec.table == "filter" {
             String::new()
