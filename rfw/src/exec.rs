@@ -3,6 +3,7 @@
 //! mistake it for a value. Output is either passed through (the user's own
 //! command) or captured (rfw's reads such as `-S`).
 
+use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -173,6 +174,26 @@ impl Iptables {
     /// The shell-quoted command line that `argv` stands for.
     pub fn display(&self, argv: &[String]) -> String {
         shell_line(std::iter::once(self.family.program()).chain(argv.iter().map(String::as_str)))
+    }
+}
+
+/// The iptables binaries of one run: each family's is found on `PATH` and
+/// its path checked ([`Iptables::find`]) once, when first needed, and
+/// shared by every step, read and sweep of the run.
+#[derive(Debug, Default)]
+pub struct Binaries {
+    v4: OnceCell<Result<Iptables, FindError>>,
+    v6: OnceCell<Result<Iptables, FindError>>,
+}
+
+impl Binaries {
+    /// The binary of `family`, or why it cannot be run.
+    pub fn get(&self, family: Family) -> Result<&Iptables, &FindError> {
+        let cell = match family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        };
+        cell.get_or_init(|| Iptables::find(family)).as_ref()
     }
 }
 

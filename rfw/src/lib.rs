@@ -36,7 +36,7 @@ pub mod trust;
 
 use argv::{Cmd, Invocation};
 use cli::{Opts, Sub};
-use exec::{Family, Iptables};
+use exec::{Binaries, Family, Iptables};
 use rnet_core::args::split_argv;
 use rnet_core::procnet::proc_root;
 use rnet_core::timing::TcpTimers;
@@ -294,17 +294,17 @@ struct Ran {
 /// The one executor: runs each step; stops at the first failure. User
 /// steps pass stdout through; their stderr is returned to the caller (which
 /// forwards it with a hint), except for the last failing one.
-fn execute(plan: &Plan, store: &Store) -> Result<Ran, Status> {
+fn execute(plan: &Plan, bins: &Binaries, store: &Store) -> Result<Ran, Status> {
     let (status, stderr) = plan.outcome.clone().unwrap_or_default();
     let mut last = Ran { status, stderr };
     for s in &plan.steps {
-        let ipt = Iptables::find(s.family).map_err(|e| {
+        let ipt = bins.get(s.family).map_err(|e| {
             err(&e.to_string());
             127
         })?;
         last = match s.kind {
             StepKind::User => {
-                let (st, stderr) = run_user(&ipt, &s.argv)?;
+                let (st, stderr) = run_user(ipt, &s.argv)?;
                 Ran { status: st, stderr }
             }
             StepKind::Remove => match ipt.run_captured(&s.argv) {
@@ -488,7 +488,8 @@ fn iptables(opts: &Opts) -> Status {
     let fam = family(opts);
     let table = inv.table().to_string();
     let chain = inv.chain().map(String::from);
-    let ipt = match Iptables::find(fam) {
+    let bins = Binaries::default();
+    let ipt = match bins.get(fam) {
         Ok(i) => Some(i),
         // A dry run needs no iptables, but never an untrusted one.
         Err(e) if opts.dry_run && e.is_missing() => None,
@@ -559,7 +560,7 @@ fn iptables(opts: &Opts) -> Status {
                 "warning: {e}; expired rules recorded there were not removed"
             ));
         }
-        if let Err(e) = sweep(&store, &all_families(), recorded.as_mut().ok()) {
+        if let Err(e) = sweep(&store, &bins, recorded.as_mut().ok()) {
             if cmd.modifies() || cmd == Cmd::Check {
                 err(&e.to_string());
                 return 4;
@@ -655,16 +656,16 @@ fn iptables(opts: &Opts) -> Status {
     }
     let Some(ipt) = ipt else { return 127 };
     // Execute.
-    let ran = match execute(&plan, &store) {
+    let ran = match execute(&plan, &bins, &store) {
         Ok(r) => r,
         Err(s) => return s,
     };
     match adding {
-        Some(a) => finish_add(opts, &inv, &ipt, &store, ran, a, add_wait, ssh.as_ref()),
+        Some(a) => finish_add(opts, &inv, ipt, &store, ran, a, add_wait, ssh.as_ref()),
         None => {
-            let st = finish_user(&ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
+            let st = finish_user(ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
             if st == 0 && cmd == Cmd::List && explain_on(opts) {
-                explain_listing(&ipt, &table, chain.as_deref());
+                explain_listing(ipt, &table, chain.as_deref());
             }
             st
         }
@@ -981,12 +982,7 @@ fn sweep_at(at: u64) {
     let store = Store::new(&exec::netns_key());
     // An unreadable state file still leaves the tagged rules to remove.
     let mut recorded = store.recorded().ok();
-    let _ = sweep(&store, &all_families(), recorded.as_mut());
-}
-
-/// Both families, IPv6 only where ip6tables is installed.
-fn all_families() -> Vec<Family> {
-    vec![Family::V4, Family::V6]
+    let _ = sweep(&store, &Binaries::default(), recorded.as_mut());
 }
 
 /// One expired rule a sweep removed (or failed to).
@@ -1008,17 +1004,17 @@ struct Swept {
 /// it did; the error is a state file that cannot be locked or rewritten.
 fn sweep(
     store: &Store,
-    families: &[Family],
+    bins: &Binaries,
     mut recorded: Option<&mut Vec<Recorded>>,
 ) -> io::Result<Vec<Swept>> {
     let now = tag::now();
     let mut done = Vec::new();
-    for &fam in families {
-        let Ok(ipt) = Iptables::find(fam) else {
+    for fam in [Family::V4, Family::V6] {
+        let Ok(ipt) = bins.get(fam) else {
             continue;
         };
         for t in argv::TABLES {
-            let Ok(listed) = read_rules_quiet(&ipt, t, None, false) else {
+            let Ok(listed) = read_rules_quiet(ipt, t, None, false) else {
                 continue;
             };
             for l in listed {
@@ -1098,6 +1094,7 @@ fn reset(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
+    let bins = Binaries::default();
     let tables: Vec<&str> = match &inv.table {
         Some(t) => vec![t.as_str()],
         None => argv::TABLES.to_vec(),
@@ -1113,7 +1110,7 @@ fn reset(opts: &Opts) -> Status {
     let mut kept = 0;
     let mut any_binary = false;
     for fam in families(opts) {
-        let ipt = match Iptables::find(fam) {
+        let ipt = match bins.get(fam) {
             Ok(i) => i,
             // ip6tables is optional unless asked for (but never untrusted).
             Err(e) if !e.is_missing() || opts.family == Some(fam) || fam == Family::V4 => {
@@ -1124,7 +1121,7 @@ fn reset(opts: &Opts) -> Status {
         };
         any_binary = true;
         for t in &tables {
-            let listed = match read_rules_quiet(&ipt, t, None, false) {
+            let listed = match read_rules_quiet(ipt, t, None, false) {
                 Ok(l) => l,
                 // A table the kernel lacks holds no rules; one asked for
                 // by name is an error.
@@ -1175,7 +1172,7 @@ fn reset(opts: &Opts) -> Status {
             steps: vec![s.clone()],
             ..Plan::default()
         };
-        match execute(&one, &store) {
+        match execute(&one, &bins, &store) {
             Ok(r) if r.status == 0 => removed += 1,
             Ok(r) => {
                 err(&format!(
@@ -1214,7 +1211,8 @@ fn list(opts: &Opts) -> Status {
         }
     };
     let fam = family(opts);
-    let ipt = match Iptables::find(fam) {
+    let bins = Binaries::default();
+    let ipt = match bins.get(fam) {
         Ok(i) => i,
         Err(e) => {
             err(&e.to_string());
@@ -1234,7 +1232,7 @@ fn list(opts: &Opts) -> Status {
         }
     };
     // Expired rules go first, and list says so.
-    let swept = match sweep(&store, &all_families(), Some(&mut recorded)) {
+    let swept = match sweep(&store, &bins, Some(&mut recorded)) {
         Ok(s) => s,
         Err(e) => {
             err(&e.to_string());
@@ -1275,7 +1273,7 @@ fn list(opts: &Opts) -> Status {
     let mut text = String::new();
     let mut notes = Vec::new();
     for table in &tables {
-        let listed = match read_rules_quiet(&ipt, table, None, true) {
+        let listed = match read_rules_quiet(ipt, table, None, true) {
             Ok(l) => l,
             Err((st, stderr)) if inv.table.is_some() => {
                 exec::forward_stderr(&stderr);
