@@ -44,6 +44,7 @@ use rule::{parse_listing, ListedRule, Rule};
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use tag::{Recorded, Store};
 
 /// The environment variable that turns rfw's explanations on or off (wins
@@ -347,32 +348,123 @@ fn delete_argv(table: &str, chain: &str, words: &[String]) -> Vec<String> {
     Iptables::argv(&a, true)
 }
 
-/// Reads `-S [CHAIN]` (with `-v` for counters); the error is the status
+/// One table's `iptables -S -v` in one family.
+struct TableListing {
+    family: Family,
+    table: String,
+    /// Its rules, or iptables' status and stderr.
+    rules: Result<Vec<ListedRule>, (Status, String)>,
+    /// The chains it has (the `-P` and `-N` lines).
+    chains: Vec<String>,
+}
+
+/// The whole-table listings of one run: the sweep reads every table, and
+/// the plan and `rfw list` reuse what it read instead of running
+/// `iptables -S` again. A table rfw removed a rule from is read again;
+/// reads after the user's command ran (read-back, explanations) never come
+/// from here.
+#[derive(Default)]
+struct Listings {
+    read: std::cell::RefCell<Vec<Rc<TableListing>>>,
+}
+
+impl Listings {
+    fn cached(&self, family: Family, table: &str) -> Option<Rc<TableListing>> {
+        self.read
+            .borrow()
+            .iter()
+            .find(|l| l.family == family && l.table == table)
+            .cloned()
+    }
+
+    /// `-t TABLE -S -v` of `ipt`'s family, read on first use.
+    fn table(&self, ipt: &Iptables, table: &str) -> Rc<TableListing> {
+        if let Some(l) = self.cached(ipt.family, table) {
+            return l;
+        }
+        let text = read_listing(ipt, table, None, true);
+        let l = Rc::new(TableListing {
+            family: ipt.family,
+            table: table.to_string(),
+            chains: text.as_deref().map(listed_chains).unwrap_or_default(),
+            rules: text.map(|t| parse_listing(&t, ipt.family == Family::V6)),
+        });
+        self.read.borrow_mut().push(Rc::clone(&l));
+        l
+    }
+
+    /// The rules of one chain: from the table's listing when it was read
+    /// and holds the chain, else `-S CHAIN` (whose error names a missing
+    /// chain as iptables does).
+    fn chain(
+        &self,
+        ipt: &Iptables,
+        table: &str,
+        chain: &str,
+    ) -> Result<Vec<ListedRule>, (Status, String)> {
+        if let Some(l) = self.cached(ipt.family, table) {
+            if let (Ok(rules), true) = (&l.rules, l.chains.iter().any(|c| c == chain)) {
+                return Ok(rules.iter().filter(|r| r.chain == chain).cloned().collect());
+            }
+        }
+        read_rules_quiet(ipt, table, Some(chain), false)
+    }
+
+    /// Forgets a table's listing once rfw changed (or tried to change) it.
+    fn changed(&self, family: Family, table: &str) {
+        self.read
+            .borrow_mut()
+            .retain(|l| !(l.family == family && l.table == table));
+    }
+}
+
+/// The chains a listing names (`-P CHAIN POLICY`, `-N CHAIN`).
+fn listed_chains(text: &str) -> Vec<String> {
+    rule::split_records(text)
+        .iter()
+        .map(|l| rule::split_rule_line(l))
+        .filter(|w| w.len() >= 2 && (w[0] == "-P" || w[0] == "-N"))
+        .map(|w| w[1].clone())
+        .collect()
+}
+
+/// The rules of one chain ([`Listings::chain`]); the error is the status
 /// after iptables' stderr was passed on.
 fn read_rules(
+    listings: &Listings,
     ipt: &Iptables,
     table: &str,
-    chain: Option<&str>,
-    counters: bool,
+    chain: &str,
 ) -> Result<Vec<ListedRule>, Status> {
-    match read_rules_quiet(ipt, table, chain, counters) {
+    match listings.chain(ipt, table, chain) {
         Ok(l) => Ok(l),
         Err((st, stderr)) => {
             exec::forward_stderr(&stderr);
-            hint(&stderr, chain, table);
+            hint(&stderr, Some(chain), table);
             Err(st)
         }
     }
 }
 
-/// [`read_rules`] without messages: the error is iptables' status and
-/// stderr.
+/// Reads `-S [CHAIN]` (with `-v` for counters) afresh; the error is
+/// iptables' status and stderr.
 fn read_rules_quiet(
     ipt: &Iptables,
     table: &str,
     chain: Option<&str>,
     counters: bool,
 ) -> Result<Vec<ListedRule>, (Status, String)> {
+    let text = read_listing(ipt, table, chain, counters)?;
+    Ok(parse_listing(&text, ipt.family == Family::V6))
+}
+
+/// `iptables -t TABLE -S [CHAIN] [-v]`'s output.
+fn read_listing(
+    ipt: &Iptables,
+    table: &str,
+    chain: Option<&str>,
+    counters: bool,
+) -> Result<String, (Status, String)> {
     let mut a = table_args(table);
     a.push("-S".to_string());
     if let Some(c) = chain {
@@ -387,7 +479,7 @@ fn read_rules_quiet(
     if c.status != 0 {
         return Err((c.status, c.stderr));
     }
-    Ok(parse_listing(&c.stdout, ipt.family == Family::V6))
+    Ok(c.stdout)
 }
 
 /// One line naming the fix for iptables' error text.
@@ -489,6 +581,7 @@ fn iptables(opts: &Opts) -> Status {
     let table = inv.table().to_string();
     let chain = inv.chain().map(String::from);
     let bins = Binaries::default();
+    let listings = Listings::default();
     let ipt = match bins.get(fam) {
         Ok(i) => Some(i),
         // A dry run needs no iptables, but never an untrusted one.
@@ -560,7 +653,7 @@ fn iptables(opts: &Opts) -> Status {
                 "warning: {e}; expired rules recorded there were not removed"
             ));
         }
-        if let Err(e) = sweep(&store, &bins, recorded.as_mut().ok()) {
+        if let Err(e) = sweep(&store, &bins, &listings, recorded.as_mut().ok()) {
             if cmd.modifies() || cmd == Cmd::Check {
                 err(&e.to_string());
                 return 4;
@@ -573,14 +666,13 @@ fn iptables(opts: &Opts) -> Status {
     let built = if cmd.adds() {
         let rule = rule.clone().unwrap_or_default();
         let mut plan = typed;
+        let in_chain = chain.as_deref().unwrap_or("");
         let listed = match (&ipt, cmd) {
-            (Some(ipt), Cmd::Replace) => match read_rules(ipt, &table, chain.as_deref(), false) {
+            (Some(ipt), Cmd::Replace) => match read_rules(&listings, ipt, &table, in_chain) {
                 Ok(l) => l,
                 Err(s) => return s,
             },
-            (Some(ipt), _) => {
-                read_rules_quiet(ipt, &table, chain.as_deref(), false).unwrap_or_default()
-            }
+            (Some(ipt), _) => listings.chain(ipt, &table, in_chain).unwrap_or_default(),
             (None, _) => Vec::new(),
         };
         let n = inv.rule_number().unwrap_or(0) as usize;
@@ -632,10 +724,12 @@ fn iptables(opts: &Opts) -> Status {
             }
         };
         match ipt.as_ref() {
-            Some(ipt) => match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, recorded) {
-                Ok(b) => b,
-                Err(s) => return s,
-            },
+            Some(ipt) => {
+                match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &listings, recorded) {
+                    Ok(b) => b,
+                    Err(s) => return s,
+                }
+            }
             // Dry run without iptables: the command as typed.
             None => typed,
         }
@@ -847,6 +941,7 @@ fn plan_delete_or_check(
     inv: &Invocation,
     rule: Option<&Rule>,
     ipt: &Iptables,
+    listings: &Listings,
     all_recorded: &[Recorded],
 ) -> Result<Plan, Status> {
     let cmd = inv.cmd.unwrap_or(Cmd::Check);
@@ -855,7 +950,7 @@ fn plan_delete_or_check(
     let fam = ipt.family;
     let add_wait = !inv.wait_given;
     let typed = || Plan::user(fam, Iptables::argv(&inv.canon, add_wait));
-    let listed = read_rules(ipt, &table, Some(&chain), false)?;
+    let listed = read_rules(listings, ipt, &table, &chain)?;
     // The rule rfw added: by iptables' own number, or the first tagged one
     // equal in meaning.
     let found: Option<&ListedRule> = match (inv.rule_number(), rule) {
@@ -982,7 +1077,12 @@ fn sweep_at(at: u64) {
     let store = Store::new(&exec::netns_key());
     // An unreadable state file still leaves the tagged rules to remove.
     let mut recorded = store.recorded().ok();
-    let _ = sweep(&store, &Binaries::default(), recorded.as_mut());
+    let _ = sweep(
+        &store,
+        &Binaries::default(),
+        &Listings::default(),
+        recorded.as_mut(),
+    );
 }
 
 /// One expired rule a sweep removed (or failed to).
@@ -1005,6 +1105,7 @@ struct Swept {
 fn sweep(
     store: &Store,
     bins: &Binaries,
+    listings: &Listings,
     mut recorded: Option<&mut Vec<Recorded>>,
 ) -> io::Result<Vec<Swept>> {
     let now = tag::now();
@@ -1014,9 +1115,11 @@ fn sweep(
             continue;
         };
         for t in argv::TABLES {
-            let Ok(listed) = read_rules_quiet(ipt, t, None, false) else {
+            let listing = listings.table(ipt, t);
+            let Ok(listed) = &listing.rules else {
                 continue;
             };
+            let mut changed = false;
             for l in listed {
                 let Some(exp) = l.rule.tag.as_deref().and_then(tag::tag_expiry) else {
                     continue;
@@ -1024,6 +1127,7 @@ fn sweep(
                 if exp > now {
                     continue;
                 }
+                changed = true;
                 let error = match ipt.run_captured(&delete_argv(t, &l.chain, &l.words)) {
                     Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
                     Ok(c) => Some(c.stderr.trim_end().to_string()),
@@ -1032,11 +1136,14 @@ fn sweep(
                 done.push(Swept {
                     family: fam,
                     table: t.to_string(),
-                    chain: l.chain,
-                    words: l.words,
+                    chain: l.chain.clone(),
+                    words: l.words.clone(),
                     exp,
                     error,
                 });
+            }
+            if changed {
+                listings.changed(fam, t);
             }
         }
         let due: Vec<Recorded> = recorded
@@ -1047,6 +1154,7 @@ fn sweep(
             .cloned()
             .collect();
         for rec in due {
+            listings.changed(fam, &rec.table);
             let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words)) {
                 Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
                 Ok(c) => Some(c.stderr.trim_end().to_string()),
@@ -1232,7 +1340,8 @@ fn list(opts: &Opts) -> Status {
         }
     };
     // Expired rules go first, and list says so.
-    let swept = match sweep(&store, &bins, Some(&mut recorded)) {
+    let listings = Listings::default();
+    let swept = match sweep(&store, &bins, &listings, Some(&mut recorded)) {
         Ok(s) => s,
         Err(e) => {
             err(&e.to_string());
@@ -1273,12 +1382,13 @@ fn list(opts: &Opts) -> Status {
     let mut text = String::new();
     let mut notes = Vec::new();
     for table in &tables {
-        let listed = match read_rules_quiet(ipt, table, None, true) {
+        let listing = listings.table(ipt, table);
+        let listed = match &listing.rules {
             Ok(l) => l,
             Err((st, stderr)) if inv.table.is_some() => {
-                exec::forward_stderr(&stderr);
-                hint(&stderr, None, table);
-                return st;
+                exec::forward_stderr(stderr);
+                hint(stderr, None, table);
+                return *st;
             }
             Err(_) => continue,
         };
