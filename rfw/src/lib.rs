@@ -41,6 +41,7 @@ use rnet_core::args::split_argv;
 use rnet_core::procnet::proc_root;
 use rnet_core::timing::TcpTimers;
 use rule::{parse_listing, ListedRule, Rule};
+use std::cell::{OnceCell, RefCell};
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -185,7 +186,7 @@ fn explain_only(opts: &Opts) -> Status {
     for l in explain::explain(chain, &rule, &timers()) {
         text.push_str(&format!("{chain}: {l}\n"));
     }
-    if let Some(why) = safety::check(&inv, Some(&rule), safety::Ssh::from_env().as_ref()) {
+    if let Some(why) = safety::check(&inv, Some(&rule), &OnceCell::new()) {
         text.push_str(&format!(
             "{chain}: rfw would refuse to add it without --force: {why}\n"
         ));
@@ -264,7 +265,7 @@ impl Plan {
 
 /// The guard over a plan: every user step is read again exactly as it will
 /// run (the canonical words, the tag, `-w`) and judged. `None`: allowed.
-pub fn judge(plan: &Plan, ssh: Option<&safety::Ssh>) -> Option<String> {
+pub fn judge(plan: &Plan, ssh: &OnceCell<Option<safety::Ssh>>) -> Option<String> {
     for s in plan.steps.iter().filter(|s| s.kind == StepKind::User) {
         let inv = match Invocation::parse(&s.argv) {
             Ok(i) => i,
@@ -365,7 +366,7 @@ struct TableListing {
 /// from here.
 #[derive(Default)]
 struct Listings {
-    read: std::cell::RefCell<Vec<Rc<TableListing>>>,
+    read: RefCell<Vec<Rc<TableListing>>>,
 }
 
 impl Listings {
@@ -622,7 +623,8 @@ fn iptables(opts: &Opts) -> Status {
         }
     }
     let add_wait = !inv.wait_given;
-    let ssh = safety::Ssh::from_env();
+    // Read from /proc only if a rule needs it (safety::check).
+    let ssh = OnceCell::new();
     let exp = opts.ttl.map(|t| tag::now() + t);
     let tag = tag::new_tag(exp);
     // The command as typed (with the tag on an add): the guard judges it
@@ -639,7 +641,7 @@ fn iptables(opts: &Opts) -> Status {
         ),
     );
     if !opts.force {
-        if let Some(why) = judge(&typed, ssh.as_ref()) {
+        if let Some(why) = judge(&typed, &ssh) {
             err(&format!("refused: {why}; add --force to do it anyway"));
             return 2;
         }
@@ -739,7 +741,7 @@ fn iptables(opts: &Opts) -> Status {
     let plan = built;
     // Check: the guard judges the plan, exactly as it will run.
     if !opts.force {
-        if let Some(why) = judge(&plan, ssh.as_ref()) {
+        if let Some(why) = judge(&plan, &ssh) {
             err(&format!("refused: {why}; add --force to do it anyway"));
             return 2;
         }
@@ -755,7 +757,7 @@ fn iptables(opts: &Opts) -> Status {
         Err(s) => return s,
     };
     match adding {
-        Some(a) => finish_add(opts, &inv, ipt, &store, ran, a, add_wait, ssh.as_ref()),
+        Some(a) => finish_add(opts, &inv, ipt, &store, ran, a, add_wait, &ssh),
         None => {
             let st = finish_user(ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
             if st == 0 && cmd == Cmd::List && explain_on(opts) {
@@ -792,7 +794,7 @@ fn finish_add(
     ran: Ran,
     a: Adding,
     add_wait: bool,
-    ssh: Option<&safety::Ssh>,
+    ssh: &OnceCell<Option<safety::Ssh>>,
 ) -> Status {
     let fam = ipt.family;
     let table = inv.table().to_string();
@@ -863,7 +865,7 @@ fn readback(
     chain: &str,
     tag: &str,
     force: bool,
-    ssh: Option<&safety::Ssh>,
+    ssh: &OnceCell<Option<safety::Ssh>>,
 ) -> Result<(), Status> {
     let mine = |t: &str, c: Option<&str>| -> Vec<ListedRule> {
         read_rules_quiet(ipt, t, c, false)
