@@ -378,7 +378,8 @@ impl Store {
         let lines = self.read_lines("rules")?;
         let mut out = Vec::with_capacity(lines.len());
         for (n, line) in lines.iter().enumerate() {
-            let w = split_shell_words(line);
+            // Written with shell_quote: single quotes, `\` outside them.
+            let w = split_quoted(line, '\'', false);
             let r = (w.len() >= 4)
                 .then(|| {
                     Some(Recorded {
@@ -439,11 +440,6 @@ impl Recorded {
     }
 }
 
-/// Splits a line written with [`crate::exec::shell_quote`] back into words.
-pub fn split_shell_words(line: &str) -> Vec<String> {
-    split_quoted(line, '\'', false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,7 +490,7 @@ mod tests {
     fn shell_words_round_trip() {
         let words = ["a b", "it's", "$(x);`y`", "", "plain"];
         let line = shell_line(words);
-        assert_eq!(split_shell_words(&line), words);
+        assert_eq!(split_quoted(&line, '\'', false), words);
     }
 
     struct Tmp(PathBuf);
