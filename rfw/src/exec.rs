@@ -4,7 +4,6 @@
 //! command) or captured (rfw's reads such as `-S`).
 
 use std::cell::OnceCell;
-use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -260,11 +259,6 @@ pub fn netns_key() -> String {
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
-}
-
-/// Turns words into an OS argument vector.
-pub fn os_args(v: &[String]) -> Vec<OsString> {
-    v.iter().map(OsString::from).collect()
 }
 
 /// The running rfw binary (for the `--ttl` helper).

@@ -1351,20 +1351,14 @@ fn list(opts: &Opts) -> Status {
         }
     };
     for s in swept {
-        let table = if s.table == "filter" {
-            String::new()
-        } else {
-            format!("-t {} ", s.table)
-        };
         let what = format!(
-            "{}{table}-A {} {}",
+            "{}{}",
             if s.family == Family::V6 {
                 "(IPv6) "
             } else {
                 ""
             },
-            s.chain,
-            exec::shell_line(s.words.iter().map(String::as_str))
+            rule_line(&s.table, &s.chain, &s.words, exec::shell_quote)
         );
         let ago = tag::now().saturating_sub(s.exp);
         match s.error {
@@ -1394,18 +1388,8 @@ fn list(opts: &Opts) -> Status {
             }
             Err(_) => continue,
         };
-        let prefix = if *table == "filter" {
-            String::new()
-        } else {
-            format!("-t {table} ")
-        };
         for l in listed.iter().filter(|l| l.rule.tag.is_some()) {
-            let mut line = format!("{prefix}-A {}", l.chain);
-            for w in &l.words {
-                line.push(' ');
-                line.push_str(&quote_like_iptables(w));
-            }
-            text.push_str(&line);
+            text.push_str(&rule_line(table, &l.chain, &l.words, quote_like_iptables));
             text.push('\n');
             let exp = l.rule.tag.as_deref().and_then(tag::tag_expiry);
             let left = match exp {
@@ -1423,18 +1407,13 @@ fn list(opts: &Opts) -> Status {
             }
         }
     }
-    for rec in recorded.into_iter().filter(|r| r.family == fam) {
-        let prefix = if rec.table == "filter" {
-            String::new()
-        } else {
-            format!("-t {} ", rec.table)
-        };
-        let mut line = format!("{prefix}-A {}", rec.chain);
-        for w in &rec.words {
-            line.push(' ');
-            line.push_str(&quote_like_iptables(w));
-        }
-        text.push_str(&line);
+    for rec in recorded.iter().filter(|r| r.family == fam) {
+        text.push_str(&rule_line(
+            &rec.table,
+            &rec.chain,
+            &rec.words,
+            quote_like_iptables,
+        ));
         text.push('\n');
     }
     if !out(&text) {
@@ -1446,6 +1425,23 @@ fn list(opts: &Opts) -> Status {
         }
     }
     0
+}
+
+/// One rule as `rfw list` shows it: `-A CHAIN WORDS…`, with `-t TABLE `
+/// in front outside the filter table, each word quoted with `quote`.
+fn rule_line(table: &str, chain: &str, words: &[String], quote: fn(&str) -> String) -> String {
+    let mut line = if table == "filter" {
+        String::new()
+    } else {
+        format!("-t {table} ")
+    };
+    line.push_str("-A ");
+    line.push_str(chain);
+    for w in words {
+        line.push(' ');
+        line.push_str(&quote(w));
+    }
+    line
 }
 
 /// Quotes a word as `iptables -S` does: in double quotes when it has
