@@ -198,8 +198,8 @@ RFW-OPTIONS:
   --dry-run             print the plan: the exact command(s), shell-quoted;
                         change nothing
   --ttl SECS            remove the added rule after SECS (also 90s, 5m, 1h);
-                        the time is in its tag, so any later rfw run removes
-                        it too
+                        the time is in its tag, so a later rfw command (or
+                        rfw list) removes it too
   --force               allow what rfw refuses: policies (-P), flushing
                         built-in chains, tables other than filter, targets
                         other than ACCEPT DROP REJECT LOG, DROP/REJECT in
