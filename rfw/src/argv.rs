@@ -27,6 +27,7 @@
 //! same way. rfw runs that vector (plus its tag and `-w`), so what it
 //! judged is what iptables parses.
 
+use rnet_core::args::{match_long, LongMatch};
 use std::fmt;
 
 /// An iptables command.
@@ -695,44 +696,26 @@ impl<'a> Parser<'a> {
     }
 
     fn resolve(&self, name: &str) -> Found {
-        // Exact first, in table order (iptables' options, then each
-        // extension's in load order), then unique prefix.
-        if let Some(d) = BASE.iter().find(|d| d.name == name) {
-            return Found::Base(*d);
-        }
-        for (k, e) in self.exts.iter().enumerate() {
-            if let Some(d) = e.table.and_then(|t| t.iter().find(|d| d.name == name)) {
-                return Found::Ext(k, *d);
-            }
-        }
-        let mut hit: Option<(Option<usize>, Def)> = None;
-        let mut names: Vec<String> = Vec::new();
-        let mut ambiguous = false;
+        // Table order: iptables' options, then each extension's in load
+        // order; entries with the same meaning are one option.
         let all = BASE.iter().map(|d| (None, *d)).chain(
             self.exts
                 .iter()
                 .enumerate()
                 .flat_map(|(k, e)| e.table.unwrap_or(&[]).iter().map(move |d| (Some(k), *d))),
         );
-        for (owner, d) in all {
-            if !d.name.starts_with(name) {
-                continue;
+        let same = |(o1, d1): &(Option<usize>, Def), (o2, d2): &(Option<usize>, Def)| {
+            o1 == o2 && d1.key == d2.key && d1.arg == d2.arg
+        };
+        match match_long(all, name, |(_, d)| d.name, |_| true, same) {
+            LongMatch::One((owner, d)) if !name.is_empty() => match owner {
+                None => Found::Base(d),
+                Some(k) => Found::Ext(k, d),
+            },
+            LongMatch::Ambiguous(hits) => {
+                Found::None(hits.iter().map(|(_, d)| format!("--{}", d.name)).collect())
             }
-            names.push(format!("--{}", d.name));
-            match &hit {
-                None => hit = Some((owner, d)),
-                Some((o, h)) => {
-                    // getopt_long: entries with the same meaning are one option.
-                    if *o != owner || h.key != d.key || h.arg != d.arg {
-                        ambiguous = true;
-                    }
-                }
-            }
-        }
-        match hit {
-            Some((None, d)) if !ambiguous && !name.is_empty() => Found::Base(d),
-            Some((Some(k), d)) if !ambiguous && !name.is_empty() => Found::Ext(k, d),
-            _ => Found::None(if ambiguous { names } else { Vec::new() }),
+            _ => Found::None(Vec::new()),
         }
     }
 
