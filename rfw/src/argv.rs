@@ -350,16 +350,24 @@ fn target_table(name: &str) -> Option<&'static [Def]> {
 }
 
 /// The match a protocol loads (iptables' `find_proto`: numbers are looked
-/// up by name).
+/// up by name), for the protocols whose matches rfw knows; a name is read
+/// as its number ([`rnet_core::names::protocol_number`]).
 pub fn proto_match(proto: &str) -> Option<&'static str> {
-    Some(match proto.to_ascii_lowercase().as_str() {
-        "tcp" | "6" => "tcp",
-        "udp" | "17" => "udp",
-        "udplite" | "136" => "udplite",
-        "sctp" | "132" => "sctp",
-        "dccp" | "33" => "dccp",
-        "icmp" | "1" => "icmp",
-        "icmpv6" | "ipv6-icmp" | "58" => "icmp6",
+    let p = proto.to_ascii_lowercase();
+    let n = match p.parse::<u8>() {
+        // Plain decimal only, as before (iptables would also read 06, 0x6).
+        Ok(n) if n.to_string() == p => n,
+        Ok(_) => return None,
+        Err(_) => rnet_core::names::protocol_number(&p)?,
+    };
+    Some(match n {
+        6 => "tcp",
+        17 => "udp",
+        136 => "udplite",
+        132 => "sctp",
+        33 => "dccp",
+        1 => "icmp",
+        58 => "icmp6",
         _ => return None,
     })
 }
