@@ -930,32 +930,24 @@ mod tests {
 
     #[test]
     fn protocol_spellings() {
-        for (given, held) in [
-            ("TCP", Some("tcp")),
-            ("6", Some("tcp")),
-            ("17", Some("udp")),
-            ("1", Some("icmp")),
-            ("0", Some("all")),
-            ("006", Some("6")),
-            ("47", Some("47")),
-            ("256", None),
-            ("icmpv6", Some("icmpv6")),
-            ("IPv6-ICMP", Some("ipv6-icmp")),
-            ("no-such-protocol", None),
+        // The value as the rule holds it, and the match it loads.
+        for (given, held, loads) in [
+            ("TCP", Some("tcp"), Some("tcp")),
+            ("6", Some("tcp"), Some("tcp")),
+            ("17", Some("udp"), Some("udp")),
+            ("1", Some("icmp"), Some("icmp")),
+            ("0", Some("all"), None),
+            ("006", Some("6"), None),
+            ("47", Some("47"), None),
+            ("58", Some("58"), Some("icmp6")),
+            ("256", None, None),
+            ("icmpv6", Some("icmpv6"), Some("icmp6")),
+            ("IPv6-ICMP", Some("ipv6-icmp"), Some("icmp6")),
+            ("dccp", Some("dccp"), Some("dccp")),
+            ("gre", Some("gre"), None),
+            ("no-such-protocol", None, None),
         ] {
             assert_eq!(proto_name(given).as_deref(), held, "{given}");
-        }
-        for (given, loads) in [
-            ("tcp", Some("tcp")),
-            ("6", Some("tcp")),
-            ("UDP", Some("udp")),
-            ("ipv6-icmp", Some("icmp6")),
-            ("icmpv6", Some("icmp6")),
-            ("58", Some("icmp6")),
-            ("dccp", Some("dccp")),
-            ("06", None),
-            ("gre", None),
-        ] {
             assert_eq!(crate::argv::proto_match(given), loads, "{given}");
         }
     }

@@ -79,6 +79,19 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A directory with the fake iptables for a test that needs root (rfw
+/// checks for root before it runs iptables); without root, `None` after
+/// saying the test is skipped.
+fn fake_as_root(test: &str, name: &str) -> Option<Dir> {
+    if !is_root() {
+        eprintln!("SKIPPED {test}: needs root");
+        return None;
+    }
+    let d = dir(name);
+    fake(&d.0);
+    Some(d)
+}
+
 fn run(d: &Path, args: &[&str]) -> (String, String, i32) {
     let o = rfw(d).args(args).output().unwrap();
     (
@@ -250,12 +263,9 @@ fn missing_iptables_is_127_with_the_fix() {
 
 #[test]
 fn runs_the_argument_vector_with_wait_last() {
-    if !is_root() {
-        eprintln!("SKIPPED runs_the_argument_vector_with_wait_last: rfw checks for root before running iptables");
+    let Some(d) = fake_as_root("runs_the_argument_vector_with_wait_last", "argv") else {
         return;
-    }
-    let d = dir("argv");
-    fake(&d.0);
+    };
     let evil = "a b; $(touch x) `y` \"q\" 'z' | & >";
     let (_, _, rc) = run(
         &d.0,
@@ -313,12 +323,12 @@ fn runs_the_argument_vector_with_wait_last() {
 
 #[test]
 fn without_comment_match_falls_back_to_the_state_file() {
-    if !is_root() {
-        eprintln!("SKIPPED without_comment_match_falls_back_to_the_state_file: needs root");
+    let Some(d) = fake_as_root(
+        "without_comment_match_falls_back_to_the_state_file",
+        "nocomment",
+    ) else {
         return;
-    }
-    let d = dir("nocomment");
-    fake(&d.0);
+    };
     std::fs::write(d.0.join("no_comment"), "").unwrap();
     let (_, err, rc) = run(
         &d.0,
@@ -393,12 +403,12 @@ fn man_page_documents_every_flag() {
 
 #[test]
 fn legacy_rules_are_reported_with_the_backend_from_dash_v() {
-    if !is_root() {
-        eprintln!("SKIPPED legacy_rules_are_reported_with_the_backend_from_dash_v: rfw checks for root before running iptables");
+    let Some(d) = fake_as_root(
+        "legacy_rules_are_reported_with_the_backend_from_dash_v",
+        "legacy",
+    ) else {
         return;
-    }
-    let d = dir("legacy");
-    fake(&d.0);
+    };
     std::fs::write(d.0.join("legacy"), "").unwrap();
     let (_, err, rc) = run(&d.0, &["-S", "OUTPUT"]);
     assert_eq!(rc, 0);
@@ -598,12 +608,9 @@ const FOREIGN: &str = "-P OUTPUT ACCEPT\n\
 
 #[test]
 fn reset_removes_only_rules_with_rfw_s_exact_tag() {
-    if !is_root() {
-        eprintln!("SKIPPED reset_removes_only_rules_with_rfw_s_exact_tag: needs root");
+    let Some(d) = fake_as_root("reset_removes_only_rules_with_rfw_s_exact_tag", "foreign") else {
         return;
-    }
-    let d = dir("foreign");
-    fake(&d.0);
+    };
     listing(&d.0, FOREIGN);
     let (_, err, rc) = run(&d.0, &["-4", "reset"]);
     assert_eq!(rc, 0, "{err}");
@@ -633,12 +640,9 @@ fn reset_removes_only_rules_with_rfw_s_exact_tag() {
 
 #[test]
 fn rule_numbers_are_iptables_own() {
-    if !is_root() {
-        eprintln!("SKIPPED rule_numbers_are_iptables_own: needs root");
+    let Some(d) = fake_as_root("rule_numbers_are_iptables_own", "numbers") else {
         return;
-    }
-    let d = dir("numbers");
-    fake(&d.0);
+    };
     listing(&d.0, FOREIGN);
     // Rule 2 is the administrator's (rule 1, dccp, counts too).
     let (_, err, rc) = run(
@@ -673,12 +677,12 @@ fn rule_numbers_are_iptables_own() {
 
 #[test]
 fn replace_by_number_counts_after_expired_rules_are_gone() {
-    if !is_root() {
-        eprintln!("SKIPPED replace_by_number_counts_after_expired_rules_are_gone: needs root");
+    let Some(d) = fake_as_root(
+        "replace_by_number_counts_after_expired_rules_are_gone",
+        "replace-expired",
+    ) else {
         return;
-    }
-    let d = dir("replace-expired");
-    fake(&d.0);
+    };
     std::fs::write(d.0.join("deletes"), "").unwrap();
     // Rule 1 has expired, rule 2 is rfw's, rule 3 the administrator's.
     let rules = "-P OUTPUT ACCEPT\n\
@@ -721,12 +725,9 @@ fn replace_by_number_counts_after_expired_rules_are_gone() {
 
 #[test]
 fn expired_rules_go_without_the_index() {
-    if !is_root() {
-        eprintln!("SKIPPED expired_rules_go_without_the_index: needs root");
+    let Some(d) = fake_as_root("expired_rules_go_without_the_index", "expired") else {
         return;
-    }
-    let d = dir("expired");
-    fake(&d.0);
+    };
     // A rule whose --ttl ran out, with no state directory at all (a
     // reboot with a saved ruleset, /run cleaned).
     listing(
@@ -754,12 +755,9 @@ fn expired_rules_go_without_the_index() {
 
 #[test]
 fn an_identical_rule_gets_a_note() {
-    if !is_root() {
-        eprintln!("SKIPPED an_identical_rule_gets_a_note: needs root");
+    let Some(d) = fake_as_root("an_identical_rule_gets_a_note", "dup") else {
         return;
-    }
-    let d = dir("dup");
-    fake(&d.0);
+    };
     listing(&d.0, FOREIGN);
     let (_, err, rc) = run(
         &d.0,
