@@ -1,7 +1,11 @@
 //! rfw: a thin, safe `iptables` wrapper for TCP-state labs.
 //!
 //! `rfw ARGS…` reads the iptables-style arguments as iptables does
-//! ([`argv`]), then works in three steps:
+//! ([`argv`]); the guard judges the command as typed (a command it refuses
+//! reads and runs nothing), and every iptables command and `rfw list`
+//! (not under `--dry-run`) first removes expired rfw rules (`sweep`, whose
+//! table listings the plan reuses).
+//! Then it works in three steps:
 //! 1. **plan**: the list of iptables argument vectors to run ([`Plan`]),
 //!    each the command line spelled out as rfw read it, with rfw's tag
 //!    (`-m comment --comment rfw:…`) on rules it adds and `--wait=10`;

@@ -293,8 +293,8 @@ const PROTOCOLS_LIMIT: u64 = 1 << 20;
 
 /// The number of an IP protocol name, compared ignoring ASCII case (iptables
 /// lowercases `-p`'s value; the database's aliases are upper-case spellings
-/// of its names): a name libxtables knows without the database first
-/// ([`KNOWN_PROTOCOLS`]), then an official name or alias in
+/// of its names): a name libxtables knows without the database first (the
+/// table above), then an official name or alias in
 /// `/etc/protocols`, read directly (at most 1 MiB; no NSS call, so nothing
 /// here shares static state between threads). `None` for a number, which
 /// callers read themselves.
@@ -316,7 +316,7 @@ pub fn protocol_number(name: &str) -> Option<u8> {
 }
 
 /// The name libxtables gives protocol `n` without the protocols database,
-/// if it has one ([`KNOWN_PROTOCOLS`]).
+/// if it has one (the first of the table above).
 pub fn known_protocol_name(n: u8) -> Option<&'static str> {
     KNOWN_PROTOCOLS
         .iter()
