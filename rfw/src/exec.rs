@@ -3,7 +3,7 @@
 //! mistake it for a value. Output is either passed through (the user's own
 //! command) or captured (rfw's reads such as `-S`).
 
-use std::ffi::OsString;
+use std::cell::OnceCell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -176,6 +176,26 @@ impl Iptables {
     }
 }
 
+/// The iptables binaries of one run: each family's is found on `PATH` and
+/// its path checked ([`Iptables::find`]) once, when first needed, and
+/// shared by every step, read and sweep of the run.
+#[derive(Debug, Default)]
+pub struct Binaries {
+    v4: OnceCell<Result<Iptables, FindError>>,
+    v6: OnceCell<Result<Iptables, FindError>>,
+}
+
+impl Binaries {
+    /// The binary of `family`, or why it cannot be run.
+    pub fn get(&self, family: Family) -> Result<&Iptables, &FindError> {
+        let cell = match family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        };
+        cell.get_or_init(|| Iptables::find(family)).as_ref()
+    }
+}
+
 /// Words joined by spaces, each quoted with [`shell_quote`].
 pub fn shell_line<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
     words
@@ -239,11 +259,6 @@ pub fn netns_key() -> String {
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
-}
-
-/// Turns words into an OS argument vector.
-pub fn os_args(v: &[String]) -> Vec<OsString> {
-    v.iter().map(OsString::from).collect()
 }
 
 /// The running rfw binary (for the `--ttl` helper).

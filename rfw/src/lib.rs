@@ -1,7 +1,11 @@
 //! rfw: a thin, safe `iptables` wrapper for TCP-state labs.
 //!
 //! `rfw ARGS…` reads the iptables-style arguments as iptables does
-//! ([`argv`]), then works in three steps:
+//! ([`argv`]); the guard judges the command as typed (a command it refuses
+//! reads and runs nothing), and every iptables command and `rfw list`
+//! (not under `--dry-run`) first removes expired rfw rules (`sweep`, whose
+//! table listings the plan reuses).
+//! Then it works in three steps:
 //! 1. **plan**: the list of iptables argument vectors to run ([`Plan`]),
 //!    each the command line spelled out as rfw read it, with rfw's tag
 //!    (`-m comment --comment rfw:…`) on rules it adds and `--wait=10`;
@@ -22,8 +26,8 @@
 //! Modules: [`cli`] (rfw's own options), [`argv`] (the iptables command
 //! line, read as iptables reads it), [`rule`] (the typed rule model, pure),
 //! [`exec`] (running iptables), [`safety`] (what needs `--force`),
-//! [`explain`] (what a rule does to TCP), [`tag`] (tags, expiry, the state
-//! file).
+//! [`explain`] (what a rule does to TCP), [`tag`] (tags and their expiry, the
+//! state file).
 
 pub mod argv;
 pub mod cli;
@@ -36,14 +40,16 @@ pub mod trust;
 
 use argv::{Cmd, Invocation};
 use cli::{Opts, Sub};
-use exec::{Family, Iptables};
+use exec::{Binaries, Family, Iptables};
 use rnet_core::args::split_argv;
 use rnet_core::procnet::proc_root;
 use rnet_core::timing::TcpTimers;
 use rule::{parse_listing, ListedRule, Rule};
+use std::cell::{OnceCell, RefCell};
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use tag::{Recorded, Store};
 
 /// The environment variable that turns rfw's explanations on or off (wins
@@ -184,7 +190,7 @@ fn explain_only(opts: &Opts) -> Status {
     for l in explain::explain(chain, &rule, &timers()) {
         text.push_str(&format!("{chain}: {l}\n"));
     }
-    if let Some(why) = safety::check(&inv, Some(&rule), safety::Ssh::from_env().as_ref()) {
+    if let Some(why) = safety::check(&inv, Some(&rule), &OnceCell::new()) {
         text.push_str(&format!(
             "{chain}: rfw would refuse to add it without --force: {why}\n"
         ));
@@ -263,7 +269,7 @@ impl Plan {
 
 /// The guard over a plan: every user step is read again exactly as it will
 /// run (the canonical words, the tag, `-w`) and judged. `None`: allowed.
-pub fn judge(plan: &Plan, ssh: Option<&safety::Ssh>) -> Option<String> {
+pub fn judge(plan: &Plan, ssh: &OnceCell<Option<safety::Ssh>>) -> Option<String> {
     for s in plan.steps.iter().filter(|s| s.kind == StepKind::User) {
         let inv = match Invocation::parse(&s.argv) {
             Ok(i) => i,
@@ -294,17 +300,17 @@ struct Ran {
 /// The one executor: runs each step; stops at the first failure. User
 /// steps pass stdout through; their stderr is returned to the caller (which
 /// forwards it with a hint), except for the last failing one.
-fn execute(plan: &Plan, store: &Store) -> Result<Ran, Status> {
+fn execute(plan: &Plan, bins: &Binaries, store: &Store) -> Result<Ran, Status> {
     let (status, stderr) = plan.outcome.clone().unwrap_or_default();
     let mut last = Ran { status, stderr };
     for s in &plan.steps {
-        let ipt = Iptables::find(s.family).map_err(|e| {
+        let ipt = bins.get(s.family).map_err(|e| {
             err(&e.to_string());
             127
         })?;
         last = match s.kind {
             StepKind::User => {
-                let (st, stderr) = run_user(&ipt, &s.argv)?;
+                let (st, stderr) = run_user(ipt, &s.argv)?;
                 Ran { status: st, stderr }
             }
             StepKind::Remove => match ipt.run_captured(&s.argv) {
@@ -347,32 +353,123 @@ fn delete_argv(table: &str, chain: &str, words: &[String]) -> Vec<String> {
     Iptables::argv(&a, true)
 }
 
-/// Reads `-S [CHAIN]` (with `-v` for counters); the error is the status
+/// One table's `iptables -S -v` in one family.
+struct TableListing {
+    family: Family,
+    table: String,
+    /// Its rules, or iptables' status and stderr.
+    rules: Result<Vec<ListedRule>, (Status, String)>,
+    /// The chains it has (the `-P` and `-N` lines).
+    chains: Vec<String>,
+}
+
+/// The whole-table listings of one run: the sweep reads every table, and
+/// the plan and `rfw list` reuse what it read instead of running
+/// `iptables -S` again. A table rfw removed a rule from is read again;
+/// reads after the user's command ran (read-back, explanations) never come
+/// from here.
+#[derive(Default)]
+struct Listings {
+    read: RefCell<Vec<Rc<TableListing>>>,
+}
+
+impl Listings {
+    fn cached(&self, family: Family, table: &str) -> Option<Rc<TableListing>> {
+        self.read
+            .borrow()
+            .iter()
+            .find(|l| l.family == family && l.table == table)
+            .cloned()
+    }
+
+    /// `-t TABLE -S -v` of `ipt`'s family, read on first use.
+    fn table(&self, ipt: &Iptables, table: &str) -> Rc<TableListing> {
+        if let Some(l) = self.cached(ipt.family, table) {
+            return l;
+        }
+        let text = read_listing(ipt, table, None, true);
+        let l = Rc::new(TableListing {
+            family: ipt.family,
+            table: table.to_string(),
+            chains: text.as_deref().map(listed_chains).unwrap_or_default(),
+            rules: text.map(|t| parse_listing(&t, ipt.family == Family::V6)),
+        });
+        self.read.borrow_mut().push(Rc::clone(&l));
+        l
+    }
+
+    /// The rules of one chain: from the table's listing when it was read
+    /// and holds the chain, else `-S CHAIN` (whose error names a missing
+    /// chain as iptables does).
+    fn chain(
+        &self,
+        ipt: &Iptables,
+        table: &str,
+        chain: &str,
+    ) -> Result<Vec<ListedRule>, (Status, String)> {
+        if let Some(l) = self.cached(ipt.family, table) {
+            if let (Ok(rules), true) = (&l.rules, l.chains.iter().any(|c| c == chain)) {
+                return Ok(rules.iter().filter(|r| r.chain == chain).cloned().collect());
+            }
+        }
+        read_rules_quiet(ipt, table, Some(chain), false)
+    }
+
+    /// Forgets a table's listing once rfw changed (or tried to change) it.
+    fn changed(&self, family: Family, table: &str) {
+        self.read
+            .borrow_mut()
+            .retain(|l| !(l.family == family && l.table == table));
+    }
+}
+
+/// The chains a listing names (`-P CHAIN POLICY`, `-N CHAIN`).
+fn listed_chains(text: &str) -> Vec<String> {
+    rule::split_records(text)
+        .iter()
+        .map(|l| rule::split_rule_line(l))
+        .filter(|w| w.len() >= 2 && (w[0] == "-P" || w[0] == "-N"))
+        .map(|w| w[1].clone())
+        .collect()
+}
+
+/// The rules of one chain ([`Listings::chain`]); the error is the status
 /// after iptables' stderr was passed on.
 fn read_rules(
+    listings: &Listings,
     ipt: &Iptables,
     table: &str,
-    chain: Option<&str>,
-    counters: bool,
+    chain: &str,
 ) -> Result<Vec<ListedRule>, Status> {
-    match read_rules_quiet(ipt, table, chain, counters) {
+    match listings.chain(ipt, table, chain) {
         Ok(l) => Ok(l),
         Err((st, stderr)) => {
             exec::forward_stderr(&stderr);
-            hint(&stderr, chain, table);
+            hint(&stderr, Some(chain), table);
             Err(st)
         }
     }
 }
 
-/// [`read_rules`] without messages: the error is iptables' status and
-/// stderr.
+/// Reads `-S [CHAIN]` (with `-v` for counters) afresh; the error is
+/// iptables' status and stderr.
 fn read_rules_quiet(
     ipt: &Iptables,
     table: &str,
     chain: Option<&str>,
     counters: bool,
 ) -> Result<Vec<ListedRule>, (Status, String)> {
+    let text = read_listing(ipt, table, chain, counters)?;
+    Ok(parse_listing(&text, ipt.family == Family::V6))
+}
+
+/// `iptables -t TABLE -S [CHAIN] [-v]`'s output.
+fn read_listing(
+    ipt: &Iptables,
+    table: &str,
+    chain: Option<&str>,
+    counters: bool,
+) -> Result<String, (Status, String)> {
     let mut a = table_args(table);
     a.push("-S".to_string());
     if let Some(c) = chain {
@@ -387,7 +484,7 @@ fn read_rules_quiet(
     if c.status != 0 {
         return Err((c.status, c.stderr));
     }
-    Ok(parse_listing(&c.stdout, ipt.family == Family::V6))
+    Ok(c.stdout)
 }
 
 /// One line naming the fix for iptables' error text.
@@ -488,7 +585,9 @@ fn iptables(opts: &Opts) -> Status {
     let fam = family(opts);
     let table = inv.table().to_string();
     let chain = inv.chain().map(String::from);
-    let ipt = match Iptables::find(fam) {
+    let bins = Binaries::default();
+    let listings = Listings::default();
+    let ipt = match bins.get(fam) {
         Ok(i) => Some(i),
         // A dry run needs no iptables, but never an untrusted one.
         Err(e) if opts.dry_run && e.is_missing() => None,
@@ -517,47 +616,69 @@ fn iptables(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
-    // An unusable state directory or file stops a change (or a -C, which
-    // reads the state) before iptables runs at all, even to read.
+    // The state file, read once for the run. An unusable state directory
+    // or file stops a change (or a -C, which reads the state) before
+    // iptables runs at all, even to read.
+    let mut recorded = store.recorded();
     if !opts.dry_run && (cmd.modifies() || cmd == Cmd::Check) {
-        if let Err(e) = store.recorded() {
-            err(&e.to_string());
-            return 4;
-        }
-    }
-    // Expired rules go before anything that looks rules up; a command the
-    // guard refuses runs nothing at all.
-    let swept_early = !opts.dry_run && matches!(cmd, Cmd::Delete | Cmd::Check);
-    if swept_early {
-        if let Err(e) = sweep(&store, &all_families()) {
+        if let Err(e) = &recorded {
             err(&e.to_string());
             return 4;
         }
     }
     let add_wait = !inv.wait_given;
-    let ssh = safety::Ssh::from_env();
+    // Read from /proc only if a rule needs it (safety::check).
+    let ssh = OnceCell::new();
+    let exp = opts.ttl.map(|t| tag::now() + t);
+    let tag = tag::new_tag(exp);
+    // The command as typed (with the tag on an add): the guard judges it
+    // first, so a command it refuses reads and runs nothing at all.
+    let typed = Plan::user(
+        fam,
+        Iptables::argv(
+            &if cmd.adds() {
+                inv.canon_with_tag(&tag)
+            } else {
+                inv.canon.clone()
+            },
+            add_wait,
+        ),
+    );
+    if !opts.force {
+        if let Some(why) = judge(&typed, &ssh) {
+            err(&format!("refused: {why}; add --force to do it anyway"));
+            return 2;
+        }
+    }
+    // Expired rules go before anything reads the rules: the rule numbers
+    // of -R / -D N and the rule -D or -C finds are those iptables sees
+    // when the command runs.
+    if !opts.dry_run {
+        if let Err(e) = &recorded {
+            err(&format!(
+                "warning: {e}; expired rules recorded there were not removed"
+            ));
+        }
+        if let Err(e) = sweep(&store, &bins, &listings, recorded.as_mut().ok()) {
+            if cmd.modifies() || cmd == Cmd::Check {
+                err(&e.to_string());
+                return 4;
+            }
+            err(&format!("warning: {e}; expired rules were not removed"));
+        }
+    }
     // Plan: reads only (harmless, also under --dry-run), then the steps.
     let mut adding = None;
     let built = if cmd.adds() {
         let rule = rule.clone().unwrap_or_default();
-        let exp = opts.ttl.map(|t| tag::now() + t);
-        let tag = tag::new_tag(exp);
-        let mut plan = Plan::user(fam, Iptables::argv(&inv.canon_with_tag(&tag), add_wait));
-        // The guard first: a refused rule reads nothing either.
-        if !opts.force {
-            if let Some(why) = judge(&plan, ssh.as_ref()) {
-                err(&format!("refused: {why}; add --force to do it anyway"));
-                return 2;
-            }
-        }
+        let mut plan = typed;
+        let in_chain = chain.as_deref().unwrap_or("");
         let listed = match (&ipt, cmd) {
-            (Some(ipt), Cmd::Replace) => match read_rules(ipt, &table, chain.as_deref(), false) {
+            (Some(ipt), Cmd::Replace) => match read_rules(&listings, ipt, &table, in_chain) {
                 Ok(l) => l,
                 Err(s) => return s,
             },
-            (Some(ipt), _) => {
-                read_rules_quiet(ipt, &table, chain.as_deref(), false).unwrap_or_default()
-            }
+            (Some(ipt), _) => listings.chain(ipt, &table, in_chain).unwrap_or_default(),
             (None, _) => Vec::new(),
         };
         let n = inv.rule_number().unwrap_or(0) as usize;
@@ -601,21 +722,30 @@ fn iptables(opts: &Opts) -> Status {
         });
         plan
     } else if matches!(cmd, Cmd::Delete | Cmd::Check) {
+        let recorded = match &recorded {
+            Ok(r) => r,
+            Err(e) => {
+                err(&e.to_string());
+                return 4;
+            }
+        };
         match ipt.as_ref() {
-            Some(ipt) => match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &store) {
-                Ok(b) => b,
-                Err(s) => return s,
-            },
+            Some(ipt) => {
+                match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &listings, recorded) {
+                    Ok(b) => b,
+                    Err(s) => return s,
+                }
+            }
             // Dry run without iptables: the command as typed.
-            None => Plan::user(fam, Iptables::argv(&inv.canon, add_wait)),
+            None => typed,
         }
     } else {
-        Plan::user(fam, Iptables::argv(&inv.canon, add_wait))
+        typed
     };
     let plan = built;
     // Check: the guard judges the plan, exactly as it will run.
     if !opts.force {
-        if let Some(why) = judge(&plan, ssh.as_ref()) {
+        if let Some(why) = judge(&plan, &ssh) {
             err(&format!("refused: {why}; add --force to do it anyway"));
             return 2;
         }
@@ -625,26 +755,17 @@ fn iptables(opts: &Opts) -> Status {
         return 0;
     }
     let Some(ipt) = ipt else { return 127 };
-    if !swept_early {
-        if let Err(e) = sweep(&store, &all_families()) {
-            if cmd.modifies() {
-                err(&e.to_string());
-                return 4;
-            }
-            err(&format!("warning: {e}; expired rules were not removed"));
-        }
-    }
     // Execute.
-    let ran = match execute(&plan, &store) {
+    let ran = match execute(&plan, &bins, &store) {
         Ok(r) => r,
         Err(s) => return s,
     };
     match adding {
-        Some(a) => finish_add(opts, &inv, &ipt, &store, ran, a, add_wait, ssh.as_ref()),
+        Some(a) => finish_add(opts, &inv, ipt, &store, ran, a, add_wait, &ssh),
         None => {
-            let st = finish_user(&ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
+            let st = finish_user(ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
             if st == 0 && cmd == Cmd::List && explain_on(opts) {
-                explain_listing(&ipt, &table, chain.as_deref());
+                explain_listing(ipt, &table, chain.as_deref());
             }
             st
         }
@@ -677,7 +798,7 @@ fn finish_add(
     ran: Ran,
     a: Adding,
     add_wait: bool,
-    ssh: Option<&safety::Ssh>,
+    ssh: &OnceCell<Option<safety::Ssh>>,
 ) -> Status {
     let fam = ipt.family;
     let table = inv.table().to_string();
@@ -726,14 +847,6 @@ fn finish_add(
         ));
     }
     if let Some(e) = a.exp {
-        if tagged {
-            if let Err(er) = store
-                .lock()
-                .and_then(|l| store.add_expiry(&l, e, fam, &table))
-            {
-                err(&format!("warning: cannot write the expiry index ({er}); the rule still expires: its time is in its comment"));
-            }
-        }
         spawn_helper(e);
     }
     if explain_on(opts) {
@@ -756,7 +869,7 @@ fn readback(
     chain: &str,
     tag: &str,
     force: bool,
-    ssh: Option<&safety::Ssh>,
+    ssh: &OnceCell<Option<safety::Ssh>>,
 ) -> Result<(), Status> {
     let mine = |t: &str, c: Option<&str>| -> Vec<ListedRule> {
         read_rules_quiet(ipt, t, c, false)
@@ -834,7 +947,8 @@ fn plan_delete_or_check(
     inv: &Invocation,
     rule: Option<&Rule>,
     ipt: &Iptables,
-    store: &Store,
+    listings: &Listings,
+    all_recorded: &[Recorded],
 ) -> Result<Plan, Status> {
     let cmd = inv.cmd.unwrap_or(Cmd::Check);
     let chain = inv.chain().unwrap_or("").to_string();
@@ -842,7 +956,7 @@ fn plan_delete_or_check(
     let fam = ipt.family;
     let add_wait = !inv.wait_given;
     let typed = || Plan::user(fam, Iptables::argv(&inv.canon, add_wait));
-    let listed = read_rules(ipt, &table, Some(&chain), false)?;
+    let listed = read_rules(listings, ipt, &table, &chain)?;
     // The rule rfw added: by iptables' own number, or the first tagged one
     // equal in meaning.
     let found: Option<&ListedRule> = match (inv.rule_number(), rule) {
@@ -852,17 +966,16 @@ fn plan_delete_or_check(
             .find(|l| l.rule.tag.is_some() && l.parsed && l.rule.same_as(r)),
         _ => None,
     };
-    let all_recorded = store.recorded().map_err(|e| {
-        err(&e.to_string());
-        4
-    })?;
     let recorded = rule.and_then(|r| {
-        all_recorded.into_iter().find(|rec| {
-            rec.family == fam
-                && rec.table == table
-                && rec.chain == chain
-                && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
-        })
+        all_recorded
+            .iter()
+            .find(|rec| {
+                rec.family == fam
+                    && rec.table == table
+                    && rec.chain == chain
+                    && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
+            })
+            .cloned()
     });
     let user = |argv: Vec<String>, forget: Option<Recorded>| Plan {
         steps: vec![Step {
@@ -967,12 +1080,15 @@ fn sweep_at(at: u64) {
         }
         std::thread::sleep((target - now).min(std::time::Duration::from_secs(60)));
     }
-    let _ = sweep(&Store::new(&exec::netns_key()), &all_families());
-}
-
-/// Both families, IPv6 only where ip6tables is installed.
-fn all_families() -> Vec<Family> {
-    vec![Family::V4, Family::V6]
+    let store = Store::new(&exec::netns_key());
+    // An unreadable state file still leaves the tagged rules to remove.
+    let mut recorded = store.recorded().ok();
+    let _ = sweep(
+        &store,
+        &Binaries::default(),
+        &Listings::default(),
+        recorded.as_mut(),
+    );
 }
 
 /// One expired rule a sweep removed (or failed to).
@@ -987,21 +1103,29 @@ struct Swept {
 
 /// Removes every rfw rule whose expiry has passed: the expiry is read
 /// from each rule's own tag in `iptables -S` of every table and family, so
-/// nothing depends on the expiry index surviving (a reboot with a saved
-/// ruleset, a cleaned /run). Untagged rules recorded in the state file
-/// expire from there. Returns what it did; the error is an unusable state
-/// directory or file.
-fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
+/// nothing depends on a file in the state directory surviving (a reboot
+/// with a saved ruleset, a cleaned /run). Untagged rules recorded in the
+/// state file (`recorded`, read by the caller; `None` when it cannot be
+/// read) expire from there and are taken out of `recorded`. Returns what
+/// it did; the error is a state file that cannot be locked or rewritten.
+fn sweep(
+    store: &Store,
+    bins: &Binaries,
+    listings: &Listings,
+    mut recorded: Option<&mut Vec<Recorded>>,
+) -> io::Result<Vec<Swept>> {
     let now = tag::now();
     let mut done = Vec::new();
-    for &fam in families {
-        let Ok(ipt) = Iptables::find(fam) else {
+    for fam in [Family::V4, Family::V6] {
+        let Ok(ipt) = bins.get(fam) else {
             continue;
         };
         for t in argv::TABLES {
-            let Ok(listed) = read_rules_quiet(&ipt, t, None, false) else {
+            let listing = listings.table(ipt, t);
+            let Ok(listed) = &listing.rules else {
                 continue;
             };
+            let mut changed = false;
             for l in listed {
                 let Some(exp) = l.rule.tag.as_deref().and_then(tag::tag_expiry) else {
                     continue;
@@ -1009,6 +1133,7 @@ fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
                 if exp > now {
                     continue;
                 }
+                changed = true;
                 let error = match ipt.run_captured(&delete_argv(t, &l.chain, &l.words)) {
                     Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
                     Ok(c) => Some(c.stderr.trim_end().to_string()),
@@ -1017,40 +1142,48 @@ fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
                 done.push(Swept {
                     family: fam,
                     table: t.to_string(),
-                    chain: l.chain,
-                    words: l.words,
+                    chain: l.chain.clone(),
+                    words: l.words.clone(),
                     exp,
                     error,
                 });
             }
-        }
-        for rec in store.recorded()? {
-            if rec.family == fam && rec.exp != 0 && rec.exp <= now {
-                let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words))
-                {
-                    Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
-                    Ok(c) => Some(c.stderr.trim_end().to_string()),
-                    Err(e) => Some(e.to_string()),
-                };
-                if error.is_none() {
-                    let l = store.lock()?;
-                    store.forget(&l, &rec)?;
-                }
-                done.push(Swept {
-                    family: fam,
-                    table: rec.table.clone(),
-                    chain: rec.chain.clone(),
-                    words: rec.words.clone(),
-                    exp: rec.exp,
-                    error,
-                });
+            if changed {
+                listings.changed(fam, t);
             }
         }
-    }
-    // The index only saves work; drop the entries that are due.
-    if store.anything_due(now)? {
-        let l = store.lock()?;
-        store.take_due(&l, now)?;
+        let due: Vec<Recorded> = recorded
+            .as_deref()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.family == fam && r.exp != 0 && r.exp <= now)
+            .cloned()
+            .collect();
+        for rec in due {
+            listings.changed(fam, &rec.table);
+            let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words)) {
+                Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
+                Ok(c) => Some(c.stderr.trim_end().to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if error.is_none() {
+                let l = store.lock()?;
+                store.forget(&l, &rec)?;
+                if let Some(all) = recorded.as_deref_mut() {
+                    if let Some(i) = all.iter().position(|r| *r == rec) {
+                        all.remove(i);
+                    }
+                }
+            }
+            done.push(Swept {
+                family: fam,
+                table: rec.table,
+                chain: rec.chain,
+                words: rec.words,
+                exp: rec.exp,
+                error,
+            });
+        }
     }
     Ok(done)
 }
@@ -1075,6 +1208,7 @@ fn reset(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
+    let bins = Binaries::default();
     let tables: Vec<&str> = match &inv.table {
         Some(t) => vec![t.as_str()],
         None => argv::TABLES.to_vec(),
@@ -1090,7 +1224,7 @@ fn reset(opts: &Opts) -> Status {
     let mut kept = 0;
     let mut any_binary = false;
     for fam in families(opts) {
-        let ipt = match Iptables::find(fam) {
+        let ipt = match bins.get(fam) {
             Ok(i) => i,
             // ip6tables is optional unless asked for (but never untrusted).
             Err(e) if !e.is_missing() || opts.family == Some(fam) || fam == Family::V4 => {
@@ -1101,7 +1235,7 @@ fn reset(opts: &Opts) -> Status {
         };
         any_binary = true;
         for t in &tables {
-            let listed = match read_rules_quiet(&ipt, t, None, false) {
+            let listed = match read_rules_quiet(ipt, t, None, false) {
                 Ok(l) => l,
                 // A table the kernel lacks holds no rules; one asked for
                 // by name is an error.
@@ -1152,7 +1286,7 @@ fn reset(opts: &Opts) -> Status {
             steps: vec![s.clone()],
             ..Plan::default()
         };
-        match execute(&one, &store) {
+        match execute(&one, &bins, &store) {
             Ok(r) if r.status == 0 => removed += 1,
             Ok(r) => {
                 err(&format!(
@@ -1191,7 +1325,8 @@ fn list(opts: &Opts) -> Status {
         }
     };
     let fam = family(opts);
-    let ipt = match Iptables::find(fam) {
+    let bins = Binaries::default();
+    let ipt = match bins.get(fam) {
         Ok(i) => i,
         Err(e) => {
             err(&e.to_string());
@@ -1203,8 +1338,16 @@ fn list(opts: &Opts) -> Status {
         return 4;
     }
     let store = Store::new(&exec::netns_key());
+    let mut recorded = match store.recorded() {
+        Ok(r) => r,
+        Err(e) => {
+            err(&e.to_string());
+            return 4;
+        }
+    };
     // Expired rules go first, and list says so.
-    let swept = match sweep(&store, &all_families()) {
+    let listings = Listings::default();
+    let swept = match sweep(&store, &bins, &listings, Some(&mut recorded)) {
         Ok(s) => s,
         Err(e) => {
             err(&e.to_string());
@@ -1212,20 +1355,14 @@ fn list(opts: &Opts) -> Status {
         }
     };
     for s in swept {
-        let table = if s.table == "filter" {
-            String::new()
-        } else {
-            format!("-t {} ", s.table)
-        };
         let what = format!(
-            "{}{table}-A {} {}",
+            "{}{}",
             if s.family == Family::V6 {
                 "(IPv6) "
             } else {
                 ""
             },
-            s.chain,
-            exec::shell_line(s.words.iter().map(String::as_str))
+            rule_line(&s.table, &s.chain, &s.words, exec::shell_quote)
         );
         let ago = tag::now().saturating_sub(s.exp);
         match s.error {
@@ -1245,27 +1382,18 @@ fn list(opts: &Opts) -> Status {
     let mut text = String::new();
     let mut notes = Vec::new();
     for table in &tables {
-        let listed = match read_rules_quiet(&ipt, table, None, true) {
+        let listing = listings.table(ipt, table);
+        let listed = match &listing.rules {
             Ok(l) => l,
             Err((st, stderr)) if inv.table.is_some() => {
-                exec::forward_stderr(&stderr);
-                hint(&stderr, None, table);
-                return st;
+                exec::forward_stderr(stderr);
+                hint(stderr, None, table);
+                return *st;
             }
             Err(_) => continue,
         };
-        let prefix = if *table == "filter" {
-            String::new()
-        } else {
-            format!("-t {table} ")
-        };
         for l in listed.iter().filter(|l| l.rule.tag.is_some()) {
-            let mut line = format!("{prefix}-A {}", l.chain);
-            for w in &l.words {
-                line.push(' ');
-                line.push_str(&quote_like_iptables(w));
-            }
-            text.push_str(&line);
+            text.push_str(&rule_line(table, &l.chain, &l.words, quote_like_iptables));
             text.push('\n');
             let exp = l.rule.tag.as_deref().and_then(tag::tag_expiry);
             let left = match exp {
@@ -1283,25 +1411,13 @@ fn list(opts: &Opts) -> Status {
             }
         }
     }
-    let recorded = match store.recorded() {
-        Ok(r) => r,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
-    for rec in recorded.into_iter().filter(|r| r.family == fam) {
-        let prefix = if rec.table == "filter" {
-            String::new()
-        } else {
-            format!("-t {} ", rec.table)
-        };
-        let mut line = format!("{prefix}-A {}", rec.chain);
-        for w in &rec.words {
-            line.push(' ');
-            line.push_str(&quote_like_iptables(w));
-        }
-        text.push_str(&line);
+    for rec in recorded.iter().filter(|r| r.family == fam) {
+        text.push_str(&rule_line(
+            &rec.table,
+            &rec.chain,
+            &rec.words,
+            quote_like_iptables,
+        ));
         text.push('\n');
     }
     if !out(&text) {
@@ -1313,6 +1429,23 @@ fn list(opts: &Opts) -> Status {
         }
     }
     0
+}
+
+/// One rule as `rfw list` shows it: `-A CHAIN WORDS…`, with `-t TABLE `
+/// in front outside the filter table, each word quoted with `quote`.
+fn rule_line(table: &str, chain: &str, words: &[String], quote: fn(&str) -> String) -> String {
+    let mut line = if table == "filter" {
+        String::new()
+    } else {
+        format!("-t {table} ")
+    };
+    line.push_str("-A ");
+    line.push_str(chain);
+    for w in words {
+        line.push(' ');
+        line.push_str(&quote(w));
+    }
+    line
 }
 
 /// Quotes a word as `iptables -S` does: in double quotes when it has

@@ -263,3 +263,104 @@ pub fn host_text(addr: &SocketAddr, numeric: bool) -> String {
         IpAddr::V6(a) => crate::addr::ntop6(&a),
     }
 }
+
+/// IP protocols known by name without the protocols database: libxtables'
+/// own list (`xtables_chain_protos`: tcp, sctp, udp, udplite, icmp,
+/// icmpv6, esp, ah, mh, all) and the names rfw's iptables parser reads
+/// (ipv6-icmp, dccp, gre, igmp). The first entry of a number is its name.
+const KNOWN_PROTOCOLS: &[(&str, u8)] = &[
+    ("all", 0),
+    ("icmp", 1),
+    ("igmp", 2),
+    ("tcp", 6),
+    ("udp", 17),
+    ("dccp", 33),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("icmpv6", 58),
+    ("ipv6-icmp", 58),
+    ("sctp", 132),
+    ("mh", 135),
+    ("udplite", 136),
+];
+
+/// The protocols database read by [`protocol_number`].
+const PROTOCOLS_FILE: &str = "/etc/protocols";
+
+/// Largest protocols database read (Debian's is about 3 KiB).
+const PROTOCOLS_LIMIT: u64 = 1 << 20;
+
+/// The number of an IP protocol name, compared ignoring ASCII case (iptables
+/// lowercases `-p`'s value; the database's aliases are upper-case spellings
+/// of its names): a name libxtables knows without the database first (the
+/// table above), then an official name or alias in
+/// `/etc/protocols`, read directly (at most 1 MiB; no NSS call, so nothing
+/// here shares static state between threads). `None` for a number, which
+/// callers read themselves.
+pub fn protocol_number(name: &str) -> Option<u8> {
+    if let Some((_, n)) = KNOWN_PROTOCOLS
+        .iter()
+        .find(|(p, _)| p.eq_ignore_ascii_case(name))
+    {
+        return Some(*n);
+    }
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(PROTOCOLS_FILE)
+        .ok()?
+        .take(PROTOCOLS_LIMIT)
+        .read_to_string(&mut text)
+        .ok()?;
+    protocol_in(&text, name)
+}
+
+/// The name libxtables gives protocol `n` without the protocols database,
+/// if it has one (the first of the table above).
+pub fn known_protocol_name(n: u8) -> Option<&'static str> {
+    KNOWN_PROTOCOLS
+        .iter()
+        .find(|(_, k)| *k == n)
+        .map(|(p, _)| *p)
+}
+
+/// `name`'s number in a protocols(5) text: `NAME NUMBER ALIASES… # comment`.
+fn protocol_in(text: &str, name: &str) -> Option<u8> {
+    text.lines().find_map(|line| {
+        let mut w = line.split('#').next().unwrap_or("").split_whitespace();
+        let official = w.next()?;
+        let number = w.next()?.parse::<u8>().ok()?;
+        (official.eq_ignore_ascii_case(name) || w.any(|a| a.eq_ignore_ascii_case(name)))
+            .then_some(number)
+    })
+}
+
+#[cfg(test)]
+mod protocol_tests {
+    use super::*;
+
+    #[test]
+    fn names_without_the_database() {
+        assert_eq!(protocol_number("tcp"), Some(6));
+        assert_eq!(protocol_number("TCP"), Some(6));
+        assert_eq!(protocol_number("all"), Some(0));
+        assert_eq!(protocol_number("ipv6-icmp"), Some(58));
+        assert_eq!(protocol_number("no-such-protocol"), None);
+        assert_eq!(protocol_number("6"), None);
+        assert_eq!(known_protocol_name(6), Some("tcp"));
+        assert_eq!(known_protocol_name(58), Some("icmpv6"));
+        assert_eq!(known_protocol_name(99), None);
+    }
+
+    #[test]
+    fn database_lines() {
+        let text = "# comment\nip\t0\tIP\t\t# internet protocol\n\nxns-idp\t22\tXNS-IDP\nbad\nworse x\nbig 300 BIG\n";
+        assert_eq!(protocol_in(text, "xns-idp"), Some(22));
+        assert_eq!(protocol_in(text, "XNS-IDP"), Some(22));
+        assert_eq!(protocol_in(text, "ip"), Some(0));
+        assert_eq!(protocol_in(text, "internet"), None);
+        assert_eq!(protocol_in(text, "bad"), None);
+        assert_eq!(protocol_in(text, "worse"), None);
+        assert_eq!(protocol_in(text, "big"), None);
+    }
+}
