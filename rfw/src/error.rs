@@ -146,14 +146,16 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_pipe_is_a_quiet_success() {
-        let e = Error::from(io::Error::from(ErrorKind::BrokenPipe));
-        assert_eq!(e.report(), Status::Success);
-        let e = Error::from(io::Error::from(ErrorKind::StorageFull));
-        assert_eq!(e.report(), Status::OtherProblem);
-        assert_eq!(
-            Error::Exit(Status::Iptables(9)).report(),
-            Status::Iptables(9)
-        );
+    fn each_error_ends_with_its_status() {
+        let cases = [
+            // A reader that closed the pipe: quiet, as if all was read.
+            (Error::from(io::Error::from(ErrorKind::BrokenPipe)), 0),
+            (Error::from(io::Error::from(ErrorKind::StorageFull)), 1),
+            (Error::new(Status::ResourceProblem, "needs root"), 4),
+            (Error::Exit(Status::Iptables(9)), 9),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.report().code(), code);
+        }
     }
 }
