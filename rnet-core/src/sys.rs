@@ -137,39 +137,37 @@ const NI_MAXHOST: usize = 1025;
 /// `flags` (`NI_NAMEREQD`, `NI_NUMERICHOST`, ...).
 pub(crate) fn getnameinfo_host(addr: &SocketAddr, flags: c_int) -> Result<String, GaiError> {
     let mut host = [0u8; NI_MAXHOST];
-    let rc = match addr {
+    // Only the arm's own sockaddr is built; it lives until the call returns.
+    let (v4, v6);
+    let (sa, len): (*const libc::sockaddr, libc::socklen_t) = match addr {
         SocketAddr::V4(a) => {
-            let sa = sockaddr_v4(a);
-            // SAFETY: `sa` is an initialized sockaddr_in of the length
-            // passed, read only during the call; `host` is writable for the
-            // length passed; a null service buffer of length 0 is allowed.
-            unsafe {
-                libc::getnameinfo(
-                    ptr::from_ref(&sa).cast(),
-                    size_of_socklen::<libc::sockaddr_in>(),
-                    host.as_mut_ptr().cast(),
-                    NI_MAXHOST as libc::socklen_t,
-                    ptr::null_mut(),
-                    0,
-                    flags,
-                )
-            }
+            v4 = sockaddr_v4(a);
+            (
+                ptr::from_ref(&v4).cast(),
+                size_of_socklen::<libc::sockaddr_in>(),
+            )
         }
         SocketAddr::V6(a) => {
-            let sa = sockaddr_v6(a);
-            // SAFETY: as for IPv4, with an initialized sockaddr_in6.
-            unsafe {
-                libc::getnameinfo(
-                    ptr::from_ref(&sa).cast(),
-                    size_of_socklen::<libc::sockaddr_in6>(),
-                    host.as_mut_ptr().cast(),
-                    NI_MAXHOST as libc::socklen_t,
-                    ptr::null_mut(),
-                    0,
-                    flags,
-                )
-            }
+            v6 = sockaddr_v6(a);
+            (
+                ptr::from_ref(&v6).cast(),
+                size_of_socklen::<libc::sockaddr_in6>(),
+            )
         }
+    };
+    // SAFETY: `sa` points to an initialized sockaddr_in or sockaddr_in6 of
+    // `len` bytes, alive and read only during the call; `host` is writable
+    // for the length passed; a null service buffer of length 0 is allowed.
+    let rc = unsafe {
+        libc::getnameinfo(
+            sa,
+            len,
+            host.as_mut_ptr().cast(),
+            NI_MAXHOST as libc::socklen_t,
+            ptr::null_mut(),
+            0,
+            flags,
+        )
     };
     if rc != 0 {
         return Err(GaiError(rc));
@@ -338,54 +336,56 @@ unsafe fn service_of(ent: &libc::servent) -> Option<Service> {
     })
 }
 
-/// `getservbyport_r`: the entry for a port (host order) and protocol.
-pub(crate) fn getservbyport(port: u16, proto: &CStr) -> io::Result<Option<Service>> {
+/// Runs one `servent` lookup of the `_r` family under [`with_buffer`]:
+/// `call` makes the call with the entry, buffer and result place it is
+/// given and returns its status. `Some(None)`: an entry whose name or
+/// protocol is null.
+///
+/// # Safety
+/// `call` makes exactly that: one glibc `servent` `_r` call that fills in
+/// the given entry with pointers into the given buffer (or leaves the
+/// result null), and nothing else with them.
+unsafe fn servent_r(
+    mut call: impl FnMut(&mut libc::servent, &mut [c_char], &mut *mut libc::servent) -> c_int,
+) -> io::Result<Option<Option<Service>>> {
     with_buffer(|buf| {
         let mut ent = libc::servent::default();
         let mut result: *mut libc::servent = ptr::null_mut();
-        // SAFETY: `proto` is NUL-terminated; `ent`, `buf` (of the length
-        // passed) and `result` are ours and writable for the call.
-        let rc = unsafe {
-            getservbyport_r(
-                c_int::from(port.to_be()),
-                proto.as_ptr(),
-                &mut ent,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
+        let rc = call(&mut ent, buf, &mut result);
         if rc != 0 || result.is_null() {
             return (rc, None);
         }
-        // SAFETY: success filled `ent` with pointers into `buf`, which is
-        // alive and untouched until `with_buffer`'s next call.
-        (rc, unsafe { service_of(&ent) })
+        // SAFETY: by the caller's promise, success filled `ent` with
+        // pointers into `buf`, which is alive and untouched until
+        // `with_buffer`'s next call.
+        (rc, Some(unsafe { service_of(&ent) }))
     })
+}
+
+/// `getservbyport_r`: the entry for a port (host order) and protocol.
+pub(crate) fn getservbyport(port: u16, proto: &CStr) -> io::Result<Option<Service>> {
+    // SAFETY: the closure makes one getservbyport_r call with the entry,
+    // buffer (its length passed) and result place it is given, as
+    // servent_r asks; `proto` is NUL-terminated and outlives it.
+    let found = unsafe {
+        servent_r(|ent, buf, res| {
+            let (port, proto) = (c_int::from(port.to_be()), proto.as_ptr());
+            getservbyport_r(port, proto, ent, buf.as_mut_ptr(), buf.len(), res)
+        })
+    };
+    Ok(found?.flatten())
 }
 
 /// `getservbyname_r`: the entry for a service name and protocol.
 pub(crate) fn getservbyname(name: &CStr, proto: &CStr) -> io::Result<Option<Service>> {
-    with_buffer(|buf| {
-        let mut ent = libc::servent::default();
-        let mut result: *mut libc::servent = ptr::null_mut();
-        // SAFETY: as in getservbyport, with a NUL-terminated name too.
-        let rc = unsafe {
-            getservbyname_r(
-                name.as_ptr(),
-                proto.as_ptr(),
-                &mut ent,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc != 0 || result.is_null() {
-            return (rc, None);
-        }
-        // SAFETY: as in getservbyport.
-        (rc, unsafe { service_of(&ent) })
-    })
+    // SAFETY: as in getservbyport, with a NUL-terminated name too.
+    let found = unsafe {
+        servent_r(|ent, buf, res| {
+            let (name, proto) = (name.as_ptr(), proto.as_ptr());
+            getservbyname_r(name, proto, ent, buf.as_mut_ptr(), buf.len(), res)
+        })
+    };
+    Ok(found?.flatten())
 }
 
 /// Serializes walks of the services database: `setservent`, `getservent_r`
@@ -411,21 +411,20 @@ pub(crate) fn each_service(mut each: impl FnMut(Service)) -> io::Result<()> {
     loop {
         // getservent_r answers ERANGE without moving on, so a larger
         // buffer gets the same entry again (as glibc's getservent relies on).
-        let next = with_buffer(|buf| {
-            let mut ent = libc::servent::default();
-            let mut result: *mut libc::servent = ptr::null_mut();
-            // SAFETY: `ent`, `buf` (of the length passed) and `result` are
-            // ours and writable for the call.
-            let rc = unsafe { getservent_r(&mut ent, buf.as_mut_ptr(), buf.len(), &mut result) };
-            if result.is_null() {
-                // The end: ENOENT (or 0 with no entry); anything else is an error.
-                let rc = if rc == libc::ENOENT { 0 } else { rc };
-                return (rc, None);
-            }
-            // SAFETY: as in getservbyport. A null name or protocol skips
-            // the entry (Some(None)), as net-tools does.
-            (rc, Some(unsafe { service_of(&ent) }))
-        });
+        // SAFETY: the closure makes one getservent_r call with the entry,
+        // buffer (its length passed) and result place it is given, as
+        // servent_r asks. The end of the database (a null result with
+        // ENOENT) is turned into "not found".
+        let next = unsafe {
+            servent_r(|ent, buf, result| {
+                let rc = getservent_r(ent, buf.as_mut_ptr(), buf.len(), result);
+                if rc == libc::ENOENT && result.is_null() {
+                    0
+                } else {
+                    rc
+                }
+            })
+        };
         match next {
             Ok(Some(Some(s))) => each(s),
             Ok(Some(None)) => {}
