@@ -1918,3 +1918,195 @@ fn synack_drop_figures_name_the_right_host_and_match_the_kernel() {
     }
     drop(listener);
 }
+
+/// The client's socket to `port` as `/proc/net/tcp` of `ns` shows it:
+/// (state, timer kind, retransmissions, probes), or None once it is gone.
+fn i10_client_row(ns: &Netns, port: u16) -> Option<(u8, u8, u64, u64)> {
+    let text = ns.read_proc_net("tcp").expect("read /proc/net/tcp");
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let rport = u16::from_str_radix(f.get(2)?.rsplit(':').next()?, 16).ok()?;
+        if rport != port {
+            return None;
+        }
+        Some((
+            u8::from_str_radix(f[3], 16).ok()?,
+            u8::from_str_radix(f[5].split(':').next()?, 16).ok()?,
+            u64::from_str_radix(f[6], 16).ok()?,
+            f[8].parse().ok()?,
+        ))
+    })
+}
+
+/// A FIN dropped by this host's own OUTPUT chain never leaves: rfw says
+/// the kernel runs its probe timer and gives up after the orphan budget
+/// of this host's tcp_orphan_retries; a FIN dropped at the server's INPUT
+/// is retransmitted by the client with the client's tcp_orphan_retries
+/// (given in RNET_PEER_SYSCTL, the server keeping its default). Measured
+/// in /proc/net/tcp of the client: timer kind 4 (`probe') with 0
+/// retransmissions and probes counted, or kind 1 (`on') with the
+/// retransmissions counted, and the FIN_WAIT1 socket's life within
+/// [nominal - 1 s, nominal * 1.15 + 2 s].
+#[test]
+fn fin_drop_figures_name_the_right_host_and_match_the_kernel() {
+    let test = "fin_drop_figures_name_the_right_host_and_match_the_kernel";
+    let Some(env) = lab_or_skip(test, &["iptables"]) else {
+        return;
+    };
+    let pair = LabPair::new(&env.ip, "rfwfin").expect("lab pair");
+    let rfw = tool_under_test("rfw", "RFW_BIN");
+    let state = TempDir::new("rfw-state").expect("temp dir");
+    let ipt = env.program("iptables").to_path_buf();
+    let run = |ns: &Netns, args: &[&str], peer: Option<&str>| -> Output {
+        let mut c = ns.command(&rfw, args);
+        c.env("RFW_STATE_DIR", state.path());
+        if let Some(p) = peer {
+            c.env("RNET_PEER_SYSCTL", p);
+        }
+        process::run(&mut c, RUN).expect("run rfw")
+    };
+    // 3 retries from 0.2 s: 0.2 * (2^4 - 1) = 3.0 s on the client; the
+    // server keeps 0 (= 8, about 102 s).
+    pair.client
+        .sysctl("net.ipv4.tcp_orphan_retries", "3")
+        .expect("sysctl");
+    let nominal = 3.0;
+    let fin: &[&str] = &[
+        "-p",
+        "tcp",
+        "--dport",
+        "5555",
+        "--tcp-flags",
+        "FIN",
+        "FIN",
+        "-j",
+        "DROP",
+    ];
+    let listener = pair
+        .server
+        .run_in(|| TcpListener::bind(("0.0.0.0", 5555)))
+        .expect("enter server ns")
+        .expect("listen");
+    let target: SocketAddr = format!("{SERVER_V4}:5555").parse().unwrap();
+    // Connects, closes the client's socket (an orphan in FIN_WAIT1) and
+    // follows it until it is gone: (life, timer kinds seen, most
+    // retransmissions, most probes).
+    let close_and_follow = || -> (f64, Vec<u8>, u64, u64) {
+        let stream = pair
+            .client
+            .run_in(move || TcpStream::connect_timeout(&target, Duration::from_secs(5)))
+            .expect("enter client ns")
+            .expect("connect");
+        let (accepted, _) = listener.accept().expect("accept");
+        drop(stream);
+        let t0 = Instant::now();
+        let (mut kinds, mut retr, mut probes) = (Vec::new(), 0, 0);
+        let mut last_seen = t0;
+        while t0.elapsed() < Duration::from_secs(15) {
+            match i10_client_row(&pair.client, 5555) {
+                Some((st, kind, r, p)) => {
+                    last_seen = Instant::now();
+                    assert_eq!(st, 0x04, "the client's socket should stay in FIN_WAIT1");
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
+                    retr = retr.max(r);
+                    probes = probes.max(p);
+                }
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(accepted);
+        (
+            last_seen.duration_since(t0).as_secs_f64(),
+            kinds,
+            retr,
+            probes,
+        )
+    };
+    let within = |got: f64, what: &str| {
+        let (lo, hi) = (nominal - 1.0, nominal * 1.15 + 2.0);
+        assert!(
+            got >= lo && got <= hi,
+            "{what}: measured {got:.2} s, predicted {nominal} s (allowed {lo:.2}..{hi:.2})"
+        );
+    };
+
+    // The client's own OUTPUT drops its FIN.
+    let o = run(&pair.client, &strs(&with(&["-I", "OUTPUT"], fin)), None);
+    assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+    let said = o.stderr_text();
+    for want in [
+        "probe timer",
+        "retransmission count stays 0",
+        "gives up after about 3.0 s (tcp_orphan_retries=3, 0 means 8)",
+    ] {
+        assert!(said.contains(want), "expected `{want}' in:\n{said}");
+    }
+    let (life, kinds, retr, probes) = close_and_follow();
+    let counted = i10_counter(&ipt, &pair.client, "OUTPUT");
+    eprintln!(
+        "{test}: OUTPUT drop: FIN_WAIT1 lived {life:.2} s (predicted {nominal} s), timer kinds {kinds:?}, {retr} retransmissions, {probes} probes, the rule counted {counted} FINs"
+    );
+    within(life, "FIN_WAIT1 with the FIN dropped by this host's OUTPUT");
+    assert_eq!(kinds, [4], "only the probe timer should run");
+    assert_eq!(retr, 0, "no retransmission is counted");
+    assert!(probes >= 1, "probes are counted");
+    assert!(counted >= 2, "each probe tries the FIN again: {counted}");
+    let o = run(&pair.client, &strs(&with(&["-D", "OUTPUT"], fin)), None);
+    assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+
+    // The server's INPUT drops the client's FIN: the client retransmits,
+    // with the client's retries (the server's own would say 102 s).
+    let o = run(
+        &pair.server,
+        &strs(&with(&["-I", "INPUT"], fin)),
+        Some("tcp_orphan_retries=3"),
+    );
+    assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+    let said = o.stderr_text();
+    // The FIN left: a tail-loss probe after 0.2 s, the first
+    // retransmission 0.2 s later, then timeouts of 0.4, 0.8, 1.6 s (2.8 s,
+    // short of the 3.0 s budget counted from the first retransmission) and
+    // 3.2 s: the end at 0.4 + 2.8 = 3.2 s if the timers ran 0.2 s late,
+    // else at 0.4 + 6.0 = 6.4 s.
+    let (early, late) = (0.4 + 2.8, 0.4 + 6.0);
+    for want in [
+        "`on'".to_string(),
+        format!("gives up about {early:.1} s after it was first sent, or one doubling later, about {late:.1} s"),
+        "the client's tcp_orphan_retries=3 from RNET_PEER_SYSCTL".to_string(),
+    ] {
+        assert!(said.contains(&want), "expected `{want}' in:\n{said}");
+    }
+    // Unset: the server's own default (8) is assumed, and said to be.
+    let mut explain_fin = vec!["explain", "INPUT"];
+    explain_fin.extend_from_slice(fin);
+    let unset = run(&pair.server, &explain_fin, None);
+    assert!(
+        unset
+            .stdout_text()
+            .contains("gives up about 102 s (about 2 minutes) after it was first sent")
+            && unset
+                .stdout_text()
+                .contains("tcp_orphan_retries=0 if the client has it as this host does"),
+        "{}",
+        unset.stdout_text()
+    );
+    let (life, kinds, retr, _) = close_and_follow();
+    let counted = i10_counter(&ipt, &pair.server, "INPUT");
+    eprintln!(
+        "{test}: INPUT drop: FIN_WAIT1 lived {life:.2} s (predicted {early:.1} s or {late:.1} s), timer kinds {kinds:?}, {retr} retransmissions, the server's rule counted {counted} FINs"
+    );
+    let near = |nominal: f64| life >= nominal - 1.0 && life <= nominal * 1.15 + 2.0;
+    assert!(
+        near(early) || near(late),
+        "FIN_WAIT1 with the FIN dropped at the peer's INPUT: measured {life:.2} s, predicted {early:.1} s or {late:.1} s"
+    );
+    assert_eq!(kinds, [1], "only the retransmission timer should run");
+    assert!(retr >= 2, "retransmissions are counted: {retr}");
+    assert!(
+        counted >= 3,
+        "the FIN and its retransmissions arrive: {counted}"
+    );
+}

@@ -12,7 +12,8 @@
 use super::{duration, plural, TIMERS_RUN_LATE};
 use crate::tcp_state::TcpState;
 use crate::timing::{
-    model_timeout, synrecv_life, Host, Hosts, Knob, SynAckLoss, RTO_MIN_SECS, TIME_WAIT_SECS,
+    model_timeout, synrecv_life, Host, Hosts, Knob, SynAckLoss, RTO_MAX_SECS, RTO_MIN_SECS,
+    TIME_WAIT_SECS,
 };
 
 /// TCP flag bits as iptables' `--tcp-flags` names them.
@@ -612,16 +613,76 @@ fn synack_lines(
     ));
 }
 
-fn orphan_budget(hosts: &Hosts, end: &End) -> String {
-    format!(
-        "{}, 0 means 8",
-        hosts.knob_text(end.host, Knob::OrphanRetries, end.peer_name())
-    )
+/// When a connection whose segment (a FIN, or data) goes unacknowledged
+/// gives up, in seconds after the segment was first sent, for a budget of
+/// `boundary` retransmissions from [`RTO_MIN_SECS`] (`tcp_orphan_retries`,
+/// or `tcp_retries2` while the program holds the socket) on a short path.
+///
+/// `probe`: this host's own output refuses the segment, so nothing is in
+/// flight and the zero-window probe timer runs (`tcp_probe_timer()` in the
+/// kernel's `net/ipv4/tcp_timer.c`): it gives up when `boundary` probes,
+/// sent after 0.2, 0.4, 0.8 … s, found no way out, which is exactly the
+/// [`model_timeout`] budget: `(budget, None, budget)`.
+///
+/// Otherwise the segment left and is retransmitted
+/// (`tcp_retransmit_timer()`, `retransmits_timed_out()`): a tail-loss probe
+/// resends it after about 0.2 s, the first retransmission follows one
+/// timeout (0.2 s) later, and the timeouts then double (capped at
+/// [`RTO_MAX_SECS`]). The connection gives up at the first timeout that
+/// finds the budget used up *since the first retransmission*. The
+/// `boundary`-th timeout after it falls 0.2 s short of the budget, so the
+/// end comes there only if the kernel's timers have run 0.2 s late by then
+/// (they fire up to an eighth of their length late, which long waits
+/// always reach), else one doubling later: `(budget, Some(early), late)`.
+/// Measured on Linux 6.18 (seconds from the FIN): `tcp_orphan_retries` 1:
+/// 1.69 (late 1.6); 2: 3.33 (late 3.2); 3: 6.67 (late 6.4); 4: 6.73 (early
+/// 6.4); 5: 13.49 (early 12.8); 0 (8): about 107 (early 102.4).
+pub fn give_up_after(boundary: u32, probe: bool) -> (f64, Option<f64>, f64) {
+    let budget = model_timeout(boundary, RTO_MIN_SECS);
+    if probe {
+        return (budget, None, budget);
+    }
+    let first = 2.0 * RTO_MIN_SECS;
+    let mut elapsed = 0.0;
+    let mut previous = None;
+    for k in 1..=boundary.saturating_add(1).min(64) {
+        elapsed += (RTO_MIN_SECS * 2f64.powi(k as i32)).min(RTO_MAX_SECS as f64);
+        if elapsed >= budget - 1e-9 {
+            break;
+        }
+        previous = Some(first + elapsed);
+    }
+    (budget, previous, first + elapsed)
 }
 
-fn retries2_secs(hosts: &Hosts, end: &End) -> f64 {
-    let r2 = Knob::Retries2.value(hosts.timers(end.host)).clamp(0, 255) as u32;
-    model_timeout(r2, RTO_MIN_SECS)
+/// "after about 102 s (tcp_orphan_retries=0, 0 means 8)" for a probing
+/// socket; for a retransmitting one both possible ends, with why when
+/// `why` (the first time a text says it).
+fn give_up_text(hosts: &Hosts, end: &End, knob: Knob, probe: bool, why: bool) -> String {
+    let t = hosts.timers(end.host);
+    let boundary = match knob {
+        Knob::OrphanRetries => t.orphan_retries_effective(),
+        _ => knob.value(t),
+    }
+    .clamp(0, 255) as u32;
+    let mut name = hosts.knob_text(end.host, knob, end.peer_name());
+    if knob == Knob::OrphanRetries {
+        name.push_str(", 0 means 8");
+    }
+    match give_up_after(boundary, probe) {
+        (budget, Some(early), late) if why => format!(
+            "about {} after it was first sent, or one doubling later, about {}, if the kernel's timers ran less than 0.2 s late ({name}: a budget of {} counted from the first retransmission, which the doubling resends reach 0.2 s short)",
+            duration(early),
+            duration(late),
+            duration(budget)
+        ),
+        (_, Some(early), late) => format!(
+            "about {} or {} after it was first sent ({name})",
+            duration(early),
+            duration(late)
+        ),
+        (_, None, end) => format!("after about {} ({name})", duration(end)),
+    }
 }
 
 /// The sender's FIN dropped: FIN_WAIT1 (closing first) or LAST_ACK
@@ -645,14 +706,11 @@ fn fin_lines(
         return;
     }
     *timed = true;
-    let t = hosts.timers(snd.host);
-    let orphan = duration(t.orphan_give_up_secs());
     let local = r.place == Place::Leaving;
+    let orphan = give_up_text(hosts, snd, Knob::OrphanRetries, local, true);
     let budget = format!(
-        "once its program has closed the socket it gives up after about {orphan} ({}); a socket the program still holds (a half-close, as nc -N makes) lasts about {} ({})",
-        orphan_budget(hosts, snd),
-        duration(retries2_secs(hosts, snd)),
-        hosts.knob_text(snd.host, Knob::Retries2, snd.peer_name())
+        "once its program has closed the socket it gives up {orphan}; a socket the program still holds (a half-close, as nc -N makes) gives up {}",
+        give_up_text(hosts, snd, Knob::Retries2, local, false)
     );
     if local {
         lines.push(format!(
@@ -672,9 +730,10 @@ fn fin_lines(
             oth.name()
         ));
     }
+    let orphan = give_up_text(hosts, snd, Knob::OrphanRetries, local, false);
     let fin_timeout = Knob::FinTimeout.value(hosts.timers(oth.host));
     lines.push(format!(
-        "when {} closes second, it stays in {} {} and gives up after about {orphan}, while {} sits in {}: once its program has closed the socket that ends after {} ({}), otherwise it waits with no timer; if both close at once, {} appears",
+        "when {} closes second, it stays in {} {} and gives up {orphan}, while {} sits in {}: once its program has closed the socket that ends after {} ({}), otherwise it waits with no timer; if both close at once, {} appears",
         snd.name(),
         st(TcpState::LastAck),
         if local {
@@ -701,16 +760,14 @@ fn ack_lines(
     timed: &mut bool,
 ) {
     *timed = true;
-    let orphan = hosts.timers(oth.host).orphan_give_up_secs();
     lines.push(format!(
-        "pure ACKs from {} are {}: when {} closes second, the last ACK of the close is lost, so {} stays in {} retransmitting its FIN and gives up after about {} ({}), while {} sits in {}, answering each FIN again and restarting its {} s",
+        "pure ACKs from {} are {}: when {} closes second, the last ACK of the close is lost, so {} stays in {} retransmitting its FIN and gives up {}, while {} sits in {}, answering each FIN again and restarting its {} s",
         snd.name(),
         verb(&r.action),
         oth.name(),
         oth.peer_name(),
         st(TcpState::LastAck),
-        duration(orphan),
-        orphan_budget(hosts, oth),
+        give_up_text(hosts, oth, Knob::OrphanRetries, false, true),
         snd.peer_name(),
         st(TcpState::TimeWait),
         TIME_WAIT_SECS
@@ -741,15 +798,11 @@ fn data_lines(
 ) {
     let s = r.segments();
     let est = st(TcpState::Established);
-    let r2 = format!(
-        "about {} ({})",
-        duration(retries2_secs(hosts, snd)),
-        hosts.knob_text(snd.host, Knob::Retries2, snd.peer_name())
-    );
-    let probe = if r.place == Place::Leaving {
-        "; nothing leaves, so netstat -o shows a `probe' timer here, not retransmissions"
+    let r2 = give_up_text(hosts, snd, Knob::Retries2, r.place == Place::Leaving, true);
+    let resent = if r.place == Place::Leaving {
+        "it never leaves, so the kernel probes (netstat -o shows `probe' here, not retransmissions)"
     } else {
-        ""
+        "it is retransmitted"
     };
     if s.data && !s.ack {
         if r.action == Action::RejectReset {
@@ -761,7 +814,7 @@ fn data_lines(
         } else {
             *timed = true;
             lines.push(format!(
-                "{}'s data is {}: it is resent and the connection gives up after {r2}, {est} on both sides until then{probe}",
+                "{}'s data is {}: {resent} and the connection gives up {r2}, {est} on both sides until then",
                 snd.name(),
                 verb(&r.action)
             ));
@@ -776,7 +829,7 @@ fn data_lines(
         } else {
             *timed = true;
             lines.push(format!(
-                "established connections on {p} stall as well: {}'s segments are {} and resent until the connection gives up after {r2}{probe}",
+                "established connections on {p} stall as well: {}'s segments are {}: {resent} until the connection gives up {r2}",
                 snd.name(),
                 verb(&r.action)
             ));
@@ -1017,7 +1070,13 @@ mod tests {
         let l = explain(&r, &h);
         assert!(l[0].contains("dropped on arrival here"), "{l:?}");
         assert!(l[0].contains("`on'") && !l[0].contains("probe"), "{l:?}");
-        assert!(l[0].contains("about 1.4 s"), "{l:?}");
+        // Measured: gone 3.33 s after the FIN (one doubling past the 1.4 s budget).
+        assert!(
+            l[0].contains(
+                "about 1.6 s after it was first sent, or one doubling later, about 3.2 s"
+            ),
+            "{l:?}"
+        );
         assert!(
             l[0].contains("the client's tcp_orphan_retries=2 from RNET_PEER_SYSCTL"),
             "{l:?}"
@@ -1028,6 +1087,37 @@ mod tests {
         );
         // FIN_WAIT2 here: this host's tcp_fin_timeout, unqualified.
         assert!(l[1].contains("60 s (tcp_fin_timeout=60)"), "{l:?}");
+    }
+
+    #[test]
+    fn give_up_times_follow_the_kernels_timers() {
+        // The probe timer counts probes: exactly the budget (3 retries:
+        // measured 3.10 s on Linux 6.18).
+        let (budget, early, late) = give_up_after(3, true);
+        assert!((budget - 3.0).abs() < 1e-9 && early.is_none() && late == budget);
+        // Retransmissions: seconds from the FIN to the socket's end,
+        // measured on Linux 6.18 with the FIN dropped at the peer's INPUT.
+        for (n, measured) in [
+            (1, 1.69),
+            (2, 3.33),
+            (3, 6.67),
+            (4, 6.73),
+            (5, 13.49),
+            (8, 107.0),
+        ] {
+            let (_, early, late) = give_up_after(n, false);
+            let near = |x: f64| measured >= x - 0.05 && measured <= x * 1.15 + 2.0;
+            assert!(
+                early.is_some_and(near) || near(late),
+                "{n}: measured {measured}, predicted {early:?} or {late}"
+            );
+        }
+        assert_eq!(give_up_after(3, false).1, Some(3.2));
+        assert!((give_up_after(3, false).2 - 6.4).abs() < 1e-9);
+        // tcp_retries2=15: the 120 s cap keeps the 0.2 s shortfall.
+        let (b, e, l) = give_up_after(15, false);
+        assert!((b - 924.6).abs() < 1e-6);
+        assert!((e.unwrap() - 924.8).abs() < 1e-6 && (l - 1044.8).abs() < 1e-6);
     }
 
     #[test]
