@@ -12,8 +12,7 @@
 use super::{duration, plural, TIMERS_RUN_LATE};
 use crate::tcp_state::TcpState;
 use crate::timing::{
-    model_timeout, synrecv_life, Host, Hosts, Knob, SynAckLoss, RTO_MAX_SECS, RTO_MIN_SECS,
-    TIME_WAIT_SECS,
+    synrecv_life, unacked_give_up, GiveUp, Host, Hosts, Knob, SynAckLoss, TIME_WAIT_SECS,
 };
 
 /// TCP flag bits as iptables' `--tcp-flags` names them.
@@ -613,48 +612,6 @@ fn synack_lines(
     ));
 }
 
-/// When a connection whose segment (a FIN, or data) goes unacknowledged
-/// gives up, in seconds after the segment was first sent, for a budget of
-/// `boundary` retransmissions from [`RTO_MIN_SECS`] (`tcp_orphan_retries`,
-/// or `tcp_retries2` while the program holds the socket) on a short path.
-///
-/// `probe`: this host's own output refuses the segment, so nothing is in
-/// flight and the zero-window probe timer runs (`tcp_probe_timer()` in the
-/// kernel's `net/ipv4/tcp_timer.c`): it gives up when `boundary` probes,
-/// sent after 0.2, 0.4, 0.8 … s, found no way out, which is exactly the
-/// [`model_timeout`] budget: `(budget, None, budget)`.
-///
-/// Otherwise the segment left and is retransmitted
-/// (`tcp_retransmit_timer()`, `retransmits_timed_out()`): a tail-loss probe
-/// resends it after about 0.2 s, the first retransmission follows one
-/// timeout (0.2 s) later, and the timeouts then double (capped at
-/// [`RTO_MAX_SECS`]). The connection gives up at the first timeout that
-/// finds the budget used up *since the first retransmission*. The
-/// `boundary`-th timeout after it falls 0.2 s short of the budget, so the
-/// end comes there only if the kernel's timers have run 0.2 s late by then
-/// (they fire up to an eighth of their length late, which long waits
-/// always reach), else one doubling later: `(budget, Some(early), late)`.
-/// Measured on Linux 6.18 (seconds from the FIN): `tcp_orphan_retries` 1:
-/// 1.69 (late 1.6); 2: 3.33 (late 3.2); 3: 6.67 (late 6.4); 4: 6.73 (early
-/// 6.4); 5: 13.49 (early 12.8); 0 (8): about 107 (early 102.4).
-pub fn give_up_after(boundary: u32, probe: bool) -> (f64, Option<f64>, f64) {
-    let budget = model_timeout(boundary, RTO_MIN_SECS);
-    if probe {
-        return (budget, None, budget);
-    }
-    let first = 2.0 * RTO_MIN_SECS;
-    let mut elapsed = 0.0;
-    let mut previous = None;
-    for k in 1..=boundary.saturating_add(1).min(64) {
-        elapsed += (RTO_MIN_SECS * 2f64.powi(k as i32)).min(RTO_MAX_SECS as f64);
-        if elapsed >= budget - 1e-9 {
-            break;
-        }
-        previous = Some(first + elapsed);
-    }
-    (budget, previous, first + elapsed)
-}
-
 /// "after about 102 s (tcp_orphan_retries=0, 0 means 8)" for a probing
 /// socket; for a retransmitting one both possible ends, with why when
 /// `why` (the first time a text says it).
@@ -669,19 +626,29 @@ fn give_up_text(hosts: &Hosts, end: &End, knob: Knob, probe: bool, why: bool) ->
     if knob == Knob::OrphanRetries {
         name.push_str(", 0 means 8");
     }
-    match give_up_after(boundary, probe) {
-        (budget, Some(early), late) if why => format!(
+    match unacked_give_up(boundary, probe) {
+        GiveUp {
+            budget,
+            early: Some(early),
+            late,
+        } if why => format!(
             "about {} after it was first sent, or one doubling later, about {}, if the kernel's timers ran less than 0.2 s late ({name}: a budget of {} counted from the first retransmission, which the doubling resends reach 0.2 s short)",
             duration(early),
             duration(late),
             duration(budget)
         ),
-        (_, Some(early), late) => format!(
+        GiveUp {
+            early: Some(early),
+            late,
+            ..
+        } => format!(
             "about {} or {} after it was first sent ({name})",
             duration(early),
             duration(late)
         ),
-        (_, None, end) => format!("after about {} ({name})", duration(end)),
+        GiveUp {
+            early: None, late, ..
+        } => format!("after about {} ({name})", duration(late)),
     }
 }
 
@@ -1087,37 +1054,6 @@ mod tests {
         );
         // FIN_WAIT2 here: this host's tcp_fin_timeout, unqualified.
         assert!(l[1].contains("60 s (tcp_fin_timeout=60)"), "{l:?}");
-    }
-
-    #[test]
-    fn give_up_times_follow_the_kernels_timers() {
-        // The probe timer counts probes: exactly the budget (3 retries:
-        // measured 3.10 s on Linux 6.18).
-        let (budget, early, late) = give_up_after(3, true);
-        assert!((budget - 3.0).abs() < 1e-9 && early.is_none() && late == budget);
-        // Retransmissions: seconds from the FIN to the socket's end,
-        // measured on Linux 6.18 with the FIN dropped at the peer's INPUT.
-        for (n, measured) in [
-            (1, 1.69),
-            (2, 3.33),
-            (3, 6.67),
-            (4, 6.73),
-            (5, 13.49),
-            (8, 107.0),
-        ] {
-            let (_, early, late) = give_up_after(n, false);
-            let near = |x: f64| measured >= x - 0.05 && measured <= x * 1.15 + 2.0;
-            assert!(
-                early.is_some_and(near) || near(late),
-                "{n}: measured {measured}, predicted {early:?} or {late}"
-            );
-        }
-        assert_eq!(give_up_after(3, false).1, Some(3.2));
-        assert!((give_up_after(3, false).2 - 6.4).abs() < 1e-9);
-        // tcp_retries2=15: the 120 s cap keeps the 0.2 s shortfall.
-        let (b, e, l) = give_up_after(15, false);
-        assert!((b - 924.6).abs() < 1e-6);
-        assert!((e.unwrap() - 924.8).abs() < 1e-6 && (l - 1044.8).abs() < 1e-6);
     }
 
     #[test]
