@@ -27,6 +27,8 @@
 //! same way. rfw runs that vector (plus its tag and `-w`), so what it
 //! judged is what iptables parses.
 
+use crate::error::Status;
+use rnet_core::args::{match_long, LongMatch};
 use std::fmt;
 
 /// An iptables command.
@@ -349,16 +351,24 @@ fn target_table(name: &str) -> Option<&'static [Def]> {
 }
 
 /// The match a protocol loads (iptables' `find_proto`: numbers are looked
-/// up by name).
+/// up by name), for the protocols whose matches rfw knows; a name is read
+/// as its number ([`rnet_core::names::protocol_number`]).
 pub fn proto_match(proto: &str) -> Option<&'static str> {
-    Some(match proto.to_ascii_lowercase().as_str() {
-        "tcp" | "6" => "tcp",
-        "udp" | "17" => "udp",
-        "udplite" | "136" => "udplite",
-        "sctp" | "132" => "sctp",
-        "dccp" | "33" => "dccp",
-        "icmp" | "1" => "icmp",
-        "icmpv6" | "ipv6-icmp" | "58" => "icmp6",
+    let p = proto.to_ascii_lowercase();
+    let n = match p.parse::<u8>() {
+        // Plain decimal only, as before (iptables would also read 06, 0x6).
+        Ok(n) if n.to_string() == p => n,
+        Ok(_) => return None,
+        Err(_) => rnet_core::names::protocol_number(&p)?,
+    };
+    Some(match n {
+        6 => "tcp",
+        17 => "udp",
+        136 => "udplite",
+        132 => "sctp",
+        33 => "dccp",
+        1 => "icmp",
+        58 => "icmp6",
         _ => return None,
     })
 }
@@ -499,12 +509,13 @@ pub enum ArgvError {
 
 impl ArgvError {
     /// iptables' exit status for this mistake: 2 (parameter problem), 3
-    /// for a table that does not exist.
-    pub fn status(&self) -> u8 {
+    /// for a table that does not exist, 4 for a match the kernel refuses
+    /// on this protocol.
+    pub fn status(&self) -> Status {
         match self {
-            ArgvError::BadTable(_) => 3,
-            ArgvError::ProtoMismatch(_) => 4,
-            _ => 2,
+            ArgvError::BadTable(_) => Status::VersionProblem,
+            ArgvError::ProtoMismatch(_) => Status::ResourceProblem,
+            _ => Status::ParameterProblem,
         }
     }
 }
@@ -592,20 +603,7 @@ impl fmt::Display for ArgvError {
 /// does: `strtoul` with base 0 (`0x16` hex, `026` octal), leading blanks
 /// and `+` allowed, no sign `-`, the whole word a number.
 pub fn strtoui(s: &str, min: u64, max: u64) -> Option<u64> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let t = t.strip_prefix('+').unwrap_or(t);
-    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (h, 16)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (&t[1..], 8)
-    } else {
-        (t, 10)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = u64::from_str_radix(digits, radix).ok()?;
-    (min <= v && v <= max).then_some(v)
+    rnet_core::num::strtoul_base0(s.as_bytes()).filter(|v| (min..=max).contains(v))
 }
 
 /// iptables' `xs_has_arg`: the next word is an operand (not an option, not
@@ -695,44 +693,26 @@ impl<'a> Parser<'a> {
     }
 
     fn resolve(&self, name: &str) -> Found {
-        // Exact first, in table order (iptables' options, then each
-        // extension's in load order), then unique prefix.
-        if let Some(d) = BASE.iter().find(|d| d.name == name) {
-            return Found::Base(*d);
-        }
-        for (k, e) in self.exts.iter().enumerate() {
-            if let Some(d) = e.table.and_then(|t| t.iter().find(|d| d.name == name)) {
-                return Found::Ext(k, *d);
-            }
-        }
-        let mut hit: Option<(Option<usize>, Def)> = None;
-        let mut names: Vec<String> = Vec::new();
-        let mut ambiguous = false;
+        // Table order: iptables' options, then each extension's in load
+        // order; entries with the same meaning are one option.
         let all = BASE.iter().map(|d| (None, *d)).chain(
             self.exts
                 .iter()
                 .enumerate()
                 .flat_map(|(k, e)| e.table.unwrap_or(&[]).iter().map(move |d| (Some(k), *d))),
         );
-        for (owner, d) in all {
-            if !d.name.starts_with(name) {
-                continue;
+        let same = |(o1, d1): &(Option<usize>, Def), (o2, d2): &(Option<usize>, Def)| {
+            o1 == o2 && d1.key == d2.key && d1.arg == d2.arg
+        };
+        match match_long(all, name, |(_, d)| d.name, |_| true, same) {
+            LongMatch::One((owner, d)) if !name.is_empty() => match owner {
+                None => Found::Base(d),
+                Some(k) => Found::Ext(k, d),
+            },
+            LongMatch::Ambiguous(hits) => {
+                Found::None(hits.iter().map(|(_, d)| format!("--{}", d.name)).collect())
             }
-            names.push(format!("--{}", d.name));
-            match &hit {
-                None => hit = Some((owner, d)),
-                Some((o, h)) => {
-                    // getopt_long: entries with the same meaning are one option.
-                    if *o != owner || h.key != d.key || h.arg != d.arg {
-                        ambiguous = true;
-                    }
-                }
-            }
-        }
-        match hit {
-            Some((None, d)) if !ambiguous && !name.is_empty() => Found::Base(d),
-            Some((Some(k), d)) if !ambiguous && !name.is_empty() => Found::Ext(k, d),
-            _ => Found::None(if ambiguous { names } else { Vec::new() }),
+            _ => Found::None(Vec::new()),
         }
     }
 

@@ -14,7 +14,9 @@ pub const OWN_OPTIONS: &[&str] = &[
     "--quiet",
     "--help",
     "-4",
+    "--ipv4",
     "-6",
+    "--ipv6",
 ];
 
 /// Subcommands (first word after rfw's options).
@@ -196,8 +198,8 @@ RFW-OPTIONS:
   --dry-run             print the plan: the exact command(s), shell-quoted;
                         change nothing
   --ttl SECS            remove the added rule after SECS (also 90s, 5m, 1h);
-                        the time is in its tag, so any later rfw run removes
-                        it too
+                        the time is in its tag, so a later rfw command (or
+                        rfw list) removes it too
   --force               allow what rfw refuses: policies (-P), flushing
                         built-in chains, tables other than filter, targets
                         other than ACCEPT DROP REJECT LOG, DROP/REJECT in
@@ -205,10 +207,12 @@ RFW-OPTIONS:
                         a port sshd listens on or one of the current SSH
                         session, deleting rules rfw did not add
   --quiet               no explanations (also RFW_EXPLAIN=0 or RNET_EXPLAIN=0)
-  -4, -6                IPv4 (iptables, the default) or IPv6 (ip6tables)
+  -4, --ipv4            IPv4: run iptables (the default)
+  -6, --ipv6            IPv6: run ip6tables (iptables itself refuses -6)
   --help                this text (iptables' own help: rfw -h)
 
-Environment: RFW_EXPLAIN, RNET_EXPLAIN, RFW_STATE_DIR (default /run/rfw), PATH.
+Environment: RFW_EXPLAIN, RNET_EXPLAIN, RFW_STATE_DIR (default /run/rfw), PATH,
+RNET_PEER_SYSCTL (the other host's sysctls: tcp_synack_retries=2,...).
 Exit status: iptables' own (0, 1, 2, 3, 4); 2 when rfw refuses or rejects an
 argument, or removes a rule it read back and refuses; 4 when the state
 directory or a state file is unusable; 127 when iptables is not installed, or
@@ -248,6 +252,20 @@ mod tests {
         let o = s("explain OUTPUT -p tcp --dport 1 -j DROP --quiet").unwrap();
         assert!(o.quiet);
         assert_eq!(o.rest.join(" "), "OUTPUT -p tcp --dport 1 -j DROP");
+    }
+
+    #[test]
+    fn long_family_options_choose_the_binary_and_are_not_passed_on() {
+        for (words, fam) in [
+            ("--ipv6 reset", Family::V6),
+            ("--ipv4 -S", Family::V4),
+            ("-S OUTPUT --ipv6", Family::V6),
+            ("-A INPUT -p tcp --dport 1 --ipv4 -j ACCEPT", Family::V4),
+        ] {
+            let o = s(words).unwrap();
+            assert_eq!(o.family, Some(fam), "{words}");
+            assert!(!o.rest.iter().any(|w| w.starts_with("--ipv")), "{words}");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! mistake it for a value. Output is either passed through (the user's own
 //! command) or captured (rfw's reads such as `-S`).
 
-use std::ffi::OsString;
+use crate::error::Status;
+use std::cell::OnceCell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -85,7 +86,7 @@ impl std::fmt::Display for FindError {
 #[derive(Clone, Debug, Default)]
 pub struct Captured {
     /// Exit status (1 when killed by a signal).
-    pub status: u8,
+    pub status: Status,
     /// stdout.
     pub stdout: String,
     /// stderr.
@@ -101,10 +102,14 @@ pub struct Iptables {
     pub family: Family,
 }
 
-fn status_of(st: std::process::ExitStatus) -> u8 {
-    st.code()
-        .map(|c| u8::try_from(c & 0xff).unwrap_or(1))
-        .unwrap_or(1)
+/// iptables' exit status as rfw passes it on: the low byte of its exit
+/// code, 1 when a signal killed it.
+pub fn status_of(st: std::process::ExitStatus) -> Status {
+    Status::from_code(
+        st.code()
+            .map(|c| u8::try_from(c & 0xff).unwrap_or(1))
+            .unwrap_or(1),
+    )
 }
 
 impl Iptables {
@@ -141,7 +146,7 @@ impl Iptables {
     }
 
     /// Runs with stdout and stderr passed through; returns the status.
-    pub fn run_passthrough(&self, argv: &[String]) -> io::Result<u8> {
+    pub fn run_passthrough(&self, argv: &[String]) -> io::Result<Status> {
         let st = Command::new(&self.bin)
             .args(argv)
             .stdin(Stdio::null())
@@ -173,6 +178,26 @@ impl Iptables {
     /// The shell-quoted command line that `argv` stands for.
     pub fn display(&self, argv: &[String]) -> String {
         shell_line(std::iter::once(self.family.program()).chain(argv.iter().map(String::as_str)))
+    }
+}
+
+/// The iptables binaries of one run: each family's is found on `PATH` and
+/// its path checked ([`Iptables::find`]) once, when first needed, and
+/// shared by every step, read and sweep of the run.
+#[derive(Debug, Default)]
+pub struct Binaries {
+    v4: OnceCell<Result<Iptables, FindError>>,
+    v6: OnceCell<Result<Iptables, FindError>>,
+}
+
+impl Binaries {
+    /// The binary of `family`, or why it cannot be run.
+    pub fn get(&self, family: Family) -> Result<&Iptables, &FindError> {
+        let cell = match family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        };
+        cell.get_or_init(|| Iptables::find(family)).as_ref()
     }
 }
 
@@ -239,11 +264,6 @@ pub fn netns_key() -> String {
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
-}
-
-/// Turns words into an OS argument vector.
-pub fn os_args(v: &[String]) -> Vec<OsString> {
-    v.iter().map(OsString::from).collect()
 }
 
 /// The running rfw binary (for the `--ttl` helper).

@@ -1,7 +1,11 @@
 //! rfw: a thin, safe `iptables` wrapper for TCP-state labs.
 //!
 //! `rfw ARGS…` reads the iptables-style arguments as iptables does
-//! ([`argv`]), then works in three steps:
+//! ([`argv`]); the guard judges the command as typed (a command it refuses
+//! reads and runs nothing), and every iptables command and `rfw list`
+//! (not under `--dry-run`) first removes expired rfw rules (`sweep`, whose
+//! table listings the plan reuses).
+//! Then it works in three steps:
 //! 1. **plan**: the list of iptables argument vectors to run ([`Plan`]),
 //!    each the command line spelled out as rfw read it, with rfw's tag
 //!    (`-m comment --comment rfw:…`) on rules it adds and `--wait=10`;
@@ -22,11 +26,15 @@
 //! Modules: [`cli`] (rfw's own options), [`argv`] (the iptables command
 //! line, read as iptables reads it), [`rule`] (the typed rule model, pure),
 //! [`exec`] (running iptables), [`safety`] (what needs `--force`),
-//! [`explain`] (what a rule does to TCP), [`tag`] (tags, expiry, the state
-//! file).
+//! [`explain`] (what a rule does to TCP), [`tag`] (tags and their expiry, the
+//! state file), [`trust`] (who can change the iptables binary), [`error`]
+//! (iptables' exit statuses, and the one error type, reported only by
+//! [`run`]). rfw has no unsafe code: the few system facts it needs come
+//! from `rnet_core::os` and std.
 
 pub mod argv;
 pub mod cli;
+pub mod error;
 pub mod exec;
 pub mod explain;
 pub mod rule;
@@ -36,14 +44,17 @@ pub mod trust;
 
 use argv::{Cmd, Invocation};
 use cli::{Opts, Sub};
-use exec::{Family, Iptables};
+use error::{Error, Status};
+use exec::{Binaries, Family, Iptables};
 use rnet_core::args::split_argv;
 use rnet_core::procnet::proc_root;
-use rnet_core::timing::TcpTimers;
+use rnet_core::timing::Hosts;
 use rule::{parse_listing, ListedRule, Rule};
+use std::cell::{OnceCell, RefCell};
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use tag::{Recorded, Store};
 
 /// The environment variable that turns rfw's explanations on or off (wins
@@ -53,26 +64,33 @@ pub const EXPLAIN_ENV: &str = "RFW_EXPLAIN";
 /// iptables' "bad rule" message (`-C` / `-D` found nothing).
 const BAD_RULE: &str = "Bad rule (does a matching rule exist in that chain?)";
 
-/// How a run ends: an exit status (messages already printed).
-type Status = u8;
-
-/// Prints `rfw: msg` on stderr.
+/// Prints `rfw: msg` on stderr. A failure to write there is not
+/// reported: stderr is where it would go, and the exit status still says
+/// how the run ended.
 fn err(msg: &str) {
     let _ = writeln!(io::stderr(), "rfw: {msg}");
 }
 
-/// Writes to stdout; a closed pipe is not an error (quiet exit).
-fn out(text: &str) -> bool {
+/// Writes to stdout; the caller passes a failure on to `run()`, which
+/// reports it (a closed pipe is a quiet exit).
+fn out(text: &str) -> Result<(), Error> {
     let mut o = io::stdout().lock();
-    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
-        Ok(()) => true,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => false,
-        Err(_) => false,
+    o.write_all(text.as_bytes())?;
+    o.flush()?;
+    Ok(())
+}
+
+/// Runs rfw with the full argument list (program name first). The only
+/// place that turns an [`Error`] into its message and exit status.
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+    match start(args) {
+        Ok(status) => status.into(),
+        Err(e) => e.report().into(),
     }
 }
 
-/// Runs rfw with the full argument list (program name first).
-pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+/// Reads the command line and does what it asks.
+fn start<I: IntoIterator<Item = OsString>>(args: I) -> Result<Status, Error> {
     // rfw always names itself `rfw` in messages (it is never installed
     // under iptables' name).
     let (_prog, rest, fixes) = split_argv(args.into_iter().collect(), "rfw");
@@ -84,22 +102,18 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         match a.into_string() {
             Ok(s) => words.push(s),
             Err(_) => {
-                err(&format!(
-                    "argument {} is not valid UTF-8; iptables arguments are text",
-                    n + 1
+                return Err(Error::new(
+                    Status::ParameterProblem,
+                    format!(
+                        "argument {} is not valid UTF-8; iptables arguments are text",
+                        n + 1
+                    ),
                 ));
-                return ExitCode::from(2);
             }
         }
     }
-    let opts = match cli::split(words) {
-        Ok(o) => o,
-        Err(e) => {
-            err(&e);
-            return ExitCode::from(2);
-        }
-    };
-    ExitCode::from(dispatch(opts))
+    let opts = cli::split(words).map_err(|e| Error::new(Status::ParameterProblem, e))?;
+    dispatch(opts)
 }
 
 fn explain_on(opts: &Opts) -> bool {
@@ -109,15 +123,15 @@ fn explain_on(opts: &Opts) -> bool {
             .unwrap_or(true)
 }
 
-fn dispatch(opts: Opts) -> Status {
+fn dispatch(opts: Opts) -> Result<Status, Error> {
     match opts.sub {
         Sub::Help => {
-            out(cli::HELP);
-            0
+            out(cli::HELP)?;
+            Ok(Status::Success)
         }
         Sub::SweepAt(at) => {
             sweep_at(at);
-            0
+            Ok(Status::Success)
         }
         Sub::Explain => explain_only(&opts),
         Sub::Reset => reset(&opts),
@@ -130,67 +144,65 @@ fn family(opts: &Opts) -> Family {
     opts.family.unwrap_or(Family::V4)
 }
 
-fn timers() -> TcpTimers {
-    TcpTimers::read(&proc_root())
+/// Both hosts' settings for the explanations: this namespace's sysctls,
+/// the peer's from RNET_PEER_SYSCTL (a malformed value is ignored, said once).
+fn timers() -> Hosts {
+    let (hosts, warning) = Hosts::read(&proc_root());
+    if let Some(w) = warning {
+        err(&w);
+    }
+    hosts
 }
 
-/// Parses and validates; prints the error and returns its status.
-fn parse_command(opts: &Opts) -> Result<(Invocation, Option<Rule>), Status> {
-    let inv = Invocation::parse(&opts.rest).map_err(|e| {
-        err(&e.to_string());
-        e.status()
-    })?;
+/// Parses and validates: the command line, its command and its rule.
+fn parse_command(opts: &Opts) -> Result<(Invocation, Cmd, Option<Rule>), Error> {
+    let inv = Invocation::parse(&opts.rest).map_err(|e| Error::new(e.status(), e.to_string()))?;
     let Some(cmd) = inv.cmd else {
-        if opts.rest.is_empty() {
-            err("no command given; e.g. rfw -L OUTPUT -vn, or rfw --help");
+        let msg = if opts.rest.is_empty() {
+            "no command given; e.g. rfw -L OUTPUT -vn, or rfw --help".to_string()
         } else {
-            err(&format!(
+            format!(
                 "no command in `{}'; start with -I, -A, -D, -C, -L, -S, ... (rfw --help)",
                 opts.rest.join(" ")
-            ));
-        }
-        return Err(2);
+            )
+        };
+        return Err(Error::new(Status::ParameterProblem, msg));
     };
     let rule = if cmd.takes_rule() && !(cmd == Cmd::Delete && inv.rule_number().is_some()) {
-        match Rule::from_items(&inv.items, family(opts) == Family::V6) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                err(&e.fix());
-                return Err(e.status());
-            }
-        }
+        let r = Rule::from_items(&inv.items, family(opts) == Family::V6)
+            .map_err(|e| Error::new(e.status(), e.fix()))?;
+        Some(r)
     } else {
         None
     };
-    Ok((inv, rule))
+    Ok((inv, cmd, rule))
 }
 
-fn explain_only(opts: &Opts) -> Status {
+fn explain_only(opts: &Opts) -> Result<Status, Error> {
     // `rfw explain OUTPUT -p tcp …` as well as `rfw explain -I OUTPUT …`.
     let mut o = opts.clone();
     if o.rest.first().is_some_and(|w| !w.starts_with('-')) {
         o.rest.insert(0, "-A".to_string());
     }
-    let (inv, rule) = match parse_command(&o) {
-        Ok(x) => x,
-        Err(s) => return s,
-    };
+    let (inv, _, rule) = parse_command(&o)?;
     let Some(rule) = rule else {
-        err("explain needs a rule: rfw explain OUTPUT -p tcp --dport 5555 --syn -j DROP");
-        return 2;
+        return Err(Error::new(
+            Status::ParameterProblem,
+            "explain needs a rule: rfw explain OUTPUT -p tcp --dport 5555 --syn -j DROP",
+        ));
     };
     let chain = inv.chain().unwrap_or("");
     let mut text = String::new();
     for l in explain::explain(chain, &rule, &timers()) {
         text.push_str(&format!("{chain}: {l}\n"));
     }
-    if let Some(why) = safety::check(&inv, Some(&rule), safety::Ssh::from_env().as_ref()) {
+    if let Some(why) = safety::check(&inv, Some(&rule), &OnceCell::new()) {
         text.push_str(&format!(
             "{chain}: rfw would refuse to add it without --force: {why}\n"
         ));
     }
-    out(&text);
-    0
+    out(&text)?;
+    Ok(Status::Success)
 }
 
 /// What a step of a plan is.
@@ -263,7 +275,7 @@ impl Plan {
 
 /// The guard over a plan: every user step is read again exactly as it will
 /// run (the canonical words, the tag, `-w`) and judged. `None`: allowed.
-pub fn judge(plan: &Plan, ssh: Option<&safety::Ssh>) -> Option<String> {
+pub fn judge(plan: &Plan, ssh: &OnceCell<Option<safety::Ssh>>) -> Option<String> {
     for s in plan.steps.iter().filter(|s| s.kind == StepKind::User) {
         let inv = match Invocation::parse(&s.argv) {
             Ok(i) => i,
@@ -294,35 +306,31 @@ struct Ran {
 /// The one executor: runs each step; stops at the first failure. User
 /// steps pass stdout through; their stderr is returned to the caller (which
 /// forwards it with a hint), except for the last failing one.
-fn execute(plan: &Plan, store: &Store) -> Result<Ran, Status> {
+fn execute(plan: &Plan, bins: &Binaries, store: &Store) -> Result<Ran, Error> {
     let (status, stderr) = plan.outcome.clone().unwrap_or_default();
     let mut last = Ran { status, stderr };
     for s in &plan.steps {
-        let ipt = Iptables::find(s.family).map_err(|e| {
-            err(&e.to_string());
-            127
-        })?;
+        let ipt = bins
+            .get(s.family)
+            .map_err(|e| Error::new(Status::CommandNotFound, e.to_string()))?;
         last = match s.kind {
             StepKind::User => {
-                let (st, stderr) = run_user(&ipt, &s.argv)?;
+                let (st, stderr) = run_user(ipt, &s.argv)?;
                 Ran { status: st, stderr }
             }
             StepKind::Remove => match ipt.run_captured(&s.argv) {
-                Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => Ran {
-                    status: 0,
+                Ok(c) if c.status.is_success() || c.stderr.contains(BAD_RULE) => Ran {
+                    status: Status::Success,
                     stderr: String::new(),
                 },
                 Ok(c) => Ran {
                     status: c.status,
                     stderr: c.stderr,
                 },
-                Err(e) => {
-                    err(&format!("cannot run {}: {e}", ipt.bin.display()));
-                    return Err(1);
-                }
+                Err(e) => return Err(cannot_run(ipt, &e)),
             },
         };
-        if last.status != 0 {
+        if !last.status.is_success() {
             break;
         }
         if let Some(rec) = &s.forget {
@@ -347,32 +355,134 @@ fn delete_argv(table: &str, chain: &str, words: &[String]) -> Vec<String> {
     Iptables::argv(&a, true)
 }
 
-/// Reads `-S [CHAIN]` (with `-v` for counters); the error is the status
-/// after iptables' stderr was passed on.
-fn read_rules(
-    ipt: &Iptables,
-    table: &str,
-    chain: Option<&str>,
-    counters: bool,
-) -> Result<Vec<ListedRule>, Status> {
-    match read_rules_quiet(ipt, table, chain, counters) {
-        Ok(l) => Ok(l),
-        Err((st, stderr)) => {
-            exec::forward_stderr(&stderr);
-            hint(&stderr, chain, table);
-            Err(st)
+/// One table's `iptables -S -v` in one family.
+struct TableListing {
+    family: Family,
+    table: String,
+    /// Its rules, or iptables' status and stderr.
+    rules: Result<Vec<ListedRule>, (Status, String)>,
+    /// The chains it has (the `-P` and `-N` lines).
+    chains: Vec<String>,
+}
+
+/// The whole-table listings of one run: the sweep reads every table, and
+/// the plan and `rfw list` reuse what it read instead of running
+/// `iptables -S` again. A table rfw removed a rule from is read again;
+/// reads after the user's command ran (read-back, explanations) never come
+/// from here.
+#[derive(Default)]
+struct Listings {
+    read: RefCell<Vec<Rc<TableListing>>>,
+}
+
+impl Listings {
+    fn cached(&self, family: Family, table: &str) -> Option<Rc<TableListing>> {
+        self.read
+            .borrow()
+            .iter()
+            .find(|l| l.family == family && l.table == table)
+            .cloned()
+    }
+
+    /// `-t TABLE -S -v` of `ipt`'s family, read on first use.
+    fn table(&self, ipt: &Iptables, table: &str) -> Rc<TableListing> {
+        if let Some(l) = self.cached(ipt.family, table) {
+            return l;
         }
+        let text = read_listing(ipt, table, None, true);
+        let l = Rc::new(TableListing {
+            family: ipt.family,
+            table: table.to_string(),
+            chains: text.as_deref().map(listed_chains).unwrap_or_default(),
+            rules: text.map(|t| parse_listing(&t, ipt.family == Family::V6)),
+        });
+        self.read.borrow_mut().push(Rc::clone(&l));
+        l
+    }
+
+    /// The rules of one chain: from the table's listing when it was read
+    /// and holds the chain, else `-S CHAIN` (whose error names a missing
+    /// chain as iptables does).
+    fn chain(
+        &self,
+        ipt: &Iptables,
+        table: &str,
+        chain: &str,
+    ) -> Result<Vec<ListedRule>, (Status, String)> {
+        if let Some(l) = self.cached(ipt.family, table) {
+            if let (Ok(rules), true) = (&l.rules, l.chains.iter().any(|c| c == chain)) {
+                return Ok(rules.iter().filter(|r| r.chain == chain).cloned().collect());
+            }
+        }
+        read_rules_quiet(ipt, table, Some(chain), false)
+    }
+
+    /// Forgets a table's listing once rfw changed (or tried to change) it.
+    fn changed(&self, family: Family, table: &str) {
+        self.read
+            .borrow_mut()
+            .retain(|l| !(l.family == family && l.table == table));
     }
 }
 
-/// [`read_rules`] without messages: the error is iptables' status and
-/// stderr.
+/// The chains a listing names (`-P CHAIN POLICY`, `-N CHAIN`).
+fn listed_chains(text: &str) -> Vec<String> {
+    rule::split_records(text)
+        .iter()
+        .map(|l| rule::split_rule_line(l))
+        .filter(|w| w.len() >= 2 && (w[0] == "-P" || w[0] == "-N"))
+        .map(|w| w[1].clone())
+        .collect()
+}
+
+/// The rules of one chain ([`Listings::chain`]); on failure iptables'
+/// stderr is passed on with a hint, and its status ends the run.
+fn read_rules(
+    listings: &Listings,
+    ipt: &Iptables,
+    table: &str,
+    chain: &str,
+) -> Result<Vec<ListedRule>, Error> {
+    listings
+        .chain(ipt, table, chain)
+        .map_err(|(st, stderr)| failed_read(st, &stderr, Some(chain), table))
+}
+
+/// A read of the rules failed: iptables' stderr passed on with a hint;
+/// the run ends with iptables' status.
+fn failed_read(st: Status, stderr: &str, chain: Option<&str>, table: &str) -> Error {
+    exec::forward_stderr(stderr);
+    hint(stderr, chain, table);
+    Error::Exit(st)
+}
+
+/// iptables could not be started at all.
+fn cannot_run(ipt: &Iptables, e: &io::Error) -> Error {
+    Error::new(
+        Status::OtherProblem,
+        format!("cannot run {}: {e}", ipt.bin.display()),
+    )
+}
+
+/// Reads `-S [CHAIN]` (with `-v` for counters) afresh; the error is
+/// iptables' status and stderr.
 fn read_rules_quiet(
     ipt: &Iptables,
     table: &str,
     chain: Option<&str>,
     counters: bool,
 ) -> Result<Vec<ListedRule>, (Status, String)> {
+    let text = read_listing(ipt, table, chain, counters)?;
+    Ok(parse_listing(&text, ipt.family == Family::V6))
+}
+
+/// `iptables -t TABLE -S [CHAIN] [-v]`'s output.
+fn read_listing(
+    ipt: &Iptables,
+    table: &str,
+    chain: Option<&str>,
+    counters: bool,
+) -> Result<String, (Status, String)> {
     let mut a = table_args(table);
     a.push("-S".to_string());
     if let Some(c) = chain {
@@ -381,13 +491,16 @@ fn read_rules_quiet(
     if counters {
         a.push("-v".to_string());
     }
-    let c = ipt
-        .run_captured(&Iptables::argv(&a, true))
-        .map_err(|e| (1, format!("rfw: cannot run {}: {e}\n", ipt.bin.display())))?;
-    if c.status != 0 {
+    let c = ipt.run_captured(&Iptables::argv(&a, true)).map_err(|e| {
+        (
+            Status::OtherProblem,
+            format!("rfw: cannot run {}: {e}\n", ipt.bin.display()),
+        )
+    })?;
+    if !c.status.is_success() {
         return Err((c.status, c.stderr));
     }
-    Ok(parse_listing(&c.stdout, ipt.family == Family::V6))
+    Ok(c.stdout)
 }
 
 /// One line naming the fix for iptables' error text.
@@ -432,28 +545,16 @@ fn legacy_warning(ipt: &Iptables, stderr: &str) {
 
 /// Runs the user's command line with stdout passed through and stderr
 /// captured (then forwarded, plus a hint on failure).
-fn run_user(ipt: &Iptables, argv: &[String]) -> Result<(Status, String), Status> {
-    let r = std::process::Command::new(&ipt.bin)
+fn run_user(ipt: &Iptables, argv: &[String]) -> Result<(Status, String), Error> {
+    let o = std::process::Command::new(&ipt.bin)
         .args(argv)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::piped())
-        .output();
-    match r {
-        Ok(o) => {
-            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-            let st = o
-                .status
-                .code()
-                .map(|c| u8::try_from(c & 0xff).unwrap_or(1))
-                .unwrap_or(1);
-            Ok((st, stderr))
-        }
-        Err(e) => {
-            err(&format!("cannot run {}: {e}", ipt.bin.display()));
-            Err(1)
-        }
-    }
+        .output()
+        .map_err(|e| cannot_run(ipt, &e))?;
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    Ok((exec::status_of(o.status), stderr))
 }
 
 fn finish_user(
@@ -465,7 +566,7 @@ fn finish_user(
 ) -> Status {
     exec::forward_stderr(stderr);
     legacy_warning(ipt, stderr);
-    if st != 0 {
+    if !st.is_success() {
         hint(stderr, chain, table);
     }
     st
@@ -479,93 +580,110 @@ struct Adding {
     duplicate: Option<usize>,
 }
 
-fn iptables(opts: &Opts) -> Status {
-    let (inv, rule) = match parse_command(opts) {
-        Ok(x) => x,
-        Err(s) => return s,
-    };
-    let Some(cmd) = inv.cmd else { return 2 };
+fn iptables(opts: &Opts) -> Result<Status, Error> {
+    let (inv, cmd, rule) = parse_command(opts)?;
     let fam = family(opts);
     let table = inv.table().to_string();
     let chain = inv.chain().map(String::from);
-    let ipt = match Iptables::find(fam) {
-        Ok(i) => Some(i),
-        // A dry run needs no iptables, but never an untrusted one.
-        Err(e) if opts.dry_run && e.is_missing() => None,
-        Err(e) => {
-            err(&e.to_string());
-            return 127;
-        }
+    let bins = Binaries::default();
+    let listings = Listings::default();
+    // A dry run needs no iptables, but never an untrusted one: `found`
+    // is the binary, or why there is none (only under --dry-run).
+    let found = match bins.get(fam) {
+        Ok(i) => Ok(i),
+        Err(e) if opts.dry_run && e.is_missing() => Err(e),
+        Err(e) => return Err(Error::new(Status::CommandNotFound, e.to_string())),
     };
+    let ipt = found.as_ref().ok().copied();
+    let need_ipt = || found.map_err(|e| Error::new(Status::CommandNotFound, e.to_string()));
     if matches!(cmd, Cmd::Version | Cmd::Help) {
-        let Some(ipt) = ipt else { return 127 };
-        let st = ipt.run_passthrough(&opts.rest).unwrap_or(1);
-        if cmd == Cmd::Version && st == 0 {
+        let ipt = need_ipt()?;
+        let st = ipt
+            .run_passthrough(&opts.rest)
+            .unwrap_or(Status::OtherProblem);
+        if cmd == Cmd::Version && st.is_success() {
             out(&format!(
                 "(rfw {} from rnet-tools, running {})\n",
                 env!("CARGO_PKG_VERSION"),
                 ipt.bin.display()
-            ));
+            ))?;
         }
-        return st;
+        return Ok(st);
     }
     if !opts.dry_run && exec::may_change_firewall() == Some(false) {
-        err(&format!(
-            "needs root (or CAP_NET_ADMIN); try: sudo rfw {}",
-            exec::shell_line(opts.rest.iter().map(String::as_str))
+        return Err(Error::new(
+            Status::ResourceProblem,
+            format!(
+                "needs root (or CAP_NET_ADMIN); try: sudo rfw {}",
+                exec::shell_line(opts.rest.iter().map(String::as_str))
+            ),
         ));
-        return 4;
     }
     let store = Store::new(&exec::netns_key());
-    // An unusable state directory or file stops a change (or a -C, which
-    // reads the state) before iptables runs at all, even to read.
+    // The state file, read once for the run. An unusable state directory
+    // or file stops a change (or a -C, which reads the state) before
+    // iptables runs at all, even to read.
+    let mut recorded = store.recorded();
     if !opts.dry_run && (cmd.modifies() || cmd == Cmd::Check) {
-        if let Err(e) = store.recorded() {
-            err(&e.to_string());
-            return 4;
-        }
-    }
-    // Expired rules go before anything that looks rules up; a command the
-    // guard refuses runs nothing at all.
-    let swept_early = !opts.dry_run && matches!(cmd, Cmd::Delete | Cmd::Check);
-    if swept_early {
-        if let Err(e) = sweep(&store, &all_families()) {
-            err(&e.to_string());
-            return 4;
+        if let Err(e) = &recorded {
+            return Err(Error::new(Status::ResourceProblem, e.to_string()));
         }
     }
     let add_wait = !inv.wait_given;
-    let ssh = safety::Ssh::from_env();
+    // Read from /proc only if a rule needs it (safety::check).
+    let ssh = OnceCell::new();
+    let exp = opts.ttl.map(|t| tag::now() + t);
+    let tag = tag::new_tag(exp);
+    // The command as typed (with the tag on an add): the guard judges it
+    // first, so a command it refuses reads and runs nothing at all.
+    let typed = Plan::user(
+        fam,
+        Iptables::argv(
+            &if cmd.adds() {
+                inv.canon_with_tag(&tag)
+            } else {
+                inv.canon.clone()
+            },
+            add_wait,
+        ),
+    );
+    if !opts.force {
+        if let Some(why) = judge(&typed, &ssh) {
+            return Err(refused(&why));
+        }
+    }
+    // Expired rules go before anything reads the rules: the rule numbers
+    // of -R / -D N and the rule -D or -C finds are those iptables sees
+    // when the command runs.
+    if !opts.dry_run {
+        if let Err(e) = &recorded {
+            err(&format!(
+                "warning: {e}; expired rules recorded there were not removed"
+            ));
+        }
+        if let Err(e) = sweep(&store, &bins, &listings, recorded.as_mut().ok()) {
+            if cmd.modifies() || cmd == Cmd::Check {
+                return Err(Error::new(Status::ResourceProblem, e.to_string()));
+            }
+            err(&format!("warning: {e}; expired rules were not removed"));
+        }
+    }
     // Plan: reads only (harmless, also under --dry-run), then the steps.
     let mut adding = None;
     let built = if cmd.adds() {
         let rule = rule.clone().unwrap_or_default();
-        let exp = opts.ttl.map(|t| tag::now() + t);
-        let tag = tag::new_tag(exp);
-        let mut plan = Plan::user(fam, Iptables::argv(&inv.canon_with_tag(&tag), add_wait));
-        // The guard first: a refused rule reads nothing either.
-        if !opts.force {
-            if let Some(why) = judge(&plan, ssh.as_ref()) {
-                err(&format!("refused: {why}; add --force to do it anyway"));
-                return 2;
-            }
-        }
+        let mut plan = typed;
+        let in_chain = chain.as_deref().unwrap_or("");
         let listed = match (&ipt, cmd) {
-            (Some(ipt), Cmd::Replace) => match read_rules(ipt, &table, chain.as_deref(), false) {
-                Ok(l) => l,
-                Err(s) => return s,
-            },
-            (Some(ipt), _) => {
-                read_rules_quiet(ipt, &table, chain.as_deref(), false).unwrap_or_default()
-            }
+            (Some(ipt), Cmd::Replace) => read_rules(&listings, ipt, &table, in_chain)?,
+            (Some(ipt), _) => listings.chain(ipt, &table, in_chain).unwrap_or_default(),
             (None, _) => Vec::new(),
         };
         let n = inv.rule_number().unwrap_or(0) as usize;
         if cmd == Cmd::Replace && !opts.force {
             if let Some(old) = listed.iter().find(|l| l.num == n) {
                 if old.rule.tag.is_none() {
-                    err(&format!("refused: rule {n} of {} was not added by rfw ({}); add --force to replace it anyway", chain.as_deref().unwrap_or(""), exec::shell_line(old.words.iter().map(String::as_str))));
-                    return 2;
+                    return Err(Error::new(Status::ParameterProblem, format!("refused: rule {n} of {} was not added by rfw ({}); add --force to replace it anyway", chain.as_deref().unwrap_or(""), exec::shell_line(old.words.iter().map(String::as_str)))));
                 }
             }
         }
@@ -601,54 +719,50 @@ fn iptables(opts: &Opts) -> Status {
         });
         plan
     } else if matches!(cmd, Cmd::Delete | Cmd::Check) {
-        match ipt.as_ref() {
-            Some(ipt) => match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &store) {
-                Ok(b) => b,
-                Err(s) => return s,
-            },
+        let recorded = recorded
+            .as_ref()
+            .map_err(|e| Error::new(Status::ResourceProblem, e.to_string()))?;
+        match ipt {
+            Some(ipt) => plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &listings, recorded)?,
             // Dry run without iptables: the command as typed.
-            None => Plan::user(fam, Iptables::argv(&inv.canon, add_wait)),
+            None => typed,
         }
     } else {
-        Plan::user(fam, Iptables::argv(&inv.canon, add_wait))
+        typed
     };
     let plan = built;
     // Check: the guard judges the plan, exactly as it will run.
     if !opts.force {
-        if let Some(why) = judge(&plan, ssh.as_ref()) {
-            err(&format!("refused: {why}; add --force to do it anyway"));
-            return 2;
+        if let Some(why) = judge(&plan, &ssh) {
+            return Err(refused(&why));
         }
     }
     if opts.dry_run {
-        out(&plan.render());
-        return 0;
+        out(&plan.render())?;
+        return Ok(Status::Success);
     }
-    let Some(ipt) = ipt else { return 127 };
-    if !swept_early {
-        if let Err(e) = sweep(&store, &all_families()) {
-            if cmd.modifies() {
-                err(&e.to_string());
-                return 4;
-            }
-            err(&format!("warning: {e}; expired rules were not removed"));
-        }
-    }
+    let ipt = need_ipt()?;
     // Execute.
-    let ran = match execute(&plan, &store) {
-        Ok(r) => r,
-        Err(s) => return s,
-    };
+    let ran = execute(&plan, &bins, &store)?;
     match adding {
-        Some(a) => finish_add(opts, &inv, &ipt, &store, ran, a, add_wait, ssh.as_ref()),
+        Some(a) => finish_add(opts, &inv, ipt, &store, ran, a, add_wait, &ssh),
         None => {
-            let st = finish_user(&ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
-            if st == 0 && cmd == Cmd::List && explain_on(opts) {
-                explain_listing(&ipt, &table, chain.as_deref());
+            let st = finish_user(ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
+            if st.is_success() && cmd == Cmd::List && explain_on(opts) {
+                explain_listing(ipt, &table, chain.as_deref());
             }
-            st
+            Ok(st)
         }
     }
+}
+
+/// The guard said no: exit 2 and one line, as for a parameter iptables
+/// rejects.
+fn refused(why: &str) -> Error {
+    Error::new(
+        Status::ParameterProblem,
+        format!("refused: {why}; add --force to do it anyway"),
+    )
 }
 
 /// After `-L`: one line per rule with its counter, numbered as iptables
@@ -659,12 +773,7 @@ fn explain_listing(ipt: &Iptables, table: &str, chain: Option<&str>) {
     };
     let t = timers();
     for l in listed.iter().filter(|l| l.parsed) {
-        let lines = explain::explain(&l.chain, &l.rule, &t);
-        let summary = lines
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "no TCP-specific effect".to_string());
-        err(&explain::counter_line(&l.chain, l.num, &l.rule, &summary));
+        err(&explain::counter_line(&l.chain, l.num, &l.rule, &t));
     }
 }
 
@@ -677,21 +786,18 @@ fn finish_add(
     ran: Ran,
     a: Adding,
     add_wait: bool,
-    ssh: Option<&safety::Ssh>,
-) -> Status {
+    ssh: &OnceCell<Option<safety::Ssh>>,
+) -> Result<Status, Error> {
     let fam = ipt.family;
     let table = inv.table().to_string();
     let chain = inv.chain().unwrap_or("").to_string();
     let mut tagged = true;
-    let st = if ran.status != 0 && comment_missing(ipt, &ran.stderr, &table, &chain) {
+    let st = if !ran.status.is_success() && comment_missing(ipt, &ran.stderr, &table, &chain) {
         // Fall back: the same rule without the tag, recorded in the state
         // file so that reset and --ttl still find it.
         let plain = Iptables::argv(&inv.canon, add_wait);
-        let (st2, stderr2) = match run_user(ipt, &plain) {
-            Ok(x) => x,
-            Err(s) => return s,
-        };
-        if st2 == 0 {
+        let (st2, stderr2) = run_user(ipt, &plain)?;
+        if st2.is_success() {
             err("note: the comment match is missing here; rule recorded in the state file instead of tagged");
             let rec = Recorded {
                 exp: a.exp.unwrap_or(0),
@@ -711,14 +817,12 @@ fn finish_add(
     } else {
         finish_user(ipt, ran.status, &ran.stderr, Some(&chain), &table)
     };
-    if st != 0 {
-        return st;
+    if !st.is_success() {
+        return Ok(st);
     }
     // Second line of defence: what did iptables install?
     if tagged {
-        if let Err(s) = readback(ipt, &table, &chain, &a.tag, opts.force, ssh) {
-            return s;
-        }
+        readback(ipt, &table, &chain, &a.tag, opts.force, ssh)?;
     }
     if let Some(d) = a.duplicate {
         err(&format!(
@@ -726,14 +830,6 @@ fn finish_add(
         ));
     }
     if let Some(e) = a.exp {
-        if tagged {
-            if let Err(er) = store
-                .lock()
-                .and_then(|l| store.add_expiry(&l, e, fam, &table))
-            {
-                err(&format!("warning: cannot write the expiry index ({er}); the rule still expires: its time is in its comment"));
-            }
-        }
         spawn_helper(e);
     }
     if explain_on(opts) {
@@ -744,7 +840,7 @@ fn finish_add(
             err(&format!("{chain}: removed again in {t} s (--ttl)"));
         }
     }
-    0
+    Ok(Status::Success)
 }
 
 /// Reads back the rule carrying `tag` as iptables installed it and judges
@@ -756,8 +852,8 @@ fn readback(
     chain: &str,
     tag: &str,
     force: bool,
-    ssh: Option<&safety::Ssh>,
-) -> Result<(), Status> {
+    ssh: &OnceCell<Option<safety::Ssh>>,
+) -> Result<(), Error> {
     let mine = |t: &str, c: Option<&str>| -> Vec<ListedRule> {
         read_rules_quiet(ipt, t, c, false)
             .unwrap_or_default()
@@ -801,23 +897,26 @@ fn readback(
         };
         let Some(why) = why else { continue };
         let removed = match ipt.run_captured(&delete_argv(&t, &l.chain, &l.words)) {
-            Ok(c) if c.status == 0 => "rfw removed it again".to_string(),
+            Ok(c) if c.status.is_success() => "rfw removed it again".to_string(),
             Ok(c) => format!("removing it failed: {}", c.stderr.trim_end()),
             Err(e) => format!("removing it failed: {e}"),
         };
-        err(&format!(
-            "refused after install: iptables installed `-A {} {}' ({why}); {removed}",
-            l.chain,
-            exec::shell_line(l.words.iter().map(String::as_str))
+        return Err(Error::new(
+            Status::ParameterProblem,
+            format!(
+                "refused after install: iptables installed `-A {} {}' ({why}); {removed}",
+                l.chain,
+                exec::shell_line(l.words.iter().map(String::as_str))
+            ),
         ));
-        return Err(2);
     }
     Ok(())
 }
 
 /// Whether a failed add failed only because the comment match is missing:
-/// the error names it, or says "No chain/target/match" while the chain
-/// exists (reference/iptables.md §3).
+/// the error names it (``Couldn't load match `comment'``, exit 2), or says
+/// "No chain/target/match by that name" (exit 1, as the legacy backend
+/// has) while the chain exists (docs/compat.md, "comment match missing").
 fn comment_missing(ipt: &Iptables, stderr: &str, table: &str, chain: &str) -> bool {
     if stderr.contains("Couldn't load match `comment'") {
         return true;
@@ -834,15 +933,16 @@ fn plan_delete_or_check(
     inv: &Invocation,
     rule: Option<&Rule>,
     ipt: &Iptables,
-    store: &Store,
-) -> Result<Plan, Status> {
+    listings: &Listings,
+    all_recorded: &[Recorded],
+) -> Result<Plan, Error> {
     let cmd = inv.cmd.unwrap_or(Cmd::Check);
     let chain = inv.chain().unwrap_or("").to_string();
     let table = inv.table().to_string();
     let fam = ipt.family;
     let add_wait = !inv.wait_given;
     let typed = || Plan::user(fam, Iptables::argv(&inv.canon, add_wait));
-    let listed = read_rules(ipt, &table, Some(&chain), false)?;
+    let listed = read_rules(listings, ipt, &table, &chain)?;
     // The rule rfw added: by iptables' own number, or the first tagged one
     // equal in meaning.
     let found: Option<&ListedRule> = match (inv.rule_number(), rule) {
@@ -852,17 +952,16 @@ fn plan_delete_or_check(
             .find(|l| l.rule.tag.is_some() && l.parsed && l.rule.same_as(r)),
         _ => None,
     };
-    let all_recorded = store.recorded().map_err(|e| {
-        err(&e.to_string());
-        4
-    })?;
     let recorded = rule.and_then(|r| {
-        all_recorded.into_iter().find(|rec| {
-            rec.family == fam
-                && rec.table == table
-                && rec.chain == chain
-                && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
-        })
+        all_recorded
+            .iter()
+            .find(|rec| {
+                rec.family == fam
+                    && rec.table == table
+                    && rec.chain == chain
+                    && Rule::parse(&rec.words, fam == Family::V6).is_ok_and(|x| x.same_as(r))
+            })
+            .cloned()
     });
     let user = |argv: Vec<String>, forget: Option<Recorded>| Plan {
         steps: vec![Step {
@@ -889,11 +988,10 @@ fn plan_delete_or_check(
             return Ok(user(delete_argv(&table, &chain, &l.words), None));
         }
         (Some(l), Some(n)) if !opts.force => {
-            err(&format!(
+            return Err(Error::new(Status::ParameterProblem, format!(
                 "refused: rule {n} of {chain} was not added by rfw ({}); add --force to delete it anyway",
                 exec::shell_line(l.words.iter().map(String::as_str))
-            ));
-            return Err(2);
+            )));
         }
         _ => {}
     }
@@ -911,18 +1009,13 @@ fn plan_delete_or_check(
     if let Some(p) = check.iter().position(|w| w == "-D" || w == "--delete") {
         check[p] = "-C".to_string();
     }
-    let c = match ipt.run_captured(&Iptables::argv(&check, add_wait)) {
-        Ok(c) => c,
-        Err(e) => {
-            err(&format!("cannot run {}: {e}", ipt.bin.display()));
-            return Err(1);
-        }
-    };
-    if c.status == 0 {
-        err(&format!(
+    let c = ipt
+        .run_captured(&Iptables::argv(&check, add_wait))
+        .map_err(|e| cannot_run(ipt, &e))?;
+    if c.status.is_success() {
+        return Err(Error::new(Status::ParameterProblem, format!(
             "refused: the matching rule in {chain} was not added by rfw; add --force to delete it anyway"
-        ));
-        return Err(2);
+        )));
     }
     Ok(Plan {
         notes: vec![format!(
@@ -967,12 +1060,15 @@ fn sweep_at(at: u64) {
         }
         std::thread::sleep((target - now).min(std::time::Duration::from_secs(60)));
     }
-    let _ = sweep(&Store::new(&exec::netns_key()), &all_families());
-}
-
-/// Both families, IPv6 only where ip6tables is installed.
-fn all_families() -> Vec<Family> {
-    vec![Family::V4, Family::V6]
+    let store = Store::new(&exec::netns_key());
+    // An unreadable state file still leaves the tagged rules to remove.
+    let mut recorded = store.recorded().ok();
+    let _ = sweep(
+        &store,
+        &Binaries::default(),
+        &Listings::default(),
+        recorded.as_mut(),
+    );
 }
 
 /// One expired rule a sweep removed (or failed to).
@@ -987,21 +1083,29 @@ struct Swept {
 
 /// Removes every rfw rule whose expiry has passed: the expiry is read
 /// from each rule's own tag in `iptables -S` of every table and family, so
-/// nothing depends on the expiry index surviving (a reboot with a saved
-/// ruleset, a cleaned /run). Untagged rules recorded in the state file
-/// expire from there. Returns what it did; the error is an unusable state
-/// directory or file.
-fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
+/// nothing depends on a file in the state directory surviving (a reboot
+/// with a saved ruleset, a cleaned /run). Untagged rules recorded in the
+/// state file (`recorded`, read by the caller; `None` when it cannot be
+/// read) expire from there and are taken out of `recorded`. Returns what
+/// it did; the error is a state file that cannot be locked or rewritten.
+fn sweep(
+    store: &Store,
+    bins: &Binaries,
+    listings: &Listings,
+    mut recorded: Option<&mut Vec<Recorded>>,
+) -> io::Result<Vec<Swept>> {
     let now = tag::now();
     let mut done = Vec::new();
-    for &fam in families {
-        let Ok(ipt) = Iptables::find(fam) else {
+    for fam in [Family::V4, Family::V6] {
+        let Ok(ipt) = bins.get(fam) else {
             continue;
         };
         for t in argv::TABLES {
-            let Ok(listed) = read_rules_quiet(&ipt, t, None, false) else {
+            let listing = listings.table(ipt, t);
+            let Ok(listed) = &listing.rules else {
                 continue;
             };
+            let mut changed = false;
             for l in listed {
                 let Some(exp) = l.rule.tag.as_deref().and_then(tag::tag_expiry) else {
                     continue;
@@ -1009,106 +1113,120 @@ fn sweep(store: &Store, families: &[Family]) -> io::Result<Vec<Swept>> {
                 if exp > now {
                     continue;
                 }
+                changed = true;
                 let error = match ipt.run_captured(&delete_argv(t, &l.chain, &l.words)) {
-                    Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
+                    Ok(c) if c.status.is_success() || c.stderr.contains(BAD_RULE) => None,
                     Ok(c) => Some(c.stderr.trim_end().to_string()),
                     Err(e) => Some(e.to_string()),
                 };
                 done.push(Swept {
                     family: fam,
                     table: t.to_string(),
-                    chain: l.chain,
-                    words: l.words,
+                    chain: l.chain.clone(),
+                    words: l.words.clone(),
                     exp,
                     error,
                 });
             }
-        }
-        for rec in store.recorded()? {
-            if rec.family == fam && rec.exp != 0 && rec.exp <= now {
-                let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words))
-                {
-                    Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
-                    Ok(c) => Some(c.stderr.trim_end().to_string()),
-                    Err(e) => Some(e.to_string()),
-                };
-                if error.is_none() {
-                    let l = store.lock()?;
-                    store.forget(&l, &rec)?;
-                }
-                done.push(Swept {
-                    family: fam,
-                    table: rec.table.clone(),
-                    chain: rec.chain.clone(),
-                    words: rec.words.clone(),
-                    exp: rec.exp,
-                    error,
-                });
+            if changed {
+                listings.changed(fam, t);
             }
         }
-    }
-    // The index only saves work; drop the entries that are due.
-    if store.anything_due(now)? {
-        let l = store.lock()?;
-        store.take_due(&l, now)?;
+        let due: Vec<Recorded> = recorded
+            .as_deref()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.family == fam && r.exp != 0 && r.exp <= now)
+            .cloned()
+            .collect();
+        for rec in due {
+            listings.changed(fam, &rec.table);
+            let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words)) {
+                Ok(c) if c.status.is_success() || c.stderr.contains(BAD_RULE) => None,
+                Ok(c) => Some(c.stderr.trim_end().to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if error.is_none() {
+                let l = store.lock()?;
+                store.forget(&l, &rec)?;
+                if let Some(all) = recorded.as_deref_mut() {
+                    if let Some(i) = all.iter().position(|r| *r == rec) {
+                        all.remove(i);
+                    }
+                }
+            }
+            done.push(Swept {
+                family: fam,
+                table: rec.table,
+                chain: rec.chain,
+                words: rec.words,
+                exp: rec.exp,
+                error,
+            });
+        }
     }
     Ok(done)
 }
 
-fn reset(opts: &Opts) -> Status {
-    let inv = match Invocation::parse(&opts.rest) {
-        Ok(i) => i,
-        Err(e) => {
-            err(&e.to_string());
-            return e.status();
-        }
-    };
+/// Reads `rfw reset` and `rfw list`'s arguments (at most `-t TABLE`).
+fn parse_table_only(opts: &Opts) -> Result<Invocation, Error> {
+    Invocation::parse(&opts.rest).map_err(|e| Error::new(e.status(), e.to_string()))
+}
+
+/// Whether this process may change the firewall (before anything runs).
+fn need_root(what: &str) -> Result<(), Error> {
+    if exec::may_change_firewall() == Some(false) {
+        return Err(Error::new(
+            Status::ResourceProblem,
+            format!("needs root (or CAP_NET_ADMIN); try: sudo rfw {what}"),
+        ));
+    }
+    Ok(())
+}
+
+fn reset(opts: &Opts) -> Result<Status, Error> {
+    let inv = parse_table_only(opts)?;
     if inv.cmd.is_some()
         || !inv.items.is_empty()
         || inv.canon.len() != 2 * usize::from(inv.table.is_some())
     {
-        err("reset takes no iptables arguments besides -t TABLE");
-        return 2;
+        return Err(Error::new(
+            Status::ParameterProblem,
+            "reset takes no iptables arguments besides -t TABLE",
+        ));
     }
-    if !opts.dry_run && exec::may_change_firewall() == Some(false) {
-        err("needs root (or CAP_NET_ADMIN); try: sudo rfw reset");
-        return 4;
+    if !opts.dry_run {
+        need_root("reset")?;
     }
     let store = Store::new(&exec::netns_key());
+    let bins = Binaries::default();
     let tables: Vec<&str> = match &inv.table {
         Some(t) => vec![t.as_str()],
         None => argv::TABLES.to_vec(),
     };
-    let all_recorded = match store.recorded() {
-        Ok(r) => r,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
+    let all_recorded = store
+        .recorded()
+        .map_err(|e| Error::new(Status::ResourceProblem, e.to_string()))?;
     let mut plan = Plan::default();
     let mut kept = 0;
     let mut any_binary = false;
     for fam in families(opts) {
-        let ipt = match Iptables::find(fam) {
+        let ipt = match bins.get(fam) {
             Ok(i) => i,
             // ip6tables is optional unless asked for (but never untrusted).
             Err(e) if !e.is_missing() || opts.family == Some(fam) || fam == Family::V4 => {
-                err(&e.to_string());
-                return 127;
+                return Err(Error::new(Status::CommandNotFound, e.to_string()));
             }
             Err(_) => continue,
         };
         any_binary = true;
         for t in &tables {
-            let listed = match read_rules_quiet(&ipt, t, None, false) {
+            let listed = match read_rules_quiet(ipt, t, None, false) {
                 Ok(l) => l,
                 // A table the kernel lacks holds no rules; one asked for
                 // by name is an error.
                 Err((st, stderr)) if inv.table.is_some() => {
-                    exec::forward_stderr(&stderr);
-                    hint(&stderr, None, t);
-                    return st;
+                    return Err(failed_read(st, &stderr, None, t));
                 }
                 Err(_) => continue,
             };
@@ -1138,31 +1256,30 @@ fn reset(opts: &Opts) -> Status {
         }
     }
     if !any_binary {
-        return 127;
+        return Err(Error::Exit(Status::CommandNotFound));
     }
     if opts.dry_run {
-        out(&plan.render());
-        return 0;
+        out(&plan.render())?;
+        return Ok(Status::Success);
     }
     // Each removal on its own, so one failure does not keep the rest.
     let mut removed = 0;
-    let mut failed = 0u8;
+    let mut status = Status::Success;
     for s in &plan.steps {
         let one = Plan {
             steps: vec![s.clone()],
             ..Plan::default()
         };
-        match execute(&one, &store) {
-            Ok(r) if r.status == 0 => removed += 1,
-            Ok(r) => {
-                err(&format!(
-                    "cannot remove: {}: {}",
-                    exec::shell_line(s.argv.iter().map(String::as_str)),
-                    r.stderr.trim_end()
-                ));
-                failed = 1;
-            }
-            Err(st) => return st,
+        let r = execute(&one, &bins, &store)?;
+        if r.status.is_success() {
+            removed += 1;
+        } else {
+            err(&format!(
+                "cannot remove: {}: {}",
+                exec::shell_line(s.argv.iter().map(String::as_str)),
+                r.stderr.trim_end()
+            ));
+            status = Status::OtherProblem;
         }
     }
     if !opts.quiet {
@@ -1172,7 +1289,7 @@ fn reset(opts: &Opts) -> Status {
             if kept == 1 { "" } else { "s" }
         ));
     }
-    failed
+    Ok(status)
 }
 
 fn families(opts: &Opts) -> Vec<Family> {
@@ -1182,50 +1299,29 @@ fn families(opts: &Opts) -> Vec<Family> {
     }
 }
 
-fn list(opts: &Opts) -> Status {
-    let inv = match Invocation::parse(&opts.rest) {
-        Ok(i) => i,
-        Err(e) => {
-            err(&e.to_string());
-            return e.status();
-        }
-    };
+fn list(opts: &Opts) -> Result<Status, Error> {
+    let inv = parse_table_only(opts)?;
     let fam = family(opts);
-    let ipt = match Iptables::find(fam) {
-        Ok(i) => i,
-        Err(e) => {
-            err(&e.to_string());
-            return 127;
-        }
-    };
-    if exec::may_change_firewall() == Some(false) {
-        err("needs root (or CAP_NET_ADMIN); try: sudo rfw list");
-        return 4;
-    }
+    let bins = Binaries::default();
+    let ipt = bins
+        .get(fam)
+        .map_err(|e| Error::new(Status::CommandNotFound, e.to_string()))?;
+    need_root("list")?;
     let store = Store::new(&exec::netns_key());
+    let resource = |e: io::Error| Error::new(Status::ResourceProblem, e.to_string());
+    let mut recorded = store.recorded().map_err(resource)?;
     // Expired rules go first, and list says so.
-    let swept = match sweep(&store, &all_families()) {
-        Ok(s) => s,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
+    let listings = Listings::default();
+    let swept = sweep(&store, &bins, &listings, Some(&mut recorded)).map_err(resource)?;
     for s in swept {
-        let table = if s.table == "filter" {
-            String::new()
-        } else {
-            format!("-t {} ", s.table)
-        };
         let what = format!(
-            "{}{table}-A {} {}",
+            "{}{}",
             if s.family == Family::V6 {
                 "(IPv6) "
             } else {
                 ""
             },
-            s.chain,
-            exec::shell_line(s.words.iter().map(String::as_str))
+            rule_line(&s.table, &s.chain, &s.words, exec::shell_quote)
         );
         let ago = tag::now().saturating_sub(s.exp);
         match s.error {
@@ -1245,27 +1341,16 @@ fn list(opts: &Opts) -> Status {
     let mut text = String::new();
     let mut notes = Vec::new();
     for table in &tables {
-        let listed = match read_rules_quiet(&ipt, table, None, true) {
+        let listing = listings.table(ipt, table);
+        let listed = match &listing.rules {
             Ok(l) => l,
             Err((st, stderr)) if inv.table.is_some() => {
-                exec::forward_stderr(&stderr);
-                hint(&stderr, None, table);
-                return st;
+                return Err(failed_read(*st, stderr, None, table));
             }
             Err(_) => continue,
         };
-        let prefix = if *table == "filter" {
-            String::new()
-        } else {
-            format!("-t {table} ")
-        };
         for l in listed.iter().filter(|l| l.rule.tag.is_some()) {
-            let mut line = format!("{prefix}-A {}", l.chain);
-            for w in &l.words {
-                line.push(' ');
-                line.push_str(&quote_like_iptables(w));
-            }
-            text.push_str(&line);
+            text.push_str(&rule_line(table, &l.chain, &l.words, quote_like_iptables));
             text.push('\n');
             let exp = l.rule.tag.as_deref().and_then(tag::tag_expiry);
             let left = match exp {
@@ -1283,36 +1368,40 @@ fn list(opts: &Opts) -> Status {
             }
         }
     }
-    let recorded = match store.recorded() {
-        Ok(r) => r,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
-    for rec in recorded.into_iter().filter(|r| r.family == fam) {
-        let prefix = if rec.table == "filter" {
-            String::new()
-        } else {
-            format!("-t {} ", rec.table)
-        };
-        let mut line = format!("{prefix}-A {}", rec.chain);
-        for w in &rec.words {
-            line.push(' ');
-            line.push_str(&quote_like_iptables(w));
-        }
-        text.push_str(&line);
+    for rec in recorded.iter().filter(|r| r.family == fam) {
+        text.push_str(&rule_line(
+            &rec.table,
+            &rec.chain,
+            &rec.words,
+            quote_like_iptables,
+        ));
         text.push('\n');
     }
-    if !out(&text) {
-        return 0;
-    }
+    // A reader that closed the pipe gets no notes either (quiet exit 0).
+    out(&text)?;
     if explain_on(opts) {
         for n in notes {
             err(&n);
         }
     }
-    0
+    Ok(Status::Success)
+}
+
+/// One rule as `rfw list` shows it: `-A CHAIN WORDS…`, with `-t TABLE `
+/// in front outside the filter table, each word quoted with `quote`.
+fn rule_line(table: &str, chain: &str, words: &[String], quote: fn(&str) -> String) -> String {
+    let mut line = if table == "filter" {
+        String::new()
+    } else {
+        format!("-t {table} ")
+    };
+    line.push_str("-A ");
+    line.push_str(chain);
+    for w in words {
+        line.push(' ');
+        line.push_str(&quote(w));
+    }
+    line
 }
 
 /// Quotes a word as `iptables -S` does: in double quotes when it has

@@ -6,6 +6,7 @@
 //! turns a rule back into an argument vector in `iptables -S` order.
 
 use crate::argv::{Invocation, Item};
+use crate::error::Status;
 use std::fmt;
 
 /// TCP flag bits as the kernel numbers them (`flags:0x12/0x02` in `-L -n`).
@@ -359,11 +360,11 @@ pub enum RuleError {
 
 impl RuleError {
     /// The exit status iptables gives for this mistake.
-    pub fn status(&self) -> u8 {
+    pub fn status(&self) -> Status {
         match self {
-            RuleError::ResetNeedsTcp => 4,
+            RuleError::ResetNeedsTcp => Status::ResourceProblem,
             RuleError::Syntax(e) => e.status(),
-            _ => 2,
+            _ => Status::ParameterProblem,
         }
     }
 
@@ -406,37 +407,25 @@ impl RuleError {
     }
 }
 
-/// Protocol names iptables knows without `/etc/protocols`, plus numbers.
 fn neg<T>(not: bool, value: T) -> Option<Neg<T>> {
     Some(Neg { not, value })
 }
 
+/// `-p`'s value as the rule model holds it: lower case; `0`, `1`, `6` and
+/// `17` as all, icmp, tcp and udp (the protocols rfw's rules look at),
+/// other numbers up to 255 as numbers; a name must be known
+/// ([`rnet_core::names::protocol_number`]).
 fn proto_name(p: &str) -> Option<String> {
     let l = p.to_ascii_lowercase();
-    let canon = match l.as_str() {
-        "6" => "tcp",
-        "17" => "udp",
-        "1" => "icmp",
-        "0" => "all",
-        "tcp" | "udp" | "udplite" | "icmp" | "icmpv6" | "ipv6-icmp" | "esp" | "ah" | "sctp"
-        | "mh" | "all" | "gre" | "igmp" => return Some(l),
-        _ => {
-            if let Ok(n) = l.parse::<u16>() {
-                return (n <= 255).then(|| n.to_string());
-            }
-            let protos = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
-            let known = protos.lines().any(|line| {
-                line.split('#')
-                    .next()
-                    .unwrap_or("")
-                    .split_whitespace()
-                    .enumerate()
-                    .any(|(i, w)| i != 1 && w.eq_ignore_ascii_case(&l))
-            });
-            return known.then_some(l);
-        }
-    };
-    Some(canon.to_string())
+    if let Ok(n) = l.parse::<u16>() {
+        let n = u8::try_from(n).ok()?;
+        let named = matches!(l.as_str(), "0" | "1" | "6" | "17");
+        return match rnet_core::names::known_protocol_name(n) {
+            Some(name) if named => Some(name.to_string()),
+            _ => Some(n.to_string()),
+        };
+    }
+    rnet_core::names::protocol_number(&l).map(|_| l)
 }
 
 /// An IPv4 address as iptables reads it (libxtables'
@@ -940,6 +929,30 @@ pub fn parse_listing(text: &str, v6: bool) -> Vec<ListedRule> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn protocol_spellings() {
+        // The value as the rule holds it, and the match it loads.
+        for (given, held, loads) in [
+            ("TCP", Some("tcp"), Some("tcp")),
+            ("6", Some("tcp"), Some("tcp")),
+            ("17", Some("udp"), Some("udp")),
+            ("1", Some("icmp"), Some("icmp")),
+            ("0", Some("all"), None),
+            ("006", Some("6"), None),
+            ("47", Some("47"), None),
+            ("58", Some("58"), Some("icmp6")),
+            ("256", None, None),
+            ("icmpv6", Some("icmpv6"), Some("icmp6")),
+            ("IPv6-ICMP", Some("ipv6-icmp"), Some("icmp6")),
+            ("dccp", Some("dccp"), Some("dccp")),
+            ("gre", Some("gre"), None),
+            ("no-such-protocol", None, None),
+        ] {
+            assert_eq!(proto_name(given).as_deref(), held, "{given}");
+            assert_eq!(crate::argv::proto_match(given), loads, "{given}");
+        }
+    }
+
     fn words(s: &str) -> Vec<String> {
         split_rule_line(s)
     }
@@ -1049,7 +1062,10 @@ mod tests {
             RuleError::BadReject("bogus".into())
         );
         let r = e("-p udp -j REJECT --reject-with tcp-reset");
-        assert_eq!((r.clone(), r.status()), (RuleError::ResetNeedsTcp, 4));
+        assert_eq!(
+            (r.clone(), r.status().code()),
+            (RuleError::ResetNeedsTcp, 4)
+        );
         assert_eq!(
             e("-p tcp -m state --state BOGUS -j DROP"),
             RuleError::BadState("BOGUS".into())

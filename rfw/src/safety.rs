@@ -1,8 +1,14 @@
 //! What rfw refuses without `--force`: changes that can lock a learner out
-//! of the machine or reach beyond the lab (reference/iptables.md §8.2).
+//! of the machine or reach beyond the lab: policy changes, flushing
+//! built-in or all chains, deleting all chains, tables other than filter,
+//! targets other than ACCEPT, DROP, REJECT and LOG, DROP or REJECT in
+//! INPUT or OUTPUT without a protocol and port, and rules that match the
+//! SSH session. The same list is the guard's row in docs/compat.md and
+//! `--force` in rfw(8) (man/rfw.8).
 
 use crate::argv::{is_builtin, Cmd, Invocation};
 use crate::rule::{PortRange, Rule, Target};
+use std::cell::OnceCell;
 
 /// A port that a blocking rule must not match without `--force`, and how
 /// the refusal names it.
@@ -176,8 +182,11 @@ pub fn may_match_tcp(rule: &Rule) -> bool {
 }
 
 /// Why the command is refused (`None`: allowed). `rule` is the parsed
-/// rule-spec of commands that have one.
-pub fn check(inv: &Invocation, rule: Option<&Rule>, ssh: Option<&Ssh>) -> Option<String> {
+/// rule-spec of commands that have one. `ssh` is filled with
+/// [`Ssh::from_env`] (which reads `/proc`) only when a blocking rule that
+/// can match TCP has to be checked against the SSH ports; a cell already
+/// set is used as it is.
+pub fn check(inv: &Invocation, rule: Option<&Rule>, ssh: &OnceCell<Option<Ssh>>) -> Option<String> {
     let cmd = inv.cmd?;
     let table = inv.table();
     if cmd.modifies() && table != "filter" && cmd != Cmd::Zero {
@@ -229,19 +238,17 @@ pub fn check(inv: &Invocation, rule: Option<&Rule>, ssh: Option<&Ssh>) -> Option
             rule.target.as_ref().map(Target::name).unwrap_or("DROP")
         ));
     }
-    let tcp_or_any = may_match_tcp(rule);
-    if tcp_or_any && port_hits(rule, 22) {
+    if !may_match_tcp(rule) {
+        return None;
+    }
+    if port_hits(rule, 22) {
         return Some("the rule matches port 22 (ssh): it can cut off remote logins".to_string());
     }
-    if let Some(s) = ssh {
-        for p in &s.ports {
-            let (port, what) = (p.port, &p.what);
-            if tcp_or_any && port_hits(rule, port) {
-                return Some(format!("the rule matches port {port} {what}"));
-            }
-        }
-    }
-    None
+    let s = ssh.get_or_init(Ssh::from_env).as_ref()?;
+    s.ports
+        .iter()
+        .find(|p| port_hits(rule, p.port))
+        .map(|p| format!("the rule matches port {} {}", p.port, p.what))
 }
 
 #[cfg(test)]
@@ -321,7 +328,7 @@ mod tests {
             .cmd
             .filter(|c| c.takes_rule())
             .map(|_| Rule::from_items(&inv.items, false).unwrap());
-        check(&inv, rule.as_ref(), ssh)
+        check(&inv, rule.as_ref(), &OnceCell::from(ssh.cloned()))
     }
 
     #[test]

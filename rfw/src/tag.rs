@@ -1,6 +1,6 @@
-//! rfw's bookkeeping: the comment tag on every rule it adds, the expiry
-//! index behind `--ttl`, and the state file used where the `comment` match
-//! is missing.
+//! rfw's bookkeeping: the comment tag on every rule it adds (which holds
+//! a `--ttl` rule's expiry) and the state file used where the `comment`
+//! match is missing.
 //!
 //! Files live in `$RFW_STATE_DIR` (default `/run/rfw`), one set per network
 //! namespace (`/run` is shared between namespaces, the rules are not), all
@@ -12,11 +12,11 @@
 //! `O_NOFOLLOW`; a file is replaced by writing a new temporary (unique
 //! name, `O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600), `fsync`, and `rename`
 //! over it. A file that cannot be read, or holds a line rfw would not
-//! have written, is an error naming it, and nothing is rewritten:
-//! - `net-<ns>.expiry`: `EXP FAMILY TABLE` per rule added with `--ttl`, so
-//!   a run only lists the ruleset when something is due;
-//! - `net-<ns>.rules`: `EXP FAMILY TABLE CHAIN WORDS…` (words shell-quoted,
-//!   EXP 0 when none) for rules added without a tag.
+//! have written, is an error naming it, and nothing is rewritten. The one
+//! data file is `net-<ns>.rules`: `EXP FAMILY TABLE CHAIN WORDS…` (words
+//! shell-quoted, EXP 0 when none) for rules added without a tag. (Earlier
+//! versions also wrote an expiry index, `net-<ns>.expiry`; it was never
+//! needed for a decision, and a leftover one is neither read nor removed.)
 
 use crate::exec::{shell_line, Family};
 use crate::rule::split_quoted;
@@ -372,90 +372,14 @@ impl Store {
         )))
     }
 
-    /// The expiry index, each line parsed: (expiry, family, table).
-    fn expiries(&self) -> io::Result<Vec<(u64, Family, String)>> {
-        let lines = self.read_lines("expiry")?;
-        let mut out = Vec::with_capacity(lines.len());
-        for (n, line) in lines.iter().enumerate() {
-            let f: Vec<&str> = line.split(' ').collect();
-            let parsed = match f.as_slice() {
-                [e, fam, t] if !t.is_empty() => e
-                    .parse::<u64>()
-                    .ok()
-                    .zip(family_of(fam))
-                    .map(|(e, fam)| (e, fam, t.to_string())),
-                _ => None,
-            };
-            match parsed {
-                Some((e, fam, t)) if expiry_line(e, fam, &t) == *line => out.push((e, fam, t)),
-                _ => return Err(self.bad_line("expiry", n, line)),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Adds an expiry entry (caller holds the lock).
-    pub fn add_expiry(&self, _l: &Locked, exp: u64, family: Family, table: &str) -> io::Result<()> {
-        let mut lines: Vec<String> = self
-            .expiries()?
-            .iter()
-            .map(|(e, f, t)| expiry_line(*e, *f, t))
-            .collect();
-        if table.is_empty() || table.contains(char::is_whitespace) {
-            return Err(fail(format!(
-                "table name `{}' cannot be recorded",
-                excerpt(table)
-            )));
-        }
-        lines.push(expiry_line(exp, family, table));
-        self.write_lines("expiry", &lines)
-    }
-
-    /// Removes and returns the expiry entries due at `now` as (family,
-    /// table) pairs, deduplicated (caller holds the lock).
-    pub fn take_due(&self, _l: &Locked, now: u64) -> io::Result<Vec<(Family, String)>> {
-        let mut keep = Vec::new();
-        let mut due: Vec<(Family, String)> = Vec::new();
-        for (e, fam, t) in self.expiries()? {
-            if e <= now {
-                if !due.iter().any(|(df, dt)| *df == fam && *dt == t) {
-                    due.push((fam, t));
-                }
-            } else {
-                keep.push(expiry_line(e, fam, &t));
-            }
-        }
-        // Untagged rules with an expiry are due through the rules file.
-        for r in self.recorded()? {
-            if r.exp != 0
-                && r.exp <= now
-                && !due.iter().any(|(f, t)| *f == r.family && *t == r.table)
-            {
-                due.push((r.family, r.table));
-            }
-        }
-        if !due.is_empty() {
-            self.write_lines("expiry", &keep)?;
-        }
-        Ok(due)
-    }
-
-    /// Whether anything is due at `now`, without the lock (a cheap check
-    /// that every run makes before it lists anything). Reads, and so
-    /// checks, both files.
-    pub fn anything_due(&self, now: u64) -> io::Result<bool> {
-        let exp_due = self.expiries()?.iter().any(|(e, _, _)| *e <= now);
-        let rec_due = self.recorded()?.iter().any(|r| r.exp != 0 && r.exp <= now);
-        Ok(exp_due || rec_due)
-    }
-
     /// The recorded untagged rules; an error names the file when a line is
     /// not one rfw writes.
     pub fn recorded(&self) -> io::Result<Vec<Recorded>> {
         let lines = self.read_lines("rules")?;
         let mut out = Vec::with_capacity(lines.len());
         for (n, line) in lines.iter().enumerate() {
-            let w = split_shell_words(line);
+            // Written with shell_quote: single quotes, `\` outside them.
+            let w = split_quoted(line, '\'', false);
             let r = (w.len() >= 4)
                 .then(|| {
                     Some(Recorded {
@@ -503,11 +427,6 @@ impl Store {
     }
 }
 
-/// An expiry index line.
-fn expiry_line(exp: u64, family: Family, table: &str) -> String {
-    format!("{exp} {} {table}", family.short())
-}
-
 impl Recorded {
     /// The state-file line: expiry, family, then table, chain and rule
     /// words shell-quoted (read back by [`Store::recorded`]).
@@ -519,11 +438,6 @@ impl Recorded {
                 .chain(self.words.iter().map(String::as_str)),
         )
     }
-}
-
-/// Splits a line written with [`crate::exec::shell_quote`] back into words.
-pub fn split_shell_words(line: &str) -> Vec<String> {
-    split_quoted(line, '\'', false)
 }
 
 #[cfg(test)]
@@ -576,7 +490,7 @@ mod tests {
     fn shell_words_round_trip() {
         let words = ["a b", "it's", "$(x);`y`", "", "plain"];
         let line = shell_line(words);
-        assert_eq!(split_shell_words(&line), words);
+        assert_eq!(split_quoted(&line, '\'', false), words);
     }
 
     struct Tmp(PathBuf);
@@ -627,20 +541,10 @@ mod tests {
         let (_t, s) = store("trip");
         let l = s.lock().unwrap();
         assert_eq!(mode_of(&s.dir), 0o700);
-        s.add_expiry(&l, 10, Family::V4, "filter").unwrap();
-        s.add_expiry(&l, 99, Family::V6, "filter").unwrap();
         let r = rec("5555");
         s.record(&l, &r).unwrap();
         assert_eq!(mode_of(&s.path("rules")), 0o600);
-        assert_eq!(mode_of(&s.path("expiry")), 0o600);
         assert_eq!(s.recorded().unwrap(), vec![r.clone()]);
-        assert!(s.anything_due(10).unwrap());
-        assert!(!s.anything_due(9).unwrap());
-        assert_eq!(
-            s.take_due(&l, 50).unwrap(),
-            vec![(Family::V4, "filter".to_string())]
-        );
-        assert!(!s.anything_due(50).unwrap());
         s.forget(&l, &r).unwrap();
         assert!(s.recorded().unwrap().is_empty());
         // Only the files rfw names are left: no temporaries.
@@ -649,14 +553,13 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["net-1.expiry", "net-1.lock"]);
+        assert_eq!(names, ["net-1.lock"]);
     }
 
     #[test]
     fn a_missing_directory_reads_as_empty_and_is_not_created() {
         let (_t, s) = store("missing");
         assert!(s.recorded().unwrap().is_empty());
-        assert!(!s.anything_due(u64::MAX).unwrap());
         assert!(!s.dir.exists());
     }
 
@@ -678,8 +581,6 @@ mod tests {
         assert!(!e.contains('\n'), "{e}");
         assert_eq!(fs::read(&p).unwrap(), bytes);
         assert!(s.forget(&l, &rec("5555")).is_err());
-        assert!(s.take_due(&l, u64::MAX).is_err());
-        assert!(s.anything_due(0).is_err());
         assert_eq!(fs::read(&p).unwrap(), bytes);
         // A malformed line, named with its number.
         for bad in [
@@ -699,17 +600,19 @@ mod tests {
             );
             assert_eq!(fs::read_to_string(&p).unwrap(), text);
         }
-        // The expiry index too.
-        fs::write(s.path("expiry"), "12 v4 filter\nnot a line\n").unwrap();
-        let e = s
-            .add_expiry(&l, 1, Family::V4, "filter")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("net-1.expiry line 2: `not a line'"), "{e}");
-        assert_eq!(
-            fs::read_to_string(s.path("expiry")).unwrap(),
-            "12 v4 filter\nnot a line\n"
-        );
+    }
+
+    #[test]
+    fn a_leftover_expiry_index_is_neither_read_nor_removed() {
+        // Written by earlier versions; nothing reads it any more.
+        let (_t, s) = store("oldindex");
+        let l = s.lock().unwrap();
+        let old = s.dir.join("net-1.expiry");
+        fs::write(&old, "not a line rfw writes\n").unwrap();
+        s.record(&l, &rec("5555")).unwrap();
+        assert_eq!(s.recorded().unwrap(), vec![rec("5555")]);
+        s.forget(&l, &rec("5555")).unwrap();
+        assert_eq!(fs::read_to_string(&old).unwrap(), "not a line rfw writes\n");
     }
 
     #[test]
@@ -719,9 +622,7 @@ mod tests {
         let victim = t.0.join("victim");
         fs::write(&victim, "precious\n").unwrap();
         std::os::unix::fs::symlink(&victim, s.dir.join("net-1.rules.tmp")).unwrap();
-        std::os::unix::fs::symlink(&victim, s.dir.join("net-1.expiry.tmp")).unwrap();
         s.record(&l, &rec("5555")).unwrap();
-        s.add_expiry(&l, 5, Family::V4, "filter").unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
         assert!(fs::symlink_metadata(s.path("rules")).unwrap().is_file());
         assert_eq!(s.recorded().unwrap(), vec![rec("5555")]);

@@ -25,10 +25,14 @@ fn dir(name: &str) -> Dir {
 
 /// A fake `iptables` (and `ip6tables`) that appends its arguments, one per
 /// line, to `log` followed by `--`, prints `-S` output from `listing`, and
-/// fails with exit 2 on `-m comment` when `no_comment` exists.
+/// fails with exit 2 on `-m comment` when `no_comment` exists. When
+/// `deletes` exists, a `-D` naming an expiring rfw tag (`rfw:…:exp=…`)
+/// also removes the lines holding that tag from `listing`, so later rules
+/// move up as iptables renumbers them.
 fn fake(d: &Path) {
     let script = format!(
         "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\necho -- >> '{log}'\n\
+         if [ -e '{d}/deletes' ]; then case \" $* \" in *\" -D \"*) for a in \"$@\"; do case \"$a\" in rfw:*:exp=*) keep=; while IFS= read -r l || [ -n \"$l\" ]; do case \"$l\" in *\"$a\"*) ;; *) keep=\"$keep$l\n\";; esac; done < '{d}/listing'; printf '%s' \"$keep\" > '{d}/listing';; esac; done;; esac; fi\n\
          case \" $* \" in *\" -V \"*) echo 'iptables v1.8.9 (nf_tables)'; exit 0;; esac\n\
          [ -e '{d}/legacy' ] && echo '# Warning: iptables-legacy tables present, use iptables-legacy to see them' >&2\n\
          if [ -e '{d}/no_comment' ]; then case \" $* \" in *\" comment \"*) echo \"iptables v1.8.9 (nf_tables): Couldn't load match \\`comment':No such file or directory\" >&2; exit 2;; esac; fi\n\
@@ -73,6 +77,19 @@ fn is_root() -> bool {
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
         .unwrap_or(false)
+}
+
+/// A directory with the fake iptables for a test that needs root (rfw
+/// checks for root before it runs iptables); without root, `None` after
+/// saying the test is skipped.
+fn fake_as_root(test: &str, name: &str) -> Option<Dir> {
+    if !is_root() {
+        eprintln!("SKIPPED {test}: needs root");
+        return None;
+    }
+    let d = dir(name);
+    fake(&d.0);
+    Some(d)
 }
 
 fn run(d: &Path, args: &[&str]) -> (String, String, i32) {
@@ -246,12 +263,9 @@ fn missing_iptables_is_127_with_the_fix() {
 
 #[test]
 fn runs_the_argument_vector_with_wait_last() {
-    if !is_root() {
-        eprintln!("SKIPPED runs_the_argument_vector_with_wait_last: rfw checks for root before running iptables");
+    let Some(d) = fake_as_root("runs_the_argument_vector_with_wait_last", "argv") else {
         return;
-    }
-    let d = dir("argv");
-    fake(&d.0);
+    };
     let evil = "a b; $(touch x) `y` \"q\" 'z' | & >";
     let (_, _, rc) = run(
         &d.0,
@@ -309,12 +323,12 @@ fn runs_the_argument_vector_with_wait_last() {
 
 #[test]
 fn without_comment_match_falls_back_to_the_state_file() {
-    if !is_root() {
-        eprintln!("SKIPPED without_comment_match_falls_back_to_the_state_file: needs root");
+    let Some(d) = fake_as_root(
+        "without_comment_match_falls_back_to_the_state_file",
+        "nocomment",
+    ) else {
         return;
-    }
-    let d = dir("nocomment");
-    fake(&d.0);
+    };
     std::fs::write(d.0.join("no_comment"), "").unwrap();
     let (_, err, rc) = run(
         &d.0,
@@ -389,12 +403,12 @@ fn man_page_documents_every_flag() {
 
 #[test]
 fn legacy_rules_are_reported_with_the_backend_from_dash_v() {
-    if !is_root() {
-        eprintln!("SKIPPED legacy_rules_are_reported_with_the_backend_from_dash_v: rfw checks for root before running iptables");
+    let Some(d) = fake_as_root(
+        "legacy_rules_are_reported_with_the_backend_from_dash_v",
+        "legacy",
+    ) else {
         return;
-    }
-    let d = dir("legacy");
-    fake(&d.0);
+    };
     std::fs::write(d.0.join("legacy"), "").unwrap();
     let (_, err, rc) = run(&d.0, &["-S", "OUTPUT"]);
     assert_eq!(rc, 0);
@@ -594,12 +608,9 @@ const FOREIGN: &str = "-P OUTPUT ACCEPT\n\
 
 #[test]
 fn reset_removes_only_rules_with_rfw_s_exact_tag() {
-    if !is_root() {
-        eprintln!("SKIPPED reset_removes_only_rules_with_rfw_s_exact_tag: needs root");
+    let Some(d) = fake_as_root("reset_removes_only_rules_with_rfw_s_exact_tag", "foreign") else {
         return;
-    }
-    let d = dir("foreign");
-    fake(&d.0);
+    };
     listing(&d.0, FOREIGN);
     let (_, err, rc) = run(&d.0, &["-4", "reset"]);
     assert_eq!(rc, 0, "{err}");
@@ -629,12 +640,9 @@ fn reset_removes_only_rules_with_rfw_s_exact_tag() {
 
 #[test]
 fn rule_numbers_are_iptables_own() {
-    if !is_root() {
-        eprintln!("SKIPPED rule_numbers_are_iptables_own: needs root");
+    let Some(d) = fake_as_root("rule_numbers_are_iptables_own", "numbers") else {
         return;
-    }
-    let d = dir("numbers");
-    fake(&d.0);
+    };
     listing(&d.0, FOREIGN);
     // Rule 2 is the administrator's (rule 1, dccp, counts too).
     let (_, err, rc) = run(
@@ -668,13 +676,58 @@ fn rule_numbers_are_iptables_own() {
 }
 
 #[test]
-fn expired_rules_go_without_the_index() {
-    if !is_root() {
-        eprintln!("SKIPPED expired_rules_go_without_the_index: needs root");
+fn replace_by_number_counts_after_expired_rules_are_gone() {
+    let Some(d) = fake_as_root(
+        "replace_by_number_counts_after_expired_rules_are_gone",
+        "replace-expired",
+    ) else {
         return;
-    }
-    let d = dir("expired");
-    fake(&d.0);
+    };
+    std::fs::write(d.0.join("deletes"), "").unwrap();
+    // Rule 1 has expired, rule 2 is rfw's, rule 3 the administrator's.
+    let rules = "-P OUTPUT ACCEPT\n\
+-A OUTPUT -p tcp -m tcp --dport 5554 -m comment --comment \"rfw:100.7:exp=200\" -j DROP\n\
+-A OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment \"rfw:1700000000.42\" -j DROP\n\
+-A OUTPUT -p tcp -m tcp --dport 6 -j ACCEPT\n";
+    listing(&d.0, rules);
+    let replace = |n: &str| {
+        run(
+            &d.0,
+            &[
+                "--quiet", "-R", "OUTPUT", n, "-p", "tcp", "--dport", "8", "-j", "ACCEPT",
+            ],
+        )
+    };
+    // Once the expired rule is gone, rule 2 is the administrator's: refused,
+    // and no -R runs (it would replace the administrator's rule).
+    let (_, err, rc) = replace("2");
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("rule 2 of OUTPUT was not added by rfw"),
+        "{err}"
+    );
+    assert_eq!(
+        deletes(&d.0),
+        vec!["-t filter -D OUTPUT -p tcp -m tcp --dport 5554 -m comment --comment rfw:100.7:exp=200 -j DROP --wait=10"]
+    );
+    assert!(
+        !calls(&d.0).iter().any(|c| c[0] == "-R"),
+        "{:?}",
+        calls(&d.0)
+    );
+    // The same expired rule again: rule 1 is then rfw's and is replaced.
+    listing(&d.0, rules);
+    let (_, err, rc) = replace("1");
+    assert_eq!(rc, 0, "{err}");
+    let r = calls(&d.0).into_iter().find(|c| c[0] == "-R").unwrap();
+    assert_eq!(&r[..3], &["-R", "OUTPUT", "1"]);
+}
+
+#[test]
+fn expired_rules_go_without_the_index() {
+    let Some(d) = fake_as_root("expired_rules_go_without_the_index", "expired") else {
+        return;
+    };
     // A rule whose --ttl ran out, with no state directory at all (a
     // reboot with a saved ruleset, /run cleaned).
     listing(
@@ -702,12 +755,9 @@ fn expired_rules_go_without_the_index() {
 
 #[test]
 fn an_identical_rule_gets_a_note() {
-    if !is_root() {
-        eprintln!("SKIPPED an_identical_rule_gets_a_note: needs root");
+    let Some(d) = fake_as_root("an_identical_rule_gets_a_note", "dup") else {
         return;
-    }
-    let d = dir("dup");
-    fake(&d.0);
+    };
     listing(&d.0, FOREIGN);
     let (_, err, rc) = run(
         &d.0,

@@ -348,24 +348,36 @@ impl GetoptError {
     }
 }
 
-/// What a tokenizer returns: the tokens before the first error, and that
-/// error. The tools act on the tokens in order first (an earlier `-V` or
-/// `-h` wins, as with getopt, which reports an error only when it gets there).
-pub type Parsed = (Vec<Token>, Option<GetoptError>);
-
 /// Tokenizes `args` (without the program name) as GNU `getopt_long` does
-/// with argument permutation. Stops at the first error.
-pub fn getopt_long(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Parsed {
+/// with argument permutation. Stops at the first error, and returns the
+/// tokens before it and that error: the tools act on the tokens in order
+/// first (an earlier `-V` or `-h` wins, as with getopt, which reports an
+/// error only when it gets there).
+pub fn getopt_long(
+    args: &[OsString],
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+) -> (Vec<Token>, Option<GetoptError>) {
     getopt_impl(args, shorts, longs, true)
 }
 
 /// Tokenizes as POSIX/BSD `getopt` does: options stop at the first operand
 /// (the rest are operands), no long options beyond `longs` (pass `&[]`).
-pub fn getopt_posix(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Parsed {
+/// Returns what [`getopt_long`] returns.
+pub fn getopt_posix(
+    args: &[OsString],
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+) -> (Vec<Token>, Option<GetoptError>) {
     getopt_impl(args, shorts, longs, false)
 }
 
-fn getopt_impl(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt], permute: bool) -> Parsed {
+fn getopt_impl(
+    args: &[OsString],
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+    permute: bool,
+) -> (Vec<Token>, Option<GetoptError>) {
     let mut out = Vec::new();
     match getopt_into(args, shorts, longs, permute, &mut out) {
         Ok(()) => (out, None),
@@ -482,37 +494,74 @@ fn os_from_bytes(b: &[u8]) -> OsString {
     }
 }
 
+/// What a long option name given on the command line stands for
+/// ([`match_long`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LongMatch<T> {
+    /// The option with exactly that name, or the one option it is a prefix
+    /// of (several entries that are the same option count as one; the
+    /// first is returned).
+    One(T),
+    /// A prefix of different options: every entry it is a prefix of, in
+    /// table order (the first one first).
+    Ambiguous(Vec<T>),
+    /// Neither a name nor a prefix of one.
+    Unknown,
+}
+
+/// glibc `getopt_long`'s lookup of a long option name among `options`,
+/// in table order: an exact name wins; otherwise the name must be a
+/// prefix of one option, where entries `same` calls the same option (same
+/// meaning and argument rule) count once; `abbreviable` says which entries
+/// a prefix may select at all. An empty name is a prefix of every option,
+/// as in glibc. Used by getopt here and by rfw's iptables parser, whose
+/// table grows with each match extension loaded.
+pub fn match_long<T: Copy>(
+    options: impl IntoIterator<Item = T>,
+    name: &str,
+    name_of: impl Fn(&T) -> &str,
+    abbreviable: impl Fn(&T) -> bool,
+    same: impl Fn(&T, &T) -> bool,
+) -> LongMatch<T> {
+    let options: Vec<T> = options.into_iter().collect();
+    if let Some(o) = options.iter().find(|o| name_of(o) == name) {
+        return LongMatch::One(*o);
+    }
+    let matches: Vec<T> = options
+        .into_iter()
+        .filter(|o| abbreviable(o) && name_of(o).starts_with(name))
+        .collect();
+    match matches.split_first() {
+        None => LongMatch::Unknown,
+        // glibc: ambiguous when a later match is not the same option as the
+        // first.
+        Some((first, rest)) if rest.iter().all(|o| same(first, o)) => LongMatch::One(*first),
+        Some(_) => LongMatch::Ambiguous(matches),
+    }
+}
+
 fn find_long<'a>(
     longs: &'a [LongOpt],
     name: &str,
     arg: &OsStr,
 ) -> Result<&'a LongOpt, GetoptError> {
-    if let Some(o) = longs.iter().find(|o| o.name == name) {
-        return Ok(o);
-    }
-    // An empty name (`--=x`) is a prefix of every option, as in glibc.
-    let matches: Vec<&LongOpt> = longs
-        .iter()
-        .filter(|o| !o.exact_only && o.name.starts_with(name))
-        .collect();
-    match matches.as_slice() {
-        [] => Err(GetoptError::UnknownLong(arg.to_os_string())),
-        [one] => Ok(one),
-        [first, rest @ ..] => {
-            // glibc: ambiguous when a later match is not the same option as
-            // the first; it lists the first and each of those.
-            let same = |o: &LongOpt| o.id == first.id && o.has_arg == first.has_arg;
-            if rest.iter().all(|o| same(o)) {
-                Ok(first)
-            } else {
-                Err(GetoptError::Ambiguous(
-                    arg.to_os_string(),
-                    std::iter::once(first.name)
-                        .chain(rest.iter().filter(|o| !same(o)).map(|o| o.name))
-                        .collect(),
-                ))
-            }
-        }
+    let same = |a: &&LongOpt, b: &&LongOpt| a.id == b.id && a.has_arg == b.has_arg;
+    match match_long(longs, name, |o| o.name, |o| !o.exact_only, same) {
+        LongMatch::One(o) => Ok(o),
+        LongMatch::Unknown => Err(GetoptError::UnknownLong(arg.to_os_string())),
+        // glibc lists the first match and each one that is not the same
+        // option as the first.
+        LongMatch::Ambiguous(all) => Err(GetoptError::Ambiguous(
+            arg.to_os_string(),
+            std::iter::once(all[0].name)
+                .chain(
+                    all[1..]
+                        .iter()
+                        .filter(|o| !same(&all[0], o))
+                        .map(|o| o.name),
+                )
+                .collect(),
+        )),
     }
 }
 

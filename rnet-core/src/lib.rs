@@ -11,20 +11,26 @@
 //! - [`timing`]: one formula per figure (SYN schedule, SYN_RECV life,
 //!   orphaned FIN, TIME_WAIT) and both hosts' sysctls.
 //! - [`names`]: host, service and network lookups through the C library.
+//! - [`num`]: numbers read as C's `strtoul` base 0 reads them.
 //! - [`procfd`]: which process holds which socket (`/proc/<pid>/fd`), and
 //!   the TCP ports processes of one name listen on.
 //! - [`os`]: the effective uid and `O_NOFOLLOW`.
 //!
 //! This crate has no command-line parser of its own and prints nothing.
+//! Its only `unsafe` code is the private `sys` module: safe wrappers, one
+//! foreign call per `unsafe` block, over the C library calls std lacks.
 #![deny(missing_docs)]
 
 pub mod addr;
 pub mod args;
 pub mod explain;
 pub mod names;
+pub mod num;
 pub mod os;
 pub mod procfd;
 pub mod procnet;
+#[allow(unsafe_code)]
+mod sys;
 pub mod tcp_state;
 pub mod timing;
 

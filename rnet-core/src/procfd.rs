@@ -7,20 +7,24 @@
 //! [`crate::procnet::proc_root`]), so fixture trees work as for the tables.
 //! A process that vanishes or cannot be read is skipped: the answer is what
 //! could be seen.
+//!
+//! Files are opened as [`crate::procnet::open_table`] opens them (regular
+//! files only, never a FIFO or a device) and the tables are read by
+//! [`InetReader`], bounded in line length, bytes and time: rfw's SSH guard
+//! asks before every change, and a FIFO or `/dev/zero` planted under a
+//! proc root must not hang it.
 
-use crate::procnet::{Family, InetReader, Proto};
+use crate::procnet::{open_table, Family, InetReader, Proto};
 use crate::tcp_state::TcpState;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-/// Upper bound on what is read of one `/proc/net` table here (a runaway
-/// fixture such as `/dev/zero` must not grow memory without end).
-const TABLE_LIMIT: u64 = 256 << 20;
-
 /// `socket:[12345]` or `[0000]:12345` to the inode, the number read as C's
-/// `strtoul(s, &end, 0)` reads it (`0x` hex, leading `0` octal), the whole
-/// text consumed, as net-tools does.
+/// `strtoul(s, &end, 0)` reads it ([`crate::num::strtoul_base0`]: `0x`
+/// hex, leading `0` octal, leading blanks and `+` allowed), the whole text
+/// consumed and `ULONG_MAX` refused, as net-tools does. A `-` sign, which
+/// `strtoul` would negate, is refused: no socket has such an inode.
 pub fn socket_inode(link: &[u8]) -> Option<u64> {
     let digits = if let Some(rest) = link.strip_prefix(b"socket:[") {
         if rest.len() < 2 {
@@ -30,24 +34,15 @@ pub fn socket_inode(link: &[u8]) -> Option<u64> {
     } else {
         link.strip_prefix(b"[0000]:")?
     };
-    let text = std::str::from_utf8(digits).ok()?;
-    let v = if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()?
-    } else if text.len() > 1 && text.starts_with('0') {
-        u64::from_str_radix(&text[1..], 8).ok()?
-    } else {
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        text.parse().ok()?
-    };
+    let v = crate::num::strtoul_base0(digits)?;
     (v != u64::MAX).then_some(v)
 }
 
 /// The kernel's name of a process (`/proc/<pid>/comm`, at most 15 bytes,
-/// without the newline), `None` if it cannot be read.
+/// without the newline), `None` if it cannot be read or is not a regular
+/// file.
 pub fn comm(root: &Path, pid: u32) -> Option<Vec<u8>> {
-    let f = File::open(root.join(pid.to_string()).join("comm")).ok()?;
+    let f = open_table(&root.join(pid.to_string()).join("comm")).ok()?;
     let mut buf = Vec::with_capacity(32);
     // comm is at most 16 bytes with its newline; a fixture cannot make
     // this read more than 64.
@@ -108,10 +103,9 @@ pub fn tcp_listeners_named(root: &Path, name: &str) -> Vec<Listener> {
     held.sort_unstable();
     let mut out: Vec<Listener> = Vec::new();
     for family in [Family::V4, Family::V6] {
-        let Ok(f) = File::open(Proto::Tcp.path(root, family)) else {
+        let Ok(mut r) = InetReader::open(&Proto::Tcp.path(root, family)) else {
             continue;
         };
-        let mut r = InetReader::new(f.take(TABLE_LIMIT));
         while let Ok(Some(item)) = r.next_entry() {
             let Ok(e) = item else { continue };
             if e.state.known() != Some(TcpState::Listen) || e.inode == 0 {
@@ -145,6 +139,11 @@ mod tests {
         assert_eq!(socket_inode(b"socket:[0377]"), Some(255));
         assert_eq!(socket_inode(b"socket:[0x26b10]"), Some(0x26b10));
         assert_eq!(socket_inode(b"socket:[12a]"), None);
+        assert_eq!(socket_inode(b"socket:[ +9]"), Some(9));
+        assert_eq!(socket_inode(b"socket:[0x+5]"), None);
+        assert_eq!(socket_inode(b"socket:[-5]"), None);
+        assert_eq!(socket_inode(b"socket:[18446744073709551615]"), None);
+        assert_eq!(socket_inode(b"[0000]:0x1F"), Some(31));
     }
 
     const HEAD: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
@@ -153,11 +152,29 @@ mod tests {
         format!("{sl:4}: {local} {remote} {st} 00000000:00000000 00:00000000 00000000     0        0 {inode} 1 0000000000000000 100 0 0 10 0\n")
     }
 
-    #[test]
-    fn listeners_of_processes_named_sshd() {
-        let root = std::env::temp_dir().join(format!("rnet-procfd-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(root.join("net")).unwrap();
+    /// A proc root under the temp dir, removed on drop (also on panic).
+    struct Root(std::path::PathBuf);
+
+    impl Root {
+        fn new(tag: &str) -> Root {
+            let root =
+                std::env::temp_dir().join(format!("rnet-procfd-{tag}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&root);
+            fs::create_dir_all(root.join("net")).unwrap();
+            Root(root)
+        }
+    }
+
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The fixture: processes and their sockets, `net/tcp` and `net/tcp6`.
+    fn sshd_tree(tag: &str) -> Root {
+        let r = Root::new(tag);
+        let root = &r.0;
         // 100: sshd on 2222 (v4, inode 11) and :::2223 (v6, inode 12),
         // plus an established socket (inode 13) that is not a listener.
         // 200: a web server on 8080 (inode 21). 300: sshd without sockets.
@@ -195,10 +212,16 @@ mod tests {
                 12,
             );
         fs::write(root.join("net/tcp6"), tcp6).unwrap();
-        let got = tcp_listeners_named(&root, "sshd");
-        let nginx = tcp_listeners_named(&root, "nginx");
+        r
+    }
+
+    #[test]
+    fn listeners_of_processes_named_sshd() {
+        let r = sshd_tree("sshd");
+        let root = &r.0;
+        let got = tcp_listeners_named(root, "sshd");
+        let nginx = tcp_listeners_named(root, "nginx");
         let none = tcp_listeners_named(&root.join("missing"), "sshd");
-        fs::remove_dir_all(&root).unwrap();
         assert_eq!(
             got,
             vec![
@@ -220,5 +243,60 @@ mod tests {
             }]
         );
         assert!(none.is_empty());
+    }
+
+    /// `mkfifo(3)` without unsafe code: the mkfifo program (coreutils).
+    fn mkfifo(path: &Path) {
+        let _ = fs::remove_file(path);
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "mkfifo {}", path.display());
+    }
+
+    /// `tcp_listeners_named` on another thread, given `limit` to answer.
+    fn listeners_within(root: &Path, limit: std::time::Duration) -> Option<Vec<Listener>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let root = root.to_path_buf();
+        // A hung reader leaves this thread blocked; the test fails at the
+        // deadline instead of hanging with it.
+        std::thread::spawn(move || {
+            let _ = tx.send(tcp_listeners_named(&root, "sshd"));
+        });
+        rx.recv_timeout(limit).ok()
+    }
+
+    #[test]
+    fn a_fifo_or_dev_zero_in_place_of_a_proc_file_does_not_hang_it() {
+        let limit = std::time::Duration::from_secs(10);
+        let r = sshd_tree("fifo");
+        let root = &r.0;
+        // 500: a process whose comm is a FIFO (opening it would wait for
+        // a writer); it holds the v4 listener's socket too.
+        fs::create_dir_all(root.join("500/fd")).unwrap();
+        symlink("socket:[11]", root.join("500/fd/0")).unwrap();
+        mkfifo(&root.join("500/comm"));
+        mkfifo(&root.join("net/tcp6"));
+        // tcp6 a FIFO: skipped; tcp still read; pid 500 is not an sshd.
+        let got = listeners_within(root, limit).expect("a FIFO hung tcp_listeners_named");
+        assert_eq!(
+            got,
+            vec![Listener {
+                port: 2222,
+                pid: 100
+            }]
+        );
+        // tcp endless (/dev/zero), tcp6 a FIFO: nothing, and at once.
+        fs::remove_file(root.join("net/tcp")).unwrap();
+        symlink("/dev/zero", root.join("net/tcp")).unwrap();
+        let start = std::time::Instant::now();
+        let got = listeners_within(root, limit).expect("/dev/zero hung tcp_listeners_named");
+        assert_eq!(got, vec![]);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        // comm as /dev/zero: read as at most 64 bytes of NULs, not sshd.
+        fs::remove_file(root.join("500/comm")).unwrap();
+        symlink("/dev/zero", root.join("500/comm")).unwrap();
+        assert_eq!(comm(root, 500), None);
     }
 }

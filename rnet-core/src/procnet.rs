@@ -351,31 +351,27 @@ pub const MAX_TABLE_BYTES: u64 = 256 << 20;
 /// read (see [`open_table`]).
 pub const MAX_READ_TIME: Duration = Duration::from_secs(30);
 
-/// What may be read from one table.
+/// What may be read from one table. Outside this crate every reader has
+/// [`Limits::KERNEL`]; the unit tests below use smaller ones to reach each
+/// limit quickly, which is why the type is not public.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Longest line, newline excluded.
-    pub max_line: usize,
+    pub(crate) max_line: usize,
     /// Total bytes.
-    pub max_bytes: u64,
+    pub(crate) max_bytes: u64,
     /// Total time inside `read()`.
-    pub max_time: Duration,
+    pub(crate) max_time: Duration,
 }
 
 impl Limits {
     /// The limits for kernel tables: [`MAX_LINE`], [`MAX_TABLE_BYTES`],
     /// [`MAX_READ_TIME`].
-    pub const KERNEL: Limits = Limits {
+    pub(crate) const KERNEL: Limits = Limits {
         max_line: MAX_LINE,
         max_bytes: MAX_TABLE_BYTES,
         max_time: MAX_READ_TIME,
     };
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::KERNEL
-    }
 }
 
 /// Why a `/proc` file is not read (or not read to its end): it is not what
@@ -386,13 +382,13 @@ pub enum Refusal {
     /// Not a regular file (`/proc` tables are regular files of size 0);
     /// the text names the kind: "a FIFO", "a directory", ...
     NotRegular(&'static str),
-    /// A regular file whose size is beyond [`Limits::max_bytes`].
+    /// A regular file larger than [`MAX_TABLE_BYTES`] (its size).
     TooLarge(u64),
-    /// A line longer than [`Limits::max_line`] (its 1-based number).
+    /// A line longer than [`MAX_LINE`] (its 1-based number, the limit).
     LongLine(usize, usize),
-    /// More than [`Limits::max_bytes`] bytes came out of it.
+    /// More than [`MAX_TABLE_BYTES`] bytes came out of it (the limit).
     TooManyBytes(u64),
-    /// More than [`Limits::max_time`] was spent reading it.
+    /// More than [`MAX_READ_TIME`] was spent reading it (the limit).
     TooSlow(Duration),
 }
 
@@ -453,12 +449,12 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-fn check_meta(meta: &std::fs::Metadata, limits: &Limits) -> Result<(), Refusal> {
+fn check_meta(meta: &std::fs::Metadata) -> Result<(), Refusal> {
     if !meta.file_type().is_file() {
         return Err(Refusal::NotRegular(file_kind(meta.file_type())));
     }
     // /proc files say 0; only a file that is not one can be this large.
-    if meta.len() > limits.max_bytes {
+    if meta.len() > MAX_TABLE_BYTES {
         return Err(Refusal::TooLarge(meta.len()));
     }
     Ok(())
@@ -479,25 +475,21 @@ fn check_meta(meta: &std::fs::Metadata, limits: &Limits) -> Result<(), Refusal> 
 /// checked again with `fstat`. A refusal is an `InvalidData` error
 /// holding a [`Refusal`]; a missing file is `NotFound`, as from `open`.
 pub fn open_table(path: &Path) -> io::Result<File> {
-    open_table_with(path, &Limits::KERNEL)
-}
-
-/// [`open_table`] with other limits (only the byte limit is used here).
-pub fn open_table_with(path: &Path, limits: &Limits) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    check_meta(&std::fs::metadata(path)?, limits)?;
+    check_meta(&std::fs::metadata(path)?)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
-    check_meta(&file.metadata()?, limits)?;
+    check_meta(&file.metadata()?)?;
     Ok(file)
 }
 
 /// Reads a table line by line into a reused buffer: streaming, so memory
-/// stays flat whatever the number of sockets, and bounded by [`Limits`]:
-/// a line is never held beyond `max_line` bytes (so `/dev/zero` costs 4 KiB,
-/// not all memory), and the file stops after `max_bytes` or `max_time`.
+/// stays flat whatever the number of sockets, and bounded: a line is never
+/// held beyond [`MAX_LINE`] bytes (so `/dev/zero` costs 4 KiB, not all
+/// memory), and the file stops after [`MAX_TABLE_BYTES`] or
+/// [`MAX_READ_TIME`].
 /// After a refusal (returned once, as an error holding a [`Refusal`]) the
 /// reader reports end of file.
 pub struct LineReader<R> {
@@ -567,8 +559,8 @@ impl<R: Read> LineReader<R> {
         LineReader::with_limits(inner, Limits::KERNEL)
     }
 
-    /// Wraps a reader with other limits.
-    pub fn with_limits(inner: R, limits: Limits) -> Self {
+    /// Wraps a reader with other limits (for the tests).
+    pub(crate) fn with_limits(inner: R, limits: Limits) -> Self {
         LineReader {
             inner,
             // Big enough for the kernel's page-sized reads of seq files.
@@ -582,11 +574,6 @@ impl<R: Read> LineReader<R> {
             limits,
             done: false,
         }
-    }
-
-    /// Bytes read so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.total
     }
 
     fn refuse(&mut self, r: Refusal) -> io::Error {
@@ -669,9 +656,6 @@ impl<R: Read> LineReader<R> {
     }
 }
 
-/// What a table reader yields for each data line.
-pub type InetItem = Result<InetEntry, LineError>;
-
 /// Streams the entries of an internet table: the header (line 1) is skipped,
 /// each malformed (or blank) line is an `Err` and reading goes on.
 pub struct InetReader<R> {
@@ -691,15 +675,16 @@ impl<R: Read> InetReader<R> {
         InetReader::with_limits(inner, Limits::KERNEL)
     }
 
-    /// Wraps a reader with other limits.
-    pub fn with_limits(inner: R, limits: Limits) -> Self {
+    /// Wraps a reader with other limits (for the tests).
+    pub(crate) fn with_limits(inner: R, limits: Limits) -> Self {
         InetReader {
             lines: LineReader::with_limits(inner, limits),
         }
     }
 
-    /// The next entry, `Ok(None)` at the end; I/O errors end the stream.
-    pub fn next_entry(&mut self) -> io::Result<Option<InetItem>> {
+    /// The next data line: its entry, or an `Err` for a malformed line
+    /// (reading goes on); `Ok(None)` at the end; I/O errors end the stream.
+    pub fn next_entry(&mut self) -> io::Result<Option<Result<InetEntry, LineError>>> {
         loop {
             match self.lines.next_line()? {
                 None => return Ok(None),
@@ -836,13 +821,8 @@ impl UnixReader<File> {
 impl<R: Read> UnixReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> Self {
-        UnixReader::with_limits(inner, Limits::KERNEL)
-    }
-
-    /// Wraps a reader with other limits.
-    pub fn with_limits(inner: R, limits: Limits) -> Self {
         UnixReader {
-            lines: LineReader::with_limits(inner, limits),
+            lines: LineReader::new(inner),
             has_inode: false,
             pending: None,
         }
@@ -883,14 +863,17 @@ impl<R: Read> UnixReader<R> {
                     continue;
                 }
                 let entry = parse_unix_line(line, no);
-                // The rest of the name, when this line holds only its first piece.
-                let tail = match &entry {
-                    Ok(UnixEntry {
-                        inode: Some(inode),
-                        path: Some(_),
-                        ..
-                    }) => names.printed(*inode).and_then(|full| {
-                        let first = after_field(line, 7)?;
+                // The rest of the name, when this line holds only its first
+                // piece. The kernel writes a blank and the name after the
+                // inode; the piece may be empty or all blanks (a path that
+                // starts with a newline), when `path` is `None`.
+                let tail = match (&entry, after_field(line, 7)) {
+                    (
+                        Ok(UnixEntry {
+                            inode: Some(inode), ..
+                        }),
+                        Some(first),
+                    ) => names.printed(*inode).and_then(|full| {
                         full.strip_prefix(first)
                             .and_then(|t| t.strip_prefix(b"\n"))
                             .map(<[u8]>::to_vec)
@@ -947,7 +930,7 @@ mod tests {
   23: 0100007F:E4BA 0100007F:15B8 06 00000000:00000000 03:0000156E 00000000     0        0 0 3 000000006d8c15d3
 ";
 
-    fn read_all(text: &str) -> Vec<InetItem> {
+    fn read_all(text: &str) -> Vec<Result<InetEntry, LineError>> {
         let mut r = InetReader::new(text.as_bytes());
         let mut v = Vec::new();
         while let Some(item) = r.next_entry().unwrap() {
@@ -1051,13 +1034,7 @@ mod tests {
         // Deterministic pseudo-random lines: mutations of a real line and
         // plain noise. Every one must parse or be an error, never a panic.
         let base = b"   0: 0100007F:15B3 00000000:0000 0A 00000000:00000002 00:00000000 00000000     0        0 158464 3 0 100 0 0 10 0";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::num::xorshift64(0x2545_f491_4f6c_dd1d);
         for _ in 0..20_000 {
             let mut line = base.to_vec();
             for _ in 0..(next() % 6) {
@@ -1134,11 +1111,9 @@ mod tests {
 
     #[test]
     fn find_newline_agrees_with_a_plain_search() {
-        let mut x: u64 = 7;
+        let mut next = crate::num::xorshift64(7);
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let len = (x % 40) as usize;
             let v: Vec<u8> = (0..len)
                 .map(|i| [b'\n', b'a', 0x8a, 0x0b, 0xff, 0][((x >> (i % 60)) % 6) as usize])
@@ -1158,7 +1133,7 @@ mod tests {
         assert_eq!(refusal(&e), Some(&Refusal::LongLine(1, MAX_LINE)));
         // Nothing beyond one read buffer and one line was held.
         assert!(r.line.capacity() <= MAX_LINE, "{}", r.line.capacity());
-        assert!(r.bytes_read() <= (64 * 1024 + MAX_LINE) as u64);
+        assert!(r.total <= (64 * 1024 + MAX_LINE) as u64);
         // After the refusal: end of file, not the same error again.
         assert!(r.next_line().unwrap().is_none());
         assert!(e.to_string().contains("line 1 is longer than 4096 bytes"));
@@ -1300,13 +1275,7 @@ mod tests {
         // newline) read through random read sizes and random limits. The
         // lines must be exactly those of a plain split, up to a refusal
         // that matches the limits; a line is never held beyond the limit.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::num::xorshift64(0x9e37_79b9_7f4a_7c15);
         for _ in 0..2_000 {
             let mut data = Vec::new();
             for _ in 0..(next() % 20) {
@@ -1317,11 +1286,11 @@ mod tests {
                 data.extend((0..len).map(|_| b"ab \t\x1b\0xyz"[(next() % 9) as usize]));
                 data.push(b'\n');
             }
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 data.pop();
             }
             let max_line = 1 + (next() % 300) as usize;
-            let max_bytes = if next() % 2 == 0 {
+            let max_bytes = if next().is_multiple_of(2) {
                 u64::MAX
             } else {
                 next() % (data.len() as u64 + 2)
@@ -1410,10 +1379,16 @@ more
 0000000000000000: 00000002 00000000 00000000 0002 01 20002 @plain
 0000000000000000: 00000002 00000000 00000000 0002 01 20003 @gone
 0000000000000000: 00000002 00000000 00000000 0002 01 20004 /next
+0000000000000000: 00000002 00000000 00010000 0001 01 20005 \n{forged}
+0000000000000000: 00000002 00000000 00010000 0001 01 20006  \t\n{forged}
 "
         );
         let mut names = Names(vec![
             (20001, format!("@evil\n{forged}\nmore").into_bytes()),
+            // A relative path that starts with a newline (or blanks and a
+            // newline): the first line holds no name netstat would read.
+            (20005, format!("\n{forged}").into_bytes()),
+            (20006, format!(" \t\n{forged}").into_bytes()),
             // Known with a newline, but the next line is not its next piece
             // (the socket changed between the two reads): read as a line.
             (20003, b"@gone\nelsewhere".to_vec()),
@@ -1422,15 +1397,18 @@ more
         let mut inodes = Vec::new();
         while let Some(e) = r.next_entry_with(&mut names).unwrap() {
             let e = e.unwrap();
-            inodes.push((e.inode.unwrap(), e.path.unwrap()));
+            inodes.push((e.inode.unwrap(), e.path));
         }
+        let name = |n: &[u8]| Some(n.to_vec());
         assert_eq!(
             inodes,
             vec![
-                (20001, b"@evil".to_vec()),
-                (20002, b"@plain".to_vec()),
-                (20003, b"@gone".to_vec()),
-                (20004, b"/next".to_vec()),
+                (20001, name(b"@evil")),
+                (20002, name(b"@plain")),
+                (20003, name(b"@gone")),
+                (20004, name(b"/next")),
+                (20005, None),
+                (20006, None),
             ]
         );
         // Without names every line is a line, as in net-tools: the forged
@@ -1444,7 +1422,7 @@ more
                 bogus += 1;
             }
         }
-        assert_eq!((rows, bogus), (5, 1));
+        assert_eq!((rows, bogus), (9, 1));
     }
 
     #[test]

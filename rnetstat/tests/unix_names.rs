@@ -2,7 +2,8 @@
 //! `-p` names are, and a name holding a newline no longer forges a row.
 //! net-tools prints both raw (docs/compat.md). Checked with a fixture
 //! table and with real abstract sockets bound by this test process, whose
-//! names carry ESC sequences, BEL and a newline followed by a whole row.
+//! names carry ESC sequences, BEL and a newline followed by a whole row,
+//! and in a private network namespace next to netstat itself.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -12,7 +13,8 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
 use std::process::Command;
 use std::time::Duration;
-use support::process::{run, Output};
+use support::netns::Netns;
+use support::process::{run, wait_until, Background, Output};
 use support::tempdir::TempDir;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -111,4 +113,102 @@ fn a_real_abstract_name_cannot_forge_a_row_or_reach_the_terminal() {
         assert!(n.stdout.contains(&0x1b));
     }
     drop((forge, esc));
+}
+
+/// A `/proc/net/unix` row of a listening stream socket, as the kernel
+/// writes it (what a name forges after its newline).
+fn forged_row(inode: u32, path: &str) -> String {
+    format!("0000000000000000: 00000002 00000000 00010000 0001 01 {inode} {path}")
+}
+
+#[test]
+fn a_name_with_newlines_is_one_socket_shown_up_to_its_first_blank() {
+    // In a private network namespace, so the listings hold only these
+    // sockets: netstat's and rnetstat's are then compared whole.
+    let test = "unix_names::a_name_with_newlines_is_one_socket_shown_up_to_its_first_blank";
+    let Some(env) = support::lab_or_skip(test, &["netstat", "nc"]) else {
+        return;
+    };
+    let ns = Netns::create(&env.ip, "unix-nl").unwrap();
+    let dir = TempDir::new("unl").unwrap();
+    // One newline; several (two of the pieces are not rows, netstat calls
+    // them bogus); a path with a newline. A path name is at most 107 bytes.
+    let one = format!("rnl-one\n{}", forged_row(4040401, "@forged1"));
+    let many = format!(
+        "rnl-many\nsecond piece\n{}\nlast",
+        forged_row(4040402, "@forged2")
+    );
+    let path = dir
+        .path()
+        .join(format!("p\n{}", forged_row(4040403, "@f3")));
+    let held = ns
+        .run_in(|| {
+            let bind = |name: &[u8]| {
+                UnixListener::bind_addr(&SocketAddr::from_abstract_name(name).unwrap()).unwrap()
+            };
+            (
+                bind(one.as_bytes()),
+                bind(many.as_bytes()),
+                UnixListener::bind(&path).unwrap(),
+            )
+        })
+        .unwrap();
+    // A relative path that starts with a newline: its first line holds no
+    // name at all. Bound by nc run in the directory (a relative bind needs
+    // that working directory; the test's own is shared by its threads).
+    let rel = format!("\n{}", forged_row(4040404, "@forged4"));
+    let mut cmd = ns.command(env.program("nc"), &["-lU", rel.as_str()]);
+    cmd.current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let nc = Background::spawn(&mut cmd, "nc -lU").unwrap();
+    wait_until("nc to bind its socket", DEADLINE, || {
+        ns.read_proc_net("unix")
+            .is_ok_and(|t| t.contains("4040404 @forged4"))
+    })
+    .unwrap();
+
+    let list = |program: &std::path::Path| {
+        let o = run(&mut ns.command(program, &["-xa"]), DEADLINE).unwrap();
+        assert!(!o.timed_out, "{} -xa timed out", program.display());
+        assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+        o
+    };
+    let ours = list(&assert_cmd::cargo::cargo_bin("rnetstat"));
+    let theirs = list(env.program("netstat"));
+
+    // netstat lists the four forged rows and warns about the two pieces
+    // that are not rows: the attack is real.
+    let text = theirs.stdout_text();
+    for inode in 4040401..=4040404 {
+        assert!(text.contains(&format!(" {inode} ")), "{inode}:\n{text}");
+    }
+    assert_eq!(
+        theirs.stderr_text(),
+        "warning, got bogus unix line.\n".repeat(2)
+    );
+    // rnetstat: netstat's listing without the forged rows, byte for byte
+    // (each name shown up to its first blank, here its newline), and no
+    // warning.
+    let want: String = text
+        .split_inclusive('\n')
+        .filter(|l| !(4040401..=4040404).any(|i| l.contains(&format!(" {i} "))))
+        .collect();
+    assert_eq!(ours.stdout_text(), want);
+    assert_eq!(ours.stderr_text(), "");
+    let rows: Vec<&str> = want.lines().skip(2).collect();
+    assert_eq!(rows.len(), 4, "{want}");
+    for end in [
+        "@rnl-one",
+        "@rnl-many",
+        &format!("{}/p", dir.path().display()),
+    ] {
+        assert!(
+            rows.iter().any(|r| r.ends_with(&format!(" {end}"))),
+            "{end}:\n{want}"
+        );
+    }
+    // nc's socket: a row with an empty path.
+    assert!(rows.iter().any(|r| r.ends_with("  ")), "{want}");
+    drop((nc, held));
 }

@@ -5,12 +5,15 @@
 //! - [`conn`]: one connection as its own program lives it (rnc's
 //!   `--explain`): the handshake, SYNs resent, the close path and what the
 //!   kernel keeps after the close.
+//! - [`firewall`]: what a firewall rule does to a TCP connection (rfw),
+//!   from a neutral description of the rule and both hosts' settings.
 //!
 //! The figures come from [`crate::timing`] (one formula each); the words
 //! for numbers and durations come from this module, so all three tools
 //! quote the same figure the same way.
 
 pub mod conn;
+pub mod firewall;
 pub mod socket;
 
 pub use socket::{explain_tcp, explain_timer, explain_udp};
