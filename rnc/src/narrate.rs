@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 /// The timer column's `timewait` kind in `/proc/net/tcp`.
 const TIMER_TIMEWAIT: u8 = 3;
+/// The timer column's zero-window probe kind (`probe` in netstat -o).
+const TIMER_PROBE: u8 = 4;
 /// USER_HZ: `/proc/net/tcp` counts timer ticks at 100 a second.
 const TICKS_PER_SEC: f64 = 100.0;
 
@@ -397,6 +399,7 @@ impl Narrator {
             unread: self.unread,
             gap_ms: 0.0,
             timers: self.timers(),
+            probing: false,
         };
         // A reset or unread data: nothing to follow.
         if self.saw_reset || self.unread > 0 {
@@ -413,7 +416,8 @@ impl Narrator {
         let start = Instant::now();
         let mut shown: Option<Found> = None;
         loop {
-            let found = lookup(local, peer);
+            let (found, timer) = lookup(local, peer);
+            story.probing = timer == TIMER_PROBE;
             let state = match found {
                 Found::Row { state, .. } => Some(state),
                 Found::Gone => None,
@@ -459,8 +463,9 @@ impl Narrator {
     }
 }
 
-/// Finds a 4-tuple in `/proc/net/tcp` and `tcp6`.
-fn lookup(local: &SocketAddr, peer: &SocketAddr) -> Found {
+/// Finds a 4-tuple in `/proc/net/tcp` and `tcp6`: what is there, and the
+/// kind of its timer (the `tr` column).
+fn lookup(local: &SocketAddr, peer: &SocketAddr) -> (Found, u8) {
     let root = proc_root();
     for family in [Family::V4, Family::V6] {
         let Ok(mut r) = InetReader::open(&Proto::Tcp.path(&root, family)) else {
@@ -489,9 +494,9 @@ fn lookup(local: &SocketAddr, peer: &SocketAddr) -> Found {
                 } else {
                     left
                 };
-                return Found::Row { state, left };
+                return (Found::Row { state, left }, e.timer);
             }
         }
     }
-    Found::Gone
+    (Found::Gone, 0)
 }

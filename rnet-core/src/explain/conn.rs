@@ -9,7 +9,7 @@
 
 use super::{duration, plural, times, TIMERS_RUN_LATE};
 use crate::tcp_state::TcpState;
-use crate::timing::{Hosts, Knob, TcpTimers, TIME_WAIT_SECS};
+use crate::timing::{unacked_give_up, Hosts, Knob, TcpTimers, TIME_WAIT_SECS};
 use std::net::SocketAddr;
 
 /// The state name as netstat spells it.
@@ -331,6 +331,9 @@ pub struct CloseStory {
     pub gap_ms: f64,
     /// This host's settings.
     pub timers: TcpTimers,
+    /// The row's timer is the zero-window probe timer (this host's output
+    /// refuses the FIN), not the retransmission timer.
+    pub probing: bool,
 }
 
 /// What `/proc/net/tcp` shows of the connection after the close.
@@ -413,17 +416,35 @@ pub fn time_wait_why(both: bool) -> String {
     )
 }
 
-/// How long an orphaned FIN is resent, worded with the knob.
-fn orphan_words(t: &TcpTimers) -> String {
+/// How long an orphaned FIN is resent or probed, worded with the knob;
+/// `probing`: the row's timer is the probe timer (this host's own output
+/// refuses the FIN, so nothing is in flight).
+fn orphan_words(t: &TcpTimers, probing: bool) -> String {
     let v = t.orphan_retries.unwrap_or(0);
     let knob = if v <= 0 {
         format!("tcp_orphan_retries={v}, which means 8")
     } else {
         format!("tcp_orphan_retries={v}")
     };
+    let n = t.orphan_retries_effective().clamp(0, 255) as u32;
+    let g = unacked_give_up(n, probing);
+    if probing {
+        return format!(
+            "this host's own firewall refuses it, so nothing is in flight: the probe timer retries after 0.2, 0.4, 0.8 … s and the kernel drops the socket about {} after the close, the budget {knob} allows; {TIMERS_RUN_LATE}",
+            duration(g.late)
+        );
+    }
+    let ends = match g.early {
+        Some(e) => format!(
+            "about {} after the close if the kernel's timers have run late enough to reach its budget by then, else about {}",
+            duration(e),
+            duration(g.late)
+        ),
+        None => format!("about {} after the close", duration(g.late)),
+    };
     format!(
-        "the kernel resends it, waiting twice as long each time from about 0.2 s (if this host's own firewall drops it, the send fails and a probe timer retries instead), and drops the socket about {} after the close ({knob}); {TIMERS_RUN_LATE}",
-        duration(t.orphan_give_up_secs())
+        "the kernel resends it, waiting twice as long each time from about 0.2 s, and drops the socket {ends}: the budget {knob} allows is {}, counted from the first resend; {TIMERS_RUN_LATE}",
+        duration(g.budget)
     )
 }
 
@@ -502,15 +523,15 @@ pub fn after_close(story: &CloseStory, found: Found) -> (String, String) {
         }
         (Some(TcpState::FinWait1), _) => format!(
             "{head}; {route}: our FIN is not acknowledged yet; {}",
-            orphan_words(t)
+            orphan_words(t, story.probing)
         ),
         (Some(TcpState::Closing), _) => format!(
             "{head}; {route}: the peer's FIN crossed ours (a simultaneous close); waiting for the ACK of ours; if it does not come, {}",
-            orphan_words(t)
+            orphan_words(t, story.probing)
         ),
         (Some(TcpState::LastAck), _) => format!(
             "{head}; {route}: the peer closed first and our FIN is sent; waiting for its ACK; if it does not come, {}",
-            orphan_words(t)
+            orphan_words(t, story.probing)
         ),
         (Some(other), _) => format!(
             "{head}; the kernel still holds {ends} in {}: {}",
@@ -616,6 +637,7 @@ mod tests {
             unread: 0,
             gap_ms: 0.3,
             timers: timers(6, 4),
+            probing: false,
         }
     }
 
@@ -727,6 +749,17 @@ mod tests {
         assert!(text.contains("Debian's nc 1.219"), "{text}");
         assert!(text.contains("this server waits in FIN_WAIT2"), "{text}");
         assert!(peer_closed(false).contains("this client stays in CLOSE_WAIT"));
+        let mut probed = st.clone();
+        probed.probing = true;
+        let p = after_close(
+            &probed,
+            Found::Row {
+                state: FinWait1,
+                left: None,
+            },
+        )
+        .1;
+        assert!(p.contains("probe timer") && p.contains("102 s"), "{p}");
         let fw1 = after_close(
             &st,
             Found::Row {
