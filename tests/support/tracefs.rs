@@ -1,0 +1,325 @@
+//! The kernel tracepoint `sock:inet_sock_set_state` read through a private
+//! tracefs instance: every TCP state change of the sockets the filter
+//! selects, with the kernel's own timestamp, as an independent record of a
+//! connection's timeline (the tracepoint sees every namespace, so the
+//! filter on the ports keeps other tests' sockets out).
+//!
+//! [`StateTrace::start`] mounts tracefs at `/sys/kernel/tracing` when it is
+//! not mounted (and unmounts it again when the last trace of this process
+//! ends, only if this process mounted it), makes
+//! `instances/rnet-<pid>-<n>`, sets the event's `filter`, switches the
+//! instance's clock to `mono`, enables the event and reads `trace_pipe`
+//! without blocking in a thread of its own. A line written to the
+//! instance's `trace_marker` right after the start ties the kernel's clock
+//! to [`Instant`], so [`StateTrace::instant_of`] places each event on the
+//! test's clock. Dropping the trace (also during a panic) stops the
+//! reader, disables the event and removes the instance.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::{process, unique_suffix, DEFAULT_PATH};
+
+/// Where tracefs is (or gets) mounted.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// The event's directory inside an instance.
+const EVENT: &str = "events/sock/inet_sock_set_state";
+
+/// One state change as the tracepoint reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateEvent {
+    /// The kernel's timestamp (the instance's `mono` clock), microseconds.
+    pub ts_us: u64,
+    /// `AF_INET` or `AF_INET6`.
+    pub family: String,
+    /// Local address and port of the socket.
+    pub src: SocketAddr,
+    /// Remote address and port (port 0 for a listener).
+    pub dst: SocketAddr,
+    /// The state left, without the `TCP_` prefix (`SYN_SENT`).
+    pub old: String,
+    /// The state entered (`ESTABLISHED`).
+    pub new: String,
+}
+
+impl StateEvent {
+    /// `ESTABLISHED->FIN_WAIT1`.
+    pub fn transition(&self) -> String {
+        format!("{}->{}", self.old, self.new)
+    }
+}
+
+/// Parses one `trace_pipe` line of `inet_sock_set_state`; `None` for any
+/// other line.
+pub fn parse_event(line: &str) -> Option<StateEvent> {
+    let (head, body) = line.split_once(" inet_sock_set_state: ")?;
+    let ts_us = parse_timestamp(head)?;
+    let fields: BTreeMap<&str, &str> = body
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let family = fields.get("family")?.to_string();
+    let port = |k: &str| fields.get(k).and_then(|p| p.parse::<u16>().ok());
+    let (sa, da) = if family == "AF_INET6" {
+        (fields.get("saddrv6")?, fields.get("daddrv6")?)
+    } else {
+        (fields.get("saddr")?, fields.get("daddr")?)
+    };
+    let state = |k: &str| {
+        fields
+            .get(k)
+            .map(|s| s.strip_prefix("TCP_").unwrap_or(s).to_string())
+    };
+    Some(StateEvent {
+        ts_us,
+        src: SocketAddr::new(sa.parse::<IpAddr>().ok()?, port("sport")?),
+        dst: SocketAddr::new(da.parse::<IpAddr>().ok()?, port("dport")?),
+        family,
+        old: state("oldstate")?,
+        new: state("newstate")?,
+    })
+}
+
+/// The timestamp (`24729.967027:`, seconds) at the end of a trace line's
+/// head, in microseconds.
+fn parse_timestamp(head: &str) -> Option<u64> {
+    let ts = head.split_whitespace().last()?.trim_end_matches(':');
+    let (s, frac) = ts.split_once('.')?;
+    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+    Some(s.parse::<u64>().ok()? * 1_000_000 + frac.parse::<u64>().ok()?)
+}
+
+/// How many traces of this process are open, and whether this process
+/// mounted tracefs (then the last one to end unmounts it).
+static MOUNT: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+fn mounted() -> bool {
+    Path::new(TRACEFS).join("instances").is_dir()
+}
+
+/// Takes a use of tracefs, mounting it if needed.
+fn acquire_mount() -> Result<(), String> {
+    let mut m = MOUNT.lock().unwrap_or_else(|e| e.into_inner());
+    if !mounted() {
+        let mut cmd = Command::new("mount");
+        cmd.args(["-t", "tracefs", "nodev", TRACEFS])
+            .env_clear()
+            .env("LC_ALL", "C")
+            .env("PATH", DEFAULT_PATH);
+        let out = process::run(&mut cmd, Duration::from_secs(10))
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        out.check(&format!("mount -t tracefs nodev {TRACEFS}"))?;
+        if !mounted() {
+            return Err(format!("{TRACEFS} has no instances/ after mounting tracefs"));
+        }
+        m.1 = true;
+    }
+    m.0 += 1;
+    Ok(())
+}
+
+/// Gives a use back; unmounts when it was ours and nobody here needs it.
+/// A busy tracefs (another process reading it) stays mounted.
+fn release_mount() {
+    let mut m = MOUNT.lock().unwrap_or_else(|e| e.into_inner());
+    m.0 = m.0.saturating_sub(1);
+    if m.0 == 0 && m.1 {
+        let mut cmd = Command::new("umount");
+        cmd.arg(TRACEFS)
+            .env_clear()
+            .env("LC_ALL", "C")
+            .env("PATH", DEFAULT_PATH);
+        if process::run(&mut cmd, Duration::from_secs(10)).is_ok_and(|o| o.code() == Some(0)) {
+            m.1 = false;
+        }
+    }
+}
+
+/// A private tracefs instance recording `sock:inet_sock_set_state`.
+pub struct StateTrace {
+    dir: PathBuf,
+    events: Arc<Mutex<Vec<StateEvent>>>,
+    /// (kernel µs, Instant) of the sync marker, once the reader saw it.
+    sync: Arc<Mutex<Option<(u64, Instant)>>>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    mount_taken: bool,
+}
+
+impl StateTrace {
+    /// Starts tracing the events that `filter` (the event filter syntax,
+    /// e.g. `sport == 5555 || dport == 5555`) selects.
+    pub fn start(filter: &str) -> Result<StateTrace, String> {
+        acquire_mount()?;
+        let dir = Path::new(TRACEFS)
+            .join("instances")
+            .join(format!("rnet-{}", unique_suffix()));
+        // From here on Drop undoes whatever was done.
+        let mut t = StateTrace {
+            dir: dir.clone(),
+            events: Arc::new(Mutex::new(Vec::new())),
+            sync: Arc::new(Mutex::new(None)),
+            stop: Arc::new(AtomicBool::new(false)),
+            reader: None,
+            mount_taken: true,
+        };
+        fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        let write = |rel: &str, text: &str| -> Result<(), String> {
+            let p = dir.join(rel);
+            fs::write(&p, text).map_err(|e| format!("write `{text}' to {}: {e}", p.display()))
+        };
+        // Small buffers: a test's events are few.
+        write("buffer_size_kb", "256")?;
+        write("trace_clock", "mono")?;
+        write(&format!("{EVENT}/filter"), filter)?;
+        write(&format!("{EVENT}/enable"), "1")?;
+        let pipe = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(dir.join("trace_pipe"))
+            .map_err(|e| format!("open {}/trace_pipe: {e}", dir.display()))?;
+        let marker = format!("rnet-sync-{}", unique_suffix());
+        let (events, sync, stop) = (
+            Arc::clone(&t.events),
+            Arc::clone(&t.sync),
+            Arc::clone(&t.stop),
+        );
+        let before = Instant::now();
+        write("trace_marker", &marker)?;
+        let after = Instant::now();
+        let at = before + (after - before) / 2;
+        t.reader = Some(thread::spawn(move || {
+            read_pipe(pipe, &marker, at, &events, &sync, &stop)
+        }));
+        // The marker must come through before times can be placed.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while t.sync.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the sync marker never came out of {}/trace_pipe",
+                    dir.display()
+                ));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(t)
+    }
+
+    /// The events seen so far, in the order read.
+    pub fn events(&self) -> Vec<StateEvent> {
+        let mut v = self
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        v.sort_by_key(|e| e.ts_us);
+        v
+    }
+
+    /// The event's time on the test's clock.
+    pub fn instant_of(&self, ev: &StateEvent) -> Instant {
+        let (k, at) = self
+            .sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("synced in start");
+        if ev.ts_us >= k {
+            at + Duration::from_micros(ev.ts_us - k)
+        } else {
+            at - Duration::from_micros(k - ev.ts_us)
+        }
+    }
+
+    /// Waits up to `timeout` for an event that `pred` accepts.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&StateEvent) -> bool,
+    ) -> Option<StateEvent> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| pred(e)) {
+                return Some(e);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The reader thread: non-blocking reads of `trace_pipe` every few
+/// milliseconds until `stop`, lines parsed as they complete.
+fn read_pipe(
+    mut pipe: fs::File,
+    marker: &str,
+    marker_at: Instant,
+    events: &Mutex<Vec<StateEvent>>,
+    sync: &Mutex<Option<(u64, Instant)>>,
+    stop: &AtomicBool,
+) {
+    let mut pending = String::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        match pipe.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+                while let Some(nl) = pending.find('\n') {
+                    let line: String = pending.drain(..=nl).collect();
+                    if let Some(ev) = parse_event(&line) {
+                        events.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
+                    } else if line.contains(marker) {
+                        if let Some((head, _)) = line.split_once(" tracing_mark_write: ") {
+                            if let Some(ts) = parse_timestamp(head) {
+                                *sync.lock().unwrap_or_else(|e| e.into_inner()) =
+                                    Some((ts, marker_at));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+        // Nothing more to read: stop once asked (after a last read).
+        if stopping {
+            return;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Drop for StateTrace {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let _ = fs::write(self.dir.join(EVENT).join("enable"), "0");
+        // rmdir fails while a reader holds a file open; the reader is gone.
+        for _ in 0..50 {
+            if fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        if self.mount_taken {
+            release_mount();
+        }
+    }
+}
