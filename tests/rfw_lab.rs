@@ -1520,3 +1520,593 @@ fn rfw_reads_rules_as_iptables_installs_them() {
     );
     assert!(same >= 30, "too few rules installed: {same}");
 }
+
+// ---------------------------------------------------------------------
+// Issue 10: the figures rfw prints about a SYN|ACK drop use the right
+// host's settings, and the kernel does what they say.
+
+/// The kernel's rules, written out here independently of rnet-core: an
+/// active open's SYN send times and the time it gives up for
+/// `tcp_syn_retries` = `retries`, `tcp_syn_linear_timeouts` = `linear`
+/// (gaps of 1 s for the first `linear + 1`, then doubling; at most
+/// `retries + linear` resends; the attempt ends at the first timeout that
+/// finds the budget (2^(retries+1) - 1) s used up, or after the last resend).
+fn i10_syn_times(retries: u64, linear: u64) -> (Vec<u64>, u64) {
+    let budget = (1u64 << (retries + 1)) - 1;
+    let mut times = vec![0u64];
+    loop {
+        let n = times.len() as u64; // the next resend is number n
+        let gap = if n <= linear + 1 {
+            1
+        } else {
+            1u64 << (n - linear - 1)
+        };
+        let fire = times[times.len() - 1] + gap;
+        if n > retries + linear || fire >= budget {
+            return (times, fire);
+        }
+        times.push(fire);
+    }
+}
+
+/// The server's request sockets while its SYN|ACKs are lost (`own_output`:
+/// dropped in its own OUTPUT chain, where a failed timed resend discards
+/// the request): (SYN|ACKs sent or tried, end of the last request). A SYN
+/// creates a request and is answered; the request's timer fires after 1,
+/// 2, 4 … s resending the SYN|ACK and discards it on the firing that finds
+/// `synack_retries` resends done; a SYN finding the request is answered
+/// and restarts the timer with the current timeout. Timer first on ties.
+fn i10_synrecv(syns: &[u64], synack_retries: u64, own_output: bool) -> (u64, u64) {
+    let mut synacks = 0;
+    let mut end = 0;
+    // (fired, expires) of the live request.
+    let mut req: Option<(u64, u64)> = None;
+    let mut i = 0;
+    loop {
+        let syn = syns.get(i).copied();
+        if let Some((fired, expires)) = req {
+            if syn.is_none_or(|s| expires <= s) {
+                if fired >= synack_retries {
+                    end = expires;
+                    req = None;
+                } else {
+                    synacks += 1;
+                    if own_output {
+                        end = expires;
+                        req = None;
+                    } else {
+                        req = Some((fired + 1, expires + (1 << (fired + 1))));
+                    }
+                }
+                continue;
+            }
+        }
+        let Some(s) = syn else {
+            return (synacks, end);
+        };
+        i += 1;
+        synacks += 1;
+        req = match req {
+            None => Some((0, s + 1)),
+            Some((fired, _)) if !own_output => Some((fired, s + (1 << fired))),
+            keep => keep,
+        };
+    }
+}
+
+/// A duration as the tools word it (one decimal below 10 s).
+fn i10_secs(s: u64) -> String {
+    if s < 10 {
+        format!("{s}.0 s")
+    } else if s < 100 {
+        format!("{s} s")
+    } else {
+        format!("{s} s (about {} minutes)", (s as f64 / 60.0).round())
+    }
+}
+
+/// Polls `/proc/net/tcp` of `ns` every 20 ms until `done` is set and no
+/// SYN_RECV row for `port` was seen for 2 s (or `limit` passes): the
+/// instants at which a SYN_RECV row was present.
+fn i10_poll_synrecv(
+    ns: &Netns,
+    port: u16,
+    done: &std::sync::atomic::AtomicBool,
+    limit: Duration,
+) -> Vec<Instant> {
+    use std::sync::atomic::Ordering;
+    ns.run_in(|| {
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        let mut quiet_since = Instant::now();
+        while start.elapsed() < limit {
+            let text = std::fs::read_to_string("/proc/thread-self/net/tcp").unwrap_or_default();
+            let now = Instant::now();
+            if support::netns::parse_proc_net("tcp", &text)
+                .iter()
+                .any(|r| r.local_port == port && r.state == 0x03)
+            {
+                seen.push(now);
+                quiet_since = now;
+            } else if done.load(Ordering::SeqCst) && quiet_since.elapsed() > Duration::from_secs(2)
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        seen
+    })
+    .expect("enter the server namespace")
+}
+
+/// The packet counter of rule 1 in `chain`, from `iptables -L CHAIN -vnx`.
+fn i10_counter(ipt: &std::path::Path, ns: &Netns, chain: &str) -> u64 {
+    let o = process::run(&mut ns.command(ipt, &["-L", chain, "-vnx"]), RUN).expect("iptables");
+    o.stdout_text()
+        .lines()
+        .nth(2)
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no counter in {}", o.stdout_text()))
+}
+
+/// `rfw` on the client and on the server of a lab pair with different
+/// sysctls (client tcp_syn_retries=2, tcp_syn_linear_timeouts=1; server
+/// tcp_synack_retries=1), RNET_PEER_SYSCTL set and unset: every figure it
+/// prints about a SYN|ACK drop equals the kernel's rule for the host it is
+/// about. Then the truth: the SYN|ACK dropped at the client's INPUT keeps
+/// the server's SYN_RECV row as long as the client's SYNs come (polled
+/// every 20 ms in the server namespace), with the SYN|ACK count of the
+/// client's rule counter; dropped at the server's own OUTPUT, the row
+/// flickers and the server's rule counts the attempts. Durations within
+/// [nominal - 1 s, nominal * 1.15 + 2 s], counts within 2.
+#[test]
+fn synack_drop_figures_name_the_right_host_and_match_the_kernel() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let test = "synack_drop_figures_name_the_right_host_and_match_the_kernel";
+    let Some(env) = lab_or_skip(test, &["iptables"]) else {
+        return;
+    };
+    let pair = LabPair::new(&env.ip, "rfwi10").expect("lab pair");
+    let rfw = tool_under_test("rfw", "RFW_BIN");
+    let state = TempDir::new("rfw-state").expect("temp dir");
+    let ipt = env.program("iptables").to_path_buf();
+    let run = |ns: &Netns, args: &[&str], peer: Option<&str>| -> Output {
+        let mut c = ns.command(&rfw, args);
+        c.env("RFW_STATE_DIR", state.path());
+        if let Some(p) = peer {
+            c.env("RNET_PEER_SYSCTL", p);
+        }
+        process::run(&mut c, RUN).expect("run rfw")
+    };
+    let read = |ns: &Netns, knob: &str| -> u64 {
+        let path = format!("/proc/sys/net/ipv4/{knob}");
+        ns.run_in(move || std::fs::read_to_string(path))
+            .expect("enter namespace")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("cannot read {knob}"))
+    };
+    pair.client
+        .sysctl("net.ipv4.tcp_syn_retries", "2")
+        .expect("sysctl");
+    // Kernels before 6.5 have no linear timeouts.
+    let linear = u64::from(
+        pair.client
+            .sysctl("net.ipv4.tcp_syn_linear_timeouts", "1")
+            .is_ok(),
+    );
+    pair.server
+        .sysctl("net.ipv4.tcp_synack_retries", "1")
+        .expect("sysctl");
+    let (client_syns, client_give_up) = i10_syn_times(2, linear);
+    let (srv_syns, srv_give_up) = i10_syn_times(
+        read(&pair.server, "tcp_syn_retries"),
+        if linear == 1 {
+            read(&pair.server, "tcp_syn_linear_timeouts")
+        } else {
+            0
+        },
+    );
+    let client_own_synack = read(&pair.client, "tcp_synack_retries");
+    assert_ne!(client_own_synack, 1, "the hosts must differ");
+    let synack_in: Vec<String> = with(&["explain", "INPUT"], SYNACK_DROP);
+    let synack_out: Vec<String> = with(&["explain", "OUTPUT"], SYNACK_DROP);
+    let has = |o: &Output, what: &str| {
+        assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+        let text = format!("{}{}", o.stdout_text(), o.stderr_text());
+        assert!(text.contains(what), "expected `{what}' in:\n{text}");
+    };
+
+    // On the client, nothing said of the server: the client's own
+    // tcp_synack_retries, said to be assumed; the SYN figures its own.
+    let o = run(&pair.client, &strs(&synack_in), None);
+    let (n, end) = i10_synrecv(&client_syns, client_own_synack, false);
+    has(
+        &o,
+        &format!("stays in SYN_RECV for about {}", i10_secs(end)),
+    );
+    has(&o, &format!("; {n} SYN|ACKs in all"));
+    has(
+        &o,
+        &format!("tcp_synack_retries={client_own_synack} if the server has it as this host does"),
+    );
+    has(&o, &format!("{} SYNs in all", client_syns.len()));
+    has(
+        &o,
+        &format!("about {} after the first SYN", i10_secs(client_give_up)),
+    );
+    // Told the server's value: its figure, said to be its.
+    let o = run(
+        &pair.client,
+        &strs(&synack_in),
+        Some("tcp_synack_retries=1"),
+    );
+    let (n_in, end_in) = i10_synrecv(&client_syns, 1, false);
+    has(
+        &o,
+        &format!("stays in SYN_RECV for about {}", i10_secs(end_in)),
+    );
+    has(&o, &format!("; {n_in} SYN|ACKs in all"));
+    has(
+        &o,
+        "the server's tcp_synack_retries=1 from RNET_PEER_SYSCTL",
+    );
+    // A malformed value: one warning line, the assumption as before.
+    let o = run(&pair.client, &strs(&synack_in), Some("tcp_synack_retries"));
+    has(&o, "if the server has it as this host does");
+    let warnings: Vec<String> = o
+        .stderr_text()
+        .lines()
+        .filter(|l| l.contains("RNET_PEER_SYSCTL"))
+        .map(String::from)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("rfw: ignoring RNET_PEER_SYSCTL"),
+        "{warnings:?}"
+    );
+
+    // On the server, its own OUTPUT drop: the client's SYNs are the
+    // peer's, assumed from the server's settings or given.
+    let o = run(&pair.server, &strs(&synack_out), None);
+    let (n, end) = i10_synrecv(&srv_syns, 1, true);
+    has(&o, &format!("until about {} after", i10_secs(end)));
+    has(&o, &format!("{n} SYN|ACK attempts"));
+    has(&o, &format!("{} SYNs in all", srv_syns.len()));
+    has(
+        &o,
+        &format!("about {} after the first SYN", i10_secs(srv_give_up)),
+    );
+    has(&o, "if the client has them as this host does");
+    has(&o, "Exercise 2 step (i)");
+    let peer = if linear == 1 {
+        "tcp_syn_retries=2,tcp_syn_linear_timeouts=1"
+    } else {
+        "tcp_syn_retries=2"
+    };
+    let o = run(&pair.server, &strs(&synack_out), Some(peer));
+    let (n_out, end_out) = i10_synrecv(&client_syns, 1, true);
+    has(&o, &format!("until about {} after", i10_secs(end_out)));
+    has(&o, &format!("{n_out} SYN|ACK attempts"));
+    has(&o, &format!("{} SYNs in all", client_syns.len()));
+    has(
+        &o,
+        &format!("about {} after the first SYN", i10_secs(client_give_up)),
+    );
+    has(&o, "the client's tcp_syn_retries=2");
+    // The client's SYNs dropped at the server's INPUT: the client's figures.
+    let o = run(
+        &pair.server,
+        &[
+            "explain", "INPUT", "-p", "tcp", "--dport", "5555", "--syn", "-j", "DROP",
+        ],
+        Some(peer),
+    );
+    has(&o, &format!("{} SYNs in all", client_syns.len()));
+    has(
+        &o,
+        &format!("about {} after the first SYN", i10_secs(client_give_up)),
+    );
+
+    // The truth, SYN|ACK dropped at the client's INPUT.
+    let listener = pair
+        .server
+        .run_in(|| TcpListener::bind(("0.0.0.0", 5555)))
+        .expect("enter server ns")
+        .expect("listen");
+    let target: SocketAddr = format!("{SERVER_V4}:5555").parse().unwrap();
+    let tol = |nominal: u64, got: f64, what: &str| {
+        let (lo, hi) = (nominal as f64 - 1.0, nominal as f64 * 1.15 + 2.0);
+        assert!(
+            got >= lo && got <= hi,
+            "{what}: measured {got:.2} s, predicted {nominal} s (allowed {lo:.2}..{hi:.2})"
+        );
+    };
+    let measure = |label: &str| -> (Vec<Instant>, f64) {
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let poll =
+                s.spawn(|| i10_poll_synrecv(&pair.server, 5555, &done, Duration::from_secs(25)));
+            let t0 = Instant::now();
+            let res = pair
+                .client
+                .run_in(move || TcpStream::connect_timeout(&target, Duration::from_secs(20)))
+                .expect("enter client ns");
+            let failed_after = t0.elapsed().as_secs_f64();
+            assert!(res.is_err(), "{label}: connect must not succeed");
+            done.store(true, Ordering::SeqCst);
+            (poll.join().expect("poller"), failed_after)
+        })
+    };
+    let o = run(
+        &pair.client,
+        &strs(&with(&["-I", "INPUT"], SYNACK_DROP)),
+        Some("tcp_synack_retries=1"),
+    );
+    has(
+        &o,
+        &format!("stays in SYN_RECV for about {}", i10_secs(end_in)),
+    );
+    let (seen, failed_after) = measure("INPUT drop");
+    assert!(!seen.is_empty(), "no SYN_RECV row was seen on the server");
+    let life = seen[seen.len() - 1].duration_since(seen[0]).as_secs_f64();
+    let counted = i10_counter(&ipt, &pair.client, "INPUT");
+    eprintln!(
+        "{test}: INPUT drop: SYN_RECV lived {life:.2} s (predicted {end_in} s), the client's rule counted {counted} SYN|ACKs (predicted {n_in}), connect failed after {failed_after:.2} s (predicted {client_give_up} s)"
+    );
+    tol(
+        end_in,
+        life,
+        "SYN_RECV life with the SYN|ACK dropped at the client's INPUT",
+    );
+    tol(client_give_up, failed_after, "the client's connect");
+    assert!(
+        counted.abs_diff(n_in) <= 2,
+        "the client's INPUT rule counted {counted} SYN|ACKs; rfw predicted {n_in}"
+    );
+    // rfw -L -v quotes the same predicted count beside the counter.
+    let l = run(
+        &pair.client,
+        &["-L", "INPUT", "-vn"],
+        Some("tcp_synack_retries=1"),
+    );
+    has(
+        &l,
+        &format!("{counted} SYN|ACKs dropped so far, {n_in} per connection attempt;"),
+    );
+    let o = run(
+        &pair.client,
+        &strs(&with(&["-D", "INPUT"], SYNACK_DROP)),
+        None,
+    );
+    assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+
+    // The truth, SYN|ACK dropped by the server's own OUTPUT chain.
+    let o = run(
+        &pair.server,
+        &strs(&with(&["-I", "OUTPUT"], SYNACK_DROP)),
+        Some(peer),
+    );
+    has(&o, &format!("{n_out} SYN|ACK attempts"));
+    let (seen, failed_after) = measure("OUTPUT drop");
+    assert!(!seen.is_empty(), "no SYN_RECV row was seen on the server");
+    let life = seen[seen.len() - 1].duration_since(seen[0]).as_secs_f64();
+    let longest_gap = seen
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).as_secs_f64())
+        .fold(0.0, f64::max);
+    let counted = i10_counter(&ipt, &pair.server, "OUTPUT");
+    eprintln!(
+        "{test}: OUTPUT drop: SYN_RECV rows from first to last {life:.2} s (predicted {end_out} s), longest absence {longest_gap:.2} s, the server's rule counted {counted} SYN|ACK attempts (predicted {n_out}), connect failed after {failed_after:.2} s"
+    );
+    tol(
+        end_out,
+        life,
+        "SYN_RECV rows with the server's own OUTPUT drop",
+    );
+    tol(client_give_up, failed_after, "the client's connect");
+    assert!(
+        counted.abs_diff(n_out) <= 2,
+        "the server's OUTPUT rule counted {counted} SYN|ACK attempts; rfw predicted {n_out}"
+    );
+    if linear == 1 {
+        // SYNs at 0, 1, 2, 4 s: no request between about 3 and 4 s.
+        assert!(
+            longest_gap >= 0.5,
+            "the SYN_RECV row should vanish between SYNs (longest absence {longest_gap:.2} s)"
+        );
+    }
+    drop(listener);
+}
+
+/// The client's socket to `port` as `/proc/net/tcp` of `ns` shows it:
+/// (state, timer kind, retransmissions, probes), or None once it is gone.
+fn i10_client_row(ns: &Netns, port: u16) -> Option<(u8, u8, u64, u64)> {
+    let text = ns.read_proc_net("tcp").expect("read /proc/net/tcp");
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let rport = u16::from_str_radix(f.get(2)?.rsplit(':').next()?, 16).ok()?;
+        if rport != port {
+            return None;
+        }
+        Some((
+            u8::from_str_radix(f[3], 16).ok()?,
+            u8::from_str_radix(f[5].split(':').next()?, 16).ok()?,
+            u64::from_str_radix(f[6], 16).ok()?,
+            f[8].parse().ok()?,
+        ))
+    })
+}
+
+/// A FIN dropped by this host's own OUTPUT chain never leaves: rfw says
+/// the kernel runs its probe timer and gives up after the orphan budget
+/// of this host's tcp_orphan_retries; a FIN dropped at the server's INPUT
+/// is retransmitted by the client with the client's tcp_orphan_retries
+/// (given in RNET_PEER_SYSCTL, the server keeping its default). Measured
+/// in /proc/net/tcp of the client: timer kind 4 (`probe') with 0
+/// retransmissions and probes counted, or kind 1 (`on') with the
+/// retransmissions counted, and the FIN_WAIT1 socket's life within
+/// [nominal - 1 s, nominal * 1.15 + 2 s].
+#[test]
+fn fin_drop_figures_name_the_right_host_and_match_the_kernel() {
+    let test = "fin_drop_figures_name_the_right_host_and_match_the_kernel";
+    let Some(env) = lab_or_skip(test, &["iptables"]) else {
+        return;
+    };
+    let pair = LabPair::new(&env.ip, "rfwfin").expect("lab pair");
+    let rfw = tool_under_test("rfw", "RFW_BIN");
+    let state = TempDir::new("rfw-state").expect("temp dir");
+    let ipt = env.program("iptables").to_path_buf();
+    let run = |ns: &Netns, args: &[&str], peer: Option<&str>| -> Output {
+        let mut c = ns.command(&rfw, args);
+        c.env("RFW_STATE_DIR", state.path());
+        if let Some(p) = peer {
+            c.env("RNET_PEER_SYSCTL", p);
+        }
+        process::run(&mut c, RUN).expect("run rfw")
+    };
+    // 3 retries from 0.2 s: 0.2 * (2^4 - 1) = 3.0 s on the client; the
+    // server keeps 0 (= 8, about 102 s).
+    pair.client
+        .sysctl("net.ipv4.tcp_orphan_retries", "3")
+        .expect("sysctl");
+    let nominal = 3.0;
+    let fin: &[&str] = &[
+        "-p",
+        "tcp",
+        "--dport",
+        "5555",
+        "--tcp-flags",
+        "FIN",
+        "FIN",
+        "-j",
+        "DROP",
+    ];
+    let listener = pair
+        .server
+        .run_in(|| TcpListener::bind(("0.0.0.0", 5555)))
+        .expect("enter server ns")
+        .expect("listen");
+    let target: SocketAddr = format!("{SERVER_V4}:5555").parse().unwrap();
+    // Connects, closes the client's socket (an orphan in FIN_WAIT1) and
+    // follows it until it is gone: (life, timer kinds seen, most
+    // retransmissions, most probes).
+    let close_and_follow = || -> (f64, Vec<u8>, u64, u64) {
+        let stream = pair
+            .client
+            .run_in(move || TcpStream::connect_timeout(&target, Duration::from_secs(5)))
+            .expect("enter client ns")
+            .expect("connect");
+        let (accepted, _) = listener.accept().expect("accept");
+        drop(stream);
+        let t0 = Instant::now();
+        let (mut kinds, mut retr, mut probes) = (Vec::new(), 0, 0);
+        let mut last_seen = t0;
+        while t0.elapsed() < Duration::from_secs(15) {
+            match i10_client_row(&pair.client, 5555) {
+                Some((st, kind, r, p)) => {
+                    last_seen = Instant::now();
+                    assert_eq!(st, 0x04, "the client's socket should stay in FIN_WAIT1");
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
+                    retr = retr.max(r);
+                    probes = probes.max(p);
+                }
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(accepted);
+        (
+            last_seen.duration_since(t0).as_secs_f64(),
+            kinds,
+            retr,
+            probes,
+        )
+    };
+    let within = |got: f64, what: &str| {
+        let (lo, hi) = (nominal - 1.0, nominal * 1.15 + 2.0);
+        assert!(
+            got >= lo && got <= hi,
+            "{what}: measured {got:.2} s, predicted {nominal} s (allowed {lo:.2}..{hi:.2})"
+        );
+    };
+
+    // The client's own OUTPUT drops its FIN.
+    let o = run(&pair.client, &strs(&with(&["-I", "OUTPUT"], fin)), None);
+    assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+    let said = o.stderr_text();
+    for want in [
+        "probe timer",
+        "retransmission count stays 0",
+        "gives up after about 3.0 s (tcp_orphan_retries=3, 0 means 8)",
+    ] {
+        assert!(said.contains(want), "expected `{want}' in:\n{said}");
+    }
+    let (life, kinds, retr, probes) = close_and_follow();
+    let counted = i10_counter(&ipt, &pair.client, "OUTPUT");
+    eprintln!(
+        "{test}: OUTPUT drop: FIN_WAIT1 lived {life:.2} s (predicted {nominal} s), timer kinds {kinds:?}, {retr} retransmissions, {probes} probes, the rule counted {counted} FINs"
+    );
+    within(life, "FIN_WAIT1 with the FIN dropped by this host's OUTPUT");
+    assert_eq!(kinds, [4], "only the probe timer should run");
+    assert_eq!(retr, 0, "no retransmission is counted");
+    assert!(probes >= 1, "probes are counted");
+    assert!(counted >= 2, "each probe tries the FIN again: {counted}");
+    let o = run(&pair.client, &strs(&with(&["-D", "OUTPUT"], fin)), None);
+    assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+
+    // The server's INPUT drops the client's FIN: the client retransmits,
+    // with the client's retries (the server's own would say 102 s).
+    let o = run(
+        &pair.server,
+        &strs(&with(&["-I", "INPUT"], fin)),
+        Some("tcp_orphan_retries=3"),
+    );
+    assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
+    let said = o.stderr_text();
+    // The FIN left: a tail-loss probe after 0.2 s, the first
+    // retransmission 0.2 s later, then timeouts of 0.4, 0.8, 1.6 s (2.8 s,
+    // short of the 3.0 s budget counted from the first retransmission) and
+    // 3.2 s: the end at 0.4 + 2.8 = 3.2 s if the timers ran 0.2 s late,
+    // else at 0.4 + 6.0 = 6.4 s.
+    let (early, late) = (0.4 + 2.8, 0.4 + 6.0);
+    for want in [
+        "`on'".to_string(),
+        format!("gives up about {early:.1} s after it was first sent, or one doubling later, about {late:.1} s"),
+        "the client's tcp_orphan_retries=3 from RNET_PEER_SYSCTL".to_string(),
+    ] {
+        assert!(said.contains(&want), "expected `{want}' in:\n{said}");
+    }
+    // Unset: the server's own default (8) is assumed, and said to be.
+    let mut explain_fin = vec!["explain", "INPUT"];
+    explain_fin.extend_from_slice(fin);
+    let unset = run(&pair.server, &explain_fin, None);
+    assert!(
+        unset
+            .stdout_text()
+            .contains("gives up about 102 s (about 2 minutes) after it was first sent")
+            && unset
+                .stdout_text()
+                .contains("tcp_orphan_retries=0 if the client has it as this host does"),
+        "{}",
+        unset.stdout_text()
+    );
+    let (life, kinds, retr, _) = close_and_follow();
+    let counted = i10_counter(&ipt, &pair.server, "INPUT");
+    eprintln!(
+        "{test}: INPUT drop: FIN_WAIT1 lived {life:.2} s (predicted {early:.1} s or {late:.1} s), timer kinds {kinds:?}, {retr} retransmissions, the server's rule counted {counted} FINs"
+    );
+    let near = |nominal: f64| life >= nominal - 1.0 && life <= nominal * 1.15 + 2.0;
+    assert!(
+        near(early) || near(late),
+        "FIN_WAIT1 with the FIN dropped at the peer's INPUT: measured {life:.2} s, predicted {early:.1} s or {late:.1} s"
+    );
+    assert_eq!(kinds, [1], "only the retransmission timer should run");
+    assert!(retr >= 2, "retransmissions are counted: {retr}");
+    assert!(
+        counted >= 3,
+        "the FIN and its retransmissions arrive: {counted}"
+    );
+}

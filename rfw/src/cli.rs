@@ -211,7 +211,8 @@ RFW-OPTIONS:
   -6, --ipv6            IPv6: run ip6tables (iptables itself refuses -6)
   --help                this text (iptables' own help: rfw -h)
 
-Environment: RFW_EXPLAIN, RNET_EXPLAIN, RFW_STATE_DIR (default /run/rfw), PATH.
+Environment: RFW_EXPLAIN, RNET_EXPLAIN, RFW_STATE_DIR (default /run/rfw), PATH,
+RNET_PEER_SYSCTL (the other host's sysctls: tcp_synack_retries=2,...).
 Exit status: iptables' own (0, 1, 2, 3, 4); 2 when rfw refuses or rejects an
 argument, or removes a rule it read back and refuses; 4 when the state
 directory or a state file is unusable; 127 when iptables is not installed, or

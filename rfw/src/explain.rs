@@ -1,349 +1,104 @@
-//! What a rule does to a TCP connection, in the words of
-//! `reference/lab-scenarios.md`: which side sends the matched segments,
-//! which state each side is left in, and for how long (from the sysctls of
-//! the namespace rfw runs in, named in the text). State names are taken
-//! from rnet-core's table so all three tools spell them alike.
+//! What a rule does to a TCP connection: rfw's rule turned into the
+//! neutral [`FirewallRule`] of `rnet_core::explain::firewall`, where every
+//! sentence and figure lives (so all tools word them alike), and the
+//! counter line of `rfw -L -v`.
 
-use crate::rule::{flags, Rule, Target};
-use rnet_core::tcp_state::TcpState;
-use rnet_core::timing::TcpTimers;
+use crate::rule::{Rule, Target};
+use rnet_core::explain::firewall::{self, Action, FirewallRule, Place, Protocol, Sender, TcpFlags};
+use rnet_core::timing::Hosts;
 
-fn st(s: TcpState) -> &'static str {
-    s.info().netstat
-}
-
-/// Which end sends the segments a rule matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sender {
-    /// The end that connects to the port (packets go *to* the port).
-    Client,
-    /// The end that listens on the port (packets come *from* the port).
-    Server,
-}
-
-/// Segment kinds a connection's ends send, as flag bits.
-const SYN: u8 = flags::SYN;
-const SYNACK: u8 = flags::SYN | flags::ACK;
-const ACK: u8 = flags::ACK;
-const DATA: u8 = flags::ACK | flags::PSH;
-const FIN: u8 = flags::FIN | flags::ACK;
-const RST: u8 = flags::RST | flags::ACK;
-
-fn matches(rule: &Rule, seg: u8) -> bool {
-    match &rule.tcp_flags {
-        None => true,
-        Some(f) => ((seg & f.value.0) == f.value.1) != f.not,
+/// The rule as rnet-core's explanations read it: where `chain` sits, who
+/// sends what the rule matches (packets *to* the port come from the
+/// connecting side, packets *from* it from the listening side), its single
+/// port, flags and target.
+pub fn firewall_rule(chain: &str, rule: &Rule) -> FirewallRule {
+    let sender = match (&rule.dport, &rule.sport, &rule.mports) {
+        (Some(d), _, _) if !d.not => Sender::Client,
+        (_, Some(s), _) if !s.not => Sender::Server,
+        (None, None, Some(m)) if !m.not && m.value.0 == 'd' => Sender::Client,
+        (None, None, Some(m)) if !m.not && m.value.0 == 's' => Sender::Server,
+        _ => Sender::Unknown,
+    };
+    let protocol = match &rule.proto {
+        None => Protocol::Any,
+        Some(p) if !p.not && p.value == "tcp" => Protocol::Tcp,
+        Some(p) if p.not && p.value != "tcp" => Protocol::Any,
+        Some(p) if p.not => Protocol::Other(format!("! -p {}", p.value)),
+        Some(p) => Protocol::Other(format!("-p {}", p.value)),
+    };
+    let action = match rule.target.as_ref() {
+        Some(Target::Drop) => Action::Drop,
+        Some(Target::Reject(k)) if k == "tcp-reset" => Action::RejectReset,
+        Some(Target::Reject(_)) => Action::RejectIcmp,
+        Some(Target::Accept) => Action::Accept,
+        Some(Target::Return) => Action::Return,
+        Some(Target::Log) => Action::Log,
+        Some(Target::Other(name)) => Action::Chain(name.clone()),
+        None => Action::Chain(String::new()),
+    };
+    FirewallRule {
+        place: Place::of_chain(chain),
+        sender,
+        port: rule.single_port(),
+        protocol,
+        flags: rule.tcp_flags.as_ref().map(|f| TcpFlags {
+            mask: f.value.0,
+            comp: f.value.1,
+            invert: f.not,
+        }),
+        action,
     }
 }
 
-/// The noun for what a rule's counter counts ("SYNs", "FINs", "segments").
+/// The noun for what a rule's counter counts ("SYNs", "FINs", "packets").
 pub fn counted(rule: &Rule) -> &'static str {
-    if rule.tcp_flags.is_none() || !rule.is_tcp() {
-        return "packets";
-    }
-    let m = |s| matches(rule, s);
-    match (m(SYN), m(SYNACK), m(ACK), m(DATA), m(FIN), m(RST)) {
-        (true, false, false, false, false, false) => "SYNs",
-        (false, true, false, false, false, false) => "SYN|ACKs",
-        (true, true, false, false, false, false) => "SYNs and SYN|ACKs",
-        (false, false, false, false, true, false) => "FINs",
-        (false, false, true, true, false, false) => "ACKs",
-        (false, false, false, true, false, false) => "data segments",
-        (false, false, false, false, false, true) => "RSTs",
-        _ => "segments",
-    }
+    // The chain does not change the noun.
+    firewall::counted(&firewall_rule("", rule))
 }
 
-fn verb(t: Option<&Target>) -> &'static str {
-    match t {
-        Some(Target::Drop) => "dropped",
-        Some(Target::Reject(_)) => "rejected",
-        Some(Target::Accept) => "accepted",
-        Some(Target::Log) => "logged",
-        _ => "matched",
-    }
-}
-
-fn secs(n: u64) -> String {
-    if n >= 100 {
-        format!("{n} s (about {} minutes)", (n + 30) / 60)
-    } else {
-        format!("{n} s")
-    }
-}
-
-/// One line per rule with its counter: "OUTPUT rule 1: 2 SYNs dropped so
-/// far; …" (`summary` is the first sentence of [`explain`]).
-pub fn counter_line(chain: &str, num: usize, rule: &Rule, summary: &str) -> String {
+/// One line per rule with its counter: "OUTPUT rule 1 (added by rfw): 2
+/// SYNs dropped so far, 11 per connection attempt; …", the rest being the
+/// first sentence of [`explain`].
+pub fn counter_line(chain: &str, num: usize, rule: &Rule, hosts: &Hosts) -> String {
     let (pkts, _) = rule.counters.unwrap_or((0, 0));
-    let noun = counted(rule);
-    let noun = if pkts == 1 {
-        noun.trim_end_matches('s').replace("s and ", " and ")
-    } else {
-        noun.to_string()
-    };
-    let mine = if rule.tag.is_some() {
-        " (added by rfw)"
-    } else {
-        ""
-    };
-    format!(
-        "{chain} rule {num}{mine}: {pkts} {noun} {} so far; {summary}",
-        verb(rule.target.as_ref())
+    firewall::counter_line(
+        chain,
+        num,
+        rule.tag.is_some(),
+        pkts,
+        &firewall_rule(chain, rule),
+        hosts,
     )
 }
 
 /// What `rule` in `chain` does to TCP connections, one sentence per line.
-/// Empty when there is nothing TCP-specific to say.
-pub fn explain(chain: &str, rule: &Rule, t: &TcpTimers) -> Vec<String> {
-    let Some(target) = rule.target.as_ref() else {
+/// Empty when the rule has no target (nothing happens to a packet).
+pub fn explain(chain: &str, rule: &Rule, hosts: &Hosts) -> Vec<String> {
+    if rule.target.is_none() {
         return Vec::new();
-    };
-    let proto_ok = rule.proto.is_none() || rule.is_tcp();
-    if !proto_ok {
-        return vec![format!(
-            "does not match TCP (-p {}), so TCP states are not affected",
-            rule.proto.as_ref().map(|p| p.value.as_str()).unwrap_or("?")
-        )];
     }
-    let out_chain = matches!(chain, "OUTPUT" | "POSTROUTING");
-    let in_chain = matches!(chain, "INPUT" | "PREROUTING");
-    let port = rule.single_port();
-    let p = port.map_or_else(|| "the port".to_string(), |p| format!("port {p}"));
-    // Who sends what the rule matches: packets *to* the port come from the
-    // connecting side, packets *from* it from the listening side.
-    let sender = match (&rule.dport, &rule.sport) {
-        (Some(_), _) => Some(Sender::Client),
-        (None, Some(_)) => Some(Sender::Server),
-        _ => None,
-    };
-    let here = |s: Sender| -> &'static str {
-        match (s, out_chain, in_chain) {
-            (Sender::Client, true, _) => "this host's connection",
-            (Sender::Server, true, _) => "this host's server",
-            (Sender::Client, _, true) => "the client's connection",
-            (Sender::Server, _, true) => "the server's reply",
-            _ => "the connection",
-        }
-    };
-    let where_ = if out_chain {
-        "leaving this host"
-    } else if in_chain {
-        "arriving at this host"
-    } else {
-        "passing through"
-    };
-    let mut lines = Vec::new();
-    match target {
-        Target::Accept | Target::Return => {
-            lines.push(format!(
-                "accepts {} {where_}; states are not changed (rules further down are skipped for them)",
-                counted(rule)
-            ));
-            return lines;
-        }
-        Target::Log => {
-            lines.push(format!(
-                "logs {} {where_} to the kernel log (dmesg) and lets them continue; states are not changed",
-                counted(rule)
-            ));
-            return lines;
-        }
-        Target::Other(name) => {
-            lines.push(format!("sends {} {where_} on to `{name}'", counted(rule)));
-            return lines;
-        }
-        Target::Drop | Target::Reject(_) => {}
-    }
-    let syn = t.syn_schedule();
-    let synack = t.synack_schedule();
-    let orphan = t.orphan_retries_effective();
-    let syn_knobs = match t.syn_linear_timeouts {
-        Some(l) => format!(
-            "tcp_syn_retries={}, tcp_syn_linear_timeouts={l}",
-            t.syn_retries.unwrap_or(6)
-        ),
-        None => format!("tcp_syn_retries={}", t.syn_retries.unwrap_or(6)),
-    };
-    let syn_sent = st(TcpState::SynSent);
-    let reset = matches!(target, Target::Reject(k) if k == "tcp-reset");
-    let reject = matches!(target, Target::Reject(_));
-    let m = |s| matches(rule, s);
-    let Some(sender) = sender else {
-        // No port: the whole host.
-        lines.push(format!(
-            "{} every TCP segment {where_} (no port given): every connection through this chain stalls",
-            if reject { "rejects" } else { "drops" }
-        ));
-        return lines;
-    };
-    let local = out_chain;
-    if sender == Sender::Client && m(SYN) {
-        if reject {
-            lines.push(format!(
-                "a connect to {p} fails at once with \"Connection refused\" ({}); no state is left behind",
-                if reset { "the RST answers the SYN" } else { "the ICMP port-unreachable answers the SYN" }
-            ));
-        } else {
-            lines.push(format!(
-                "{} to {p} stays in {syn_sent}: its SYN is {} ({} SYNs in all, the last at {} s, from {syn_knobs}) and connect() fails with \"Connection timed out\" after about {}",
-                here(Sender::Client),
-                if local { "dropped before it leaves, and retried" } else { "dropped on arrival, and retried" },
-                syn.sent,
-                syn.last_at,
-                secs(syn.timeout)
-            ));
-            lines.push(format!(
-                "the server never sees the SYN and stays in {} (no {} appears there)",
-                st(TcpState::Listen),
-                st(TcpState::SynRecv)
-            ));
-        }
-    }
-    if sender == Sender::Server && m(SYNACK) {
-        if local {
-            lines.push(format!(
-                "{} on {p} answers a SYN with a SYN|ACK that is dropped before it leaves: its {} entry flickers (the request is discarded when its first retransmission fails locally, and comes back with each client SYN)",
-                here(Sender::Server),
-                st(TcpState::SynRecv)
-            ));
-        } else {
-            lines.push(format!(
-                "the server's SYN|ACK from {p} is {} here: the server stays in {} steadily, resending it {} times (tcp_synack_retries={}, about {})",
-                if reject { "rejected" } else { "dropped" },
-                st(TcpState::SynRecv),
-                synack.sent.saturating_sub(1),
-                t.synack_retries.unwrap_or(5),
-                secs(synack.timeout)
-            ));
-        }
-        lines.push(format!(
-            "the client stays in {syn_sent}, resending its SYN ({} in all, from {syn_knobs}), and gives up with \"Connection timed out\" after about {}",
-            syn.sent,
-            secs(syn.timeout)
-        ));
-    }
-    let side_name = |s: Sender| match s {
-        Sender::Client => "the client",
-        Sender::Server => "the server",
-    };
-    let other = match sender {
-        Sender::Client => Sender::Server,
-        Sender::Server => Sender::Client,
-    };
-    if m(FIN) && !m(DATA) {
-        lines.push(format!(
-            "when {} closes first, its FIN is {}: it stays in {} resending the FIN ({orphan} times, tcp_orphan_retries={}, about {} s{}) while {} stays {} and never learns of the close",
-            side_name(sender),
-            if reject { "rejected" } else { "dropped" },
-            st(TcpState::FinWait1),
-            t.orphan_retries.unwrap_or(0),
-            TcpTimers::secs_text(t.orphan_give_up_secs()),
-            if local { "; a local drop shows a `probe' timer in netstat -o" } else { "" },
-            side_name(other),
-            st(TcpState::Established)
-        ));
-        lines.push(format!(
-            "when {} closes second, it stays in {} resending its FIN while {} sits in {} until tcp_fin_timeout={} s; if both close at once, {} appears",
-            side_name(sender),
-            st(TcpState::LastAck),
-            side_name(other),
-            st(TcpState::FinWait2),
-            t.fin_timeout.unwrap_or(60),
-            st(TcpState::Closing)
-        ));
-    }
-    if m(ACK) && !m(SYN) && !m(FIN) {
-        lines.push(format!(
-            "{}'s pure ACKs are {}: the last ACK of a close is lost, so {} stays in {} resending its FIN ({orphan} times, about {} s) while {} sits in {}, restarted by each FIN",
-            side_name(sender),
-            if reject { "rejected" } else { "dropped" },
-            side_name(other),
-            st(TcpState::LastAck),
-            TcpTimers::secs_text(t.orphan_give_up_secs()),
-            side_name(sender),
-            st(TcpState::TimeWait)
-        ));
-        if sender == Sender::Client {
-            lines.push(format!(
-                "a new connection's final handshake ACK is lost too: the client thinks {} while the server stays in {}",
-                st(TcpState::Established),
-                st(TcpState::SynRecv)
-            ));
-        }
-    }
-    if m(DATA) && !m(ACK) {
-        if reset {
-            lines.push(format!(
-                "the first data segment {} sends draws a RST: {}'s socket is gone at once (nc exits silently) while {} stays {} (half-open)",
-                side_name(sender),
-                side_name(sender),
-                side_name(other),
-                st(TcpState::Established)
-            ));
-        } else {
-            lines.push(format!(
-                "{}'s data is {}: it retransmits (tcp_retries2={}, many minutes) while the connection stays {} on both sides",
-                side_name(sender),
-                if reject { "rejected" } else { "dropped" },
-                t.retries2.unwrap_or(15),
-                st(TcpState::Established)
-            ));
-        }
-    } else if m(DATA) && m(ACK) && m(SYN) {
-        if reset {
-            lines.push(format!(
-                "an established connection on {p} is reset by {}'s next segment: that socket is gone (\"Connection reset by peer\") while {} stays {} (half-open)",
-                side_name(sender),
-                side_name(other),
-                st(TcpState::Established)
-            ));
-        } else {
-            lines.push(format!(
-                "established connections on {p} stall as well: {}'s segments are {} and retransmitted (tcp_retries2={}, many minutes)",
-                side_name(sender),
-                if reject { "rejected" } else { "dropped" },
-                t.retries2.unwrap_or(15)
-            ));
-        }
-    }
-    if lines.is_empty() {
-        let (mask, comp) = rule.tcp_flags.as_ref().map_or((0, 0), |f| f.value);
-        if comp & !mask != 0 {
-            lines.push(format!(
-                "matches nothing: --tcp-flags wants {} set but only examines {}",
-                crate::rule::flags_text(comp),
-                crate::rule::flags_text(mask)
-            ));
-        } else {
-            lines.push(format!(
-                "{} {} {where_} on {p}; the common handshake and teardown segments are not among them",
-                if reject { "rejects" } else { "drops" },
-                counted(rule)
-            ));
-        }
-    }
-    lines
+    firewall::explain(&firewall_rule(chain, rule), hosts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rule::split_rule_line;
+    use rnet_core::timing::TcpTimers;
 
     fn rule(s: &str) -> Rule {
         Rule::parse(&split_rule_line(s), false).unwrap()
     }
 
-    fn t() -> TcpTimers {
-        TcpTimers {
+    fn t() -> Hosts {
+        Hosts::same(TcpTimers {
             syn_retries: Some(6),
             syn_linear_timeouts: Some(4),
             synack_retries: Some(5),
             fin_timeout: Some(60),
             orphan_retries: Some(0),
             retries2: Some(15),
-        }
+        })
     }
 
     #[test]
@@ -371,10 +126,11 @@ mod tests {
     fn article_synack_drop_and_input_variant() {
         let r = rule("-p tcp --sport 5555 --tcp-flags SYN,ACK SYN,ACK -j DROP");
         let l = explain("OUTPUT", &r, &t());
-        assert!(l[0].contains("SYN_RECV entry flickers"), "{l:?}");
-        assert!(l[1].contains("SYN_SENT"), "{l:?}");
+        assert!(l[0].contains("SYN_RECV row flickers"), "{l:?}");
+        assert!(l[2].contains("SYN_SENT"), "{l:?}");
         let l = explain("INPUT", &r, &t());
-        assert!(l[0].contains("SYN_RECV steadily"), "{l:?}");
+        assert!(l[0].contains("stays in SYN_RECV for about 130 s"), "{l:?}");
+        assert!(l[0].contains("21 SYN|ACKs"), "{l:?}");
         assert_eq!(counted(&r), "SYN|ACKs");
     }
 
@@ -389,6 +145,7 @@ mod tests {
             fin[0].contains("FIN_WAIT1") && fin[0].contains("ESTABLISHED"),
             "{fin:?}"
         );
+        assert!(fin[0].contains("probe timer"), "{fin:?}");
         assert!(
             fin[1].contains("LAST_ACK") && fin[1].contains("CLOSING"),
             "{fin:?}"
@@ -417,16 +174,31 @@ mod tests {
         let all = explain("INPUT", &rule("-p tcp --dport 5555 -j DROP"), &t());
         assert!(all[0].contains("SYN_SENT"), "{all:?}");
         assert!(all.iter().any(|l| l.contains("stall")), "{all:?}");
+        let udp = explain("INPUT", &rule("-p udp --dport 53 -j DROP"), &t());
+        assert!(udp[0].contains("does not match TCP (-p udp)"), "{udp:?}");
+        // `! -p udp` matches TCP.
+        let not_udp = explain("INPUT", &rule("! -p udp -j DROP"), &t());
+        assert!(!not_udp[0].contains("does not match TCP"), "{not_udp:?}");
     }
 
     #[test]
     fn counters() {
         let mut r = rule("-p tcp --dport 5555 --tcp-flags SYN,ACK SYN -j DROP");
         r.counters = Some((2, 120));
+        let line = counter_line("OUTPUT", 1, &r, &t());
         assert!(
-            counter_line("OUTPUT", 1, &r, "x").starts_with("OUTPUT rule 1: 2 SYNs dropped so far")
+            line.starts_with("OUTPUT rule 1: 2 SYNs dropped so far, 11 per connection attempt;"),
+            "{line}"
         );
         r.counters = Some((1, 60));
-        assert!(counter_line("OUTPUT", 1, &r, "x").contains(": 1 SYN dropped"));
+        assert!(counter_line("OUTPUT", 1, &r, &t()).contains(": 1 SYN dropped"));
+        let mut r = rule("-p tcp --sport 5555 --tcp-flags SYN,ACK SYN,ACK -j DROP");
+        r.counters = Some((3, 180));
+        let line = counter_line("INPUT", 1, &r, &t());
+        assert!(
+            line.contains("3 SYN|ACKs dropped so far, 21 per connection attempt;")
+                && line.contains("21 SYN|ACKs in all"),
+            "{line}"
+        );
     }
 }

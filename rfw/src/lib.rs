@@ -43,7 +43,7 @@ use cli::{Opts, Sub};
 use exec::{Binaries, Family, Iptables};
 use rnet_core::args::split_argv;
 use rnet_core::procnet::proc_root;
-use rnet_core::timing::TcpTimers;
+use rnet_core::timing::Hosts;
 use rule::{parse_listing, ListedRule, Rule};
 use std::cell::{OnceCell, RefCell};
 use std::ffi::OsString;
@@ -136,8 +136,14 @@ fn family(opts: &Opts) -> Family {
     opts.family.unwrap_or(Family::V4)
 }
 
-fn timers() -> TcpTimers {
-    TcpTimers::read(&proc_root())
+/// Both hosts' settings for the explanations: this namespace's sysctls,
+/// the peer's from RNET_PEER_SYSCTL (a malformed value is ignored, said once).
+fn timers() -> Hosts {
+    let (hosts, warning) = Hosts::read(&proc_root());
+    if let Some(w) = warning {
+        err(&w);
+    }
+    hosts
 }
 
 /// Parses and validates; prints the error and returns its status.
@@ -780,12 +786,7 @@ fn explain_listing(ipt: &Iptables, table: &str, chain: Option<&str>) {
     };
     let t = timers();
     for l in listed.iter().filter(|l| l.parsed) {
-        let lines = explain::explain(&l.chain, &l.rule, &t);
-        let summary = lines
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "no TCP-specific effect".to_string());
-        err(&explain::counter_line(&l.chain, l.num, &l.rule, &summary));
+        err(&explain::counter_line(&l.chain, l.num, &l.rule, &t));
     }
 }
 

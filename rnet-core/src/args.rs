@@ -348,24 +348,36 @@ impl GetoptError {
     }
 }
 
-/// What a tokenizer returns: the tokens before the first error, and that
-/// error. The tools act on the tokens in order first (an earlier `-V` or
-/// `-h` wins, as with getopt, which reports an error only when it gets there).
-pub type Parsed = (Vec<Token>, Option<GetoptError>);
-
 /// Tokenizes `args` (without the program name) as GNU `getopt_long` does
-/// with argument permutation. Stops at the first error.
-pub fn getopt_long(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Parsed {
+/// with argument permutation. Stops at the first error, and returns the
+/// tokens before it and that error: the tools act on the tokens in order
+/// first (an earlier `-V` or `-h` wins, as with getopt, which reports an
+/// error only when it gets there).
+pub fn getopt_long(
+    args: &[OsString],
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+) -> (Vec<Token>, Option<GetoptError>) {
     getopt_impl(args, shorts, longs, true)
 }
 
 /// Tokenizes as POSIX/BSD `getopt` does: options stop at the first operand
 /// (the rest are operands), no long options beyond `longs` (pass `&[]`).
-pub fn getopt_posix(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt]) -> Parsed {
+/// Returns what [`getopt_long`] returns.
+pub fn getopt_posix(
+    args: &[OsString],
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+) -> (Vec<Token>, Option<GetoptError>) {
     getopt_impl(args, shorts, longs, false)
 }
 
-fn getopt_impl(args: &[OsString], shorts: &[ShortOpt], longs: &[LongOpt], permute: bool) -> Parsed {
+fn getopt_impl(
+    args: &[OsString],
+    shorts: &[ShortOpt],
+    longs: &[LongOpt],
+    permute: bool,
+) -> (Vec<Token>, Option<GetoptError>) {
     let mut out = Vec::new();
     match getopt_into(args, shorts, longs, permute, &mut out) {
         Ok(()) => (out, None),

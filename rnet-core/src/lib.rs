@@ -17,6 +17,8 @@
 //! - [`os`]: the effective uid and `O_NOFOLLOW`.
 //!
 //! This crate has no command-line parser of its own and prints nothing.
+//! Its only `unsafe` code is the private `sys` module: safe wrappers, one
+//! foreign call per `unsafe` block, over the C library calls std lacks.
 #![deny(missing_docs)]
 
 pub mod addr;
@@ -27,6 +29,8 @@ pub mod num;
 pub mod os;
 pub mod procfd;
 pub mod procnet;
+#[allow(unsafe_code)]
+mod sys;
 pub mod tcp_state;
 pub mod timing;
 

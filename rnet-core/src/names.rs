@@ -2,159 +2,71 @@
 //! as the originals do them (net-tools' `gethostbyaddr`/`getnameinfo`,
 //! `getservent`; netcat's `getaddrinfo`, `getnameinfo`, `getservbyport`),
 //! so `/etc/hosts`, `/etc/services` and `nsswitch.conf` give both the
-//! same answers. Each call is one safe function over one libc call.
-#![allow(unsafe_code)]
+//! same answers.
+//!
+//! Every function here is safe to call from any number of threads at once:
+//! the single lookups use the reentrant forms (`getservbyport_r`,
+//! `getservbyname_r`, `getprotobynumber_r`, `getnetbyaddr_r`;
+//! `getaddrinfo` and `getnameinfo` are reentrant as they are), and the walk
+//! of the whole services database ([`all_services`]) holds one process-wide
+//! lock, since the C library keeps that walk's read position in one place.
+//! The foreign calls themselves are in the crate's private `sys` module.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use crate::sys;
 
 /// `getnameinfo` for an IPv4 address; `None` if no name is known
 /// (`NI_NAMEREQD`). Same answer as net-tools' `gethostbyaddr`: both return
 /// the entry's official name.
 pub fn host_name_v4(addr: Ipv4Addr) -> Option<String> {
-    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    sa.sin_family = libc::AF_INET as libc::sa_family_t;
-    sa.sin_addr.s_addr = u32::from_ne_bytes(addr.octets());
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: `sa` is a valid sockaddr_in of the length passed; `host` is a
-    // writable buffer of the length passed; the service buffer is null/0.
-    let rc = unsafe {
-        libc::getnameinfo(
-            (&sa as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: on success getnameinfo wrote a NUL-terminated string.
-    Some(
-        unsafe { CStr::from_ptr(host.as_ptr()) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    let sa = SocketAddr::V4(SocketAddrV4::new(addr, 0));
+    sys::getnameinfo_host(&sa, libc::NI_NAMEREQD).ok()
 }
 
 /// `getnameinfo` for an IPv6 address with flags 0, as net-tools calls it:
 /// the numeric form comes back when no name is known. `None` on failure.
 pub fn host_name_v6(addr: Ipv6Addr) -> Option<String> {
-    // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    sa.sin6_addr.s6_addr = addr.octets();
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: as in host_name_v4, with a sockaddr_in6.
-    let rc = unsafe {
-        libc::getnameinfo(
-            (&sa as *const libc::sockaddr_in6).cast(),
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            0,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: on success getnameinfo wrote a NUL-terminated string.
-    Some(
-        unsafe { CStr::from_ptr(host.as_ptr()) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    let sa = SocketAddr::V6(SocketAddrV6::new(addr, 0, 0, 0));
+    sys::getnameinfo_host(&sa, 0).ok()
 }
 
 /// `getnetbyaddr` (the `/etc/networks` database), used by net-tools for
-/// IPv4 addresses whose last octet is 0.
+/// IPv4 addresses whose last octet is 0. `None` when no network has that
+/// number or the lookup fails, as `getnetbyaddr`'s null.
 pub fn net_name(addr: Ipv4Addr) -> Option<String> {
-    // SAFETY: getnetbyaddr takes a host-order number and returns either
-    // null or a pointer to a static netent whose n_name is a C string; we
-    // copy it out before any other NSS call.
-    unsafe {
-        let ent = libc::getnetbyaddr(u32::from(addr), libc::AF_INET);
-        if ent.is_null() || (*ent).n_name.is_null() {
-            return None;
-        }
-        Some(CStr::from_ptr((*ent).n_name).to_string_lossy().into_owned())
-    }
+    sys::getnetbyaddr(u32::from(addr)).ok().flatten()
 }
 
 /// Every `(port, proto, name)` of the services database, in file order
-/// (`setservent`/`getservent`/`endservent`). Ports are host order.
+/// (`setservent`/`getservent`/`endservent`, as net-tools reads it). Ports
+/// are host order. Walks from two threads take turns (one process-wide
+/// lock); a lookup error ends the list where it happened, as a null from
+/// `getservent` ends net-tools' loop.
 pub fn all_services() -> Vec<(u16, String, String)> {
     let mut out = Vec::new();
-    // SAFETY: the getservent family is not thread-safe; rnetstat calls it
-    // from one thread only. Each returned pointer is valid until the next
-    // call, and we copy the strings before that.
-    unsafe {
-        libc::setservent(1);
-        loop {
-            let ent = libc::getservent();
-            if ent.is_null() {
-                break;
-            }
-            let e = &*ent;
-            if e.s_name.is_null() || e.s_proto.is_null() {
-                continue;
-            }
-            let port = u16::from_be(e.s_port as u16);
-            let name = CStr::from_ptr(e.s_name).to_string_lossy().into_owned();
-            let proto = CStr::from_ptr(e.s_proto).to_string_lossy().into_owned();
-            out.push((port, proto, name));
-        }
-        libc::endservent();
-    }
+    // An error after some entries keeps them, as explained above.
+    let _ = sys::each_service(|s| out.push((s.port, s.proto, s.name)));
     out
 }
 
 /// The name of a port in the services database (`getservbyport`).
 pub fn service_name(port: u16, proto: &str) -> Option<String> {
     let proto = CString::new(proto).ok()?;
-    // SAFETY: getservbyport returns null or a pointer to static storage
-    // valid until the next call; the name is copied out at once. Callers
-    // are single-threaded with respect to the services database.
-    unsafe {
-        let ent = libc::getservbyport(i32::from(port.to_be()), proto.as_ptr());
-        if ent.is_null() || (*ent).s_name.is_null() {
-            return None;
-        }
-        Some(CStr::from_ptr((*ent).s_name).to_string_lossy().into_owned())
-    }
+    Some(sys::getservbyport(port, &proto).ok()??.name)
 }
 
 /// The name of an IP protocol number (`getprotobynumber`, `/etc/protocols`).
 pub fn protocol_name(n: u16) -> Option<String> {
-    // SAFETY: getprotobynumber returns null or a pointer to static storage
-    // valid until the next call; the name is copied out at once.
-    unsafe {
-        let ent = libc::getprotobynumber(i32::from(n));
-        if ent.is_null() || (*ent).p_name.is_null() {
-            return None;
-        }
-        Some(CStr::from_ptr((*ent).p_name).to_string_lossy().into_owned())
-    }
+    sys::getprotobynumber(i32::from(n)).ok().flatten()
 }
 
 /// The port of a service name (`getservbyname`), host order.
 pub fn service_port(name: &str, proto: &str) -> Option<u16> {
     let name = CString::new(name).ok()?;
     let proto = CString::new(proto).ok()?;
-    // SAFETY: as in service_name; s_port is copied out at once.
-    unsafe {
-        let ent = libc::getservbyname(name.as_ptr(), proto.as_ptr());
-        if ent.is_null() {
-            return None;
-        }
-        Some(u16::from_be((*ent).s_port as u16))
-    }
+    Some(sys::getservbyname(&name, &proto).ok()??.port)
 }
 
 /// Hints for [`resolve`].
@@ -181,68 +93,16 @@ pub fn resolve(host: Option<&str>, port: u16, hints: Hints) -> Result<Vec<Socket
     };
     let port_c = CString::new(port.to_string())
         .map_err(|_| "Servname not supported for ai_socktype".to_string())?;
-    // SAFETY: addrinfo is plain old data; all-zero is a valid value.
-    let mut h: libc::addrinfo = unsafe { std::mem::zeroed() };
-    h.ai_family = hints.family;
-    h.ai_socktype = hints.socktype;
-    h.ai_protocol = hints.protocol;
-    h.ai_flags = libc::AI_NUMERICSERV
-        | if hints.numeric_host {
-            libc::AI_NUMERICHOST
-        } else {
-            0
-        }
-        | if hints.passive { libc::AI_PASSIVE } else { 0 };
-    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
-    // SAFETY: the strings are NUL-terminated and live across the call; on
-    // success `res` is a list we walk read-only and free exactly once.
-    let rc = unsafe {
-        libc::getaddrinfo(
-            host_c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
-            port_c.as_ptr(),
-            &h,
-            &mut res,
-        )
+    let flag = |on: bool, f: i32| if on { f } else { 0 };
+    let h = sys::AddrHints {
+        family: hints.family,
+        socktype: hints.socktype,
+        protocol: hints.protocol,
+        flags: libc::AI_NUMERICSERV
+            | flag(hints.numeric_host, libc::AI_NUMERICHOST)
+            | flag(hints.passive, libc::AI_PASSIVE),
     };
-    if rc != 0 {
-        // SAFETY: gai_strerror returns a static NUL-terminated string.
-        let msg = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) };
-        return Err(msg.to_string_lossy().into_owned());
-    }
-    let mut out = Vec::new();
-    let mut cur = res;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list getaddrinfo returned; its
-        // ai_addr points to a sockaddr of ai_addrlen bytes of ai_family.
-        unsafe {
-            let ai = &*cur;
-            if !ai.ai_addr.is_null() {
-                match ai.ai_family {
-                    libc::AF_INET => {
-                        let sa = &*(ai.ai_addr as *const libc::sockaddr_in);
-                        out.push(SocketAddr::V4(SocketAddrV4::new(
-                            Ipv4Addr::from(sa.sin_addr.s_addr.to_ne_bytes()),
-                            u16::from_be(sa.sin_port),
-                        )));
-                    }
-                    libc::AF_INET6 => {
-                        let sa = &*(ai.ai_addr as *const libc::sockaddr_in6);
-                        out.push(SocketAddr::V6(SocketAddrV6::new(
-                            Ipv6Addr::from(sa.sin6_addr.s6_addr),
-                            u16::from_be(sa.sin6_port),
-                            sa.sin6_flowinfo,
-                            sa.sin6_scope_id,
-                        )));
-                    }
-                    _ => {}
-                }
-            }
-            cur = ai.ai_next;
-        }
-    }
-    // SAFETY: `res` came from a successful getaddrinfo and is freed once.
-    unsafe { libc::freeaddrinfo(res) };
-    Ok(out)
+    sys::getaddrinfo(host_c.as_ref(), &port_c, h).map_err(|e| e.message())
 }
 
 /// `getnameinfo` with `NI_NUMERICSERV` (and `NI_NUMERICHOST` when asked):

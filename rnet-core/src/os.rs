@@ -1,12 +1,10 @@
 //! The few operating-system facts std does not expose: the effective uid
 //! and the `open(2)` flag that refuses to follow a final symlink.
-#![allow(unsafe_code)]
 
 /// `O_NOFOLLOW`, for `std::os::unix::fs::OpenOptionsExt::custom_flags`.
 pub const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
 
 /// The effective uid of this process (`geteuid`).
 pub fn euid() -> u32 {
-    // SAFETY: geteuid cannot fail and has no preconditions.
-    unsafe { libc::geteuid() }
+    crate::sys::geteuid()
 }

@@ -656,9 +656,6 @@ impl<R: Read> LineReader<R> {
     }
 }
 
-/// What a table reader yields for each data line.
-pub type InetItem = Result<InetEntry, LineError>;
-
 /// Streams the entries of an internet table: the header (line 1) is skipped,
 /// each malformed (or blank) line is an `Err` and reading goes on.
 pub struct InetReader<R> {
@@ -685,8 +682,9 @@ impl<R: Read> InetReader<R> {
         }
     }
 
-    /// The next entry, `Ok(None)` at the end; I/O errors end the stream.
-    pub fn next_entry(&mut self) -> io::Result<Option<InetItem>> {
+    /// The next data line: its entry, or an `Err` for a malformed line
+    /// (reading goes on); `Ok(None)` at the end; I/O errors end the stream.
+    pub fn next_entry(&mut self) -> io::Result<Option<Result<InetEntry, LineError>>> {
         loop {
             match self.lines.next_line()? {
                 None => return Ok(None),
@@ -932,7 +930,7 @@ mod tests {
   23: 0100007F:E4BA 0100007F:15B8 06 00000000:00000000 03:0000156E 00000000     0        0 0 3 000000006d8c15d3
 ";
 
-    fn read_all(text: &str) -> Vec<InetItem> {
+    fn read_all(text: &str) -> Vec<Result<InetEntry, LineError>> {
         let mut r = InetReader::new(text.as_bytes());
         let mut v = Vec::new();
         while let Some(item) = r.next_entry().unwrap() {

@@ -2,11 +2,14 @@
 //!
 //! - [`socket`]: one socket as a listing shows it (rnetstat), from the
 //!   kernel's numbers for that socket.
+//! - [`firewall`]: what a firewall rule does to a TCP connection (rfw),
+//!   from a neutral description of the rule and both hosts' settings.
 //!
 //! The figures come from [`crate::timing`] (one formula each); the words
 //! for numbers and durations come from this module, so all three tools
 //! quote the same figure the same way.
 
+pub mod firewall;
 pub mod socket;
 
 pub use socket::{explain_tcp, explain_timer, explain_udp};

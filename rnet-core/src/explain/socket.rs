@@ -6,9 +6,7 @@
 use super::{duration, plural, ticks_to_secs, times};
 use crate::procnet::{InetEntry, TimerKind};
 use crate::tcp_state::TcpState;
-use crate::timing::{
-    model_timeout, synrecv_life, Host, Hosts, Knob, SynAckLoss, RTO_MIN_SECS, TIME_WAIT_SECS,
-};
+use crate::timing::{synrecv_life, unacked_give_up, Host, Hosts, Knob, SynAckLoss, TIME_WAIT_SECS};
 
 fn queues(e: &InetEntry) -> String {
     let mut s = String::new();
@@ -115,25 +113,33 @@ fn syn_recv(e: &InetEntry, hosts: &Hosts) -> String {
 /// timer), with probes counted instead of retransmissions.
 fn fin_unacked(e: &InetEntry, hosts: &Hosts) -> String {
     let t = &hosts.here;
-    let (limit, why) = if orphaned(e) {
+    let probing = e.timer_kind() == TimerKind::Probe;
+    let (boundary, why) = if orphaned(e) {
         (
-            t.orphan_give_up_secs(),
+            t.orphan_retries_effective(),
             format!(
                 "the budget of {} (0 means 8) for a socket its program has closed",
                 hosts.knob_text(Host::Here, Knob::OrphanRetries, "the peer")
             ),
         )
     } else {
-        let r2 = Knob::Retries2.value(t).clamp(0, 255) as u32;
         (
-            model_timeout(r2, RTO_MIN_SECS),
+            Knob::Retries2.value(t),
             format!(
                 "the budget of {} while the program still holds the socket",
                 hosts.knob_text(Host::Here, Knob::Retries2, "the peer")
             ),
         )
     };
-    let give_up = format!("gives up after about {}: {why}", duration(limit));
+    let end = unacked_give_up(boundary.clamp(0, 255) as u32, probing);
+    let give_up = match end.early {
+        Some(early) => format!(
+            "gives up about {} or {} after the FIN was first sent (one doubling later unless the timers ran late): {why}",
+            duration(early),
+            duration(end.late)
+        ),
+        None => format!("gives up after about {}: {why}", duration(end.late)),
+    };
     match e.timer_kind() {
         TimerKind::Probe => format!(
             "the FIN has not left this host: sending is refused here (a DROP in this host's OUTPUT chain, or the peer's window is zero), so the kernel runs its probe timer instead of retransmitting: {} so far, next in {} s; {give_up}",
@@ -471,7 +477,10 @@ mod tests {
         // Still held by the program: tcp_retries2's budget.
         e.inode = 7;
         let t = explain_tcp(&e, &sys());
-        assert!(t.contains("about 925 s (about 15 minutes)"), "{t}");
+        assert!(
+            t.contains("about 925 s (about 15 minutes) or 1045 s (about 17 minutes)"),
+            "{t}"
+        );
         assert!(t.contains("tcp_retries2=15"), "{t}");
         let t = explain_tcp(&entry(9), &sys());
         assert!(
