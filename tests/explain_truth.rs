@@ -57,6 +57,9 @@ mod signals;
 #[path = "support/running.rs"]
 mod running;
 
+#[path = "support/tracefs.rs"]
+mod tracefs;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::net::UdpSocket;
@@ -67,12 +70,12 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rnet_core::timing::{synrecv_life, SynAckLoss, TcpTimers, TIME_WAIT_SECS};
+use rnet_core::timing::{synrecv_life, unacked_give_up, SynAckLoss, TcpTimers, TIME_WAIT_SECS};
 use running::{In, Out, Running};
 use signals::Signal;
 use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
 use support::process;
-use support::tracefs::{StateEvent, StateTrace};
+use tracefs::{StateEvent, StateTrace};
 use support::LabEnv;
 
 /// How often the fast pollers look (counters, `/proc/net/tcp`).
@@ -145,6 +148,19 @@ impl Report {
         self.push(
             what,
             format!("{nominal:.1} s"),
+            format!("{measured:.2} s"),
+            ok,
+        );
+    }
+
+    /// A duration the formula bounds by two ends (a retransmitted FIN
+    /// ends at `early` when the timers have run late, else at `late`):
+    /// within [early - 1 s, late x 1.15 + 2 s].
+    fn time_between(&mut self, what: &str, early: f64, late: f64, measured: f64) {
+        let ok = measured >= early - 1.0 && measured <= late * 1.15 + 2.0;
+        self.push(
+            what,
+            format!("{early:.1}..{late:.1} s"),
             format!("{measured:.2} s"),
             ok,
         );
@@ -291,10 +307,10 @@ impl Lab {
 
     /// A tracepoint recorder for this lab's connection.
     fn trace(&self) -> Result<StateTrace, String> {
-        StateTrace::start(&format!(
-            "sport == {0} || dport == {0}",
-            self.port
-        ))
+        StateTrace::start(
+            "explain-truth",
+            &format!("sport == {0} || dport == {0}", self.port),
+        )
     }
 
     /// `nc -l` on the server address, stdin held open (a terminal nobody
@@ -591,14 +607,22 @@ fn syn_recv(
             Some(r) => {
                 // A new request: the row came back, is another socket, or
                 // its resend count started again.
-                let new = !present
-                    || seen
-                        .last()
-                        .is_some_and(|s| r.retrnsmt < s.max_retr || r.ptr != s.ptr);
-                if present && r.when > last_when + 20 {
+                // With the SYN|ACK refused by the server's own OUTPUT, a
+                // repeated SYN cannot move the timer (the kernel pushes it
+                // only after a SYN|ACK went out), so a timer that jumps
+                // later is a new request in the same place (the kernel
+                // reuses the freed request's memory, so the address column
+                // stays the same).
+                let restarted = present && r.when > last_when + 20;
+                if restarted {
                     timer_restarts += 1;
                 }
                 last_when = r.when;
+                let new = !present
+                    || (loss == SynAckLoss::ServerOutput && restarted)
+                    || seen
+                        .last()
+                        .is_some_and(|s| r.retrnsmt < s.max_retr || r.ptr != s.ptr);
                 if new {
                     seen.push(SeenRequest {
                         start: t,
@@ -645,48 +669,48 @@ fn syn_recv(
         seen_rq.join(" "),
         seen.iter().map(|s| s.ptr.as_str()).collect::<Vec<_>>()
     );
-    match loss {
-        SynAckLoss::Wire => {
-            rep.count(
-                "request sockets (SYN_RECV rows)",
-                life.requests.len() as u64,
-                seen.len() as u64,
-            );
-            for (i, ((a, b), s)) in life.requests.iter().zip(&seen).enumerate() {
-                rep.time(&format!("request {} created at", i + 1), *a as f64, s.start);
-                rep.time(&format!("request {} gone at", i + 1), *b as f64, s.end);
-                rep.note(
-                    &format!("request {} retrnsmt first..max", i + 1),
-                    "0..",
-                    format!("{}..{}", s.first_retr, s.max_retr),
-                    s.first_retr == 0,
-                );
-            }
-        }
-        SynAckLoss::ServerOutput => {
-            // Rows a second long, back to back while SYNs come every
-            // second: compare the spans the rows cover.
-            let spans_f = merge(life.requests.iter().map(|(a, b)| (*a as f64, *b as f64)), 0.5);
-            let spans_m = merge(seen.iter().map(|s| (s.start, s.end)), 0.5);
-            rep.count(
-                "SYN_RECV spans (merged rows)",
-                spans_f.len() as u64,
-                spans_m.len() as u64,
-            );
-            for (i, (f, m)) in spans_f.iter().zip(&spans_m).enumerate() {
-                rep.time(&format!("span {} from", i + 1), f.0, m.0);
-                rep.time(&format!("span {} to", i + 1), f.1, m.1);
-            }
+    rep.fact(
+        "request sockets (SYN_RECV rows)",
+        &life.requests.len().to_string(),
+        &seen.len().to_string(),
+    );
+    for (i, ((a, b), s)) in life.requests.iter().zip(&seen).enumerate() {
+        rep.time(&format!("request {} created at", i + 1), *a as f64, s.start);
+        rep.time(&format!("request {} gone at", i + 1), *b as f64, s.end);
+        if loss == SynAckLoss::Wire {
+            // The retrnsmt column counts the timer's resends only, and
+            // starts at 0 in a new request.
             rep.note(
-                "longest single row (flicker)",
-                "<= 1 s + late",
-                format!(
-                    "{:.2} s",
-                    seen.iter().map(|s| s.end - s.start).fold(0.0, f64::max)
-                ),
-                seen.iter().all(|s| s.end - s.start <= 1.0 * 1.15 + 2.0),
+                &format!("request {} retrnsmt first..max", i + 1),
+                "0..",
+                format!("{}..{}", s.first_retr, s.max_retr),
+                s.first_retr == 0,
             );
         }
+    }
+    if loss == SynAckLoss::ServerOutput {
+        // Rows a second long, back to back while SYNs come every second:
+        // what a student sees is the spans the rows cover.
+        let spans_f = merge(life.requests.iter().map(|(a, b)| (*a as f64, *b as f64)), 0.5);
+        let spans_m = merge(seen.iter().map(|s| (s.start, s.end)), 0.5);
+        rep.fact(
+            "SYN_RECV spans (rows back to back)",
+            &spans_f.len().to_string(),
+            &spans_m.len().to_string(),
+        );
+        for (i, (f, m)) in spans_f.iter().zip(&spans_m).enumerate() {
+            rep.time(&format!("span {} from", i + 1), f.0, m.0);
+            rep.time(&format!("span {} to", i + 1), f.1, m.1);
+        }
+        rep.note(
+            "longest single request (flicker)",
+            "<= 1 s + late",
+            format!(
+                "{:.2} s",
+                seen.iter().map(|s| s.end - s.start).fold(0.0, f64::max)
+            ),
+            seen.iter().all(|s| s.end - s.start <= 1.0 * 1.15 + 2.0),
+        );
     }
     rep.time(
         "SYN_RECV ends (last row gone)",
@@ -732,6 +756,8 @@ fn orphan_fin(
         &lab.iptables,
         &["-A", chain, "-p", "tcp", "--dport", &p, "--tcp-flags", "FIN", "FIN", "-j", "DROP"],
     )?;
+    let retries = lab.client_t.orphan_retries_effective().clamp(0, 255) as u32;
+    let end = unacked_give_up(retries, local_drop);
     let budget = lab.client_t.orphan_give_up_secs();
     client_nc.signal(Signal::Int);
     client_nc.wait(Duration::from_secs(10))?;
@@ -742,7 +768,7 @@ fn orphan_fin(
         })
         .ok_or("no ESTABLISHED->FIN_WAIT1 event for the client")?;
     let fw1_at = trace.instant_of(&fw1);
-    let limit = Duration::from_secs_f64(budget * 1.15 + 15.0);
+    let limit = Duration::from_secs_f64(end.late * 1.15 + 15.0);
     let (mut timers, mut max_retr, mut max_probes, mut last_row) =
         (Vec::<u8>::new(), 0u32, 0u32, fw1_at);
     let mut retr_then_probes_growth = Vec::new();
@@ -772,12 +798,17 @@ fn orphan_fin(
         })
         .ok_or("no FIN_WAIT1->CLOSE event for the client")?;
     let life = since(trace.instant_of(&close), fw1_at);
-    rep.time(
-        "FIN_WAIT1 life (tracepoint)",
-        budget,
-        life,
-    );
-    rep.time("FIN_WAIT1 life (polled rows)", budget, since(last_row, fw1_at));
+    let polled = since(last_row, fw1_at);
+    if local_drop {
+        // The probe timer: exactly the budget, orphan_give_up_secs().
+        rep.time("FIN_WAIT1 life (tracepoint)", budget, life);
+        rep.time("FIN_WAIT1 life (polled rows)", budget, polled);
+        rep.time("unacked_give_up(n, probe).late", budget, end.late);
+    } else {
+        let early = end.early.unwrap_or(end.late);
+        rep.time_between("FIN_WAIT1 life (tracepoint)", early, end.late, life);
+        rep.time_between("FIN_WAIT1 life (polled rows)", early, end.late, polled);
+    }
     let timers_txt = timers
         .iter()
         .map(|t| t.to_string())
@@ -1082,7 +1113,7 @@ fn simultaneous_close(env: &LabEnv, case: &str, measure_tw: bool) -> Result<Repo
 /// The lab, or `None` after saying why not (tracefs included).
 fn lab_env(test: &str) -> Option<LabEnv> {
     let env = support::lab_or_skip(test, PROGRAMS)?;
-    match StateTrace::start("sport == 1") {
+    match StateTrace::start("probe", "sport == 1") {
         Ok(t) => drop(t),
         Err(e) => {
             support::skip(test, &format!("no tracefs: {e}"));

@@ -30,7 +30,6 @@ pub mod process;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tempdir;
-pub mod tracefs;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

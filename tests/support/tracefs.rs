@@ -14,6 +14,12 @@
 //! to [`Instant`], so [`StateTrace::instant_of`] places each event on the
 //! test's clock. Dropping the trace (also during a panic) stops the
 //! reader, disables the event and removes the instance.
+//!
+//! A test declares it beside `mod support;` with
+//! `#[path = "support/tracefs.rs"] mod tracefs;`.
+
+// Not every test uses every accessor.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -27,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::{process, unique_suffix, DEFAULT_PATH};
+use super::support::{process, unique_suffix, DEFAULT_PATH};
 
 /// Where tracefs is (or gets) mounted.
 pub const TRACEFS: &str = "/sys/kernel/tracing";
@@ -52,6 +58,20 @@ pub struct StateEvent {
     pub new: String,
 }
 
+/// A state change reduced to ports and states (what a test of one
+/// connection needs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// Source port of the socket (its local port).
+    pub sport: u16,
+    /// Destination port (the peer's port).
+    pub dport: u16,
+    /// The state left, netstat's spelling (`ESTABLISHED`, `FIN_WAIT1`).
+    pub old: String,
+    /// The state entered.
+    pub new: String,
+}
+
 impl StateEvent {
     /// `ESTABLISHED->FIN_WAIT1`.
     pub fn transition(&self) -> String {
@@ -68,6 +88,9 @@ pub fn parse_event(line: &str) -> Option<StateEvent> {
         .split_whitespace()
         .filter_map(|kv| kv.split_once('='))
         .collect();
+    if fields.get("protocol").is_some_and(|p| *p != "IPPROTO_TCP") {
+        return None;
+    }
     let family = fields.get("family")?.to_string();
     let port = |k: &str| fields.get(k).and_then(|p| p.parse::<u16>().ok());
     let (sa, da) = if family == "AF_INET6" {
@@ -149,6 +172,8 @@ fn release_mount() {
 pub struct StateTrace {
     dir: PathBuf,
     events: Arc<Mutex<Vec<StateEvent>>>,
+    /// The event lines as the kernel wrote them.
+    lines: Arc<Mutex<String>>,
     /// (kernel µs, Instant) of the sync marker, once the reader saw it.
     sync: Arc<Mutex<Option<(u64, Instant)>>>,
     stop: Arc<AtomicBool>,
@@ -158,16 +183,23 @@ pub struct StateTrace {
 
 impl StateTrace {
     /// Starts tracing the events that `filter` (the event filter syntax,
-    /// e.g. `sport == 5555 || dport == 5555`) selects.
-    pub fn start(filter: &str) -> Result<StateTrace, String> {
+    /// e.g. `sport == 5555 || dport == 5555`) selects; `tag` goes into the
+    /// instance's name.
+    pub fn start(tag: &str, filter: &str) -> Result<StateTrace, String> {
+        let tag: String = tag
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(24)
+            .collect();
         acquire_mount()?;
         let dir = Path::new(TRACEFS)
             .join("instances")
-            .join(format!("rnet-{}", unique_suffix()));
+            .join(format!("rnet-{tag}-{}", unique_suffix()));
         // From here on Drop undoes whatever was done.
         let mut t = StateTrace {
             dir: dir.clone(),
             events: Arc::new(Mutex::new(Vec::new())),
+            lines: Arc::new(Mutex::new(String::new())),
             sync: Arc::new(Mutex::new(None)),
             stop: Arc::new(AtomicBool::new(false)),
             reader: None,
@@ -189,8 +221,9 @@ impl StateTrace {
             .open(dir.join("trace_pipe"))
             .map_err(|e| format!("open {}/trace_pipe: {e}", dir.display()))?;
         let marker = format!("rnet-sync-{}", unique_suffix());
-        let (events, sync, stop) = (
+        let (events, lines, sync, stop) = (
             Arc::clone(&t.events),
+            Arc::clone(&t.lines),
             Arc::clone(&t.sync),
             Arc::clone(&t.stop),
         );
@@ -199,7 +232,7 @@ impl StateTrace {
         let after = Instant::now();
         let at = before + (after - before) / 2;
         t.reader = Some(thread::spawn(move || {
-            read_pipe(pipe, &marker, at, &events, &sync, &stop)
+            read_pipe(pipe, &marker, at, &events, &lines, &sync, &stop)
         }));
         // The marker must come through before times can be placed.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -224,6 +257,25 @@ impl StateTrace {
             .clone();
         v.sort_by_key(|e| e.ts_us);
         v
+    }
+
+    /// The event lines read so far, as the kernel wrote them.
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The state changes so far, in the kernel's order, as ports and
+    /// states.
+    pub fn transitions(&self) -> Vec<Transition> {
+        self.events()
+            .into_iter()
+            .map(|e| Transition {
+                sport: e.src.port(),
+                dport: e.dst.port(),
+                old: e.old,
+                new: e.new,
+            })
+            .collect()
     }
 
     /// The event's time on the test's clock.
@@ -266,6 +318,7 @@ fn read_pipe(
     marker: &str,
     marker_at: Instant,
     events: &Mutex<Vec<StateEvent>>,
+    lines: &Mutex<String>,
     sync: &Mutex<Option<(u64, Instant)>>,
     stop: &AtomicBool,
 ) {
@@ -280,6 +333,10 @@ fn read_pipe(
                     let line: String = pending.drain(..=nl).collect();
                     if let Some(ev) = parse_event(&line) {
                         events.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
+                        lines
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push_str(&line);
                     } else if line.contains(marker) {
                         if let Some((head, _)) = line.split_once(" tracing_mark_write: ") {
                             if let Some(ts) = parse_timestamp(head) {
@@ -321,5 +378,32 @@ impl Drop for StateTrace {
         if self.mount_taken {
             release_mount();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_trace_line() {
+        let l = "          <idle>-0       [001] ..s1.  123.456789: inet_sock_set_state: \
+                 family=AF_INET protocol=IPPROTO_TCP sport=41234 dport=5555 \
+                 saddr=198.18.0.1 daddr=198.18.0.2 saddrv6=::ffff:198.18.0.1 \
+                 daddrv6=::ffff:198.18.0.2 oldstate=TCP_FIN_WAIT1 newstate=TCP_FIN_WAIT2";
+        let e = parse_event(l).expect("parsed");
+        assert_eq!(e.ts_us, 123_456_789);
+        assert_eq!(e.src, "198.18.0.1:41234".parse().unwrap());
+        assert_eq!(e.dst, "198.18.0.2:5555".parse().unwrap());
+        assert_eq!(e.transition(), "FIN_WAIT1->FIN_WAIT2");
+        assert_eq!(parse_event("# tracer: nop"), None);
+        let v6 = l
+            .replace("AF_INET ", "AF_INET6 ")
+            .replace("saddrv6=::ffff:198.18.0.1", "saddrv6=2001:db8::1");
+        assert_eq!(
+            parse_event(&v6).map(|e| e.src),
+            Some("[2001:db8::1]:41234".parse().unwrap())
+        );
+        assert_eq!(parse_timestamp("x [000] ..... 24729.96:"), Some(24_729_960_000));
     }
 }
