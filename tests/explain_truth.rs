@@ -25,12 +25,20 @@
 //!   simultaneous close (both FINs held in a slow `tbf` queue so that they
 //!   cross) that shows CLOSING and then TIME_WAIT on both sides;
 //! - f. the state timelines of the article's Exercise 1 (client closes
-//!   first, server closes first) from the tracepoint.
+//!   first, server closes first) from the tracepoint, and what nc 1.219
+//!   leaves a second after the first Ctrl-C;
+//! - g. an orphaned FIN_WAIT2 (server interrupted first, the client never
+//!   closes): its row's life against the server's `tcp_fin_timeout`;
+//! - h. a FIN of a socket the program still holds (`nc -N` at the end of
+//!   its input), never acknowledged: against
+//!   `unacked_give_up(tcp_retries2, ..)` (lowered and mixed only: the
+//!   default, 15, takes about a quarter of an hour).
 //!
 //! Each runs with the default sysctls, with lowered ones, and with
 //! different values on the two hosts. The defaults take minutes (131 s of
-//! SYNs, ~107 s of orphaned FIN, 60 s of TIME_WAIT), so their cases run
-//! concurrently, one thread and one LabPair each.
+//! SYNs, ~107 s of orphaned FIN, 60 s of TIME_WAIT and FIN_WAIT2), so
+//! their cases run concurrently, one thread and one LabPair each (about
+//! 2.5 minutes in all).
 //!
 //! Tolerances: a time must lie within [nominal - 1 s, nominal x 1.15 + 2 s]
 //! because the kernel's timer wheel rounds a long timer up by up to an
@@ -75,8 +83,8 @@ use running::{In, Out, Running};
 use signals::Signal;
 use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
 use support::process;
-use tracefs::{StateEvent, StateTrace};
 use support::LabEnv;
+use tracefs::{StateEvent, StateTrace};
 
 /// How often the fast pollers look (counters, `/proc/net/tcp`).
 const TICK: Duration = Duration::from_millis(20);
@@ -371,7 +379,13 @@ fn ipt(ns: &Netns, iptables: &Path, args: &[&str]) -> Result<String, String> {
 /// The packet counter of the first rule of `chain` in an
 /// `iptables -L CHAIN -vnx` listing.
 fn first_rule_packets(listing: &str) -> Option<u64> {
-    listing.lines().nth(2)?.split_whitespace().next()?.parse().ok()
+    listing
+        .lines()
+        .nth(2)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn rule_packets(lab: &Lab, ns: &Netns, chain: &str) -> Result<u64, String> {
@@ -480,7 +494,9 @@ fn syn_sent(env: &LabEnv, case: &str, client: Knobs, server: Knobs) -> Result<Re
     ipt(
         &lab.pair.client,
         &lab.iptables,
-        &["-A", "OUTPUT", "-p", "tcp", "--syn", "-d", SERVER_V4, "--dport", &p, "-j", "DROP"],
+        &[
+            "-A", "OUTPUT", "-p", "tcp", "--syn", "-d", SERVER_V4, "--dport", &p, "-j", "DROP",
+        ],
     )?;
     let (times, give_up) = lab.client_t.syn_send_times();
     let sched = lab.client_t.syn_schedule();
@@ -539,7 +555,11 @@ fn syn_sent(env: &LabEnv, case: &str, client: Knobs, server: Knobs) -> Result<Re
     for (i, (nominal, got)) in times.iter().zip(&sends).enumerate() {
         rep.time(&format!("SYN #{} sent at", i + 1), *nominal as f64, *got);
     }
-    rep.time("connect() gives up (nc exits)", give_up as f64, since(end, t0));
+    rep.time(
+        "connect() gives up (nc exits)",
+        give_up as f64,
+        since(end, t0),
+    );
     rep.note(
         "nc's error",
         "Connection timed out",
@@ -579,7 +599,16 @@ fn syn_recv(
         rule_ns,
         &lab.iptables,
         &[
-            "-A", chain, "-p", "tcp", "--sport", &p, "--tcp-flags", "SYN,ACK", "SYN,ACK", "-j",
+            "-A",
+            chain,
+            "-p",
+            "tcp",
+            "--sport",
+            &p,
+            "--tcp-flags",
+            "SYN,ACK",
+            "SYN,ACK",
+            "-j",
             "DROP",
         ],
     )?;
@@ -590,8 +619,7 @@ fn syn_recv(
         .synack_retries
         .ok_or("no tcp_synack_retries on the server")?;
     let life = synrecv_life(&syns, synack_retries, loss);
-    let limit =
-        Duration::from_secs_f64(client_give_up.max(life.end()) as f64 * 1.15 + 10.0);
+    let limit = Duration::from_secs_f64(client_give_up.max(life.end()) as f64 * 1.15 + 10.0);
     let t0 = Instant::now();
     let mut client_nc = lab.connect(In::Null);
     let mut seen: Vec<SeenRequest> = Vec::new();
@@ -691,7 +719,10 @@ fn syn_recv(
     if loss == SynAckLoss::ServerOutput {
         // Rows a second long, back to back while SYNs come every second:
         // what a student sees is the spans the rows cover.
-        let spans_f = merge(life.requests.iter().map(|(a, b)| (*a as f64, *b as f64)), 0.5);
+        let spans_f = merge(
+            life.requests.iter().map(|(a, b)| (*a as f64, *b as f64)),
+            0.5,
+        );
         let spans_m = merge(seen.iter().map(|s| (s.start, s.end)), 0.5);
         rep.fact(
             "SYN_RECV spans (rows back to back)",
@@ -754,7 +785,19 @@ fn orphan_fin(
     ipt(
         rule_ns,
         &lab.iptables,
-        &["-A", chain, "-p", "tcp", "--dport", &p, "--tcp-flags", "FIN", "FIN", "-j", "DROP"],
+        &[
+            "-A",
+            chain,
+            "-p",
+            "tcp",
+            "--dport",
+            &p,
+            "--tcp-flags",
+            "FIN",
+            "FIN",
+            "-j",
+            "DROP",
+        ],
     )?;
     let retries = lab.client_t.orphan_retries_effective().clamp(0, 255) as u32;
     let end = unacked_give_up(retries, local_drop);
@@ -772,8 +815,11 @@ fn orphan_fin(
     let (mut timers, mut max_retr, mut max_probes, mut last_row) =
         (Vec::<u8>::new(), 0u32, 0u32, fw1_at);
     let mut retr_then_probes_growth = Vec::new();
-    poll_rows(&lab.pair.client, Duration::from_millis(50), limit, |now, rs| {
-        match rs
+    poll_rows(
+        &lab.pair.client,
+        Duration::from_millis(50),
+        limit,
+        |now, rs| match rs
             .iter()
             .find(|r| r.remote_port == lab.port && r.state == FIN_WAIT1)
         {
@@ -790,8 +836,8 @@ fn orphan_fin(
                 true
             }
             None => false,
-        }
-    })?;
+        },
+    )?;
     let close = trace
         .wait_for(Duration::from_secs(5), |e| {
             is_client(e) && e.transition() == "FIN_WAIT1->CLOSE"
@@ -839,9 +885,11 @@ fn orphan_fin(
             max_retr.to_string(),
             max_retr >= 1,
         );
+        // The FIN, one tail-loss probe about 0.2 s later (not counted in
+        // retrnsmt), then each timed retransmission.
         rep.count(
-            "FINs lost (server INPUT) vs 1+retrnsmt",
-            1 + u64::from(max_retr),
+            "FINs lost (server INPUT) vs 2+retrnsmt",
+            2 + u64::from(max_retr),
             fins,
         );
     }
@@ -849,6 +897,149 @@ fn orphan_fin(
         "TRUTH info {case}: (retrnsmt, probes) as they grew: {retr_then_probes_growth:?}; \
          rule counter {fins}"
     );
+    Ok(rep)
+}
+
+/// A FIN sent by a program that still holds its socket (`nc -N` at the
+/// end of its input: shutdown(SHUT_WR)), never acknowledged: the limit is
+/// this host's `tcp_retries2`, not `tcp_orphan_retries`, and nc stays
+/// until the kernel gives up.
+fn held_fin(
+    env: &LabEnv,
+    case: &str,
+    local_drop: bool,
+    client: Knobs,
+    server: Knobs,
+) -> Result<Report, String> {
+    let mut rep = Report::new(case);
+    let lab = Lab::new(env, "heldfin", client, server)?;
+    let p = lab.port_s();
+    let trace = lab.trace()?;
+    let _server = lab.listen()?;
+    let mut client_nc = Running::start(
+        &lab.pair.client,
+        &lab.nc,
+        &["-n", "-N", SERVER_V4, &p],
+        In::Held,
+        Out::Null,
+    );
+    process::wait_until("the connection", Duration::from_secs(10), || {
+        rows(&lab.pair.client)
+            .iter()
+            .any(|r| r.remote_port == lab.port && r.state == ESTABLISHED)
+    })?;
+    let (rule_ns, chain) = if local_drop {
+        (&lab.pair.client, "OUTPUT")
+    } else {
+        (&lab.pair.server, "INPUT")
+    };
+    ipt(
+        rule_ns,
+        &lab.iptables,
+        &[
+            "-A",
+            chain,
+            "-p",
+            "tcp",
+            "--dport",
+            &p,
+            "--tcp-flags",
+            "FIN",
+            "FIN",
+            "-j",
+            "DROP",
+        ],
+    )?;
+    let retries2 = lab
+        .client_t
+        .retries2
+        .ok_or("no tcp_retries2 on the client")?
+        .clamp(0, 255) as u32;
+    let end = unacked_give_up(retries2, local_drop);
+    client_nc.close_stdin();
+    let is_client = |e: &StateEvent| e.dst.port() == lab.port;
+    let fw1 = trace
+        .wait_for(Duration::from_secs(5), |e| {
+            is_client(e) && e.transition() == "ESTABLISHED->FIN_WAIT1"
+        })
+        .ok_or("no ESTABLISHED->FIN_WAIT1 event for the client")?;
+    let close = trace
+        .wait_for(Duration::from_secs_f64(end.late * 1.15 + 15.0), |e| {
+            is_client(e) && e.transition() == "FIN_WAIT1->CLOSE"
+        })
+        .ok_or("no FIN_WAIT1->CLOSE event for the client")?;
+    let life = since(trace.instant_of(&close), trace.instant_of(&fw1));
+    let early = end.early.unwrap_or(end.late);
+    rep.time_between(
+        "FIN_WAIT1 life, socket held (tracepoint)",
+        early,
+        end.late,
+        life,
+    );
+    let st = client_nc.wait(Duration::from_secs(10))?;
+    let exited = since(client_nc.exited_at(), trace.instant_of(&close));
+    rep.note(
+        "nc -N exits when the kernel gives up",
+        "within 1 s",
+        format!(
+            "{} {:.2} s after, {:?}",
+            running::status_text(st),
+            exited,
+            client_nc.stderr().trim()
+        ),
+        exited < 1.0,
+    );
+    Ok(rep)
+}
+
+/// An orphaned FIN_WAIT2: the server is interrupted first, the client
+/// (nc 1.219) keeps its socket in CLOSE_WAIT and never closes, so the
+/// server's FIN_WAIT2 row lasts the SERVER's `tcp_fin_timeout` (as a
+/// FIN_WAIT2 mini-socket: the tracepoint shows FIN_WAIT2->CLOSE at once).
+fn orphan_fin_wait2(
+    env: &LabEnv,
+    case: &str,
+    client: Knobs,
+    server: Knobs,
+) -> Result<Report, String> {
+    let mut rep = Report::new(case);
+    let lab = Lab::new(env, "finwait2", client, server)?;
+    let trace = lab.trace()?;
+    let (mut server_nc, _client_nc) = lab.established()?;
+    let fin_timeout = lab
+        .server_t
+        .fin_timeout
+        .ok_or("no tcp_fin_timeout on the server")? as f64;
+    server_nc.signal(Signal::Int);
+    server_nc.wait(Duration::from_secs(10))?;
+    let is_server = |e: &StateEvent| e.src.port() == lab.port && e.dst.port() != 0;
+    let fw2 = trace
+        .wait_for(Duration::from_secs(5), |e| {
+            is_server(e) && e.transition() == "FIN_WAIT2->CLOSE"
+        })
+        .ok_or("no FIN_WAIT2->CLOSE event for the server")?;
+    let mut gone = Instant::now();
+    let mut client_states = Vec::new();
+    poll_rows(
+        &lab.pair.server,
+        Duration::from_millis(50),
+        Duration::from_secs_f64(fin_timeout * 1.15 + 10.0),
+        |now, rs| {
+            gone = now;
+            rs.iter().any(|r| r.local_port == lab.port && r.state == 5)
+        },
+    )?;
+    for r in rows(&lab.pair.client) {
+        if r.remote_port == lab.port {
+            client_states.push(state_name(r.state));
+        }
+    }
+    rep.time(
+        "server FIN_WAIT2 life (server's tcp_fin_timeout)",
+        fin_timeout,
+        since(gone, trace.instant_of(&fw2)),
+    );
+    rep.fact("client meanwhile", "CLOSE_WAIT", &client_states.join(","));
     Ok(rep)
 }
 
@@ -876,9 +1067,8 @@ fn time_wait_gone(ns: &Netns, port: u16, limit: Duration) -> Result<Instant, Str
     let mut gone = Instant::now();
     poll_rows(ns, Duration::from_millis(50), limit, |now, rs| {
         gone = now;
-        rs.iter().any(|r| {
-            r.state == TIME_WAIT && (r.remote_port == port || r.local_port == port)
-        })
+        rs.iter()
+            .any(|r| r.state == TIME_WAIT && (r.remote_port == port || r.local_port == port))
     })?;
     Ok(gone)
 }
@@ -914,9 +1104,7 @@ fn exercise1(
     let state_of = |ns: &Netns| {
         rows(ns)
             .iter()
-            .find(|r| {
-                (r.remote_port == lab.port || r.local_port == lab.port) && r.state != LISTEN
-            })
+            .find(|r| (r.remote_port == lab.port || r.local_port == lab.port) && r.state != LISTEN)
             .map_or("gone".to_string(), |r| state_name(r.state).to_string())
     };
     let (closer_ns, other_ns) = if client_first {
@@ -962,7 +1150,11 @@ fn exercise1(
     let tw_row = rows(closer_ns)
         .iter()
         .any(|r| r.state == TIME_WAIT && (r.remote_port == lab.port || r.local_port == lab.port));
-    rep.fact("first closer in TIME_WAIT (/proc)", "true", &tw_row.to_string());
+    rep.fact(
+        "first closer in TIME_WAIT (/proc)",
+        "true",
+        &tw_row.to_string(),
+    );
     if measure_tw {
         let gone = time_wait_gone(
             closer_ns,
@@ -1028,10 +1220,17 @@ fn simultaneous_close(env: &LabEnv, case: &str, measure_tw: bool) -> Result<Repo
         (&lab.pair.client, &lab.pair.client_if),
         (&lab.pair.server, &lab.pair.server_if),
     ] {
-        ipt(ns, &lab.iptables, &["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"])?;
+        ipt(
+            ns,
+            &lab.iptables,
+            &["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"],
+        )?;
         let mut cmd = ns.command(
             &lab.tc,
-            &["qdisc", "add", "dev", dev, "root", "tbf", "rate", "8kbit", "burst", "1600", "latency", "10s"],
+            &[
+                "qdisc", "add", "dev", dev, "root", "tbf", "rate", "8kbit", "burst", "1600",
+                "latency", "10s",
+            ],
         );
         process::run(&mut cmd, Duration::from_secs(10))
             .map_err(|e| format!("tc: {e}"))?
@@ -1123,7 +1322,10 @@ fn lab_env(test: &str) -> Option<LabEnv> {
     Some(env)
 }
 
-type Case<'a> = (&'a str, Box<dyn FnOnce() -> Result<Report, String> + Send + 'a>);
+type Case<'a> = (
+    &'a str,
+    Box<dyn FnOnce() -> Result<Report, String> + Send + 'a>,
+);
 
 /// Default sysctls: the slow cases (131 s of SYNs, ~107 s of orphaned
 /// FIN, 60 s of TIME_WAIT) all at once, about 2.5 minutes.
@@ -1138,16 +1340,53 @@ fn defaults_measured_concurrently() {
         ("tcp_syn_linear_timeouts", "4"),
         ("tcp_synack_retries", "5"),
         ("tcp_orphan_retries", "0"),
+        ("tcp_fin_timeout", "60"),
     ];
     let cases: Vec<Case> = vec![
-        ("a SYN_SENT", Box::new(move || syn_sent(e, "a/default SYN_SENT", d, d))),
-        ("b SYN_RECV wire", Box::new(move || syn_recv(e, "b/default SYN_RECV wire", SynAckLoss::Wire, d, d))),
-        ("c SYN_RECV out", Box::new(move || syn_recv(e, "c/default SYN_RECV srv-OUTPUT", SynAckLoss::ServerOutput, d, d))),
-        ("d FIN local", Box::new(move || orphan_fin(e, "d/default FIN own OUTPUT", true, d, d))),
-        ("d FIN wire", Box::new(move || orphan_fin(e, "d/default FIN peer INPUT", false, d, d))),
-        ("e/f client first", Box::new(move || exercise1(e, "e/default client closes first", true, true, d, d))),
-        ("e/f server first", Box::new(move || exercise1(e, "e/default server closes first", false, true, d, d))),
-        ("e simultaneous", Box::new(move || simultaneous_close(e, "e/default simultaneous close", true))),
+        (
+            "a SYN_SENT",
+            Box::new(move || syn_sent(e, "a/default SYN_SENT", d, d)),
+        ),
+        (
+            "b SYN_RECV wire",
+            Box::new(move || syn_recv(e, "b/default SYN_RECV wire", SynAckLoss::Wire, d, d)),
+        ),
+        (
+            "c SYN_RECV out",
+            Box::new(move || {
+                syn_recv(
+                    e,
+                    "c/default SYN_RECV srv-OUTPUT",
+                    SynAckLoss::ServerOutput,
+                    d,
+                    d,
+                )
+            }),
+        ),
+        (
+            "d FIN local",
+            Box::new(move || orphan_fin(e, "d/default FIN own OUTPUT", true, d, d)),
+        ),
+        (
+            "d FIN wire",
+            Box::new(move || orphan_fin(e, "d/default FIN peer INPUT", false, d, d)),
+        ),
+        (
+            "e/f client first",
+            Box::new(move || exercise1(e, "e/default client closes first", true, true, d, d)),
+        ),
+        (
+            "e/f server first",
+            Box::new(move || exercise1(e, "e/default server closes first", false, true, d, d)),
+        ),
+        (
+            "e simultaneous",
+            Box::new(move || simultaneous_close(e, "e/default simultaneous close", true)),
+        ),
+        (
+            "FIN_WAIT2",
+            Box::new(move || orphan_fin_wait2(e, "g/default orphaned FIN_WAIT2", d, d)),
+        ),
     ];
     run_cases("defaults", cases);
 }
@@ -1164,16 +1403,62 @@ fn lowered_sysctls() {
         ("tcp_syn_linear_timeouts", "1"),
         ("tcp_synack_retries", "1"),
         ("tcp_orphan_retries", "2"),
+        ("tcp_fin_timeout", "3"),
+        ("tcp_retries2", "3"),
     ];
     let cases: Vec<Case> = vec![
-        ("a", Box::new(move || syn_sent(e, "a/lowered SYN_SENT", l, l))),
-        ("b", Box::new(move || syn_recv(e, "b/lowered SYN_RECV wire", SynAckLoss::Wire, l, l))),
-        ("c", Box::new(move || syn_recv(e, "c/lowered SYN_RECV srv-OUTPUT", SynAckLoss::ServerOutput, l, l))),
-        ("d1", Box::new(move || orphan_fin(e, "d/lowered FIN own OUTPUT", true, l, l))),
-        ("d2", Box::new(move || orphan_fin(e, "d/lowered FIN peer INPUT", false, l, l))),
-        ("f1", Box::new(move || exercise1(e, "f/lowered client closes first", true, false, l, l))),
-        ("f2", Box::new(move || exercise1(e, "f/lowered server closes first", false, false, l, l))),
-        ("e", Box::new(move || simultaneous_close(e, "e/lowered simultaneous close", false))),
+        (
+            "a",
+            Box::new(move || syn_sent(e, "a/lowered SYN_SENT", l, l)),
+        ),
+        (
+            "b",
+            Box::new(move || syn_recv(e, "b/lowered SYN_RECV wire", SynAckLoss::Wire, l, l)),
+        ),
+        (
+            "c",
+            Box::new(move || {
+                syn_recv(
+                    e,
+                    "c/lowered SYN_RECV srv-OUTPUT",
+                    SynAckLoss::ServerOutput,
+                    l,
+                    l,
+                )
+            }),
+        ),
+        (
+            "d1",
+            Box::new(move || orphan_fin(e, "d/lowered FIN own OUTPUT", true, l, l)),
+        ),
+        (
+            "d2",
+            Box::new(move || orphan_fin(e, "d/lowered FIN peer INPUT", false, l, l)),
+        ),
+        (
+            "f1",
+            Box::new(move || exercise1(e, "f/lowered client closes first", true, false, l, l)),
+        ),
+        (
+            "f2",
+            Box::new(move || exercise1(e, "f/lowered server closes first", false, false, l, l)),
+        ),
+        (
+            "e",
+            Box::new(move || simultaneous_close(e, "e/lowered simultaneous close", false)),
+        ),
+        (
+            "g",
+            Box::new(move || orphan_fin_wait2(e, "g/lowered orphaned FIN_WAIT2", l, l)),
+        ),
+        (
+            "h1",
+            Box::new(move || held_fin(e, "h/lowered held FIN own OUTPUT", true, l, l)),
+        ),
+        (
+            "h2",
+            Box::new(move || held_fin(e, "h/lowered held FIN peer INPUT", false, l, l)),
+        ),
     ];
     run_cases("lowered", cases);
 }
@@ -1192,20 +1477,59 @@ fn different_sysctls_on_each_host() {
         ("tcp_syn_linear_timeouts", "2"),
         ("tcp_synack_retries", "5"),
         ("tcp_orphan_retries", "3"),
+        ("tcp_fin_timeout", "30"),
+        ("tcp_retries2", "4"),
     ];
     let s: Knobs = &[
         ("tcp_syn_retries", "1"),
         ("tcp_syn_linear_timeouts", "0"),
         ("tcp_synack_retries", "2"),
         ("tcp_orphan_retries", "1"),
+        ("tcp_fin_timeout", "5"),
+        ("tcp_retries2", "2"),
     ];
     let cases: Vec<Case> = vec![
         ("a", Box::new(move || syn_sent(e, "a/mixed SYN_SENT", c, s))),
-        ("b", Box::new(move || syn_recv(e, "b/mixed SYN_RECV wire", SynAckLoss::Wire, c, s))),
-        ("c", Box::new(move || syn_recv(e, "c/mixed SYN_RECV srv-OUTPUT", SynAckLoss::ServerOutput, c, s))),
-        ("d1", Box::new(move || orphan_fin(e, "d/mixed FIN own OUTPUT", true, c, s))),
-        ("d2", Box::new(move || orphan_fin(e, "d/mixed FIN peer INPUT", false, c, s))),
-        ("f", Box::new(move || exercise1(e, "f/mixed server closes first", false, false, c, s))),
+        (
+            "b",
+            Box::new(move || syn_recv(e, "b/mixed SYN_RECV wire", SynAckLoss::Wire, c, s)),
+        ),
+        (
+            "c",
+            Box::new(move || {
+                syn_recv(
+                    e,
+                    "c/mixed SYN_RECV srv-OUTPUT",
+                    SynAckLoss::ServerOutput,
+                    c,
+                    s,
+                )
+            }),
+        ),
+        (
+            "d1",
+            Box::new(move || orphan_fin(e, "d/mixed FIN own OUTPUT", true, c, s)),
+        ),
+        (
+            "d2",
+            Box::new(move || orphan_fin(e, "d/mixed FIN peer INPUT", false, c, s)),
+        ),
+        (
+            "f",
+            Box::new(move || exercise1(e, "f/mixed server closes first", false, false, c, s)),
+        ),
+        (
+            "g",
+            Box::new(move || orphan_fin_wait2(e, "g/mixed orphaned FIN_WAIT2", c, s)),
+        ),
+        (
+            "h1",
+            Box::new(move || held_fin(e, "h/mixed held FIN own OUTPUT", true, c, s)),
+        ),
+        (
+            "h2",
+            Box::new(move || held_fin(e, "h/mixed held FIN peer INPUT", false, c, s)),
+        ),
     ];
     run_cases("mixed", cases);
 }

@@ -143,7 +143,9 @@ fn acquire_mount() -> Result<(), String> {
             .map_err(|e| format!("cannot run mount: {e}"))?;
         out.check(&format!("mount -t tracefs nodev {TRACEFS}"))?;
         if !mounted() {
-            return Err(format!("{TRACEFS} has no instances/ after mounting tracefs"));
+            return Err(format!(
+                "{TRACEFS} has no instances/ after mounting tracefs"
+            ));
         }
         m.1 = true;
     }
@@ -404,6 +406,9 @@ mod tests {
             parse_event(&v6).map(|e| e.src),
             Some("[2001:db8::1]:41234".parse().unwrap())
         );
-        assert_eq!(parse_timestamp("x [000] ..... 24729.96:"), Some(24_729_960_000));
+        assert_eq!(
+            parse_timestamp("x [000] ..... 24729.96:"),
+            Some(24_729_960_000)
+        );
     }
 }
