@@ -23,7 +23,10 @@
 //! - e. TIME_WAIT: from the closer's FIN_WAIT2->CLOSE (or CLOSING->CLOSE)
 //!   event to the row's disappearance against `TIME_WAIT_SECS`; and a
 //!   simultaneous close (both FINs held in a slow `tbf` queue so that they
-//!   cross) that shows CLOSING and then TIME_WAIT on both sides;
+//!   cross) that shows CLOSING and then TIME_WAIT on both sides; and the
+//!   close with a FIN drop on both sides removed at once, where the FINs
+//!   do not cross: one side passes CLOSING, the other FIN_WAIT2, both end
+//!   in TIME_WAIT;
 //! - f. the state timelines of the article's Exercise 1 (client closes
 //!   first, server closes first) from the tracepoint, and what nc 1.219
 //!   leaves a second after the first Ctrl-C;
@@ -1307,6 +1310,108 @@ fn simultaneous_close(env: &LabEnv, case: &str, measure_tw: bool) -> Result<Repo
     Ok(rep)
 }
 
+/// The close the issue first suggested for a simultaneous close: both
+/// programs interrupted (the client 100 ms before the server) while each
+/// side's OUTPUT drops its FIN, then both rules removed at once. Both
+/// sockets sit in FIN_WAIT1 on their probe timers; the client's probe
+/// fires first, its FIN reaches the server (still in FIN_WAIT1, its own
+/// FIN unsent): the server passes CLOSING, and its FIN, sent with the
+/// acknowledgement, takes the client through FIN_WAIT2. Both end in
+/// TIME_WAIT, but only one passes CLOSING: the FINs did not cross.
+fn staggered_close(env: &LabEnv, case: &str) -> Result<Report, String> {
+    let mut rep = Report::new(case);
+    let lab = Lab::new(env, "stagger", &[], &[])?;
+    let p = lab.port_s();
+    let trace = lab.trace()?;
+    let (mut server_nc, mut client_nc) = lab.established()?;
+    let client_rule = [
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        &p,
+        "--tcp-flags",
+        "FIN",
+        "FIN",
+        "-j",
+        "DROP",
+    ];
+    let server_rule = [
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "--sport",
+        &p,
+        "--tcp-flags",
+        "FIN",
+        "FIN",
+        "-j",
+        "DROP",
+    ];
+    let with = |op: &str, rule: &[&str]| {
+        let mut v = vec![op];
+        v.extend_from_slice(rule);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |ns: &Netns, args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        ipt(ns, &lab.iptables, &a).map(|_| ())
+    };
+    run(&lab.pair.client, with("-A", &client_rule))?;
+    run(&lab.pair.server, with("-A", &server_rule))?;
+    client_nc.signal(Signal::Int);
+    thread::sleep(Duration::from_millis(100));
+    server_nc.signal(Signal::Int);
+    client_nc.wait(Duration::from_secs(10))?;
+    server_nc.wait(Duration::from_secs(10))?;
+    // Both in FIN_WAIT1 on the probe timer (next probes near 1.4 s).
+    thread::sleep(Duration::from_millis(900));
+    run(&lab.pair.client, with("-D", &client_rule))?;
+    run(&lab.pair.server, with("-D", &server_rule))?;
+    let done = |client: bool| {
+        trace.wait_for(Duration::from_secs(10), |e| {
+            let mine = if client {
+                e.dst.port() == lab.port
+            } else {
+                e.src.port() == lab.port && e.dst.port() != 0
+            };
+            mine && (e.transition() == "FIN_WAIT2->CLOSE" || e.transition() == "CLOSING->CLOSE")
+        })
+    };
+    let (_, _) = (done(true), done(false));
+    let ev = trace.events();
+    let tail = |client: bool| {
+        timeline(&ev, lab.port, client)
+            .into_iter()
+            .skip(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (c, s) = (tail(true), tail(false));
+    eprintln!("TRUTH info {case}: client close: {c}; server close: {s}");
+    rep.fact(
+        "client close (tracepoint)",
+        "ESTABLISHED->FIN_WAIT1 FIN_WAIT1->FIN_WAIT2 FIN_WAIT2->CLOSE",
+        &c,
+    );
+    rep.fact(
+        "server close (tracepoint)",
+        "ESTABLISHED->FIN_WAIT1 FIN_WAIT1->CLOSING CLOSING->CLOSE",
+        &s,
+    );
+    let tw = |ns: &Netns| {
+        rows(ns).iter().any(|r| {
+            r.state == TIME_WAIT && (r.remote_port == lab.port || r.local_port == lab.port)
+        })
+    };
+    rep.fact(
+        "TIME_WAIT rows (client, server)",
+        "true, true",
+        &format!("{}, {}", tw(&lab.pair.client), tw(&lab.pair.server)),
+    );
+    Ok(rep)
+}
+
 // ----------------------------------------------------------- the tests
 
 /// The lab, or `None` after saying why not (tracefs included).
@@ -1450,6 +1555,10 @@ fn lowered_sysctls() {
         (
             "g",
             Box::new(move || orphan_fin_wait2(e, "g/lowered orphaned FIN_WAIT2", l, l)),
+        ),
+        (
+            "e2",
+            Box::new(move || staggered_close(e, "e/FIN drops removed at once")),
         ),
         (
             "h1",
