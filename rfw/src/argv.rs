@@ -27,6 +27,7 @@
 //! same way. rfw runs that vector (plus its tag and `-w`), so what it
 //! judged is what iptables parses.
 
+use crate::error::Status;
 use rnet_core::args::{match_long, LongMatch};
 use std::fmt;
 
@@ -508,12 +509,13 @@ pub enum ArgvError {
 
 impl ArgvError {
     /// iptables' exit status for this mistake: 2 (parameter problem), 3
-    /// for a table that does not exist.
-    pub fn status(&self) -> u8 {
+    /// for a table that does not exist, 4 for a match the kernel refuses
+    /// on this protocol.
+    pub fn status(&self) -> Status {
         match self {
-            ArgvError::BadTable(_) => 3,
-            ArgvError::ProtoMismatch(_) => 4,
-            _ => 2,
+            ArgvError::BadTable(_) => Status::VersionProblem,
+            ArgvError::ProtoMismatch(_) => Status::ResourceProblem,
+            _ => Status::ParameterProblem,
         }
     }
 }

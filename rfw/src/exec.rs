@@ -3,6 +3,7 @@
 //! mistake it for a value. Output is either passed through (the user's own
 //! command) or captured (rfw's reads such as `-S`).
 
+use crate::error::Status;
 use std::cell::OnceCell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -85,7 +86,7 @@ impl std::fmt::Display for FindError {
 #[derive(Clone, Debug, Default)]
 pub struct Captured {
     /// Exit status (1 when killed by a signal).
-    pub status: u8,
+    pub status: Status,
     /// stdout.
     pub stdout: String,
     /// stderr.
@@ -101,10 +102,14 @@ pub struct Iptables {
     pub family: Family,
 }
 
-fn status_of(st: std::process::ExitStatus) -> u8 {
-    st.code()
-        .map(|c| u8::try_from(c & 0xff).unwrap_or(1))
-        .unwrap_or(1)
+/// iptables' exit status as rfw passes it on: the low byte of its exit
+/// code, 1 when a signal killed it.
+pub fn status_of(st: std::process::ExitStatus) -> Status {
+    Status::from_code(
+        st.code()
+            .map(|c| u8::try_from(c & 0xff).unwrap_or(1))
+            .unwrap_or(1),
+    )
 }
 
 impl Iptables {
@@ -141,7 +146,7 @@ impl Iptables {
     }
 
     /// Runs with stdout and stderr passed through; returns the status.
-    pub fn run_passthrough(&self, argv: &[String]) -> io::Result<u8> {
+    pub fn run_passthrough(&self, argv: &[String]) -> io::Result<Status> {
         let st = Command::new(&self.bin)
             .args(argv)
             .stdin(Stdio::null())

@@ -27,10 +27,14 @@
 //! line, read as iptables reads it), [`rule`] (the typed rule model, pure),
 //! [`exec`] (running iptables), [`safety`] (what needs `--force`),
 //! [`explain`] (what a rule does to TCP), [`tag`] (tags and their expiry, the
-//! state file).
+//! state file), [`trust`] (who can change the iptables binary), [`error`]
+//! (iptables' exit statuses, and the one error type, reported only by
+//! [`run`]). rfw has no unsafe code: the few system facts it needs come
+//! from `rnet_core::os` and std.
 
 pub mod argv;
 pub mod cli;
+pub mod error;
 pub mod exec;
 pub mod explain;
 pub mod rule;
@@ -40,6 +44,7 @@ pub mod trust;
 
 use argv::{Cmd, Invocation};
 use cli::{Opts, Sub};
+use error::{Error, Status};
 use exec::{Binaries, Family, Iptables};
 use rnet_core::args::split_argv;
 use rnet_core::procnet::proc_root;
@@ -59,26 +64,33 @@ pub const EXPLAIN_ENV: &str = "RFW_EXPLAIN";
 /// iptables' "bad rule" message (`-C` / `-D` found nothing).
 const BAD_RULE: &str = "Bad rule (does a matching rule exist in that chain?)";
 
-/// How a run ends: an exit status (messages already printed).
-type Status = u8;
-
-/// Prints `rfw: msg` on stderr.
+/// Prints `rfw: msg` on stderr. A failure to write there is not
+/// reported: stderr is where it would go, and the exit status still says
+/// how the run ended.
 fn err(msg: &str) {
     let _ = writeln!(io::stderr(), "rfw: {msg}");
 }
 
-/// Writes to stdout; a closed pipe is not an error (quiet exit).
-fn out(text: &str) -> bool {
+/// Writes to stdout; the caller passes a failure on to `run()`, which
+/// reports it (a closed pipe is a quiet exit).
+fn out(text: &str) -> Result<(), Error> {
     let mut o = io::stdout().lock();
-    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
-        Ok(()) => true,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => false,
-        Err(_) => false,
+    o.write_all(text.as_bytes())?;
+    o.flush()?;
+    Ok(())
+}
+
+/// Runs rfw with the full argument list (program name first). The only
+/// place that turns an [`Error`] into its message and exit status.
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+    match start(args) {
+        Ok(status) => status.into(),
+        Err(e) => e.report().into(),
     }
 }
 
-/// Runs rfw with the full argument list (program name first).
-pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+/// Reads the command line and does what it asks.
+fn start<I: IntoIterator<Item = OsString>>(args: I) -> Result<Status, Error> {
     // rfw always names itself `rfw` in messages (it is never installed
     // under iptables' name).
     let (_prog, rest, fixes) = split_argv(args.into_iter().collect(), "rfw");
@@ -90,22 +102,18 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         match a.into_string() {
             Ok(s) => words.push(s),
             Err(_) => {
-                err(&format!(
-                    "argument {} is not valid UTF-8; iptables arguments are text",
-                    n + 1
+                return Err(Error::new(
+                    Status::ParameterProblem,
+                    format!(
+                        "argument {} is not valid UTF-8; iptables arguments are text",
+                        n + 1
+                    ),
                 ));
-                return ExitCode::from(2);
             }
         }
     }
-    let opts = match cli::split(words) {
-        Ok(o) => o,
-        Err(e) => {
-            err(&e);
-            return ExitCode::from(2);
-        }
-    };
-    ExitCode::from(dispatch(opts))
+    let opts = cli::split(words).map_err(|e| Error::new(Status::ParameterProblem, e))?;
+    dispatch(opts)
 }
 
 fn explain_on(opts: &Opts) -> bool {
@@ -115,15 +123,15 @@ fn explain_on(opts: &Opts) -> bool {
             .unwrap_or(true)
 }
 
-fn dispatch(opts: Opts) -> Status {
+fn dispatch(opts: Opts) -> Result<Status, Error> {
     match opts.sub {
         Sub::Help => {
-            out(cli::HELP);
-            0
+            out(cli::HELP)?;
+            Ok(Status::Success)
         }
         Sub::SweepAt(at) => {
             sweep_at(at);
-            0
+            Ok(Status::Success)
         }
         Sub::Explain => explain_only(&opts),
         Sub::Reset => reset(&opts),
@@ -146,50 +154,42 @@ fn timers() -> Hosts {
     hosts
 }
 
-/// Parses and validates; prints the error and returns its status.
-fn parse_command(opts: &Opts) -> Result<(Invocation, Option<Rule>), Status> {
-    let inv = Invocation::parse(&opts.rest).map_err(|e| {
-        err(&e.to_string());
-        e.status()
-    })?;
+/// Parses and validates: the command line, its command and its rule.
+fn parse_command(opts: &Opts) -> Result<(Invocation, Cmd, Option<Rule>), Error> {
+    let inv = Invocation::parse(&opts.rest).map_err(|e| Error::new(e.status(), e.to_string()))?;
     let Some(cmd) = inv.cmd else {
-        if opts.rest.is_empty() {
-            err("no command given; e.g. rfw -L OUTPUT -vn, or rfw --help");
+        let msg = if opts.rest.is_empty() {
+            "no command given; e.g. rfw -L OUTPUT -vn, or rfw --help".to_string()
         } else {
-            err(&format!(
+            format!(
                 "no command in `{}'; start with -I, -A, -D, -C, -L, -S, ... (rfw --help)",
                 opts.rest.join(" ")
-            ));
-        }
-        return Err(2);
+            )
+        };
+        return Err(Error::new(Status::ParameterProblem, msg));
     };
     let rule = if cmd.takes_rule() && !(cmd == Cmd::Delete && inv.rule_number().is_some()) {
-        match Rule::from_items(&inv.items, family(opts) == Family::V6) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                err(&e.fix());
-                return Err(e.status());
-            }
-        }
+        let r = Rule::from_items(&inv.items, family(opts) == Family::V6)
+            .map_err(|e| Error::new(e.status(), e.fix()))?;
+        Some(r)
     } else {
         None
     };
-    Ok((inv, rule))
+    Ok((inv, cmd, rule))
 }
 
-fn explain_only(opts: &Opts) -> Status {
+fn explain_only(opts: &Opts) -> Result<Status, Error> {
     // `rfw explain OUTPUT -p tcp …` as well as `rfw explain -I OUTPUT …`.
     let mut o = opts.clone();
     if o.rest.first().is_some_and(|w| !w.starts_with('-')) {
         o.rest.insert(0, "-A".to_string());
     }
-    let (inv, rule) = match parse_command(&o) {
-        Ok(x) => x,
-        Err(s) => return s,
-    };
+    let (inv, _, rule) = parse_command(&o)?;
     let Some(rule) = rule else {
-        err("explain needs a rule: rfw explain OUTPUT -p tcp --dport 5555 --syn -j DROP");
-        return 2;
+        return Err(Error::new(
+            Status::ParameterProblem,
+            "explain needs a rule: rfw explain OUTPUT -p tcp --dport 5555 --syn -j DROP",
+        ));
     };
     let chain = inv.chain().unwrap_or("");
     let mut text = String::new();
@@ -201,8 +201,8 @@ fn explain_only(opts: &Opts) -> Status {
             "{chain}: rfw would refuse to add it without --force: {why}\n"
         ));
     }
-    out(&text);
-    0
+    out(&text)?;
+    Ok(Status::Success)
 }
 
 /// What a step of a plan is.
@@ -306,35 +306,31 @@ struct Ran {
 /// The one executor: runs each step; stops at the first failure. User
 /// steps pass stdout through; their stderr is returned to the caller (which
 /// forwards it with a hint), except for the last failing one.
-fn execute(plan: &Plan, bins: &Binaries, store: &Store) -> Result<Ran, Status> {
+fn execute(plan: &Plan, bins: &Binaries, store: &Store) -> Result<Ran, Error> {
     let (status, stderr) = plan.outcome.clone().unwrap_or_default();
     let mut last = Ran { status, stderr };
     for s in &plan.steps {
-        let ipt = bins.get(s.family).map_err(|e| {
-            err(&e.to_string());
-            127
-        })?;
+        let ipt = bins
+            .get(s.family)
+            .map_err(|e| Error::new(Status::CommandNotFound, e.to_string()))?;
         last = match s.kind {
             StepKind::User => {
                 let (st, stderr) = run_user(ipt, &s.argv)?;
                 Ran { status: st, stderr }
             }
             StepKind::Remove => match ipt.run_captured(&s.argv) {
-                Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => Ran {
-                    status: 0,
+                Ok(c) if c.status.is_success() || c.stderr.contains(BAD_RULE) => Ran {
+                    status: Status::Success,
                     stderr: String::new(),
                 },
                 Ok(c) => Ran {
                     status: c.status,
                     stderr: c.stderr,
                 },
-                Err(e) => {
-                    err(&format!("cannot run {}: {e}", ipt.bin.display()));
-                    return Err(1);
-                }
+                Err(e) => return Err(cannot_run(ipt, &e)),
             },
         };
-        if last.status != 0 {
+        if !last.status.is_success() {
             break;
         }
         if let Some(rec) = &s.forget {
@@ -439,22 +435,33 @@ fn listed_chains(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The rules of one chain ([`Listings::chain`]); the error is the status
-/// after iptables' stderr was passed on.
+/// The rules of one chain ([`Listings::chain`]); on failure iptables'
+/// stderr is passed on with a hint, and its status ends the run.
 fn read_rules(
     listings: &Listings,
     ipt: &Iptables,
     table: &str,
     chain: &str,
-) -> Result<Vec<ListedRule>, Status> {
-    match listings.chain(ipt, table, chain) {
-        Ok(l) => Ok(l),
-        Err((st, stderr)) => {
-            exec::forward_stderr(&stderr);
-            hint(&stderr, Some(chain), table);
-            Err(st)
-        }
-    }
+) -> Result<Vec<ListedRule>, Error> {
+    listings
+        .chain(ipt, table, chain)
+        .map_err(|(st, stderr)| failed_read(st, &stderr, Some(chain), table))
+}
+
+/// A read of the rules failed: iptables' stderr passed on with a hint;
+/// the run ends with iptables' status.
+fn failed_read(st: Status, stderr: &str, chain: Option<&str>, table: &str) -> Error {
+    exec::forward_stderr(stderr);
+    hint(stderr, chain, table);
+    Error::Exit(st)
+}
+
+/// iptables could not be started at all.
+fn cannot_run(ipt: &Iptables, e: &io::Error) -> Error {
+    Error::new(
+        Status::OtherProblem,
+        format!("cannot run {}: {e}", ipt.bin.display()),
+    )
 }
 
 /// Reads `-S [CHAIN]` (with `-v` for counters) afresh; the error is
@@ -484,10 +491,13 @@ fn read_listing(
     if counters {
         a.push("-v".to_string());
     }
-    let c = ipt
-        .run_captured(&Iptables::argv(&a, true))
-        .map_err(|e| (1, format!("rfw: cannot run {}: {e}\n", ipt.bin.display())))?;
-    if c.status != 0 {
+    let c = ipt.run_captured(&Iptables::argv(&a, true)).map_err(|e| {
+        (
+            Status::OtherProblem,
+            format!("rfw: cannot run {}: {e}\n", ipt.bin.display()),
+        )
+    })?;
+    if !c.status.is_success() {
         return Err((c.status, c.stderr));
     }
     Ok(c.stdout)
@@ -535,28 +545,16 @@ fn legacy_warning(ipt: &Iptables, stderr: &str) {
 
 /// Runs the user's command line with stdout passed through and stderr
 /// captured (then forwarded, plus a hint on failure).
-fn run_user(ipt: &Iptables, argv: &[String]) -> Result<(Status, String), Status> {
-    let r = std::process::Command::new(&ipt.bin)
+fn run_user(ipt: &Iptables, argv: &[String]) -> Result<(Status, String), Error> {
+    let o = std::process::Command::new(&ipt.bin)
         .args(argv)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::piped())
-        .output();
-    match r {
-        Ok(o) => {
-            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-            let st = o
-                .status
-                .code()
-                .map(|c| u8::try_from(c & 0xff).unwrap_or(1))
-                .unwrap_or(1);
-            Ok((st, stderr))
-        }
-        Err(e) => {
-            err(&format!("cannot run {}: {e}", ipt.bin.display()));
-            Err(1)
-        }
-    }
+        .output()
+        .map_err(|e| cannot_run(ipt, &e))?;
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    Ok((exec::status_of(o.status), stderr))
 }
 
 fn finish_user(
@@ -568,7 +566,7 @@ fn finish_user(
 ) -> Status {
     exec::forward_stderr(stderr);
     legacy_warning(ipt, stderr);
-    if st != 0 {
+    if !st.is_success() {
         hint(stderr, chain, table);
     }
     st
@@ -582,44 +580,44 @@ struct Adding {
     duplicate: Option<usize>,
 }
 
-fn iptables(opts: &Opts) -> Status {
-    let (inv, rule) = match parse_command(opts) {
-        Ok(x) => x,
-        Err(s) => return s,
-    };
-    let Some(cmd) = inv.cmd else { return 2 };
+fn iptables(opts: &Opts) -> Result<Status, Error> {
+    let (inv, cmd, rule) = parse_command(opts)?;
     let fam = family(opts);
     let table = inv.table().to_string();
     let chain = inv.chain().map(String::from);
     let bins = Binaries::default();
     let listings = Listings::default();
-    let ipt = match bins.get(fam) {
-        Ok(i) => Some(i),
-        // A dry run needs no iptables, but never an untrusted one.
-        Err(e) if opts.dry_run && e.is_missing() => None,
-        Err(e) => {
-            err(&e.to_string());
-            return 127;
-        }
+    // A dry run needs no iptables, but never an untrusted one: `found`
+    // is the binary, or why there is none (only under --dry-run).
+    let found = match bins.get(fam) {
+        Ok(i) => Ok(i),
+        Err(e) if opts.dry_run && e.is_missing() => Err(e),
+        Err(e) => return Err(Error::new(Status::CommandNotFound, e.to_string())),
     };
+    let ipt = found.as_ref().ok().copied();
+    let need_ipt = || found.map_err(|e| Error::new(Status::CommandNotFound, e.to_string()));
     if matches!(cmd, Cmd::Version | Cmd::Help) {
-        let Some(ipt) = ipt else { return 127 };
-        let st = ipt.run_passthrough(&opts.rest).unwrap_or(1);
-        if cmd == Cmd::Version && st == 0 {
+        let ipt = need_ipt()?;
+        let st = ipt
+            .run_passthrough(&opts.rest)
+            .unwrap_or(Status::OtherProblem);
+        if cmd == Cmd::Version && st.is_success() {
             out(&format!(
                 "(rfw {} from rnet-tools, running {})\n",
                 env!("CARGO_PKG_VERSION"),
                 ipt.bin.display()
-            ));
+            ))?;
         }
-        return st;
+        return Ok(st);
     }
     if !opts.dry_run && exec::may_change_firewall() == Some(false) {
-        err(&format!(
-            "needs root (or CAP_NET_ADMIN); try: sudo rfw {}",
-            exec::shell_line(opts.rest.iter().map(String::as_str))
+        return Err(Error::new(
+            Status::ResourceProblem,
+            format!(
+                "needs root (or CAP_NET_ADMIN); try: sudo rfw {}",
+                exec::shell_line(opts.rest.iter().map(String::as_str))
+            ),
         ));
-        return 4;
     }
     let store = Store::new(&exec::netns_key());
     // The state file, read once for the run. An unusable state directory
@@ -628,8 +626,7 @@ fn iptables(opts: &Opts) -> Status {
     let mut recorded = store.recorded();
     if !opts.dry_run && (cmd.modifies() || cmd == Cmd::Check) {
         if let Err(e) = &recorded {
-            err(&e.to_string());
-            return 4;
+            return Err(Error::new(Status::ResourceProblem, e.to_string()));
         }
     }
     let add_wait = !inv.wait_given;
@@ -652,8 +649,7 @@ fn iptables(opts: &Opts) -> Status {
     );
     if !opts.force {
         if let Some(why) = judge(&typed, &ssh) {
-            err(&format!("refused: {why}; add --force to do it anyway"));
-            return 2;
+            return Err(refused(&why));
         }
     }
     // Expired rules go before anything reads the rules: the rule numbers
@@ -667,8 +663,7 @@ fn iptables(opts: &Opts) -> Status {
         }
         if let Err(e) = sweep(&store, &bins, &listings, recorded.as_mut().ok()) {
             if cmd.modifies() || cmd == Cmd::Check {
-                err(&e.to_string());
-                return 4;
+                return Err(Error::new(Status::ResourceProblem, e.to_string()));
             }
             err(&format!("warning: {e}; expired rules were not removed"));
         }
@@ -680,10 +675,7 @@ fn iptables(opts: &Opts) -> Status {
         let mut plan = typed;
         let in_chain = chain.as_deref().unwrap_or("");
         let listed = match (&ipt, cmd) {
-            (Some(ipt), Cmd::Replace) => match read_rules(&listings, ipt, &table, in_chain) {
-                Ok(l) => l,
-                Err(s) => return s,
-            },
+            (Some(ipt), Cmd::Replace) => read_rules(&listings, ipt, &table, in_chain)?,
             (Some(ipt), _) => listings.chain(ipt, &table, in_chain).unwrap_or_default(),
             (None, _) => Vec::new(),
         };
@@ -691,8 +683,7 @@ fn iptables(opts: &Opts) -> Status {
         if cmd == Cmd::Replace && !opts.force {
             if let Some(old) = listed.iter().find(|l| l.num == n) {
                 if old.rule.tag.is_none() {
-                    err(&format!("refused: rule {n} of {} was not added by rfw ({}); add --force to replace it anyway", chain.as_deref().unwrap_or(""), exec::shell_line(old.words.iter().map(String::as_str))));
-                    return 2;
+                    return Err(Error::new(Status::ParameterProblem, format!("refused: rule {n} of {} was not added by rfw ({}); add --force to replace it anyway", chain.as_deref().unwrap_or(""), exec::shell_line(old.words.iter().map(String::as_str)))));
                 }
             }
         }
@@ -728,20 +719,11 @@ fn iptables(opts: &Opts) -> Status {
         });
         plan
     } else if matches!(cmd, Cmd::Delete | Cmd::Check) {
-        let recorded = match &recorded {
-            Ok(r) => r,
-            Err(e) => {
-                err(&e.to_string());
-                return 4;
-            }
-        };
-        match ipt.as_ref() {
-            Some(ipt) => {
-                match plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &listings, recorded) {
-                    Ok(b) => b,
-                    Err(s) => return s,
-                }
-            }
+        let recorded = recorded
+            .as_ref()
+            .map_err(|e| Error::new(Status::ResourceProblem, e.to_string()))?;
+        match ipt {
+            Some(ipt) => plan_delete_or_check(opts, &inv, rule.as_ref(), ipt, &listings, recorded)?,
             // Dry run without iptables: the command as typed.
             None => typed,
         }
@@ -752,30 +734,35 @@ fn iptables(opts: &Opts) -> Status {
     // Check: the guard judges the plan, exactly as it will run.
     if !opts.force {
         if let Some(why) = judge(&plan, &ssh) {
-            err(&format!("refused: {why}; add --force to do it anyway"));
-            return 2;
+            return Err(refused(&why));
         }
     }
     if opts.dry_run {
-        out(&plan.render());
-        return 0;
+        out(&plan.render())?;
+        return Ok(Status::Success);
     }
-    let Some(ipt) = ipt else { return 127 };
+    let ipt = need_ipt()?;
     // Execute.
-    let ran = match execute(&plan, &bins, &store) {
-        Ok(r) => r,
-        Err(s) => return s,
-    };
+    let ran = execute(&plan, &bins, &store)?;
     match adding {
         Some(a) => finish_add(opts, &inv, ipt, &store, ran, a, add_wait, &ssh),
         None => {
             let st = finish_user(ipt, ran.status, &ran.stderr, chain.as_deref(), &table);
-            if st == 0 && cmd == Cmd::List && explain_on(opts) {
+            if st.is_success() && cmd == Cmd::List && explain_on(opts) {
                 explain_listing(ipt, &table, chain.as_deref());
             }
-            st
+            Ok(st)
         }
     }
+}
+
+/// The guard said no: exit 2 and one line, as for a parameter iptables
+/// rejects.
+fn refused(why: &str) -> Error {
+    Error::new(
+        Status::ParameterProblem,
+        format!("refused: {why}; add --force to do it anyway"),
+    )
 }
 
 /// After `-L`: one line per rule with its counter, numbered as iptables
@@ -800,20 +787,17 @@ fn finish_add(
     a: Adding,
     add_wait: bool,
     ssh: &OnceCell<Option<safety::Ssh>>,
-) -> Status {
+) -> Result<Status, Error> {
     let fam = ipt.family;
     let table = inv.table().to_string();
     let chain = inv.chain().unwrap_or("").to_string();
     let mut tagged = true;
-    let st = if ran.status != 0 && comment_missing(ipt, &ran.stderr, &table, &chain) {
+    let st = if !ran.status.is_success() && comment_missing(ipt, &ran.stderr, &table, &chain) {
         // Fall back: the same rule without the tag, recorded in the state
         // file so that reset and --ttl still find it.
         let plain = Iptables::argv(&inv.canon, add_wait);
-        let (st2, stderr2) = match run_user(ipt, &plain) {
-            Ok(x) => x,
-            Err(s) => return s,
-        };
-        if st2 == 0 {
+        let (st2, stderr2) = run_user(ipt, &plain)?;
+        if st2.is_success() {
             err("note: the comment match is missing here; rule recorded in the state file instead of tagged");
             let rec = Recorded {
                 exp: a.exp.unwrap_or(0),
@@ -833,14 +817,12 @@ fn finish_add(
     } else {
         finish_user(ipt, ran.status, &ran.stderr, Some(&chain), &table)
     };
-    if st != 0 {
-        return st;
+    if !st.is_success() {
+        return Ok(st);
     }
     // Second line of defence: what did iptables install?
     if tagged {
-        if let Err(s) = readback(ipt, &table, &chain, &a.tag, opts.force, ssh) {
-            return s;
-        }
+        readback(ipt, &table, &chain, &a.tag, opts.force, ssh)?;
     }
     if let Some(d) = a.duplicate {
         err(&format!(
@@ -858,7 +840,7 @@ fn finish_add(
             err(&format!("{chain}: removed again in {t} s (--ttl)"));
         }
     }
-    0
+    Ok(Status::Success)
 }
 
 /// Reads back the rule carrying `tag` as iptables installed it and judges
@@ -871,7 +853,7 @@ fn readback(
     tag: &str,
     force: bool,
     ssh: &OnceCell<Option<safety::Ssh>>,
-) -> Result<(), Status> {
+) -> Result<(), Error> {
     let mine = |t: &str, c: Option<&str>| -> Vec<ListedRule> {
         read_rules_quiet(ipt, t, c, false)
             .unwrap_or_default()
@@ -915,23 +897,26 @@ fn readback(
         };
         let Some(why) = why else { continue };
         let removed = match ipt.run_captured(&delete_argv(&t, &l.chain, &l.words)) {
-            Ok(c) if c.status == 0 => "rfw removed it again".to_string(),
+            Ok(c) if c.status.is_success() => "rfw removed it again".to_string(),
             Ok(c) => format!("removing it failed: {}", c.stderr.trim_end()),
             Err(e) => format!("removing it failed: {e}"),
         };
-        err(&format!(
-            "refused after install: iptables installed `-A {} {}' ({why}); {removed}",
-            l.chain,
-            exec::shell_line(l.words.iter().map(String::as_str))
+        return Err(Error::new(
+            Status::ParameterProblem,
+            format!(
+                "refused after install: iptables installed `-A {} {}' ({why}); {removed}",
+                l.chain,
+                exec::shell_line(l.words.iter().map(String::as_str))
+            ),
         ));
-        return Err(2);
     }
     Ok(())
 }
 
 /// Whether a failed add failed only because the comment match is missing:
-/// the error names it, or says "No chain/target/match" while the chain
-/// exists (reference/iptables.md §3).
+/// the error names it (``Couldn't load match `comment'``, exit 2), or says
+/// "No chain/target/match by that name" (exit 1, as the legacy backend
+/// has) while the chain exists (docs/compat.md, "comment match missing").
 fn comment_missing(ipt: &Iptables, stderr: &str, table: &str, chain: &str) -> bool {
     if stderr.contains("Couldn't load match `comment'") {
         return true;
@@ -950,7 +935,7 @@ fn plan_delete_or_check(
     ipt: &Iptables,
     listings: &Listings,
     all_recorded: &[Recorded],
-) -> Result<Plan, Status> {
+) -> Result<Plan, Error> {
     let cmd = inv.cmd.unwrap_or(Cmd::Check);
     let chain = inv.chain().unwrap_or("").to_string();
     let table = inv.table().to_string();
@@ -1003,11 +988,10 @@ fn plan_delete_or_check(
             return Ok(user(delete_argv(&table, &chain, &l.words), None));
         }
         (Some(l), Some(n)) if !opts.force => {
-            err(&format!(
+            return Err(Error::new(Status::ParameterProblem, format!(
                 "refused: rule {n} of {chain} was not added by rfw ({}); add --force to delete it anyway",
                 exec::shell_line(l.words.iter().map(String::as_str))
-            ));
-            return Err(2);
+            )));
         }
         _ => {}
     }
@@ -1025,18 +1009,13 @@ fn plan_delete_or_check(
     if let Some(p) = check.iter().position(|w| w == "-D" || w == "--delete") {
         check[p] = "-C".to_string();
     }
-    let c = match ipt.run_captured(&Iptables::argv(&check, add_wait)) {
-        Ok(c) => c,
-        Err(e) => {
-            err(&format!("cannot run {}: {e}", ipt.bin.display()));
-            return Err(1);
-        }
-    };
-    if c.status == 0 {
-        err(&format!(
+    let c = ipt
+        .run_captured(&Iptables::argv(&check, add_wait))
+        .map_err(|e| cannot_run(ipt, &e))?;
+    if c.status.is_success() {
+        return Err(Error::new(Status::ParameterProblem, format!(
             "refused: the matching rule in {chain} was not added by rfw; add --force to delete it anyway"
-        ));
-        return Err(2);
+        )));
     }
     Ok(Plan {
         notes: vec![format!(
@@ -1136,7 +1115,7 @@ fn sweep(
                 }
                 changed = true;
                 let error = match ipt.run_captured(&delete_argv(t, &l.chain, &l.words)) {
-                    Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
+                    Ok(c) if c.status.is_success() || c.stderr.contains(BAD_RULE) => None,
                     Ok(c) => Some(c.stderr.trim_end().to_string()),
                     Err(e) => Some(e.to_string()),
                 };
@@ -1163,7 +1142,7 @@ fn sweep(
         for rec in due {
             listings.changed(fam, &rec.table);
             let error = match ipt.run_captured(&delete_argv(&rec.table, &rec.chain, &rec.words)) {
-                Ok(c) if c.status == 0 || c.stderr.contains(BAD_RULE) => None,
+                Ok(c) if c.status.is_success() || c.stderr.contains(BAD_RULE) => None,
                 Ok(c) => Some(c.stderr.trim_end().to_string()),
                 Err(e) => Some(e.to_string()),
             };
@@ -1189,24 +1168,35 @@ fn sweep(
     Ok(done)
 }
 
-fn reset(opts: &Opts) -> Status {
-    let inv = match Invocation::parse(&opts.rest) {
-        Ok(i) => i,
-        Err(e) => {
-            err(&e.to_string());
-            return e.status();
-        }
-    };
+/// Reads `rfw reset` and `rfw list`'s arguments (at most `-t TABLE`).
+fn parse_table_only(opts: &Opts) -> Result<Invocation, Error> {
+    Invocation::parse(&opts.rest).map_err(|e| Error::new(e.status(), e.to_string()))
+}
+
+/// Whether this process may change the firewall (before anything runs).
+fn need_root(what: &str) -> Result<(), Error> {
+    if exec::may_change_firewall() == Some(false) {
+        return Err(Error::new(
+            Status::ResourceProblem,
+            format!("needs root (or CAP_NET_ADMIN); try: sudo rfw {what}"),
+        ));
+    }
+    Ok(())
+}
+
+fn reset(opts: &Opts) -> Result<Status, Error> {
+    let inv = parse_table_only(opts)?;
     if inv.cmd.is_some()
         || !inv.items.is_empty()
         || inv.canon.len() != 2 * usize::from(inv.table.is_some())
     {
-        err("reset takes no iptables arguments besides -t TABLE");
-        return 2;
+        return Err(Error::new(
+            Status::ParameterProblem,
+            "reset takes no iptables arguments besides -t TABLE",
+        ));
     }
-    if !opts.dry_run && exec::may_change_firewall() == Some(false) {
-        err("needs root (or CAP_NET_ADMIN); try: sudo rfw reset");
-        return 4;
+    if !opts.dry_run {
+        need_root("reset")?;
     }
     let store = Store::new(&exec::netns_key());
     let bins = Binaries::default();
@@ -1214,13 +1204,9 @@ fn reset(opts: &Opts) -> Status {
         Some(t) => vec![t.as_str()],
         None => argv::TABLES.to_vec(),
     };
-    let all_recorded = match store.recorded() {
-        Ok(r) => r,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
+    let all_recorded = store
+        .recorded()
+        .map_err(|e| Error::new(Status::ResourceProblem, e.to_string()))?;
     let mut plan = Plan::default();
     let mut kept = 0;
     let mut any_binary = false;
@@ -1229,8 +1215,7 @@ fn reset(opts: &Opts) -> Status {
             Ok(i) => i,
             // ip6tables is optional unless asked for (but never untrusted).
             Err(e) if !e.is_missing() || opts.family == Some(fam) || fam == Family::V4 => {
-                err(&e.to_string());
-                return 127;
+                return Err(Error::new(Status::CommandNotFound, e.to_string()));
             }
             Err(_) => continue,
         };
@@ -1241,9 +1226,7 @@ fn reset(opts: &Opts) -> Status {
                 // A table the kernel lacks holds no rules; one asked for
                 // by name is an error.
                 Err((st, stderr)) if inv.table.is_some() => {
-                    exec::forward_stderr(&stderr);
-                    hint(&stderr, None, t);
-                    return st;
+                    return Err(failed_read(st, &stderr, None, t));
                 }
                 Err(_) => continue,
             };
@@ -1273,31 +1256,30 @@ fn reset(opts: &Opts) -> Status {
         }
     }
     if !any_binary {
-        return 127;
+        return Err(Error::Exit(Status::CommandNotFound));
     }
     if opts.dry_run {
-        out(&plan.render());
-        return 0;
+        out(&plan.render())?;
+        return Ok(Status::Success);
     }
     // Each removal on its own, so one failure does not keep the rest.
     let mut removed = 0;
-    let mut failed = 0u8;
+    let mut status = Status::Success;
     for s in &plan.steps {
         let one = Plan {
             steps: vec![s.clone()],
             ..Plan::default()
         };
-        match execute(&one, &bins, &store) {
-            Ok(r) if r.status == 0 => removed += 1,
-            Ok(r) => {
-                err(&format!(
-                    "cannot remove: {}: {}",
-                    exec::shell_line(s.argv.iter().map(String::as_str)),
-                    r.stderr.trim_end()
-                ));
-                failed = 1;
-            }
-            Err(st) => return st,
+        let r = execute(&one, &bins, &store)?;
+        if r.status.is_success() {
+            removed += 1;
+        } else {
+            err(&format!(
+                "cannot remove: {}: {}",
+                exec::shell_line(s.argv.iter().map(String::as_str)),
+                r.stderr.trim_end()
+            ));
+            status = Status::OtherProblem;
         }
     }
     if !opts.quiet {
@@ -1307,7 +1289,7 @@ fn reset(opts: &Opts) -> Status {
             if kept == 1 { "" } else { "s" }
         ));
     }
-    failed
+    Ok(status)
 }
 
 fn families(opts: &Opts) -> Vec<Family> {
@@ -1317,44 +1299,20 @@ fn families(opts: &Opts) -> Vec<Family> {
     }
 }
 
-fn list(opts: &Opts) -> Status {
-    let inv = match Invocation::parse(&opts.rest) {
-        Ok(i) => i,
-        Err(e) => {
-            err(&e.to_string());
-            return e.status();
-        }
-    };
+fn list(opts: &Opts) -> Result<Status, Error> {
+    let inv = parse_table_only(opts)?;
     let fam = family(opts);
     let bins = Binaries::default();
-    let ipt = match bins.get(fam) {
-        Ok(i) => i,
-        Err(e) => {
-            err(&e.to_string());
-            return 127;
-        }
-    };
-    if exec::may_change_firewall() == Some(false) {
-        err("needs root (or CAP_NET_ADMIN); try: sudo rfw list");
-        return 4;
-    }
+    let ipt = bins
+        .get(fam)
+        .map_err(|e| Error::new(Status::CommandNotFound, e.to_string()))?;
+    need_root("list")?;
     let store = Store::new(&exec::netns_key());
-    let mut recorded = match store.recorded() {
-        Ok(r) => r,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
+    let resource = |e: io::Error| Error::new(Status::ResourceProblem, e.to_string());
+    let mut recorded = store.recorded().map_err(resource)?;
     // Expired rules go first, and list says so.
     let listings = Listings::default();
-    let swept = match sweep(&store, &bins, &listings, Some(&mut recorded)) {
-        Ok(s) => s,
-        Err(e) => {
-            err(&e.to_string());
-            return 4;
-        }
-    };
+    let swept = sweep(&store, &bins, &listings, Some(&mut recorded)).map_err(resource)?;
     for s in swept {
         let what = format!(
             "{}{}",
@@ -1387,9 +1345,7 @@ fn list(opts: &Opts) -> Status {
         let listed = match &listing.rules {
             Ok(l) => l,
             Err((st, stderr)) if inv.table.is_some() => {
-                exec::forward_stderr(stderr);
-                hint(stderr, None, table);
-                return *st;
+                return Err(failed_read(*st, stderr, None, table));
             }
             Err(_) => continue,
         };
@@ -1421,15 +1377,14 @@ fn list(opts: &Opts) -> Status {
         ));
         text.push('\n');
     }
-    if !out(&text) {
-        return 0;
-    }
+    // A reader that closed the pipe gets no notes either (quiet exit 0).
+    out(&text)?;
     if explain_on(opts) {
         for n in notes {
             err(&n);
         }
     }
-    0
+    Ok(Status::Success)
 }
 
 /// One rule as `rfw list` shows it: `-A CHAIN WORDS…`, with `-t TABLE `

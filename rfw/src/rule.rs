@@ -6,6 +6,7 @@
 //! turns a rule back into an argument vector in `iptables -S` order.
 
 use crate::argv::{Invocation, Item};
+use crate::error::Status;
 use std::fmt;
 
 /// TCP flag bits as the kernel numbers them (`flags:0x12/0x02` in `-L -n`).
@@ -359,11 +360,11 @@ pub enum RuleError {
 
 impl RuleError {
     /// The exit status iptables gives for this mistake.
-    pub fn status(&self) -> u8 {
+    pub fn status(&self) -> Status {
         match self {
-            RuleError::ResetNeedsTcp => 4,
+            RuleError::ResetNeedsTcp => Status::ResourceProblem,
             RuleError::Syntax(e) => e.status(),
-            _ => 2,
+            _ => Status::ParameterProblem,
         }
     }
 
@@ -1061,7 +1062,10 @@ mod tests {
             RuleError::BadReject("bogus".into())
         );
         let r = e("-p udp -j REJECT --reject-with tcp-reset");
-        assert_eq!((r.clone(), r.status()), (RuleError::ResetNeedsTcp, 4));
+        assert_eq!(
+            (r.clone(), r.status().code()),
+            (RuleError::ResetNeedsTcp, 4)
+        );
         assert_eq!(
             e("-p tcp -m state --state BOGUS -j DROP"),
             RuleError::BadState("BOGUS".into())

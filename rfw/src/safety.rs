@@ -1,5 +1,10 @@
 //! What rfw refuses without `--force`: changes that can lock a learner out
-//! of the machine or reach beyond the lab (reference/iptables.md §8.2).
+//! of the machine or reach beyond the lab: policy changes, flushing
+//! built-in or all chains, deleting all chains, tables other than filter,
+//! targets other than ACCEPT, DROP, REJECT and LOG, DROP or REJECT in
+//! INPUT or OUTPUT without a protocol and port, and rules that match the
+//! SSH session. The same list is the guard's row in docs/compat.md and
+//! `--force` in rfw(8) (man/rfw.8).
 
 use crate::argv::{is_builtin, Cmd, Invocation};
 use crate::rule::{PortRange, Rule, Target};

@@ -127,7 +127,7 @@ pub enum Action {
     /// (the name's bytes as typed).
     UnknownFamily(Vec<u8>),
     /// A one-line message (without program name) and an exit status.
-    Fail(String, u8),
+    Fail(String, crate::error::ExitStatus),
 }
 
 const ID_AF: u32 = 1000;
@@ -350,7 +350,7 @@ fn context_refusal() -> Action {
     } else {
         "SELinux is not enabled on this machine."
     };
-    Action::Fail(msg.to_string(), 1)
+    Action::Fail(msg.to_string(), crate::error::ExitStatus::Failure)
 }
 
 /// The usage text (net-tools 2.10, Debian build), without the address

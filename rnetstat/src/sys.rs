@@ -1,12 +1,41 @@
-//! The few libc calls only rnetstat needs, behind safe wrappers: user
-//! names (glibc NSS, as net-tools), `readlinkat` (one syscall per
-//! descriptor in the `-p` scan) and the effective uid. Host, network and
-//! service lookups are shared with rnc in `rnet_core::names`.
+//! rnetstat's only unsafe module: the few libc calls only rnetstat needs,
+//! behind safe wrappers: user names (glibc NSS, as net-tools),
+//! `readlinkat` (one syscall per descriptor in the `-p` scan) and the
+//! `NETLINK_SOCK_DIAG` dump of unix socket names. Host, network and
+//! service lookups are shared with rnc in `rnet_core::names`; the
+//! effective uid comes from `rnet_core::os`.
+//!
+//! Each `unsafe` block is one call with its `// SAFETY:` comment, and
+//! every return code is checked ([`cvt`] for the calls that answer -1).
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
+
+/// A libc return type whose -1 means failure, with the reason in `errno`.
+trait MinusOne: Copy + PartialEq {
+    const MINUS_ONE: Self;
+}
+
+impl MinusOne for libc::c_int {
+    const MINUS_ONE: Self = -1;
+}
+
+impl MinusOne for libc::ssize_t {
+    const MINUS_ONE: Self = -1;
+}
+
+/// As std's `cvt`: -1 becomes the `errno` error, anything else is the
+/// call's answer.
+fn cvt<T: MinusOne>(r: T) -> io::Result<T> {
+    if r == T::MINUS_ONE {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
 
 /// The user name of a uid (`getpwuid_r`), `None` if unknown.
 pub fn user_name(uid: u32) -> Option<String> {
@@ -40,18 +69,17 @@ pub fn user_name(uid: u32) -> Option<String> {
 pub fn readlink_at<'b>(dir: BorrowedFd<'_>, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
     // SAFETY: `name` is NUL-terminated, `buf` is writable for its length,
     // and `dir` is an open descriptor for the duration of the call.
-    let n = unsafe {
+    let n = cvt(unsafe {
         libc::readlinkat(
             dir.as_raw_fd(),
             name.as_ptr(),
             buf.as_mut_ptr().cast(),
             buf.len(),
         )
-    };
-    if n < 0 {
-        return None;
-    }
-    Some(&buf[..n as usize])
+    })
+    .ok()?;
+    // readlinkat never answers more than it was given room for.
+    buf.get(..usize::try_from(n).ok()?)
 }
 
 /// Converts a file name to a C string (names from readdir never hold NUL).
@@ -86,7 +114,6 @@ pub const UNIX_DUMP_RECV_TIMEOUT: Duration = Duration::from_secs(2);
 /// is bounded in bytes ([`rnet_core::procnet::MAX_TABLE_BYTES`]) and time
 /// ([`UNIX_DUMP_TIMEOUT`]), so it cannot hang or grow the listing.
 pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
-    use std::os::fd::{FromRawFd, OwnedFd};
     const NETLINK_SOCK_DIAG: libc::c_int = 4;
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
     const NLM_F_REQUEST: u16 = 1;
@@ -96,25 +123,24 @@ pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
     const UDIAG_SHOW_NAME: u32 = 1;
     const UNIX_DIAG_NAME: u16 = 0;
 
-    // SAFETY: plain socket(2); the result is checked and owned at once.
-    let raw = unsafe {
+    // SAFETY: plain socket(2), no pointers; the result is checked and
+    // owned at once.
+    let raw = cvt(unsafe {
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
             NETLINK_SOCK_DIAG,
         )
-    };
-    if raw < 0 {
-        return None;
-    }
-    // SAFETY: `raw` is a new descriptor nobody else owns.
+    })
+    .ok()?;
+    // SAFETY: `raw` is a new, open descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let tv = libc::timeval {
         tv_sec: UNIX_DUMP_RECV_TIMEOUT.as_secs() as libc::time_t,
         tv_usec: UNIX_DUMP_RECV_TIMEOUT.subsec_micros() as libc::suseconds_t,
     };
     // SAFETY: `tv` lives across the call and its size is passed.
-    let rc = unsafe {
+    cvt(unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
             libc::SOL_SOCKET,
@@ -122,10 +148,8 @@ pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
             (&tv as *const libc::timeval).cast(),
             std::mem::size_of::<libc::timeval>() as libc::socklen_t,
         )
-    };
-    if rc != 0 {
-        return None;
-    }
+    })
+    .ok()?;
     // struct nlmsghdr (16 bytes) + struct unix_diag_req (24 bytes).
     let mut req = Vec::with_capacity(40);
     req.extend_from_slice(&40u32.to_ne_bytes());
@@ -140,11 +164,13 @@ pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
     req.extend_from_slice(&0u32.to_ne_bytes()); // udiag_ino
     req.extend_from_slice(&UDIAG_SHOW_NAME.to_ne_bytes());
     req.extend_from_slice(&[0u8; 8]); // udiag_cookie
-                                      // SAFETY: sockaddr_nl is plain old data; all-zero is the kernel's address.
+
+    // SAFETY: sockaddr_nl is plain old data; all-zero is the kernel's
+    // address (its padding field is private, so it cannot be spelled out).
     let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
     // SAFETY: `req` and `kernel` are live for the call, lengths are theirs.
-    let sent = unsafe {
+    let sent = cvt(unsafe {
         libc::sendto(
             fd.as_raw_fd(),
             req.as_ptr().cast(),
@@ -153,8 +179,10 @@ pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
             (&kernel as *const libc::sockaddr_nl).cast(),
             std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
         )
-    };
-    if sent != req.len() as isize {
+    })
+    .ok()?;
+    // A datagram goes whole or not at all; anything else is a failure.
+    if usize::try_from(sent).ok()? != req.len() {
         return None;
     }
     let mut buf = vec![0u8; 64 * 1024];
@@ -163,15 +191,15 @@ pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
     let start = std::time::Instant::now();
     loop {
         // SAFETY: `buf` is writable for its length.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n <= 0 {
-            return None;
-        }
+        let n = cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })
+            .ok()?;
+        // 0: the kernel closed the dump without NLMSG_DONE.
+        let n = usize::try_from(n).ok().filter(|n| *n > 0)?;
         received += n as u64;
         if received > rnet_core::procnet::MAX_TABLE_BYTES || start.elapsed() > UNIX_DUMP_TIMEOUT {
             return None;
         }
-        let mut msgs = &buf[..n as usize];
+        let mut msgs = &buf[..n];
         while msgs.len() >= 16 {
             let len = u32::from_ne_bytes(msgs[0..4].try_into().ok()?) as usize;
             let ty = u16::from_ne_bytes(msgs[4..6].try_into().ok()?);

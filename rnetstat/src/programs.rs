@@ -1,5 +1,6 @@
-//! Gathering what `/proc/net` does not hold: which process owns each
-//! socket inode (`-p`), by the same walk as net-tools' `prg_cache_load`.
+//! The `-p` column: which process owns each socket inode, the one thing
+//! a listing needs that `/proc/net` does not hold, found by the same walk
+//! as net-tools' `prg_cache_load`.
 //!
 //! `/proc/[0-9]*/fd/*` is walked in readdir order and the first process
 //! found for an inode wins (later holders after `fork` are ignored), as in
@@ -313,7 +314,7 @@ mod tests {
     #[test]
     fn loads_a_fixture_proc_tree() {
         // A tree with one process whose fd 3 is a socket, and a cmdline.
-        let dir = std::env::temp_dir().join(format!("rnetstat-gather-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("rnetstat-programs-{}", std::process::id()));
         let fd = dir.join("4242/fd");
         fs::create_dir_all(&fd).unwrap();
         fs::write(dir.join("4242/cmdline"), b"/usr/bin/nc\x00-l\x005555\x00").unwrap();

@@ -1,0 +1,376 @@
+//! The socket listing: net-tools netstat's main loop, one `/proc/net`
+//! table after another (TCP, SCTP, UDP, UDP-Lite, raw, then UNIX and the
+//! families rnetstat only reports on), each read one line at a time and
+//! written through the caller's buffer, so memory stays flat whatever the
+//! number of sockets. Messages go to stderr at the point netstat prints
+//! them; what ends a listing early is an [`Error`] for `run()` to report.
+
+use crate::cli::Options;
+use crate::error::{Error, ExitStatus};
+use crate::names::{Lookup, Names};
+use crate::programs::ProgCache;
+use crate::render::{self, RowCtx, RowOpts};
+use crate::unix_names::LiveUnixNames;
+use rnet_core::procnet::{
+    refusal, Family, InetEntry, InetReader, LineError, Proto, UnixReader, UNIX_ACCEPTCON,
+};
+use rnet_core::timing::{Hosts, TcpTimers};
+use std::io::{self, ErrorKind, Write};
+use std::path::Path;
+
+/// Before a message on stderr: on a terminal, show the rows printed so
+/// far first, so the message lands where it happened. Into a pipe or file,
+/// keep buffering, as net-tools' block-buffered stdout does (its messages
+/// then come first when both streams share a pipe).
+fn sync<W: Write>(out: &mut W) -> io::Result<()> {
+    use std::io::IsTerminal;
+    if io::stdout().is_terminal() {
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// The result of reading one `/proc/net` file.
+enum FileResult {
+    Read,
+    Missing,
+}
+
+/// The socket listing: net-tools' main loop, written to `out` (stdout
+/// behind one buffer, which the caller flushes after reporting an error,
+/// so a message comes first as with netstat's block-buffered stdout).
+pub fn list<L: Lookup, W: Write>(
+    prog: &str,
+    o: &Options,
+    explain: bool,
+    root: &Path,
+    lookup: L,
+    out: &mut W,
+) -> Result<(), Error> {
+    let mut names = Names::new(lookup, o.numeric_hosts, o.numeric_ports, o.numeric_users);
+    let hosts = if explain {
+        let (hosts, warning) = Hosts::read(root);
+        if let Some(w) = warning {
+            eprintln!("{prog}: {w}");
+        }
+        hosts
+    } else {
+        Hosts::same(TcpTimers::default())
+    };
+    let opts = RowOpts {
+        wide: o.wide,
+        extend: o.extend > 0,
+        programs: o.programs,
+        timers: o.timers,
+        explain,
+    };
+    let flag_arg = o.proto_args();
+    let inet_section = !flag_arg || o.tcp || o.sctp || o.udp || o.udplite || o.raw;
+    let unix_section = !flag_arg || o.unix;
+    loop {
+        let progs = if o.programs && (inet_section || unix_section) {
+            let c = ProgCache::load(root);
+            if let Some(n) = c.notice {
+                eprint!("{}", n.text());
+            }
+            c
+        } else {
+            ProgCache::default()
+        };
+        let mut ctx = RowCtx {
+            names: &mut names,
+            progs: &progs,
+            opts,
+            hosts: &hosts,
+        };
+        if inet_section {
+            out.write_all(render::inet_title(o.all, o.listening).as_bytes())?;
+            out.write_all(render::inet_header(&opts).as_bytes())?;
+        }
+        let inet_protos = [
+            (o.tcp, Proto::Tcp, "AF INET (tcp)"),
+            (o.udp, Proto::Udp, "AF INET (udp)"),
+            (o.udplite, Proto::UdpLite, "AF INET (udplite)"),
+            (o.raw, Proto::Raw, "AF INET (raw)"),
+        ];
+        for (wanted, proto, af_name) in inet_protos {
+            if !flag_arg || wanted {
+                inet_proto(prog, o, proto, af_name, root, &mut ctx, out)?;
+            }
+            // net-tools lists SCTP right after TCP.
+            if proto == Proto::Tcp && (!flag_arg || o.sctp) {
+                sync(out)?;
+                sctp(prog, o, root)?;
+            }
+        }
+        if unix_section {
+            unix(prog, o, root, &progs, out)?;
+        }
+        let others = [
+            (o.ipx, "AF IPX", &["net/ipx/socket", "net/ipx_socket"][..]),
+            (o.ax25, "AF AX25", &["net/ax25"][..]),
+            (o.x25, "AF X25", &["net/x25"][..]),
+            (o.netrom, "AF NETROM", &["net/nr"][..]),
+            (o.rose, "AF ROSE", &["net/rose"][..]),
+        ];
+        for (wanted, af_name, files) in others {
+            if flag_arg && !wanted {
+                continue;
+            }
+            sync(out)?;
+            if files.iter().any(|f| root.join(f).exists()) {
+                eprintln!("{prog}: listing {af_name} sockets is not supported by rnetstat");
+                if flag_arg {
+                    out.flush()?;
+                    return Err(Error::Exit(ExitStatus::Failure));
+                }
+            } else {
+                if flag_arg || o.verbose {
+                    eprintln!("{prog}: no support for `{af_name}' on this system.");
+                }
+                if flag_arg {
+                    out.flush()?;
+                    return Err(Error::Exit(ExitStatus::Failure));
+                }
+            }
+        }
+        if flag_arg && o.bluetooth {
+            sync(out)?;
+            eprintln!("{prog}: feature `AF BLUETOOTH' not supported.\nPlease recompile `net-tools' with newer kernel source or full configuration.");
+            return Err(Error::Exit(ExitStatus::Failure));
+        }
+        out.flush()?;
+        if !o.continuous {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// One protocol, v4 file then v6 file, as net-tools' `INFO_GUTS6`.
+fn inet_proto<L: Lookup, W: Write>(
+    prog: &str,
+    o: &Options,
+    proto: Proto,
+    af_name: &str,
+    root: &Path,
+    ctx: &mut RowCtx<'_, L>,
+    out: &mut W,
+) -> Result<(), Error> {
+    let flag_arg = o.proto_args();
+    let mut missing = false;
+    if !flag_arg || o.inet {
+        if let FileResult::Missing = inet_file(prog, proto, Family::V4, root, o, ctx, out)? {
+            if flag_arg || o.verbose {
+                sync(out)?;
+                eprintln!("{prog}: no support for `{af_name}' on this system.");
+            }
+            missing = flag_arg;
+        }
+    }
+    if !flag_arg || o.inet6 {
+        // A missing IPv6 file is silent, as in net-tools.
+        inet_file(prog, proto, Family::V6, root, o, ctx, out)?;
+    }
+    if missing {
+        out.flush()?;
+        return Err(Error::Exit(ExitStatus::Failure));
+    }
+    Ok(())
+}
+
+fn bogus_kind(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Tcp => "tcp",
+        Proto::Udp | Proto::UdpLite => "udp",
+        Proto::Raw => "raw",
+    }
+}
+
+/// Whether net-tools would print this row.
+fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
+    if o.all {
+        return true;
+    }
+    let listening = match proto {
+        // TCP: listening iff the remote port is 0 (the state is not checked).
+        Proto::Tcp => e.remote_port == 0,
+        // UDP and raw: listening iff the remote address is all zeros.
+        _ => e.remote.is_unspecified(),
+    };
+    listening == o.listening
+}
+
+/// How opening a table went, as net-tools' `proc_fopen` sees it.
+enum Opened<R> {
+    Reader(R),
+    /// ENOENT or EACCES: "no support" (net-tools treats both alike).
+    Missing,
+    /// Not a kernel table: warned about and skipped, the listing goes on
+    /// as for a file that was read.
+    Skipped,
+}
+
+/// Sorts the result of opening a table into [`Opened`], printing the
+/// one-line reason for a skipped file; any other error ends the listing
+/// ([`Error::Open`]: `perror`'s line and exit status 255, as in netstat).
+fn classify_open<R, W: Write>(
+    prog: &str,
+    path: &Path,
+    opened: io::Result<R>,
+    out: &mut W,
+) -> Result<Opened<R>, Error> {
+    match opened {
+        Ok(r) => Ok(Opened::Reader(r)),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {
+            Ok(Opened::Missing)
+        }
+        Err(e) => {
+            if let Some(r) = refusal(&e) {
+                sync(out)?;
+                eprintln!("{prog}: {}: {r}", path.display());
+                return Ok(Opened::Skipped);
+            }
+            Err(Error::Open(path.to_path_buf(), e))
+        }
+    }
+}
+
+/// One step of reading a table: `None` at the end (or after a read error,
+/// reported as net-tools reports it, or a [`rnet_core::procnet::Refusal`]
+/// at a limit, reported in one line), `Some(None)` for
+/// a malformed line (warned about as net-tools does), `Some(Some(entry))`
+/// otherwise.
+fn next_item<E, W: Write>(
+    prog: &str,
+    next: io::Result<Option<Result<E, LineError>>>,
+    path: &Path,
+    kind: &str,
+    out: &mut W,
+) -> Result<Option<Option<E>>, Error> {
+    match next {
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(e))) => Ok(Some(Some(e))),
+        Ok(Some(Err(_))) => {
+            sync(out)?;
+            eprintln!("warning, got bogus {kind} line.");
+            Ok(Some(None))
+        }
+        Err(e) => {
+            sync(out)?;
+            match refusal(&e) {
+                Some(r) => eprintln!("{prog}: {}: {r}", path.display()),
+                None => eprintln!("{}: {e}", path.display()),
+            }
+            Ok(None)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn inet_file<L: Lookup, W: Write>(
+    prog: &str,
+    proto: Proto,
+    family: Family,
+    root: &Path,
+    o: &Options,
+    ctx: &mut RowCtx<'_, L>,
+    out: &mut W,
+) -> Result<FileResult, Error> {
+    let path = proto.path(root, family);
+    let mut reader = match classify_open(prog, &path, InetReader::open(&path), out)? {
+        Opened::Reader(r) => r,
+        Opened::Missing => return Ok(FileResult::Missing),
+        Opened::Skipped => return Ok(FileResult::Read),
+    };
+    let mut line = Vec::with_capacity(256);
+    while let Some(item) = next_item(prog, reader.next_entry(), &path, bogus_kind(proto), out)? {
+        let Some(e) = item else { continue };
+        if !selected(proto, &e, o) {
+            continue;
+        }
+        line.clear();
+        render::inet_row(ctx, proto, &e, &mut line);
+        out.write_all(&line)?;
+    }
+    Ok(FileResult::Read)
+}
+
+/// SCTP: net-tools reads `/proc/net/sctp/eps` (only with `-a` or `-l`)
+/// and then `/proc/net/sctp/assocs`; where SCTP is not loaded both are
+/// missing, which is the only case rnetstat handles. Each missing file gets
+/// its own note under `-v`; a requested `-S` stops at the first.
+fn sctp(prog: &str, o: &Options, root: &Path) -> Result<(), Error> {
+    let flag_arg = o.proto_args();
+    // net-tools' INFO_GUTS: SCTP is an IPv4 table (`-6 --sctp` skips it).
+    if flag_arg && !o.inet {
+        return Ok(());
+    }
+    let mut files = Vec::new();
+    if o.all || o.listening {
+        files.push("net/sctp/eps");
+    }
+    files.push("net/sctp/assocs");
+    for f in files {
+        if root.join(f).exists() {
+            eprintln!("{prog}: listing SCTP sockets is not supported by rnetstat");
+            return Ok(());
+        }
+        if flag_arg || o.verbose {
+            eprintln!("{prog}: no support for `AF INET (sctp)' on this system.");
+        }
+        if flag_arg && o.sctp {
+            return Err(Error::Exit(ExitStatus::Failure));
+        }
+    }
+    Ok(())
+}
+
+fn unix<W: Write>(
+    prog: &str,
+    o: &Options,
+    root: &Path,
+    progs: &ProgCache,
+    out: &mut W,
+) -> Result<(), Error> {
+    out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
+    let path = root.join("net/unix");
+    let mut reader = match classify_open(prog, &path, UnixReader::open(&path), out)? {
+        Opened::Reader(r) => r,
+        Opened::Skipped => return Ok(()),
+        Opened::Missing => {
+            let flag_arg = o.proto_args();
+            if flag_arg || o.verbose {
+                sync(out)?;
+                eprintln!("{prog}: no support for `AF UNIX' on this system.");
+            }
+            if flag_arg {
+                out.flush()?;
+                return Err(Error::Exit(ExitStatus::Failure));
+            }
+            return Ok(());
+        }
+    };
+    // Only the machine's own /proc describes the sockets netlink reports.
+    let mut names = LiveUnixNames::new(root == Path::new("/proc"));
+    let mut line = Vec::with_capacity(256);
+    while let Some(item) = next_item(prog, reader.next_entry_with(&mut names), &path, "unix", out)?
+    {
+        let Some(e) = item else { continue };
+        if !o.all {
+            let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
+            if listening != o.listening {
+                continue;
+            }
+        }
+        line.clear();
+        render::unix_row(
+            &e,
+            reader.has_inode(),
+            o.programs.then_some(progs),
+            &mut line,
+        );
+        out.write_all(&line)?;
+    }
+    Ok(())
+}
