@@ -408,6 +408,12 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
                     if o.telnet {
                         let replies = telnet_replies(&sp[..k]);
                         if !replies.is_empty() {
+                            // As nc's atelnet: the refusals go straight
+                            // to the socket. A failure is the socket's
+                            // own error (reset, closed), which the
+                            // relay's next network read or write meets
+                            // and reports; the refusal itself is a
+                            // courtesy the peer can live without.
                             let _ = sys::write(net, &replies);
                         }
                     }

@@ -440,12 +440,14 @@ pub fn read_password(prompt: &str) -> Option<String> {
     // A password is never read with echo on.
     tcsetattr(fd, &quiet).ok()?;
     let mut w = &tty;
-    let _ = w.write_all(prompt.as_bytes());
     let mut line = String::new();
-    let r = std::io::BufReader::new(&tty).read_line(&mut line);
+    // A terminal that takes no prompt gives no password either.
+    let r = w
+        .write_all(prompt.as_bytes())
+        .and_then(|()| std::io::BufReader::new(&tty).read_line(&mut line));
     // As readpassphrase: the echo comes back even when the read failed; a
-    // terminal that refuses it leaves nothing else to do, and the password
-    // read is still good.
+    // terminal that refuses it, or the newline the user's Enter did not
+    // echo, leaves nothing else to do, and the password read is still good.
     let _ = tcsetattr(fd, &saved);
     let _ = w.write_all(b"\n");
     r.ok()?;
@@ -502,8 +504,10 @@ mod tests {
     #[test]
     fn fd_message_is_laid_out_as_cmsg_macros_say() {
         let one = size_of::<libc::c_int>() as u32;
-        // SAFETY: CMSG_SPACE and CMSG_LEN only compute sizes.
-        let (space, len) = unsafe { (libc::CMSG_SPACE(one), libc::CMSG_LEN(one)) };
+        // SAFETY: CMSG_SPACE only computes a size.
+        let space = unsafe { libc::CMSG_SPACE(one) };
+        // SAFETY: CMSG_LEN only computes a size.
+        let len = unsafe { libc::CMSG_LEN(one) };
         assert_eq!(size_of::<FdMessage>(), space as usize);
         assert_eq!(
             std::mem::offset_of!(FdMessage, fd) + one as usize,
