@@ -6,7 +6,7 @@ use crate::cli::{self, Options};
 use crate::error::{os_text, Error};
 use crate::narrate::Narrator;
 use crate::net::{self, Connected, Port, Transport};
-use crate::serve::serve_client;
+use crate::serve::{serve_client, Session};
 use crate::{proxy, scan, sys, udp};
 use socket2::Socket;
 use std::net::SocketAddr;
@@ -14,12 +14,8 @@ use std::os::fd::AsRawFd;
 
 /// Runs the client. `Err(Error::Quiet)` when no port connected (each
 /// failure was said as it happened, where nc says it).
-pub(crate) fn connect_mode(
-    prog: &str,
-    o: &Options,
-    narr: &mut Narrator,
-    sigfd: i32,
-) -> Result<(), Error> {
+pub(crate) fn connect_mode(session: Session) -> Result<(), Error> {
+    let (prog, o, narr, sigfd) = (session.prog, session.o, session.narr, session.sigfd);
     let t = Transport::of(o);
     let host = &o.operands[0];
     let ports = scan::ports(o, t)?;

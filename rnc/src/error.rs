@@ -13,27 +13,18 @@ use std::process::ExitCode;
 /// returns: it dies of the signal (`Error::Signal`), so the parent sees
 /// what it sees with nc (a shell reports 130 or 143).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Exit {
     /// 0: the connection or listen ran to its end, a `-z` port answered,
     /// `-h` was shown.
-    Success,
+    Success = 0,
     /// 1: any error, a usage message, every port of a `-z` list closed.
-    Failure,
-}
-
-impl Exit {
-    /// The status number.
-    pub fn code(self) -> u8 {
-        match self {
-            Exit::Success => 0,
-            Exit::Failure => 1,
-        }
-    }
+    Failure = 1,
 }
 
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
-        ExitCode::from(e.code())
+        ExitCode::from(e as u8)
     }
 }
 
@@ -110,7 +101,7 @@ mod tests {
         );
         assert_eq!(Error::Quiet.message(), None);
         assert_eq!(Error::Signal(libc::SIGINT).message(), None);
-        assert_eq!(Exit::Failure.code(), 1);
-        assert_eq!(Exit::Success.code(), 0);
+        assert_eq!(Exit::Failure as u8, 1);
+        assert_eq!(Exit::Success as u8, 0);
     }
 }

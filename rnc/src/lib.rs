@@ -92,12 +92,18 @@ fn start(prog: &str, mut o: Options) -> Result<(), Error> {
     if let Some(refusal) = unsupported(&o) {
         return Err(Error::Msg(refusal.into()));
     }
+    let session = serve::Session {
+        prog,
+        o: &o,
+        narr: &mut narr,
+        sigfd,
+    };
     if o.unix {
-        unix::unix_mode(prog, &o, &mut narr, sigfd)
+        unix::unix_mode(session)
     } else if o.listen {
-        listen::listen_mode(prog, &o, &mut narr, sigfd)
+        listen::listen_mode(session)
     } else {
-        connect::connect_mode(prog, &o, &mut narr, sigfd)
+        connect::connect_mode(session)
     }
 }
 

@@ -1,24 +1,17 @@
 //! `-l`: bind, listen, accept (or, for UDP, wait for the first
 //! datagram), serve; with `-k` the next client after each one.
 
-use crate::cli::Options;
 use crate::error::Error;
-use crate::narrate::Narrator;
 use crate::net::{self, Connected, Transport};
 use crate::relay::End;
-use crate::serve::{finish, finish_one_of_many, serve};
-use crate::sys::{self, Wake};
+use crate::serve::{self, finish, finish_one_of_many, serve, Session};
 use crate::udp;
 use socket2::Socket;
-use std::os::fd::AsRawFd;
+use std::io;
 
 /// Runs the listener.
-pub(crate) fn listen_mode(
-    prog: &str,
-    o: &Options,
-    narr: &mut Narrator,
-    sigfd: i32,
-) -> Result<(), Error> {
+pub(crate) fn listen_mode(session: Session) -> Result<(), Error> {
+    let (prog, o, narr, sigfd) = (session.prog, session.o, session.narr, session.sigfd);
     let t = Transport::of(o);
     let (host, port): (Option<&str>, &str) = match o.operands.as_slice() {
         [h, p] => (Some(h.as_str()), p.as_str()),
@@ -83,31 +76,14 @@ pub(crate) fn listen_mode(
     Ok(())
 }
 
-/// Waits for a connection (or a signal). A failed wait or accept is
-/// `accept: ERROR`, with the error the failing call returned.
+/// Waits for a connection (or a signal), ready for the relay.
 fn accept(l: &Socket, sigfd: i32) -> Result<Connected, Error> {
+    let (sock, peer) = serve::accept(l, sigfd)?;
     let fail = |e| Error::os("accept", e);
-    loop {
-        match sys::wait_fd(l.as_raw_fd(), libc::POLLIN, sigfd, -1).map_err(fail)? {
-            Wake::Signal(sig) => return Err(Error::Signal(sig)),
-            Wake::Timeout => continue,
-            Wake::Ready => {}
-        }
-        match l.accept() {
-            Ok((s, peer)) => {
-                let local = s.local_addr().map_err(fail)?;
-                let (Some(local), Some(peer)) = (local.as_socket(), peer.as_socket()) else {
-                    return Err(fail(std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT)));
-                };
-                s.set_nonblocking(true).map_err(fail)?;
-                return Ok(Connected {
-                    sock: s,
-                    local,
-                    peer,
-                });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fail(e)),
-        }
-    }
+    let local = sock.local_addr().map_err(fail)?;
+    let (Some(local), Some(peer)) = (local.as_socket(), peer.as_socket()) else {
+        return Err(fail(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)));
+    };
+    sock.set_nonblocking(true).map_err(fail)?;
+    Ok(Connected { sock, local, peer })
 }

@@ -1,15 +1,55 @@
-//! One connection's life, the same for every mode: narration of the
-//! handshake, the relay, the close, and what the relay's end means for
-//! the run (`finish`).
+//! One connection's life, the same for every mode: waiting for it
+//! (`accept`, `wait_readable`), narration of the handshake, the relay, the
+//! close, and what the relay's end means for the run (`finish`).
 
 use crate::cli::Options;
 use crate::error::Error;
 use crate::narrate::Narrator;
 use crate::net::{Connected, Transport};
 use crate::relay::{self, End, RelayOpts};
-use crate::sys;
+use crate::sys::{self, Wake};
+use socket2::{SockAddr, Socket};
+use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// What a mode runs with.
+pub(crate) struct Session<'a> {
+    /// The program name that starts rnc's messages.
+    pub prog: &'a str,
+    /// The command line.
+    pub o: &'a Options,
+    /// `--explain`.
+    pub narr: &'a mut Narrator,
+    /// The read end of the signal pipe.
+    pub sigfd: RawFd,
+}
+
+/// Waits until `fd` has something to read (a client to accept, a
+/// datagram) or a signal comes (`Error::Signal`). A failed poll is
+/// `WHAT: ERROR`, `what` naming the call that was waited for.
+pub(crate) fn wait_readable(fd: RawFd, sigfd: RawFd, what: &str) -> Result<(), Error> {
+    loop {
+        match sys::wait_fd(fd, libc::POLLIN, sigfd, -1).map_err(|e| Error::os(what, e))? {
+            Wake::Signal(sig) => return Err(Error::Signal(sig)),
+            Wake::Timeout => continue,
+            Wake::Ready => return Ok(()),
+        }
+    }
+}
+
+/// Waits for a connection on listening socket `l` (or a signal) and
+/// accepts it. A failed wait or accept is `accept: ERROR`.
+pub(crate) fn accept(l: &Socket, sigfd: RawFd) -> Result<(Socket, SockAddr), Error> {
+    loop {
+        wait_readable(l.as_raw_fd(), sigfd, "accept")?;
+        match l.accept() {
+            Ok(c) => return Ok(c),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::os("accept", e)),
+        }
+    }
+}
 
 /// The relay's options for a run.
 pub(crate) fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {

@@ -11,32 +11,11 @@
 //! `io::Error`, and the functions here are safe for any argument.
 #![allow(unsafe_code)]
 
+use rnet_core::os::cvt;
 use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
-
-/// A return value that is `-1` on failure (with the reason in `errno`).
-trait MinusOne: Copy + PartialEq {
-    const MINUS_ONE: Self;
-}
-
-impl MinusOne for libc::c_int {
-    const MINUS_ONE: Self = -1;
-}
-
-impl MinusOne for libc::ssize_t {
-    const MINUS_ONE: Self = -1;
-}
-
-/// `-1` becomes `errno` as an `io::Error`, anything else is the value.
-fn cvt<T: MinusOne>(rc: T) -> io::Result<T> {
-    if rc == T::MINUS_ONE {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
 
 /// `cvt` for calls that report failure as any non-zero value (`raise`).
 fn cvt_nz(rc: libc::c_int) -> io::Result<()> {

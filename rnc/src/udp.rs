@@ -8,8 +8,8 @@ use crate::error::Error;
 use crate::narrate::Narrator;
 use crate::net::Transport;
 use crate::relay;
-use crate::serve::{finish, relay_opts};
-use crate::sys::{self, Wake};
+use crate::serve::{finish, relay_opts, wait_readable};
+use crate::sys;
 use socket2::{SockAddr, Socket};
 use std::io;
 use std::net::SocketAddr;
@@ -71,18 +71,13 @@ pub(crate) fn lock_onto_first_sender(s: &Socket, sigfd: i32) -> Result<SocketAdd
 /// datagram queued (`recvfrom` with `MSG_PEEK`, as nc). A failed wait or
 /// peek is `recvfrom: ERROR`.
 pub(crate) fn first_sender(s: &Socket, sigfd: i32) -> Result<SockAddr, Error> {
-    let fail = |e| Error::os("recvfrom", e);
     loop {
-        match sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1).map_err(fail)? {
-            Wake::Signal(sig) => return Err(Error::Signal(sig)),
-            Wake::Timeout => continue,
-            Wake::Ready => {}
-        }
+        wait_readable(s.as_raw_fd(), sigfd, "recvfrom")?;
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
         match s.peek_from(&mut buf) {
             Ok((_, from)) => return Ok(from),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fail(e)),
+            Err(e) => return Err(Error::os("recvfrom", e)),
         }
     }
 }

@@ -20,8 +20,8 @@ use crate::error::Error;
 use crate::narrate::Narrator;
 use crate::net::Transport;
 use crate::relay::{self, End, RelayOpts};
-use crate::serve::{finish, finish_one_of_many, relay_opts};
-use crate::sys::{self, Wake};
+use crate::serve::{accept, finish, finish_one_of_many, relay_opts, Session};
+use crate::sys;
 use crate::udp;
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::io;
@@ -105,7 +105,8 @@ impl Drop for ReplyPath {
 }
 
 /// Runs `-U` (listener or client).
-pub fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> Result<(), Error> {
+pub(crate) fn unix_mode(session: Session) -> Result<(), Error> {
+    let (prog, o, narr, sigfd) = (session.prog, session.o, session.narr, session.sigfd);
     // `nc -lU -s PATH` listens on PATH.
     let Some(path) = o.operands.first().or(o.source_addr.as_ref()) else {
         return Err(Error::Msg("missing socket pathname".into()));
@@ -148,7 +149,7 @@ fn listen(
         eprintln!("Listening on {path}");
     }
     loop {
-        let c = accept(&s, sigfd)?;
+        let (c, _) = accept(&s, sigfd)?;
         if o.verbose {
             eprintln!("Connection received on {path}");
         }
@@ -159,24 +160,6 @@ fn listen(
             return finish(o, end, sigfd);
         }
         finish_one_of_many(prog, o, end, sigfd)?;
-    }
-}
-
-/// Waits for a client (or a signal). A failed wait or accept is
-/// `accept: ERROR`.
-fn accept(s: &Socket, sigfd: i32) -> Result<Socket, Error> {
-    let fail = |e| Error::os("accept", e);
-    loop {
-        match sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1).map_err(fail)? {
-            Wake::Signal(sig) => return Err(Error::Signal(sig)),
-            Wake::Timeout => continue,
-            Wake::Ready => {}
-        }
-        match s.accept() {
-            Ok((c, _)) => return Ok(c),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fail(e)),
-        }
     }
 }
 
