@@ -54,8 +54,9 @@ pub(crate) fn serve_every_sender(
 
 /// `-u -l` without `-k`: waits for the first datagram and locks onto its
 /// sender (connects the socket to it, as nc): replies go there, and the
-/// kernel refuses datagrams from anyone else. A failure here ends rnc
-/// with status 1 and no message, as nc's (unchecked) calls do.
+/// kernel refuses datagrams from anyone else. A failed wait, peek or
+/// connect ends rnc with status 1 and, so far, no message (nc says
+/// `recvfrom: …` or `connect: …`, as rnc's `-U -u` listener does).
 pub(crate) fn lock_onto_first_sender(s: &Socket, sigfd: i32) -> Result<SocketAddr, Error> {
     let from = first_sender(s, sigfd).map_err(|e| match e {
         Error::Signal(sig) => Error::Signal(sig),
