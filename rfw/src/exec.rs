@@ -15,30 +15,15 @@ use std::process::{Command, Stdio};
 /// value of something else (`iptables -w –L` reads `–L` as the time).
 pub const WAIT: &str = "--wait=10";
 
-/// IPv4 or IPv6: which binary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    /// `iptables`.
-    V4,
-    /// `ip6tables`.
-    V6,
-}
+/// IPv4 or IPv6: which binary (`program`) and which state files
+/// (`Family::short`).
+pub use rnet_core::addr::Family;
 
-impl Family {
-    /// The program name.
-    pub fn program(self) -> &'static str {
-        match self {
-            Family::V4 => "iptables",
-            Family::V6 => "ip6tables",
-        }
-    }
-
-    /// `v4` or `v6`, for state files.
-    pub fn short(self) -> &'static str {
-        match self {
-            Family::V4 => "v4",
-            Family::V6 => "v6",
-        }
+/// The program name of a family: `iptables` or `ip6tables`.
+pub fn program(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "iptables",
+        Family::V6 => "ip6tables",
     }
 }
 
@@ -118,7 +103,7 @@ impl Iptables {
     /// (see [`crate::trust`]). The binary is run by the name found on
     /// `PATH` (xtables-nft-multi reads its mode from that name).
     pub fn find(family: Family) -> Result<Iptables, FindError> {
-        let name = family.program();
+        let name = program(family);
         let Some(bin) = resolve_on_path(name) else {
             return Err(FindError::Missing(format!(
                 "{name} not found on PATH; install it (Debian/Ubuntu: apt install iptables) \
@@ -177,7 +162,7 @@ impl Iptables {
 
     /// The shell-quoted command line that `argv` stands for.
     pub fn display(&self, argv: &[String]) -> String {
-        shell_line(std::iter::once(self.family.program()).chain(argv.iter().map(String::as_str)))
+        shell_line(std::iter::once(program(self.family)).chain(argv.iter().map(String::as_str)))
     }
 }
 

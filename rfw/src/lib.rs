@@ -261,7 +261,7 @@ impl Plan {
         let mut text = String::new();
         for s in &self.steps {
             text.push_str(&exec::shell_line(
-                std::iter::once(s.family.program()).chain(s.argv.iter().map(String::as_str)),
+                std::iter::once(exec::program(s.family)).chain(s.argv.iter().map(String::as_str)),
             ));
             text.push('\n');
         }
@@ -694,7 +694,7 @@ fn iptables(opts: &Opts) -> Result<Status, Error> {
         plan.notes.push(format!(
             "# rfw reset (or --ttl) would later run: {}",
             exec::shell_line(
-                std::iter::once(fam.program()).chain(
+                std::iter::once(exec::program(fam)).chain(
                     delete_argv(
                         &table,
                         chain.as_deref().unwrap_or(""),

@@ -1,6 +1,7 @@
 //! Flags of OpenBSD netcat 1.219 (Debian), parsed with glibc's getopt
 //! habits (options may follow operands), plus rnc's `--explain`.
 
+use rnet_core::addr::Family;
 use rnet_core::args::{getopt_long, short_opts, HasArg, LongOpt, Token};
 use std::ffi::OsString;
 
@@ -26,20 +27,6 @@ pub const LONG_OPTS: &[LongOpt] = &[
     },
 ];
 
-/// Address family selection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Family {
-    /// Either (`AF_UNSPEC`).
-    #[default]
-    Any,
-    /// `-4`
-    V4,
-    /// `-6`
-    V6,
-    /// `-U`
-    Unix,
-}
-
 /// Proxy protocol of `-X`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyProto {
@@ -54,8 +41,11 @@ pub enum ProxyProto {
 /// Everything the command line says.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// `-4`, `-6`, `-U`
-    pub family: Family,
+    /// `-4`, `-6` (`None`: either); cleared by `-U`.
+    pub family: Option<Family>,
+    /// `-U`: a UNIX domain socket (cleared by a later `-4` or `-6`, as
+    /// nc's one `family` variable is).
+    pub unix: bool,
     /// `-b`
     pub broadcast: bool,
     /// `-C`
@@ -238,9 +228,9 @@ pub fn parse(args: &[OsString]) -> Action {
             ),
         };
         match c {
-            '4' => o.family = Family::V4,
-            '6' => o.family = Family::V6,
-            'U' => o.family = Family::Unix,
+            '4' => (o.family, o.unix) = (Some(Family::V4), false),
+            '6' => (o.family, o.unix) = (Some(Family::V6), false),
+            'U' => (o.family, o.unix) = (None, true),
             'b' => o.broadcast = true,
             'C' => o.crlf = true,
             'D' => o.debug = true,
@@ -323,7 +313,7 @@ pub fn parse(args: &[OsString]) -> Action {
     if o.udp && o.dccp {
         return Action::Fail("cannot use -u and -Z".into());
     }
-    if o.family == Family::Unix {
+    if o.unix {
         // `nc -lU -s PATH` listens on PATH.
         if o.operands.is_empty() && !(o.listen && o.source_addr.is_some()) {
             if o.listen {

@@ -2,9 +2,10 @@
 //! (with `-w` and SYN narration), listening, and the socket options of
 //! `-b -D -I -O -M -m -T`.
 
-use crate::cli::{Family, Options};
+use crate::cli::Options;
+use crate::error::Error;
 use crate::narrate::Narrator;
-use crate::sys;
+use crate::sys::{self, Wake};
 use rnet_core::names::{self, Hints};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -122,11 +123,7 @@ fn one_port(s: &str, t: Transport) -> Result<u16, String> {
 /// getaddrinfo hints for the options (`-4`/`-6`, `-n`) and transport.
 pub fn hints(o: &Options, t: Transport, passive: bool) -> Hints {
     Hints {
-        family: match o.family {
-            Family::V4 => libc::AF_INET,
-            Family::V6 => libc::AF_INET6,
-            _ => libc::AF_UNSPEC,
-        },
+        family: o.family.map_or(libc::AF_UNSPEC, |f| f.af()),
         socktype: t.raw_type(),
         protocol: 0,
         numeric_host: o.numeric,
@@ -189,23 +186,17 @@ pub struct Connected {
     pub peer: SocketAddr,
 }
 
-/// Why connecting stopped.
-pub enum ConnectError {
-    /// The attempt failed (message already printed where nc prints it).
-    Failed,
-    /// A signal arrived.
-    Signal(i32),
-}
-
 /// Connects to `addr` with nc's `-s`/`-p` binding, the `-w` timeout and
-/// SYN narration. Returns the socket or the error.
+/// SYN narration. Returns the socket, `Error::Os` with why this address
+/// failed (EINPROGRESS: the `-w` time ran out), or `Error::Signal`.
 pub fn connect_one(
     addr: SocketAddr,
     o: &Options,
     t: Transport,
     narr: &mut Narrator,
     sigfd: i32,
-) -> Result<Result<Connected, io::Error>, i32> {
+) -> Result<Connected, Error> {
+    let failed = |e: io::Error| Error::os("", e);
     let attempt = || -> io::Result<Socket> {
         let s = Socket::new(Domain::for_address(addr), t.sock_type(), t.protocol())?;
         if o.source_addr.is_some() || o.source_port.is_some() {
@@ -249,10 +240,7 @@ pub fn connect_one(
         s.set_nonblocking(true)?;
         Ok(s)
     };
-    let s = match attempt() {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
+    let s = attempt().map_err(failed)?;
     let fd = s.as_raw_fd();
     match s.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
@@ -270,40 +258,39 @@ pub fn connect_one(
                     let left = d.saturating_duration_since(Instant::now()).as_millis() as i32;
                     ms = if ms < 0 { left } else { ms.min(left) };
                 }
-                match sys::wait_fd(fd, libc::POLLOUT, sigfd, ms) {
-                    Err(Some(sig)) => {
+                match sys::wait_fd(fd, libc::POLLOUT, sigfd, ms).map_err(failed)? {
+                    Wake::Signal(sig) => {
                         // Close first, then narrate.
                         narr.note_syns(fd);
                         drop(s);
                         if t == Transport::Tcp {
                             narr.abandoned(&addr, sig);
                         }
-                        return Err(sig);
+                        return Err(Error::Signal(sig));
                     }
-                    Err(None) => return Ok(Err(io::Error::last_os_error())),
-                    Ok(true) => break,
-                    Ok(false) => {}
+                    Wake::Ready => break,
+                    Wake::Timeout => {}
                 }
                 narr.connecting_tick(fd);
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(Err(io::Error::from_raw_os_error(libc::EINPROGRESS)));
+                    return Err(failed(io::Error::from_raw_os_error(libc::EINPROGRESS)));
                 }
             }
             if let Some(err) = sys::so_error(fd) {
-                return Ok(Err(io::Error::from_raw_os_error(err)));
+                return Err(failed(io::Error::from_raw_os_error(err)));
             }
         }
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Err(failed(e)),
     }
     let local = s.local_addr().ok().and_then(|a| a.as_socket());
     let peer = s.peer_addr().ok().and_then(|a| a.as_socket());
     match (local, peer) {
-        (Some(local), Some(peer)) => Ok(Ok(Connected {
+        (Some(local), Some(peer)) => Ok(Connected {
             sock: s,
             local,
             peer,
-        })),
-        _ => Ok(Err(io::Error::from_raw_os_error(libc::ENOTCONN))),
+        }),
+        _ => Err(failed(io::Error::from_raw_os_error(libc::ENOTCONN))),
     }
 }
 
@@ -324,24 +311,25 @@ pub fn listen_socket(
     port: &str,
     o: &Options,
     t: Transport,
-) -> Result<(Socket, SocketAddr), String> {
+) -> Result<(Socket, SocketAddr), Error> {
     // nc hands a number above 65535 to getaddrinfo, which keeps its low
     // 16 bits (`-l 65536` listens on a random port): rnc refuses it with
     // the wording nc uses for destination ports (docs/compat.md).
     let number = match crate::cli::strtonum(port, 0, 65535) {
         Ok(n) => n as u16,
-        Err("invalid") => names::service_port(port, t.name())
-            .ok_or_else(|| "getaddrinfo: Servname not supported for ai_socktype".to_string())?,
-        Err(e) => return Err(format!("port number {e}: {port}")),
+        Err("invalid") => names::service_port(port, t.name()).ok_or_else(|| {
+            Error::Msg("getaddrinfo: Servname not supported for ai_socktype".into())
+        })?,
+        Err(e) => return Err(Error::Msg(format!("port number {e}: {port}"))),
     };
     let mut h = hints(o, t, true);
     // Without an address and without -6, nc listens on IPv4 (0.0.0.0);
     // an address given decides its own family (`-l ::1 5555`).
-    if o.family == Family::Any && host.is_none() {
+    if o.family.is_none() && host.is_none() {
         h.family = libc::AF_INET;
     }
     let addrs = names::resolve(host, number, h).map_err(|e| format!("getaddrinfo: {e}"))?;
-    let mut last = String::from("getaddrinfo: no address");
+    let mut last = Error::Msg("getaddrinfo: no address".into());
     for addr in addrs {
         let r = (|| -> io::Result<Socket> {
             let s = Socket::new(Domain::for_address(addr), t.sock_type(), t.protocol())?;
@@ -363,20 +351,10 @@ pub fn listen_socket(
                     .unwrap_or(addr);
                 return Ok((s, local));
             }
-            Err(e) => last = strip_os_error(&e),
+            Err(e) => last = Error::os("", e),
         }
     }
     Err(last)
-}
-
-/// An io::Error's text without Rust's " (os error N)" suffix, as `err(3)`
-/// prints it.
-pub fn strip_os_error(e: &io::Error) -> String {
-    let t = e.to_string();
-    match t.find(" (os error") {
-        Some(i) => t[..i].to_string(),
-        None => t,
-    }
 }
 
 #[cfg(test)]

@@ -170,7 +170,21 @@ const POLL_STDIN: usize = 0;
 const POLL_NETOUT: usize = 1;
 const POLL_NETIN: usize = 2;
 const POLL_STDOUT: usize = 3;
+/// The signal self-pipe (nc has none: its handlers end it at once).
 const POLL_SIG: usize = 4;
+/// How many slots the relay polls.
+const POLL_SLOTS: usize = 5;
+
+/// Slots of the drain's poll set (after a signal or `-w`: only writes).
+const DRAIN_STDOUT: usize = 0;
+const DRAIN_NETOUT: usize = 1;
+const DRAIN_SIG: usize = 2;
+
+/// `shutdown(2)`, whose failure nc ignores as rnc does: it only says the
+/// direction is already gone (ENOTCONN after a reset).
+fn shut(fd: RawFd, how: libc::c_int) {
+    let _ = sys::shutdown(fd, how);
+}
 
 /// The local ends of the relay: where input comes from and output goes
 /// (descriptors 0 and 1 for rnc; pipes in tests).
@@ -230,7 +244,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         // -q N on a datagram socket, N seconds after stdin ended: stop
         // reading the network (what is buffered still goes to stdout).
         if netin != -1 && quit_at.is_some_and(|t| Instant::now() >= t) {
-            sys::shutdown(netin, libc::SHUT_RD);
+            shut(netin, libc::SHUT_RD);
             netin = -1;
         }
         // Both inputs are gone and the buffers are empty: done.
@@ -252,13 +266,12 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         // process died ends the relay, as in nc).
         let stdin_asks = up.free() >= stdin_room;
         let netin_asks = down.free() >= net_room;
-        let mut pfd: [PollFd; 5] = [
-            sys::pollfd(if stdin_asks { stdin_fd } else { -1 }, libc::POLLIN),
-            sys::pollfd(netout, if up.is_empty() { 0 } else { libc::POLLOUT }),
-            sys::pollfd(if netin_asks { netin } else { -1 }, libc::POLLIN),
-            sys::pollfd(stdout_fd, if down.is_empty() { 0 } else { libc::POLLOUT }),
-            sys::pollfd(sigfd, libc::POLLIN),
-        ];
+        let mut pfd = [PollFd::new(-1, 0); POLL_SLOTS];
+        pfd[POLL_STDIN] = PollFd::new(if stdin_asks { stdin_fd } else { -1 }, libc::POLLIN);
+        pfd[POLL_NETOUT] = PollFd::new(netout, if up.is_empty() { 0 } else { libc::POLLOUT });
+        pfd[POLL_NETIN] = PollFd::new(if netin_asks { netin } else { -1 }, libc::POLLIN);
+        pfd[POLL_STDOUT] = PollFd::new(stdout_fd, if down.is_empty() { 0 } else { libc::POLLOUT });
+        pfd[POLL_SIG] = PollFd::new(sigfd, libc::POLLIN);
         let mut timeout: i32 = -1;
         if let Some(w) = o.idle {
             let left = Duration::from_secs(u64::from(w)).saturating_sub(last_activity.elapsed());
@@ -289,13 +302,13 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             continue;
         }
         last_activity = Instant::now();
-        if pfd[POLL_SIG].revents & libc::POLLIN != 0 {
+        if pfd[POLL_SIG].has(libc::POLLIN) {
             if let Some(sig) = sys::take_signal(sigfd) {
                 drain(&mut down, stdout_fd, &mut up, netout, sigfd);
                 return End::Signal(sig);
             }
         }
-        let rev = |slot: usize| pfd[slot].revents;
+        let rev = |slot: usize| pfd[slot].revents();
         // An invalid descriptor: stop using that direction.
         for (slot, fd) in [
             (POLL_STDIN, &mut stdin_fd),
@@ -319,7 +332,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
                     narr.reset();
                 }
             } else if o.fin_on_eof && rev(POLL_NETOUT) & libc::POLLERR == 0 {
-                sys::shutdown(netout, libc::SHUT_WR);
+                shut(netout, libc::SHUT_WR);
             }
             netout = -1;
             up.clear();
@@ -336,7 +349,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         // No stdout: stop reading the network.
         if stdout_fd == -1 {
             if netin != -1 {
-                sys::shutdown(netin, libc::SHUT_RD);
+                shut(netin, libc::SHUT_RD);
             }
             netin = -1;
             down.clear();
@@ -387,7 +400,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             match sys::read(netin, sp) {
                 Ok(0) if !o.datagram => {
                     // The peer's FIN (or the end after a reset already seen).
-                    sys::shutdown(netin, libc::SHUT_RD);
+                    shut(netin, libc::SHUT_RD);
                     netin = -1;
                     narr.peer_fin(net);
                 }
@@ -395,13 +408,19 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
                     if o.telnet {
                         let replies = telnet_replies(&sp[..k]);
                         if !replies.is_empty() {
+                            // As nc's atelnet: the refusals go straight
+                            // to the socket. A failure is the socket's
+                            // own error (reset, closed), which the
+                            // relay's next network read or write meets
+                            // and reports; the refusal itself is a
+                            // courtesy the peer can live without.
                             let _ = sys::write(net, &replies);
                         }
                     }
                     down.end += k;
                     reads += 1;
                     if o.recv_limit.is_some_and(|l| reads >= l) {
-                        sys::shutdown(netin, libc::SHUT_RD);
+                        shut(netin, libc::SHUT_RD);
                         netin = -1;
                         stdin_fd = -1;
                     }
@@ -440,7 +459,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         // stdin gone and its queue empty: no more network output (FIN with -N).
         if stdin_fd == -1 && up.is_empty() && netout != -1 {
             if o.fin_on_eof {
-                sys::shutdown(netout, libc::SHUT_WR);
+                shut(netout, libc::SHUT_WR);
                 narr.half_closed(net);
             }
             netout = -1;
@@ -482,22 +501,24 @@ fn drain(down: &mut Buf, mut out: RawFd, up: &mut Buf, mut net: RawFd, sigfd: Ra
         if out == -1 && net == -1 {
             return;
         }
-        let mut pfd = [
-            sys::pollfd(out, libc::POLLOUT),
-            sys::pollfd(net, libc::POLLOUT),
-            sys::pollfd(sigfd, libc::POLLIN),
-        ];
+        let mut pfd = [PollFd::new(-1, 0); 3];
+        pfd[DRAIN_STDOUT] = PollFd::new(out, libc::POLLOUT);
+        pfd[DRAIN_NETOUT] = PollFd::new(net, libc::POLLOUT);
+        pfd[DRAIN_SIG] = PollFd::new(sigfd, libc::POLLIN);
         match sys::poll(&mut pfd, DRAIN_STALL_MS) {
             Ok(0) => return,
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return,
         }
-        if pfd[2].revents & libc::POLLIN != 0 && sys::take_signal(sigfd).is_some() {
+        if pfd[DRAIN_SIG].has(libc::POLLIN) && sys::take_signal(sigfd).is_some() {
             return;
         }
-        for (slot, fd, buf) in [(0, &mut out, &mut *down), (1, &mut net, &mut *up)] {
-            let r = pfd[slot].revents;
+        for (slot, fd, buf) in [
+            (DRAIN_STDOUT, &mut out, &mut *down),
+            (DRAIN_NETOUT, &mut net, &mut *up),
+        ] {
+            let r = pfd[slot].revents();
             if r & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
                 *fd = -1;
             } else if r & libc::POLLOUT != 0 {

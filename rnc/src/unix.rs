@@ -16,9 +16,13 @@
 //!   with nc's words.
 
 use crate::cli::Options;
+use crate::error::Error;
 use crate::narrate::Narrator;
+use crate::net::Transport;
 use crate::relay::{self, End, RelayOpts};
-use crate::{finish, net, sys};
+use crate::serve::{accept, finish, finish_one_of_many, relay_opts, Session};
+use crate::sys;
+use crate::udp;
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::io;
 use std::os::fd::AsRawFd;
@@ -100,21 +104,21 @@ impl Drop for ReplyPath {
     }
 }
 
-/// Runs `-U` (listener or client). Returns the exit status.
-pub fn unix_mode(prog: &str, o: &Options, narr: &mut Narrator, sigfd: i32) -> u8 {
+/// Runs `-U` (listener or client).
+pub(crate) fn unix_mode(session: Session) -> Result<(), Error> {
+    let (prog, o, narr, sigfd) = (session.prog, session.o, session.narr, session.sigfd);
     // `nc -lU -s PATH` listens on PATH.
     let Some(path) = o.operands.first().or(o.source_addr.as_ref()) else {
-        eprintln!("{prog}: missing socket pathname");
-        return 1;
+        return Err(Error::Msg("missing socket pathname".into()));
     };
     let ropts = RelayOpts {
         datagram: o.udp,
-        ..crate::relay_opts(o, net::Transport::Tcp, o.listen)
+        ..relay_opts(o, Transport::Tcp, o.listen)
     };
     if o.listen {
         listen(prog, path, o, &ropts, narr, sigfd)
     } else {
-        connect(prog, path, o, &ropts, narr, sigfd)
+        connect(path, o, &ropts, narr, sigfd)
     }
 }
 
@@ -125,157 +129,70 @@ fn listen(
     ropts: &RelayOpts,
     narr: &mut Narrator,
     sigfd: i32,
-) -> u8 {
-    let fail = |e: io::Error| {
-        eprintln!("{prog}: {}", net::strip_os_error(&e));
-        1u8
-    };
-    let s = match unix_bind(path, o) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+) -> Result<(), Error> {
+    let s = unix_bind(path, o).map_err(|e| Error::os("", e))?;
     if o.udp {
         if !o.keep {
             // Wait for the first datagram and lock onto its sender.
-            match first_sender(&s, sigfd) {
-                Ok(from) => {
-                    if let Err(e) = s.connect(&from) {
-                        eprintln!("{prog}: connect: {}", net::strip_os_error(&e));
-                        return 1;
-                    }
-                }
-                Err(Some(sig)) => sys::die_of(sig),
-                Err(None) => {
-                    let e = io::Error::last_os_error();
-                    eprintln!("{prog}: recvfrom: {}", net::strip_os_error(&e));
-                    return 1;
-                }
-            }
+            let from = udp::first_sender(&s, sigfd)?;
+            s.connect(&from).map_err(|e| Error::os("connect", e))?;
             if o.verbose {
                 eprintln!("Connection received on {path}");
             }
         }
-        let _ = s.set_nonblocking(true);
-        return finish(
-            prog,
-            o,
-            relay::relay(s.as_raw_fd(), ropts, narr, sigfd),
-            sigfd,
-        );
+        s.set_nonblocking(true).map_err(|e| Error::os("", e))?;
+        return finish(o, relay::relay(s.as_raw_fd(), ropts, narr, sigfd), sigfd);
     }
     // As nc: a backlog of 5 for UNIX stream listeners.
-    if let Err(e) = s.listen(5) {
-        return fail(e);
-    }
+    s.listen(5).map_err(|e| Error::os("", e))?;
     if o.verbose {
         eprintln!("Listening on {path}");
     }
     loop {
-        let c = loop {
-            match sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1) {
-                Err(Some(sig)) => sys::die_of(sig),
-                Ok(false) | Err(None) => continue,
-                Ok(true) => {}
-            }
-            match s.accept() {
-                Ok((c, _)) => break c,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    eprintln!("{prog}: accept: {}", net::strip_os_error(&e));
-                    return 1;
-                }
-            }
-        };
+        let (c, _) = accept(&s, sigfd)?;
         if o.verbose {
             eprintln!("Connection received on {path}");
         }
-        let _ = c.set_nonblocking(true);
+        c.set_nonblocking(true).map_err(|e| Error::os("", e))?;
         let end = relay::relay(c.as_raw_fd(), ropts, narr, sigfd);
         drop(c);
-        let fatal = matches!(end, End::OutputFailed(_));
-        let st = finish(prog, o, end, sigfd);
-        if !o.keep || fatal {
-            return st;
+        if !o.keep || matches!(end, End::OutputFailed(_)) {
+            return finish(o, end, sigfd);
         }
-    }
-}
-
-/// Waits for a datagram and returns its sender's address, leaving the
-/// datagram queued (`recvfrom` with `MSG_PEEK`, as nc).
-pub fn first_sender(s: &Socket, sigfd: i32) -> Result<SockAddr, Option<i32>> {
-    loop {
-        if !sys::wait_fd(s.as_raw_fd(), libc::POLLIN, sigfd, -1)? {
-            continue;
-        }
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        match s.peek_from(&mut buf) {
-            Ok((_, from)) => return Ok(from),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(None),
-        }
+        finish_one_of_many(prog, o, end, sigfd)?;
     }
 }
 
 fn connect(
-    prog: &str,
     path: &str,
     o: &Options,
     ropts: &RelayOpts,
     narr: &mut Narrator,
     sigfd: i32,
-) -> u8 {
-    let addr = match unix_addr(path) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{prog}: {path}: {}", net::strip_os_error(&e));
-            return 1;
-        }
-    };
+) -> Result<(), Error> {
+    let at_path = |e| Error::os(path, e);
+    let addr = unix_addr(path).map_err(at_path)?;
     // A datagram client needs an address of its own for the replies.
     let (s, reply) = if o.udp {
-        let r = match ReplyPath::new(o) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("{prog}: mkdtemp: {}", net::strip_os_error(&e));
-                return 1;
-            }
-        };
-        match unix_bind(&r.path, o) {
-            Ok(s) => (s, Some(r)),
-            Err(e) => {
-                eprintln!("{prog}: {}: {}", r.path, net::strip_os_error(&e));
-                return 1;
-            }
-        }
+        let r = ReplyPath::new(o).map_err(|e| Error::os("mkdtemp", e))?;
+        let s = unix_bind(&r.path, o).map_err(|e| Error::os(r.path.as_str(), e))?;
+        (s, Some(r))
     } else {
-        match Socket::new(Domain::UNIX, Type::STREAM, None) {
-            Ok(s) => (s, None),
-            Err(e) => {
-                eprintln!("{prog}: {path}: {}", net::strip_os_error(&e));
-                return 1;
-            }
-        }
+        let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(at_path)?;
+        (s, None)
     };
-    if let Err(e) = s.connect(&addr) {
-        eprintln!("{prog}: {path}: {}", net::strip_os_error(&e));
-        return 1;
+    s.connect(&addr).map_err(at_path)?;
+    if o.zero_io {
+        return Ok(());
     }
-    let end = if o.zero_io {
-        0
-    } else {
-        let _ = s.set_nonblocking(true);
-        // A signal ends rnc inside `finish` (it dies of it, as nc): the
-        // reply path then stays behind, as nc's does.
-        finish(
-            prog,
-            o,
-            relay::relay(s.as_raw_fd(), ropts, narr, sigfd),
-            sigfd,
-        )
-    };
-    drop(s);
-    drop(reply);
-    end
+    s.set_nonblocking(true).map_err(|e| Error::os("", e))?;
+    let r = finish(o, relay::relay(s.as_raw_fd(), ropts, narr, sigfd), sigfd);
+    if let Err(Error::Signal(_)) = r {
+        // rnc dies of the signal, as nc: the reply path stays behind, as
+        // nc's does.
+        std::mem::forget(reply);
+    }
+    r
 }
 
 #[cfg(test)]

@@ -6,6 +6,35 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+/// IPv4 or IPv6: the family of a `/proc/net` table (`tcp`, `tcp6`), of
+/// rnc's `-4`/`-6` (no choice is `Option::None`: either) and of the
+/// iptables binary rfw runs (`iptables`, `ip6tables`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4 (`AF_INET`).
+    V4,
+    /// IPv6 (`AF_INET6`).
+    V6,
+}
+
+impl Family {
+    /// The socket address family (`AF_INET`, `AF_INET6`).
+    pub fn af(self) -> libc::c_int {
+        match self {
+            Family::V4 => libc::AF_INET,
+            Family::V6 => libc::AF_INET6,
+        }
+    }
+
+    /// `v4` or `v6`.
+    pub fn short(self) -> &'static str {
+        match self {
+            Family::V4 => "v4",
+            Family::V6 => "v6",
+        }
+    }
+}
+
 /// Parses up to 8 hex digits as one `u32`. `None` on any other byte.
 pub fn parse_hex_u32(hex: &[u8]) -> Option<u32> {
     if hex.is_empty() || hex.len() > 8 {

@@ -46,14 +46,8 @@ pub enum Proto {
     Raw,
 }
 
-/// The address family of a table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// IPv4 file (`tcp`).
-    V4,
-    /// IPv6 file (`tcp6`).
-    V6,
-}
+/// The address family of a table: IPv4 (`tcp`) or IPv6 (`tcp6`).
+pub use crate::addr::Family;
 
 impl Proto {
     /// The file name under `/proc/net` for this protocol and family.

@@ -9,33 +9,10 @@
 //! every return code is checked ([`cvt`] for the calls that answer -1).
 #![allow(unsafe_code)]
 
+use rnet_core::os::cvt;
 use std::ffi::{CStr, CString};
-use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
-
-/// A libc return type whose -1 means failure, with the reason in `errno`.
-trait MinusOne: Copy + PartialEq {
-    const MINUS_ONE: Self;
-}
-
-impl MinusOne for libc::c_int {
-    const MINUS_ONE: Self = -1;
-}
-
-impl MinusOne for libc::ssize_t {
-    const MINUS_ONE: Self = -1;
-}
-
-/// As std's `cvt`: -1 becomes the `errno` error, anything else is the
-/// call's answer.
-fn cvt<T: MinusOne>(r: T) -> io::Result<T> {
-    if r == T::MINUS_ONE {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
 
 /// The user name of a uid (`getpwuid_r`), `None` if unknown.
 pub fn user_name(uid: u32) -> Option<String> {
