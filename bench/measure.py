@@ -28,7 +28,7 @@ import time
 
 MIB = 1024.0  # ru_maxrss / %M are in KiB; "MB" in the table means MiB
 
-# Targets (DESIGN.md section 8, netstat-format.md section 11).
+# Targets (README.md, "Performance"; how net-tools itself reads the tables: docs/compat.md).
 TARGET_NAT_VS_CAT = 1.10
 TARGET_NATP_VS_NETSTAT = 0.30
 TARGET_RSS_MB = 3.0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # rnetstat-bench.sh: rnetstat against net-tools netstat and `cat /proc/net/tcp{,6}`
-# with tens of thousands of ESTABLISHED loopback sockets (DESIGN.md section 8).
+# with tens of thousands of ESTABLISHED loopback sockets (targets: README.md, "Performance").
 #
 # Usage (as root):
 #   bench/rnetstat-bench.sh [-n RUNS] [--pairs N] [--v6-pairs N] [--per-proc N] [--build]
