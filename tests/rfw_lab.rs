@@ -1,6 +1,6 @@
 //! rfw against real iptables, inside network namespaces of the test's own.
 //!
-//! Every rule goes into a namespace created here (support::netns), never
+//! Every rule goes into a namespace created here (rnet_testkit::netns), never
 //! into the machine's own ruleset; the namespace, and with it every rule,
 //! is deleted on drop, also when a test fails. After each rfw command the
 //! ruleset is read back with `iptables -S` run in the same namespace.
@@ -11,16 +11,14 @@
 //! `RNET_REQUIRE_LAB=1`. The binary under test is `$RFW_BIN`, else
 //! `target/<profile>/rfw` (`cargo build -p rfw` or `--workspace --bins`).
 
-mod support;
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::netns::{LabPair, Netns, SERVER_V4};
-use support::process::{self, Output};
-use support::tempdir::TempDir;
-use support::{lab_or_skip, tool_under_test, LabEnv};
+use rnet_testkit::netns::{LabPair, Netns, SERVER_V4};
+use rnet_testkit::process::{self, Output};
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{lab_or_skip, tool_under_test, LabEnv};
 
 const RUN: Duration = Duration::from_secs(20);
 
@@ -712,7 +710,7 @@ fn exit_statuses_equal_iptables() {
     assert_eq!(l.rfw(&["-X", "RFWY"]).code(), Some(4));
 
     // Not root: 4 for both (run as nobody inside the namespace).
-    if let Some(setpriv) = support::find_program("setpriv") {
+    if let Some(setpriv) = rnet_testkit::find_program("setpriv") {
         let as_nobody = |prog: &std::path::Path, args: &[&str]| -> Output {
             let mut full: Vec<String> = [
                 "--reuid=65534",
@@ -739,7 +737,7 @@ fn exit_statuses_equal_iptables() {
             r.stderr_text()
         );
     } else {
-        support::skip(
+        rnet_testkit::skip(
             "exit_statuses_equal_iptables (not-root case)",
             "setpriv not found",
         );
@@ -920,7 +918,7 @@ fn readback_removes_what_the_guard_refuses() {
     }
     let bin = RunDir(PathBuf::from(format!(
         "/run/rfw-lab-lying-{}",
-        support::unique_suffix()
+        rnet_testkit::unique_suffix()
     )));
     std::fs::create_dir(bin.path()).expect("dir in /run");
     use std::os::unix::fs::PermissionsExt;
@@ -1622,7 +1620,7 @@ fn i10_poll_synrecv(
         while start.elapsed() < limit {
             let text = std::fs::read_to_string("/proc/thread-self/net/tcp").unwrap_or_default();
             let now = Instant::now();
-            if support::netns::parse_proc_net("tcp", &text)
+            if rnet_testkit::netns::parse_proc_net("tcp", &text)
                 .iter()
                 .any(|r| r.local_port == port && r.state == 0x03)
             {

@@ -18,24 +18,18 @@
 //!   does.
 //!
 //! Network rule: traffic only on the veth between client 198.18.0.1 and
-//! server 198.18.0.2 (`support::netns::LabPair`); every iptables rule and
+//! server 198.18.0.2 (`rnet_testkit::netns::LabPair`); every iptables rule and
 //! sysctl is set inside those namespaces and dies with them. Each test is
 //! bounded (sysctls lowered per namespace). Needs root, `ip`, `iptables`
 //! and `nc.openbsd`; otherwise each test prints why it is skipped, or
 //! fails with `RNET_REQUIRE_LAB=1`. The binary under test is `$RNC_BIN`,
 //! else `target/<profile>/rnc`.
 
-mod support;
+use rnet_testkit::signals;
 
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
+use rnet_testkit::running;
 
-#[path = "support/running.rs"]
-mod running;
-
-#[path = "support/tracefs.rs"]
-mod tracefs;
+use rnet_testkit::tracefs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,11 +38,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rnet_testkit::netns::{parse_proc_net, LabPair, Netns, SERVER_V4};
+use rnet_testkit::process;
+use rnet_testkit::{lab_or_skip, lab_required, tool_under_test, LabEnv};
 use running::{In, Out, Running};
 use signals::Signal;
-use support::netns::{parse_proc_net, LabPair, Netns, SERVER_V4};
-use support::process;
-use support::{lab_or_skip, lab_required, tool_under_test, LabEnv};
 use tracefs::StateTrace;
 
 const PORT: u16 = 5555;
@@ -98,7 +92,7 @@ fn state_name(code: u8) -> &'static str {
 /// A process that only holds a namespace open, so that the test can read
 /// that namespace's `/proc/<pid>/net/tcp` from any thread, fast.
 fn anchor(ns: &Netns) -> Running {
-    let sleep = support::find_program("sleep").expect("sleep");
+    let sleep = rnet_testkit::find_program("sleep").expect("sleep");
     Running::start(ns, &sleep, &["120"], In::Null, Out::Null)
 }
 

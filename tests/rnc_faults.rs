@@ -23,7 +23,7 @@
 //!
 //! Network rule: traffic only on the veth between client 198.18.0.1 /
 //! 2001:db8::1 and server 198.18.0.2 / 2001:db8::2
-//! (`support::netns::LabPair`); every qdisc and iptables rule is added
+//! (`rnet_testkit::netns::LabPair`); every qdisc and iptables rule is added
 //! inside those namespaces and dies with them. Data lives in a temporary
 //! directory removed on drop.
 //!
@@ -32,14 +32,9 @@
 //! `RNET_REQUIRE_LAB=1`. The binary under test is `$RNC_BIN`, else
 //! `target/<profile>/rnc` (`cargo build -p rnc` first).
 
-mod support;
+use rnet_testkit::signals;
 
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
-
-#[path = "support/running.rs"]
-mod running;
+use rnet_testkit::running;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -52,12 +47,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rnet_testkit::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4, SERVER_V6};
+use rnet_testkit::process;
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{lab_or_skip, tool_under_test, LabEnv};
 use running::{status_text, In, Out, Running};
 use signals::Signal;
-use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4, SERVER_V6};
-use support::process;
-use support::tempdir::TempDir;
-use support::{lab_or_skip, tool_under_test, LabEnv};
 
 /// The first port of a scene (each namespace pair is private).
 const PORT: u16 = 5555;
@@ -286,7 +281,7 @@ fn sha256(path: &Path) -> String {
             .arg(path)
             .env_clear()
             .env("LC_ALL", "C")
-            .env("PATH", support::DEFAULT_PATH),
+            .env("PATH", rnet_testkit::DEFAULT_PATH),
         Duration::from_secs(120),
     )
     .unwrap_or_else(|e| panic!("sha256sum {}: {e}", path.display()));
@@ -307,7 +302,7 @@ fn sha256_prefix(path: &Path, len: u64) -> String {
             .arg(path)
             .env_clear()
             .env("LC_ALL", "C")
-            .env("PATH", support::DEFAULT_PATH),
+            .env("PATH", rnet_testkit::DEFAULT_PATH),
         Duration::from_secs(120),
     )
     .unwrap_or_else(|e| panic!("sha256sum: {e}"));

@@ -13,7 +13,7 @@
 //!
 //! Network rule: traffic only on the namespaces' own loopback and on the
 //! veth between client 198.18.0.1 / server 198.18.0.2
-//! (`support::netns::LabPair`); every iptables rule is added inside those
+//! (`rnet_testkit::netns::LabPair`); every iptables rule is added inside those
 //! namespaces and dies with them.
 //!
 //! Needs root, `ip`, `iptables` (and `nc.openbsd` for the comparisons);
@@ -24,14 +24,9 @@
 //! Some tests failed against rnc when written and were fixed in rnc; they
 //! stay as the specification, each with the evidence in its comment.
 
-mod support;
+use rnet_testkit::signals;
 
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
-
-#[path = "support/running.rs"]
-mod running;
+use rnet_testkit::running;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -39,11 +34,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use rnet_testkit::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
+use rnet_testkit::process;
+use rnet_testkit::{lab_or_skip, tool_under_test, LabEnv};
 use running::{status_text, In, Out, Running};
 use signals::Signal;
-use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
-use support::process;
-use support::{lab_or_skip, tool_under_test, LabEnv};
 
 /// The port of the scenes (each namespace pair is private).
 const PORT: u16 = 5555;
@@ -340,7 +335,7 @@ fn private_names_ns(test: &str, env: &LabEnv, tag: &str) -> Option<Netns> {
     if ns.lookups_are_private() {
         Some(ns)
     } else {
-        support::skip(
+        rnet_testkit::skip(
             test,
             "cannot make name lookups private to the namespace (nscd on the machine, or \
              /etc/netns overlays not in effect); not sending made-up names to the resolver",

@@ -24,9 +24,6 @@
 //! Every child has a deadline and is killed with its process group when
 //! its guard drops, also when a test panics.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
@@ -39,8 +36,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::process::{wait_until, Background};
-use support::tempdir::TempDir;
+use rnet_testkit::process::{wait_until, Background};
+use rnet_testkit::tempdir::TempDir;
 
 /// Deadline of one short run.
 const SHORT: Duration = Duration::from_secs(10);
@@ -65,12 +62,12 @@ fn rnc() -> Tool {
 /// comparison; rnc's own checks still run).
 fn tools(test: &str) -> Vec<Tool> {
     let mut v = vec![rnc()];
-    match support::find_program("nc.openbsd") {
+    match rnet_testkit::find_program("nc.openbsd") {
         Some(path) => v.push(Tool {
             name: "nc.openbsd",
             path,
         }),
-        None => support::skip(
+        None => rnet_testkit::skip(
             test,
             "nc.openbsd (Debian netcat-openbsd) is not installed: only rnc's side runs",
         ),
@@ -81,25 +78,25 @@ fn tools(test: &str) -> Vec<Tool> {
 /// strace, if it is installed and may trace here (a container can forbid
 /// ptrace); else `None` after a printed skip.
 fn strace_or_skip(test: &str) -> Option<PathBuf> {
-    let Some(st) = support::find_program("strace") else {
-        support::skip(test, "strace (Debian package strace) is not installed");
+    let Some(st) = rnet_testkit::find_program("strace") else {
+        rnet_testkit::skip(test, "strace (Debian package strace) is not installed");
         return None;
     };
-    let probe = support::process::run(
+    let probe = rnet_testkit::process::run(
         Command::new(&st).args(["-qq", "-o", "/dev/null", "--", "/bin/true"]),
         SHORT,
     );
     match probe {
         Ok(out) if out.status.success() => Some(st),
         Ok(out) => {
-            support::skip(
+            rnet_testkit::skip(
                 test,
                 &format!("strace cannot trace here: {}", out.stderr_text().trim()),
             );
             None
         }
         Err(e) => {
-            support::skip(test, &format!("strace does not run: {e}"));
+            rnet_testkit::skip(test, &format!("strace does not run: {e}"));
             None
         }
     }
@@ -178,7 +175,7 @@ impl Run {
     /// Starts `tool args` in `dir`, traced into `dir/<n>.trace` when
     /// `strace` is given.
     fn start(tool: &Tool, strace: Option<&Path>, dir: &Path, args: &[&str]) -> Run {
-        let trace = strace.map(|_| dir.join(format!("{}.trace", support::unique_suffix())));
+        let trace = strace.map(|_| dir.join(format!("{}.trace", rnet_testkit::unique_suffix())));
         let mut cmd = match (strace, &trace) {
             (Some(st), Some(t)) => {
                 let mut c = Command::new(st);
@@ -194,7 +191,7 @@ impl Run {
         cmd.args(args)
             .current_dir(dir)
             .env_clear()
-            .env("PATH", support::DEFAULT_PATH)
+            .env("PATH", rnet_testkit::DEFAULT_PATH)
             .env("LC_ALL", "C")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -580,7 +577,7 @@ fn unix_listener_removes_a_stale_file_before_bind() {
             );
         }
         // An abstract name touches no file, even one named like it.
-        let name = format!("rnc-suites-{}", support::unique_suffix());
+        let name = format!("rnc-suites-{}", rnet_testkit::unique_suffix());
         let lookalike = dir.join(&format!("@{name}"));
         File::create(&lookalike).expect("file named like the abstract socket");
         let before = fs::metadata(&lookalike).expect("meta").ino();

@@ -15,18 +15,15 @@
 //!    does not implement (`-r -i -s -M -g`) and `-c` (which never ends) are
 //!    not generated, nor are rnetstat's own `--explain` and `--no-explain`.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use rnet_core::args::{normalize_dashes_for, short_opts};
+use rnet_testkit::process::{run, Output};
+use rnet_testkit::tempdir::TempDir;
 use rnetstat::cli::{self, LONG_OPTS, SHORT_OPTS};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::symlink;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::process::{run, Output};
-use support::tempdir::TempDir;
 
 /// xorshift64*: small, seeded, no dependency.
 struct Rng(u64);
@@ -241,7 +238,7 @@ fn valid_ish(r: &mut Rng) -> Vec<OsString> {
 
 #[test]
 fn random_valid_ish_argv_exit_like_netstat() {
-    let Some(env) = support::lab_or_skip(
+    let Some(env) = rnet_testkit::lab_or_skip(
         "random_valid_ish_argv_exit_like_netstat",
         &["netstat", "unshare"],
     ) else {

@@ -12,18 +12,15 @@
 //! and no name lookup can leave the machine), and stdout, stderr and the
 //! status must be equal byte for byte.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
+use rnet_testkit::diff::unified_diff;
+use rnet_testkit::process::{run, Output};
+use rnet_testkit::tempdir::TempDir;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::diff::unified_diff;
-use support::process::{run, Output};
-use support::tempdir::TempDir;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -163,7 +160,7 @@ fn runs(program: &Path, args: &[OsString]) -> Output {
     c.args(args)
         .env_clear()
         .env("LC_ALL", "C")
-        .env("PATH", support::DEFAULT_PATH);
+        .env("PATH", rnet_testkit::DEFAULT_PATH);
     run(&mut c, DEADLINE).unwrap()
 }
 
@@ -206,7 +203,7 @@ fn every_bad_invocation_gets_netstats_status_without_a_panic() {
 
 #[test]
 fn every_bad_invocation_matches_netstat_byte_for_byte() {
-    let Some(env) = support::lab_or_skip(
+    let Some(env) = rnet_testkit::lab_or_skip(
         "every_bad_invocation_matches_netstat_byte_for_byte",
         &["netstat", "unshare"],
     ) else {

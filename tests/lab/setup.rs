@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::labkit::{syn_schedule, Nc, Scene, Side};
-use crate::support::netns::SERVER_V4;
+use rnet_testkit::labkit::{syn_schedule, Nc, Scene, Side};
+use rnet_testkit::netns::SERVER_V4;
 
 /// The article's port.
 pub const PORT: u16 = 5555;

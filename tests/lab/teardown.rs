@@ -4,11 +4,11 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::labkit::{Row, Scene, Side};
 use crate::setup::{
     check_time_wait_countdown, connected, listen, PORT, RNC_LEFT_BEHIND_TOO_EARLY, SOON,
 };
-use crate::support::netns::{CLIENT_V4, SERVER_V4};
+use rnet_testkit::labkit::{Row, Scene, Side};
+use rnet_testkit::netns::{CLIENT_V4, SERVER_V4};
 
 /// `--dport 5555 --tcp-flags FIN FIN -j DROP` in `chain` (`-I` or `-D`).
 fn fin_drop<'a>(op: &'a str, chain: &'a str, dir: &'a str) -> Vec<&'a str> {
@@ -315,7 +315,7 @@ fn scenario_11_last_ack_final_ack_lost() {
                 break;
             }
         }
-        thread::sleep(crate::labkit::POLL);
+        thread::sleep(rnet_testkit::labkit::POLL);
     }
     scene.note(&format!(
         "server LAST_ACK gone after {last_ack_gone:?} s, {retrans} FIN retransmissions; {restarts} TIME_WAIT restarts"
@@ -529,7 +529,7 @@ fn scenario_15_reset_mid_connection() {
     let other: Vec<String> = cli
         .stderr()
         .lines()
-        .filter(|l| crate::labkit::explain_state(l).is_none())
+        .filter(|l| rnet_testkit::labkit::explain_state(l).is_none())
         .map(str::to_string)
         .collect();
     scene.check(

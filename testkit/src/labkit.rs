@@ -20,9 +20,6 @@
 //! scene (also while panicking) kills the processes and deletes the
 //! namespaces, their rules and sysctls.
 
-// Not every scenario uses every helper.
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, ExitStatus, Stdio};
@@ -30,11 +27,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::signals::{self, Signal};
-use super::support::netns::{LabPair, Netns};
-use super::support::process::{self, Background, Output};
-use super::support::tempdir::TempDir;
-use super::support::{find_program, lab_or_skip, tool_under_test};
+use crate::netns::{LabPair, Netns};
+use crate::process::{self, Background, Output};
+use crate::signals::{self, Signal};
+use crate::tempdir::TempDir;
+use crate::{find_program, lab_or_skip, tool_under_test};
 
 /// How often the scene polls `rnetstat`.
 pub const POLL: Duration = Duration::from_millis(50);

@@ -17,11 +17,11 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::diff::unified_diff;
-use super::netns::Netns;
-use super::process::{self, Output};
-use super::tempdir::TempDir;
-use super::DEFAULT_PATH;
+use crate::diff::unified_diff;
+use crate::netns::Netns;
+use crate::process::{self, Output};
+use crate::tempdir::TempDir;
+use crate::DEFAULT_PATH;
 
 /// Which of the two programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

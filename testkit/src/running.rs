@@ -2,13 +2,6 @@
 //! stdin from /dev/null, a file, a pipe a thread fills, or a pipe the test
 //! holds (typing, Ctrl-D); stdout to /dev/null, a file, a pipe the test
 //! reads, or captured in memory; stderr always captured as it comes.
-//!
-//! Included with `#[path = "support/running.rs"] mod running;` next to
-//! `mod support;` and `mod signals;` (it sends signals, and `signals` is
-//! per test binary, as for `labkit`).
-
-// Not every test file uses every option.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -19,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::signals::{self, Signal};
-use super::support::netns::Netns;
-use super::support::process::Background;
+use crate::netns::Netns;
+use crate::process::Background;
+use crate::signals::{self, Signal};
 
 /// Where a child's stdin comes from.
 pub enum In {

@@ -6,8 +6,7 @@
 //! The tracepoint is global across network namespaces: filter on a port
 //! no other test uses. The instance is removed on drop (on every exit
 //! path, a panic included). tracefs is mounted at `/sys/kernel/tracing`
-//! if it is not there yet (and left mounted: others may use it). A test
-//! declares it beside `mod support;` with `#[path = "support/tracefs.rs"]`.
+//! if it is not there yet (and left mounted: others may use it).
 
 use std::fs;
 use std::path::PathBuf;
@@ -52,7 +51,7 @@ impl StateTrace {
         }
         let dir = root
             .join("instances")
-            .join(format!("rnet-{tag}-{}", super::support::unique_suffix()));
+            .join(format!("rnet-{tag}-{}", crate::unique_suffix()));
         fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
         let t = StateTrace { dir };
         let ev = t.dir.join(EVENT);

@@ -26,8 +26,8 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use super::process::{self, Output};
-use super::{sys, unique_suffix, DEFAULT_PATH};
+use crate::process::{self, Output};
+use crate::{sys, unique_suffix, DEFAULT_PATH};
 
 /// Client address on the veth (IPv4, /24).
 pub const CLIENT_V4: &str = "198.18.0.1";
