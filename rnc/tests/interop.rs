@@ -40,35 +40,15 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// `PATH` of every child.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{find_program, skip, unique_suffix, DEFAULT_PATH};
+
 /// Size of each bulk transfer.
 const BULK: usize = 64 << 20;
 /// Deadline of a short run (a message, a scan, a small exchange).
 const SHORT: Duration = Duration::from_secs(10);
 
 // ------------------------------------------------------------ environment
-
-fn lab_required() -> bool {
-    std::env::var_os("RNET_REQUIRE_LAB").is_some_and(|v| v == "1")
-}
-
-fn skip(test: &str, reason: &str) {
-    if lab_required() {
-        panic!("{test}: {reason} (RNET_REQUIRE_LAB=1 makes this a failure instead of a skip)");
-    }
-    let _ = writeln!(
-        io::stderr(),
-        "SKIPPED {test}: {reason} (set RNET_REQUIRE_LAB=1 to fail instead)"
-    );
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    DEFAULT_PATH
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
-}
 
 /// A netcat to run, the way a user types it: a bare name found through
 /// `PATH` (so `argv[0]` is that name, as in getopt's messages).
@@ -118,35 +98,6 @@ fn nc_or_skip(test: &str) -> Option<Tool> {
 
 fn ipv6_available() -> bool {
     TcpListener::bind("[::1]:0").is_ok()
-}
-
-fn unique() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A private directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("rnc-interop-{tag}-{}", unique()));
-        fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 // ------------------------------------------------------------------ ports
@@ -774,7 +725,7 @@ fn bulk_once(
 ) {
     let p = port();
     let ps = p.to_string();
-    let got = dir.join(&format!("got-{}", unique()));
+    let got = dir.join(&format!("got-{}", unique_suffix()));
     let v6 = host.contains(':');
     let mut largs: Vec<&str> = Vec::new();
     if v6 {
@@ -838,7 +789,7 @@ fn bulk(test: &str, host: &str) {
         skip(test, "IPv6 loopback (::1) is not available");
         return;
     }
-    let dir = TempDir::new("bulk");
+    let dir = TempDir::new("rnc-interop-bulk").expect("create temp dir");
     let data = dir.join("data");
     random_file(&data, BULK);
     let r = rnc();
@@ -1392,15 +1343,15 @@ fn unix_sockets_between_rnc_and_nc() {
         return;
     };
     let r = rnc();
-    let dir = TempDir::new("unix");
+    let dir = TempDir::new("rnc-interop-unix").expect("create temp dir");
     for (listener, client) in [(&r, &nc), (&nc, &r)] {
         for kind in ["path", "abstract"] {
             let name = if kind == "path" {
-                dir.join(&format!("sock-{}", unique()))
+                dir.join(&format!("sock-{}", unique_suffix()))
                     .to_string_lossy()
                     .into_owned()
             } else {
-                format!("@rnc-interop-{}", unique())
+                format!("@rnc-interop-{}", unique_suffix())
             };
             let what = format!("-U {kind}: {} -l <- {}", listener.name(), client.name());
             let mut l = spawn(
@@ -1674,7 +1625,7 @@ fn invoked_as_nc_prints_nc() {
     let Some(nc) = nc_or_skip("invoked_as_nc_prints_nc") else {
         return;
     };
-    let dir = TempDir::new("asnc");
+    let dir = TempDir::new("rnc-interop-asnc").expect("create temp dir");
     let (ours, theirs) = (dir.join("ours"), dir.join("ref"));
     fs::create_dir(&ours).unwrap();
     fs::create_dir(&theirs).unwrap();
