@@ -17,6 +17,7 @@
 
 use rnet_core::args::{normalize_dashes_for, short_opts};
 use rnet_testkit::process::{run, Output};
+use rnet_testkit::rng::Rng;
 use rnet_testkit::tempdir::TempDir;
 use rnetstat::cli::{self, LONG_OPTS, SHORT_OPTS};
 use std::ffi::OsString;
@@ -24,26 +25,6 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::symlink;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// xorshift64*: small, seeded, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-}
 
 const FRAGMENTS: &[&[u8]] = &[
     b"-",
@@ -118,7 +99,7 @@ fn random_arg(r: &mut Rng) -> Vec<u8> {
 #[test]
 fn random_and_mutated_argv_never_panic() {
     let shorts = short_opts(SHORT_OPTS);
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut r = Rng::xorshift64star(0x9e37_79b9_7f4a_7c15);
     let start = Instant::now();
     for _ in 0..20_000 {
         let argv: Vec<OsString> = (0..r.below(6))
@@ -269,7 +250,7 @@ fn random_valid_ish_argv_exit_like_netstat() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5eed_0008_0000_0001_u64);
-    let mut r = Rng(seed.max(1));
+    let mut r = Rng::xorshift64star(seed.max(1));
     let start = Instant::now();
     let mut failures = Vec::new();
     let mut statuses = std::collections::BTreeMap::new();

@@ -18,6 +18,11 @@
 //! - [`labkit`]: the lab's scenes (client and server, rnc, rnetstat, rfw).
 //! - [`tracefs`]: the kernel's TCP state tracepoint in a private instance.
 //! - [`tempdir`]: temporary directories removed on drop.
+//! - [`rng`]: seeded generators for property tests; [`pattern`]: bytes
+//!   to send and check.
+//! - [`fake_iptables`]: a fake `iptables` that records what rfw runs.
+//! - [`rules`]: the article's iptables rules as data, and [`argv`]
+//!   (`argv("-I OUTPUT -p tcp …")`) for typing an argument vector.
 //!
 //! Each test builds its own namespaces with unique names, so tests may run
 //! in parallel threads of one test process. The only `unsafe` is in
@@ -25,15 +30,20 @@
 
 pub mod compare;
 pub mod diff;
+pub mod fake_iptables;
 pub mod labkit;
 pub mod netns;
 pub mod process;
+pub mod rng;
+pub mod rules;
 pub mod running;
 pub mod signals;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tempdir;
 pub mod tracefs;
+
+pub use rules::argv;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,6 +78,17 @@ pub fn skip(test: &str, reason: &str) {
         std::io::stderr(),
         "SKIPPED {test}: {reason} (set RNET_REQUIRE_LAB=1 to fail instead)"
     );
+}
+
+/// True when this process runs as root; otherwise [`skip`]s `test`,
+/// saying that it needs root and `why`.
+pub fn root_or_skip(test: &str, why: &str) -> bool {
+    let euid = sys::effective_uid();
+    if euid == 0 {
+        return true;
+    }
+    skip(test, &format!("needs root ({why}; euid is {euid})"));
+    false
 }
 
 /// Finds `name` in the standard directories (the test's own `PATH` is not
