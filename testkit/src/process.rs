@@ -215,6 +215,12 @@ impl Background {
         self.kill_and_reap()
     }
 
+    /// Kills the child's group if it still runs and reaps it, keeping the
+    /// guard.
+    pub fn kill(&mut self) -> io::Result<ExitStatus> {
+        self.kill_and_reap()
+    }
+
     fn kill_and_reap(&mut self) -> io::Result<ExitStatus> {
         if let Ok(None) = self.child.try_wait() {
             // Not reaped: the group id is still ours.
