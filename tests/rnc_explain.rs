@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rnet_testkit::netns::{parse_proc_net, LabPair, Netns, SERVER_V4};
+use rnet_testkit::netns::{parse_proc_net, tcp_state_name, LabPair, Netns, SERVER_V4};
 use rnet_testkit::{lab_or_skip, skip, tool_under_test, LabEnv};
 use running::{In, Out, Running};
 use signals::Signal;
@@ -72,20 +72,7 @@ fn narration(err: &str) -> Vec<String> {
 
 /// netstat's name for a kernel state number.
 fn state_name(code: u8) -> &'static str {
-    match code {
-        0x01 => "ESTABLISHED",
-        0x02 => "SYN_SENT",
-        0x03 => "SYN_RECV",
-        0x04 => "FIN_WAIT1",
-        0x05 => "FIN_WAIT2",
-        0x06 => "TIME_WAIT",
-        0x07 => "CLOSE",
-        0x08 => "CLOSE_WAIT",
-        0x09 => "LAST_ACK",
-        0x0A => "LISTEN",
-        0x0B => "CLOSING",
-        _ => "UNKNOWN",
-    }
+    tcp_state_name(code).unwrap_or("UNKNOWN")
 }
 
 /// A process that only holds a namespace open, so that the test can read

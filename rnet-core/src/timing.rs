@@ -61,10 +61,14 @@ impl TcpTimers {
         )
     }
 
-    /// About how long an orphaned socket resends its FIN before giving up:
-    /// the retransmission timeout starts near `TCP_RTO_MIN` (0.2 s) on a
-    /// short path and doubles, so `n` retries take 0.2 x (2^(n+1) - 1) s
-    /// (8 retries: about 102 s; observed 107-108 s; 2 retries: 1.4 s).
+    /// The time budget of an orphaned socket's FIN: `n` =
+    /// `tcp_orphan_retries` tries from `TCP_RTO_MIN` (0.2 s), doubling,
+    /// 0.2 x (2^(n+1) - 1) s (8: 102.2 s; 2: 1.4 s). It is when the socket
+    /// ends if this host's own OUTPUT refuses the FIN (the probe timer:
+    /// measured 106.4 s and 1.46 s, timers late). A FIN that left and is
+    /// lost ends later, at the first retransmission timeout past this
+    /// budget counted from the first retransmission (2 retries: measured
+    /// 3.35 s): see [`unacked_give_up`].
     pub fn orphan_give_up_secs(&self) -> f64 {
         model_timeout(
             self.orphan_retries_effective().clamp(0, 255) as u32,

@@ -77,6 +77,25 @@ pub fn rule_packets(listing: &str) -> Vec<u64> {
         .collect()
 }
 
+/// netstat's name for a kernel TCP state number (`/proc/net/tcp`'s `st`),
+/// `None` for a number outside the kernel's table.
+pub fn tcp_state_name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        0x01 => "ESTABLISHED",
+        0x02 => "SYN_SENT",
+        0x03 => "SYN_RECV",
+        0x04 => "FIN_WAIT1",
+        0x05 => "FIN_WAIT2",
+        0x06 => "TIME_WAIT",
+        0x07 => "CLOSE",
+        0x08 => "CLOSE_WAIT",
+        0x09 => "LAST_ACK",
+        0x0A => "LISTEN",
+        0x0B => "CLOSING",
+        _ => return None,
+    })
+}
+
 /// One row of `/proc/net/{tcp,tcp6,udp,udp6,raw,raw6}`, the fields the
 /// harness needs to wait for a scene to settle.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,20 +1,59 @@
-//! The kernel's own record of TCP state changes: the tracepoint
-//! `sock:inet_sock_set_state`, read from a private tracefs instance
-//! (`/sys/kernel/tracing/instances/<unique>`), so that concurrent tests
-//! and other users of the global trace buffer do not disturb each other.
+//! The kernel tracepoint `sock:inet_sock_set_state` read through a private
+//! tracefs instance: every TCP state change of the sockets the filter
+//! selects, with the kernel's own timestamp, as an independent record of a
+//! connection's timeline (the tracepoint sees every namespace, so the
+//! filter on the ports keeps other tests' sockets out).
 //!
-//! The tracepoint is global across network namespaces: filter on a port
-//! no other test uses. The instance is removed on drop (on every exit
-//! path, a panic included). tracefs is mounted at `/sys/kernel/tracing`
-//! if it is not there yet (and left mounted: others may use it).
+//! [`StateTrace::start`] mounts tracefs at `/sys/kernel/tracing` when it is
+//! not mounted (and unmounts it again when the last trace of this process
+//! ends, only if this process mounted it), makes
+//! `instances/rnet-<pid>-<n>`, sets the event's `filter`, switches the
+//! instance's clock to `mono`, enables the event and reads `trace_pipe`
+//! without blocking in a thread of its own. A line written to the
+//! instance's `trace_marker` right after the start ties the kernel's clock
+//! to [`Instant`], so [`StateTrace::instant_of`] places each event on the
+//! test's clock. Dropping the trace (also during a panic) stops the
+//! reader, disables the event and removes the instance.
 
-use std::fs;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
-const TRACEFS: &str = "/sys/kernel/tracing";
+use crate::{process, unique_suffix, DEFAULT_PATH};
+
+/// Where tracefs is (or gets) mounted.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// The event's directory inside an instance.
 const EVENT: &str = "events/sock/inet_sock_set_state";
 
-/// One state change as the kernel traced it.
+/// One state change as the tracepoint reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateEvent {
+    /// The kernel's timestamp (the instance's `mono` clock), microseconds.
+    pub ts_us: u64,
+    /// `AF_INET` or `AF_INET6`.
+    pub family: String,
+    /// Local address and port of the socket.
+    pub src: SocketAddr,
+    /// Remote address and port (port 0 for a listener).
+    pub dst: SocketAddr,
+    /// The state left, without the `TCP_` prefix (`SYN_SENT`).
+    pub old: String,
+    /// The state entered (`ESTABLISHED`).
+    pub new: String,
+}
+
+/// A state change reduced to ports and states (what a test of one
+/// connection needs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transition {
     /// Source port of the socket (its local port).
@@ -27,80 +66,315 @@ pub struct Transition {
     pub new: String,
 }
 
-/// A private trace instance with `inet_sock_set_state` enabled.
+impl StateEvent {
+    /// `ESTABLISHED->FIN_WAIT1`.
+    pub fn transition(&self) -> String {
+        format!("{}->{}", self.old, self.new)
+    }
+}
+
+/// Parses one `trace_pipe` line of `inet_sock_set_state`; `None` for any
+/// other line.
+pub fn parse_event(line: &str) -> Option<StateEvent> {
+    let (head, body) = line.split_once(" inet_sock_set_state: ")?;
+    let ts_us = parse_timestamp(head)?;
+    let fields: BTreeMap<&str, &str> = body
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    if fields.get("protocol").is_some_and(|p| *p != "IPPROTO_TCP") {
+        return None;
+    }
+    let family = fields.get("family")?.to_string();
+    let port = |k: &str| fields.get(k).and_then(|p| p.parse::<u16>().ok());
+    let (sa, da) = if family == "AF_INET6" {
+        (fields.get("saddrv6")?, fields.get("daddrv6")?)
+    } else {
+        (fields.get("saddr")?, fields.get("daddr")?)
+    };
+    let state = |k: &str| {
+        fields
+            .get(k)
+            .map(|s| s.strip_prefix("TCP_").unwrap_or(s).to_string())
+    };
+    Some(StateEvent {
+        ts_us,
+        src: SocketAddr::new(sa.parse::<IpAddr>().ok()?, port("sport")?),
+        dst: SocketAddr::new(da.parse::<IpAddr>().ok()?, port("dport")?),
+        family,
+        old: state("oldstate")?,
+        new: state("newstate")?,
+    })
+}
+
+/// The timestamp (`24729.967027:`, seconds) at the end of a trace line's
+/// head, in microseconds.
+fn parse_timestamp(head: &str) -> Option<u64> {
+    let ts = head.split_whitespace().last()?.trim_end_matches(':');
+    let (s, frac) = ts.split_once('.')?;
+    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+    Some(s.parse::<u64>().ok()? * 1_000_000 + frac.parse::<u64>().ok()?)
+}
+
+/// How many traces of this process are open, and whether this process
+/// mounted tracefs (then the last one to end unmounts it).
+static MOUNT: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+fn mounted() -> bool {
+    Path::new(TRACEFS).join("instances").is_dir()
+}
+
+/// Takes a use of tracefs, mounting it if needed.
+fn acquire_mount() -> Result<(), String> {
+    let mut m = MOUNT.lock().unwrap_or_else(|e| e.into_inner());
+    if !mounted() {
+        let mut cmd = Command::new("mount");
+        cmd.args(["-t", "tracefs", "nodev", TRACEFS])
+            .env_clear()
+            .env("LC_ALL", "C")
+            .env("PATH", DEFAULT_PATH);
+        let out = process::run(&mut cmd, Duration::from_secs(10))
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        out.check(&format!("mount -t tracefs nodev {TRACEFS}"))?;
+        if !mounted() {
+            return Err(format!(
+                "{TRACEFS} has no instances/ after mounting tracefs"
+            ));
+        }
+        m.1 = true;
+    }
+    m.0 += 1;
+    Ok(())
+}
+
+/// Gives a use back; unmounts when it was ours and nobody here needs it.
+/// A busy tracefs (another process reading it) stays mounted.
+fn release_mount() {
+    let mut m = MOUNT.lock().unwrap_or_else(|e| e.into_inner());
+    m.0 = m.0.saturating_sub(1);
+    if m.0 == 0 && m.1 {
+        let mut cmd = Command::new("umount");
+        cmd.arg(TRACEFS)
+            .env_clear()
+            .env("LC_ALL", "C")
+            .env("PATH", DEFAULT_PATH);
+        if process::run(&mut cmd, Duration::from_secs(10)).is_ok_and(|o| o.code() == Some(0)) {
+            m.1 = false;
+        }
+    }
+}
+
+/// A private tracefs instance recording `sock:inet_sock_set_state`.
 pub struct StateTrace {
     dir: PathBuf,
+    events: Arc<Mutex<Vec<StateEvent>>>,
+    /// The event lines as the kernel wrote them.
+    lines: Arc<Mutex<String>>,
+    /// (kernel µs, Instant) of the sync marker, once the reader saw it.
+    sync: Arc<Mutex<Option<(u64, Instant)>>>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    mount_taken: bool,
 }
 
 impl StateTrace {
-    /// Starts tracing the state changes that `filter` selects (ftrace
-    /// filter syntax, such as `sport == 45678 || dport == 45678`).
+    /// Starts tracing the events that `filter` (the event filter syntax,
+    /// e.g. `sport == 5555 || dport == 5555`) selects; `tag` goes into the
+    /// instance's name.
     pub fn start(tag: &str, filter: &str) -> Result<StateTrace, String> {
-        let root = PathBuf::from(TRACEFS);
-        if !root.join("instances").is_dir() {
-            let out = std::process::Command::new("mount")
-                .args(["-t", "tracefs", "nodev", TRACEFS])
-                .output()
-                .map_err(|e| format!("mount tracefs: {e}"))?;
-            if !out.status.success() || !root.join("instances").is_dir() {
+        let tag: String = tag
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(24)
+            .collect();
+        acquire_mount()?;
+        let dir = Path::new(TRACEFS)
+            .join("instances")
+            .join(format!("rnet-{tag}-{}", unique_suffix()));
+        // From here on Drop undoes whatever was done.
+        let mut t = StateTrace {
+            dir: dir.clone(),
+            events: Arc::new(Mutex::new(Vec::new())),
+            lines: Arc::new(Mutex::new(String::new())),
+            sync: Arc::new(Mutex::new(None)),
+            stop: Arc::new(AtomicBool::new(false)),
+            reader: None,
+            mount_taken: true,
+        };
+        fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        let write = |rel: &str, text: &str| -> Result<(), String> {
+            let p = dir.join(rel);
+            fs::write(&p, text).map_err(|e| format!("write `{text}' to {}: {e}", p.display()))
+        };
+        // Small buffers: a test's events are few.
+        write("buffer_size_kb", "256")?;
+        write("trace_clock", "mono")?;
+        write(&format!("{EVENT}/filter"), filter)?;
+        write(&format!("{EVENT}/enable"), "1")?;
+        let pipe = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(dir.join("trace_pipe"))
+            .map_err(|e| format!("open {}/trace_pipe: {e}", dir.display()))?;
+        let marker = format!("rnet-sync-{}", unique_suffix());
+        let (events, lines, sync, stop) = (
+            Arc::clone(&t.events),
+            Arc::clone(&t.lines),
+            Arc::clone(&t.sync),
+            Arc::clone(&t.stop),
+        );
+        let before = Instant::now();
+        write("trace_marker", &marker)?;
+        let after = Instant::now();
+        let at = before + (after - before) / 2;
+        t.reader = Some(thread::spawn(move || {
+            read_pipe(pipe, &marker, at, &events, &lines, &sync, &stop)
+        }));
+        // The marker must come through before times can be placed.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while t.sync.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            if Instant::now() > deadline {
                 return Err(format!(
-                    "tracefs is not available at {TRACEFS}: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
+                    "the sync marker never came out of {}/trace_pipe",
+                    dir.display()
                 ));
             }
+            thread::sleep(Duration::from_millis(5));
         }
-        let dir = root
-            .join("instances")
-            .join(format!("rnet-{tag}-{}", crate::unique_suffix()));
-        fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let t = StateTrace { dir };
-        let ev = t.dir.join(EVENT);
-        fs::write(ev.join("filter"), filter).map_err(|e| format!("filter `{filter}': {e}"))?;
-        fs::write(ev.join("enable"), "1").map_err(|e| format!("enable: {e}"))?;
         Ok(t)
     }
 
-    /// Everything traced so far (the buffer is not consumed).
-    pub fn text(&self) -> String {
-        fs::read_to_string(self.dir.join("trace")).unwrap_or_default()
+    /// The events seen so far, in the order read.
+    pub fn events(&self) -> Vec<StateEvent> {
+        let mut v = self
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        v.sort_by_key(|e| e.ts_us);
+        v
     }
 
-    /// The transitions traced so far, in order.
+    /// The event lines read so far, as the kernel wrote them.
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The state changes so far, in the kernel's order, as ports and
+    /// states.
     pub fn transitions(&self) -> Vec<Transition> {
-        self.text().lines().filter_map(parse).collect()
+        self.events()
+            .into_iter()
+            .map(|e| Transition {
+                sport: e.src.port(),
+                dport: e.dst.port(),
+                old: e.old,
+                new: e.new,
+            })
+            .collect()
+    }
+
+    /// The event's time on the test's clock.
+    pub fn instant_of(&self, ev: &StateEvent) -> Instant {
+        let (k, at) = self
+            .sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("synced in start");
+        if ev.ts_us >= k {
+            at + Duration::from_micros(ev.ts_us - k)
+        } else {
+            at - Duration::from_micros(k - ev.ts_us)
+        }
+    }
+
+    /// Waits up to `timeout` for an event that `pred` accepts.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&StateEvent) -> bool,
+    ) -> Option<StateEvent> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| pred(e)) {
+                return Some(e);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The reader thread: non-blocking reads of `trace_pipe` every few
+/// milliseconds until `stop`, lines parsed as they complete.
+fn read_pipe(
+    mut pipe: fs::File,
+    marker: &str,
+    marker_at: Instant,
+    events: &Mutex<Vec<StateEvent>>,
+    lines: &Mutex<String>,
+    sync: &Mutex<Option<(u64, Instant)>>,
+    stop: &AtomicBool,
+) {
+    let mut pending = String::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        match pipe.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+                while let Some(nl) = pending.find('\n') {
+                    let line: String = pending.drain(..=nl).collect();
+                    if let Some(ev) = parse_event(&line) {
+                        events.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
+                        lines
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push_str(&line);
+                    } else if line.contains(marker) {
+                        if let Some((head, _)) = line.split_once(" tracing_mark_write: ") {
+                            if let Some(ts) = parse_timestamp(head) {
+                                *sync.lock().unwrap_or_else(|e| e.into_inner()) =
+                                    Some((ts, marker_at));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+        // Nothing more to read: stop once asked (after a last read).
+        if stopping {
+            return;
+        }
+        thread::sleep(Duration::from_millis(5));
     }
 }
 
 impl Drop for StateTrace {
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
         let _ = fs::write(self.dir.join(EVENT).join("enable"), "0");
-        let _ = fs::remove_dir(&self.dir);
+        // rmdir fails while a reader holds a file open; the reader is gone.
+        for _ in 0..50 {
+            if fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        if self.mount_taken {
+            release_mount();
+        }
     }
-}
-
-/// `TCP_FIN_WAIT1` -> `FIN_WAIT1`; `TCP_SYN_RECV` stays `SYN_RECV`.
-fn state(word: &str) -> String {
-    word.strip_prefix("TCP_").unwrap_or(word).to_string()
-}
-
-/// One line of the trace: `... inet_sock_set_state: family=AF_INET
-/// protocol=IPPROTO_TCP sport=5555 dport=41234 ... oldstate=TCP_ESTABLISHED
-/// newstate=TCP_FIN_WAIT1`.
-fn parse(line: &str) -> Option<Transition> {
-    let rest = line.split("inet_sock_set_state:").nth(1)?;
-    let field = |name: &str| -> Option<&str> {
-        rest.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-    };
-    if field("protocol")? != "IPPROTO_TCP" {
-        return None;
-    }
-    Some(Transition {
-        sport: field("sport")?.parse().ok()?,
-        dport: field("dport")?.parse().ok()?,
-        old: state(field("oldstate")?),
-        new: state(field("newstate")?),
-    })
 }
 
 #[cfg(test)]
@@ -109,16 +383,26 @@ mod tests {
 
     #[test]
     fn parses_a_trace_line() {
-        let l = "          <idle>-0       [001] ..s1.  123.456789: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=41234 dport=5555 saddr=198.18.0.1 daddr=198.18.0.2 saddrv6=::ffff:198.18.0.1 daddrv6=::ffff:198.18.0.2 oldstate=TCP_FIN_WAIT1 newstate=TCP_FIN_WAIT2";
+        let l = "          <idle>-0       [001] ..s1.  123.456789: inet_sock_set_state: \
+                 family=AF_INET protocol=IPPROTO_TCP sport=41234 dport=5555 \
+                 saddr=198.18.0.1 daddr=198.18.0.2 saddrv6=::ffff:198.18.0.1 \
+                 daddrv6=::ffff:198.18.0.2 oldstate=TCP_FIN_WAIT1 newstate=TCP_FIN_WAIT2";
+        let e = parse_event(l).expect("parsed");
+        assert_eq!(e.ts_us, 123_456_789);
+        assert_eq!(e.src, "198.18.0.1:41234".parse().unwrap());
+        assert_eq!(e.dst, "198.18.0.2:5555".parse().unwrap());
+        assert_eq!(e.transition(), "FIN_WAIT1->FIN_WAIT2");
+        assert_eq!(parse_event("# tracer: nop"), None);
+        let v6 = l
+            .replace("AF_INET ", "AF_INET6 ")
+            .replace("saddrv6=::ffff:198.18.0.1", "saddrv6=2001:db8::1");
         assert_eq!(
-            parse(l),
-            Some(Transition {
-                sport: 41234,
-                dport: 5555,
-                old: "FIN_WAIT1".into(),
-                new: "FIN_WAIT2".into()
-            })
+            parse_event(&v6).map(|e| e.src),
+            Some("[2001:db8::1]:41234".parse().unwrap())
         );
-        assert_eq!(parse("# tracer: nop"), None);
+        assert_eq!(
+            parse_timestamp("x [000] ..... 24729.96:"),
+            Some(24_729_960_000)
+        );
     }
 }
