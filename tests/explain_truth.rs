@@ -72,10 +72,11 @@ use std::time::{Duration, Instant};
 use rnet_core::timing::{synrecv_life, unacked_give_up, SynAckLoss, TcpTimers, TIME_WAIT_SECS};
 use rnet_testkit::netns::{self, tcp_state_name, LabPair, Netns, CLIENT_V4, SERVER_V4};
 use rnet_testkit::process;
+use rnet_testkit::rules::{Rule, FIN_DROP, SERVER_FIN_DROP, SYNACK_DROP};
 use rnet_testkit::running::{self, In, Out, Running};
 use rnet_testkit::signals::Signal;
 use rnet_testkit::tracefs::{StateEvent, StateTrace};
-use rnet_testkit::LabEnv;
+use rnet_testkit::{strs, LabEnv};
 
 /// How often the fast pollers look (counters, `/proc/net/tcp`).
 const TICK: Duration = Duration::from_millis(20);
@@ -583,19 +584,7 @@ fn syn_recv(
     ipt(
         rule_ns,
         &lab.iptables,
-        &[
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--sport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN,ACK",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYNACK_DROP.on_port(&["-A", chain], &p)),
     )?;
     let _server = lab.listen()?;
     let (syns, client_give_up) = lab.client_t.syn_send_times();
@@ -770,19 +759,7 @@ fn orphan_fin(
     ipt(
         rule_ns,
         &lab.iptables,
-        &[
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "FIN",
-            "FIN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&FIN_DROP.on_port(&["-A", chain], &p)),
     )?;
     let retries = lab.client_t.orphan_retries_effective().clamp(0, 255) as u32;
     let end = unacked_give_up(retries, local_drop);
@@ -921,19 +898,7 @@ fn held_fin(
     ipt(
         rule_ns,
         &lab.iptables,
-        &[
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "FIN",
-            "FIN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&FIN_DROP.on_port(&["-A", chain], &p)),
     )?;
     let retries2 = lab
         .client_t
@@ -1293,41 +1258,10 @@ fn staggered_close(env: &LabEnv, case: &str) -> Result<Report, String> {
     let p = lab.port_s();
     let trace = lab.trace()?;
     let (mut server_nc, mut client_nc) = lab.established()?;
-    let client_rule = [
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "--dport",
-        &p,
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ];
-    let server_rule = [
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "--sport",
-        &p,
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ];
-    let with = |op: &str, rule: &[&str]| {
-        let mut v = vec![op];
-        v.extend_from_slice(rule);
-        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
-    };
-    let run = |ns: &Netns, args: Vec<String>| {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        ipt(ns, &lab.iptables, &a).map(|_| ())
-    };
-    run(&lab.pair.client, with("-A", &client_rule))?;
-    run(&lab.pair.server, with("-A", &server_rule))?;
+    let with = |op: &str, rule: Rule| rule.on_port(&[op, "OUTPUT"], &p);
+    let run = |ns: &Netns, args: Vec<String>| ipt(ns, &lab.iptables, &strs(&args)).map(|_| ());
+    run(&lab.pair.client, with("-A", FIN_DROP))?;
+    run(&lab.pair.server, with("-A", SERVER_FIN_DROP))?;
     client_nc.signal(Signal::Int);
     thread::sleep(Duration::from_millis(100));
     server_nc.signal(Signal::Int);
@@ -1335,8 +1269,8 @@ fn staggered_close(env: &LabEnv, case: &str) -> Result<Report, String> {
     server_nc.wait(Duration::from_secs(10))?;
     // Both in FIN_WAIT1 on the probe timer (next probes near 1.4 s).
     thread::sleep(Duration::from_millis(900));
-    run(&lab.pair.client, with("-D", &client_rule))?;
-    run(&lab.pair.server, with("-D", &server_rule))?;
+    run(&lab.pair.client, with("-D", FIN_DROP))?;
+    run(&lab.pair.server, with("-D", SERVER_FIN_DROP))?;
     let done = |client: bool| {
         trace.wait_for(Duration::from_secs(10), |e| {
             let mine = if client {

@@ -39,7 +39,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rnet_testkit::netns::{parse_proc_net, tcp_state_name, LabPair, Netns, SERVER_V4};
-use rnet_testkit::{lab_or_skip, skip, tool_under_test, LabEnv};
+use rnet_testkit::rules::{FIN_DROP, SYN_DROP};
+use rnet_testkit::{lab_or_skip, skip, strs, tool_under_test, LabEnv};
 use running::{In, Out, Running};
 use signals::Signal;
 use tracefs::StateTrace;
@@ -568,21 +569,7 @@ fn ctrl_c_in_syn_sent_abandons_and_sends_nothing() {
     run_ok(
         &pair.client,
         ipt,
-        &[
-            "-w",
-            "5",
-            "-A",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYN_DROP.on_port(&["-w", "5", "-A", "OUTPUT"], &p)),
     );
     let mut c = Running::start(
         &pair.client,
@@ -635,21 +622,7 @@ fn last_syn_says_when_it_gives_up(test: &str, tag: &str, retries: &str, linear: 
     run_ok(
         &pair.client,
         env.program("iptables"),
-        &[
-            "-w",
-            "5",
-            "-A",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYN_DROP.on_port(&["-w", "5", "-A", "OUTPUT"], &p)),
     );
     let mut c = Running::start(
         &pair.client,
@@ -756,21 +729,7 @@ fn orphaned_fin_gives_up_when_said(test: &str, tag: &str, n: &str, local_drop: b
     run_ok(
         ns,
         env.program("iptables"),
-        &[
-            "-w",
-            "5",
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "FIN",
-            "FIN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&FIN_DROP.on_port(&["-w", "5", "-A", chain], &p)),
     );
     c.signal(Signal::Int);
     let sent = Instant::now();
@@ -1141,24 +1100,8 @@ fn simultaneous_close_says_both_sides() {
         explain_state(l) == Some("ESTABLISHED")
     });
     let ipt = env.program("iptables");
-    let rule = [
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "--dport",
-        &p,
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ];
-    let with = |op: &'static str| {
-        let mut a = vec!["-w", "5", op];
-        a.extend_from_slice(&rule);
-        a
-    };
-    run_ok(&pair.client, ipt, &with("-A"));
+    let with = |op: &str| FIN_DROP.on_port(&["-w", "5", op, "OUTPUT"], &p);
+    run_ok(&pair.client, ipt, &strs(&with("-A")));
     let (ts, tc) = (
         Timeline::start(sa.pid(), PORT),
         Timeline::start(ca.pid(), PORT),
@@ -1167,7 +1110,7 @@ fn simultaneous_close_says_both_sides() {
     wait_state(ca.pid(), PORT, 0x04, "FIN_WAIT1 on the client");
     server.signal(Signal::Int);
     wait_state(ca.pid(), PORT, 0x0B, "CLOSING on the client");
-    run_ok(&pair.client, ipt, &with("-D"));
+    run_ok(&pair.client, ipt, &strs(&with("-D")));
     server.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
     client.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
     wait_state(ca.pid(), PORT, 0x06, "TIME_WAIT on the client");

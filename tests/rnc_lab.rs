@@ -37,7 +37,8 @@ use std::time::Duration;
 use rnet_testkit::labkit::explain_state;
 use rnet_testkit::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
 use rnet_testkit::process;
-use rnet_testkit::{lab_or_skip, tool_under_test, LabEnv};
+use rnet_testkit::rules::SYN_DROP;
+use rnet_testkit::{lab_or_skip, strs, tool_under_test, LabEnv};
 use running::{status_text, In, Out, Running};
 use signals::Signal;
 
@@ -80,21 +81,7 @@ fn drop_syns(env: &LabEnv, ns: &Netns, port: u16) {
     run_ok(
         ns,
         env.program("iptables"),
-        &[
-            "-w",
-            "5",
-            "-I",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYN_DROP.on_port(&["-w", "5", "-I", "OUTPUT"], &p)),
     );
 }
 

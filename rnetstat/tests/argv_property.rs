@@ -16,14 +16,12 @@
 //!    not generated, nor are rnetstat's own `--explain` and `--no-explain`.
 
 use rnet_core::args::{normalize_dashes_for, short_opts};
+use rnet_testkit::compare::{Side, ToolPair};
 use rnet_testkit::process::{run, Output};
 use rnet_testkit::rng::Rng;
-use rnet_testkit::tempdir::TempDir;
 use rnetstat::cli::{self, LONG_OPTS, SHORT_OPTS};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::symlink;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const FRAGMENTS: &[&[u8]] = &[
@@ -225,24 +223,16 @@ fn random_valid_ish_argv_exit_like_netstat() {
     ) else {
         return;
     };
-    let dir = TempDir::new("rnetstat-argv").unwrap();
-    for (sub, target) in [
-        ("ref", env.program("netstat").to_path_buf()),
-        ("ours", assert_cmd::cargo::cargo_bin("rnetstat")),
-    ] {
-        std::fs::create_dir(dir.join(sub)).unwrap();
-        symlink(target, dir.join(sub).join("netstat")).unwrap();
-    }
-    let unshare = env.program("unshare").to_path_buf();
-    let side = |sub: &str, args: &[OsString]| -> Output {
-        let mut c = Command::new(&unshare);
-        c.arg("-n")
-            .arg("--")
-            .arg("netstat")
-            .args(args)
-            .env_clear()
-            .env("LC_ALL", "C")
-            .env("PATH", dir.join(sub));
+    // Each tool under the name `netstat` in a directory of its own.
+    let tools = ToolPair::new(
+        "netstat",
+        env.program("netstat"),
+        &assert_cmd::cargo::cargo_bin("rnetstat"),
+    )
+    .unwrap();
+    let side = |side: Side, args: &[OsString]| -> Output {
+        let mut c = tools.command(side, &["unshare", "-n", "--"]);
+        c.args(args);
         run(&mut c, Duration::from_secs(20)).unwrap()
     };
     // A fixed seed, so a failure repeats; RNET_PROPERTY_SEED tries others.
@@ -257,8 +247,8 @@ fn random_valid_ish_argv_exit_like_netstat() {
     const RUNS: usize = 300;
     for _ in 0..RUNS {
         let argv = valid_ish(&mut r);
-        let want = side("ref", &argv);
-        let got = side("ours", &argv);
+        let want = side(Side::Reference, &argv);
+        let got = side(Side::UnderTest, &argv);
         *statuses.entry(want.status_text()).or_insert(0) += 1;
         let stdout_ok = got.stdout == want.stdout
             || ((want.stdout.starts_with(b"usage:") || want.stdout.starts_with(b"net-tools"))

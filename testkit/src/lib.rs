@@ -43,7 +43,7 @@ pub mod sys;
 pub mod tempdir;
 pub mod tracefs;
 
-pub use rules::argv;
+pub use rules::{argv, strs};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

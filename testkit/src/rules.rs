@@ -53,6 +53,23 @@ impl Rule {
         self.with(&["-D", self.chain])
     }
 
+    /// `cmd` followed by the match and target with the article's port
+    /// (the argument of `--dport` or `--sport`) replaced by `port`, for a
+    /// test whose namespaces run several connections on ports of their own.
+    pub fn on_port(&self, cmd: &[&str], port: impl std::fmt::Display) -> Vec<String> {
+        let mut out: Vec<String> = cmd.iter().map(|w| w.to_string()).collect();
+        let mut after_port_option = false;
+        for w in self.spec() {
+            out.push(if after_port_option {
+                port.to_string()
+            } else {
+                w.to_string()
+            });
+            after_port_option = w == "--dport" || w == "--sport";
+        }
+        out
+    }
+
     /// The command line the article prints, `iptables -I <chain> <spec>`.
     pub fn typed(&self) -> String {
         format!("iptables -I {} {}", self.chain, self.spec)
@@ -161,6 +178,12 @@ pub const ARTICLE: &[Rule] = &[
     SIMULTANEOUS_OPEN,
 ];
 
+/// The `&str`s of owned words, for the `&[&str]` parameters of the
+/// runners (`strs(&FIN_DROP.on_port(&["-A", "OUTPUT"], port))`).
+pub fn strs(words: &[String]) -> Vec<&str> {
+    words.iter().map(String::as_str).collect()
+}
+
 /// An argument vector from words separated by spaces, as a shell splits a
 /// line without quotes: `argv("-I OUTPUT -p tcp")` is
 /// `["-I", "OUTPUT", "-p", "tcp"]`. An argument with a space, a quote or
@@ -193,6 +216,10 @@ mod tests {
             argv("-D INPUT -p tcp --sport 5555 --tcp-flags SYN,ACK SYN,ACK -j DROP")
         );
         assert_eq!(FIN_DROP.delete()[..2], ["-D", "OUTPUT"]);
+        assert_eq!(
+            strs(&SYNACK_DROP.on_port(&["-w", "5", "-A", "INPUT"], 40123)),
+            argv("-w 5 -A INPUT -p tcp --sport 40123 --tcp-flags SYN,ACK SYN,ACK -j DROP")
+        );
         for r in ARTICLE {
             let spec = r.spec();
             assert_eq!(&spec[..2], ["-p", "tcp"], "{}", r.scenario);
