@@ -25,12 +25,6 @@
 //! fails with `RNET_REQUIRE_LAB=1`. The binary under test is `$RNC_BIN`,
 //! else `target/<profile>/rnc`.
 
-use rnet_testkit::signals;
-
-use rnet_testkit::running;
-
-use rnet_testkit::tracefs;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +34,9 @@ use std::time::{Duration, Instant};
 
 use rnet_testkit::netns::{parse_proc_net, tcp_state_name, LabPair, Netns, SERVER_V4};
 use rnet_testkit::rules::{FIN_DROP, SYN_DROP};
+use rnet_testkit::running;
+use rnet_testkit::signals;
+use rnet_testkit::tracefs;
 use rnet_testkit::{lab_or_skip, skip, strs, tool_under_test, LabEnv};
 use running::{In, Out, Running};
 use signals::Signal;

@@ -32,10 +32,6 @@
 //! `RNET_REQUIRE_LAB=1`. The binary under test is `$RNC_BIN`, else
 //! `target/<profile>/rnc` (`cargo build -p rnc` first).
 
-use rnet_testkit::signals;
-
-use rnet_testkit::running;
-
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -50,6 +46,8 @@ use std::time::{Duration, Instant};
 use rnet_testkit::netns::{rule_packets, LabPair, Netns, CLIENT_V4, SERVER_V4, SERVER_V6};
 use rnet_testkit::process;
 use rnet_testkit::rng::Rng;
+use rnet_testkit::running;
+use rnet_testkit::signals;
 use rnet_testkit::tempdir::TempDir;
 use rnet_testkit::{lab_or_skip, tool_under_test, LabEnv};
 use running::{status_text, In, Out, Running};

@@ -24,10 +24,6 @@
 //! Some tests failed against rnc when written and were fixed in rnc; they
 //! stay as the specification, each with the evidence in its comment.
 
-use rnet_testkit::signals;
-
-use rnet_testkit::running;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -38,6 +34,8 @@ use rnet_testkit::labkit::explain_state;
 use rnet_testkit::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
 use rnet_testkit::process;
 use rnet_testkit::rules::SYN_DROP;
+use rnet_testkit::running;
+use rnet_testkit::signals;
 use rnet_testkit::{lab_or_skip, strs, tool_under_test, LabEnv};
 use running::{status_text, In, Out, Running};
 use signals::Signal;
