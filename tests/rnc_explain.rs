@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rnet_testkit::labkit::narrated_state;
 use rnet_testkit::netns::{parse_proc_net, tcp_state_name, LabPair, Netns, SERVER_V4};
 use rnet_testkit::rules::{FIN_DROP, SYN_DROP};
 use rnet_testkit::running;
@@ -51,13 +52,7 @@ fn rnc_bin() -> PathBuf {
 
 /// The state named by an `--explain` line (`rnc: TIME_WAIT: …`).
 fn explain_state(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("rnc: ")?;
-    let (state, _) = rest.split_once(": ")?;
-    (!state.is_empty()
-        && state
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
-    .then_some(state)
+    narrated_state(line.strip_prefix("rnc: ")?)
 }
 
 /// The narration lines of a stderr text.

@@ -322,7 +322,13 @@ impl Nc {
 /// `rnc: TIME_WAIT: …` -> `TIME_WAIT`; `None` for rnc's other messages
 /// (`rnc: connect to …`, `Connection to … succeeded!`).
 pub fn explain_state(line: &str) -> Option<&str> {
-    let rest = line.split_once(": ")?.1;
+    narrated_state(line.split_once(": ")?.1)
+}
+
+/// `TIME_WAIT: …` (a narration line after the program's `name: `) ->
+/// `TIME_WAIT`; `None` unless the first word before `: ` is a state name
+/// (capitals, digits and `_`).
+pub fn narrated_state(rest: &str) -> Option<&str> {
     let (state, _) = rest.split_once(": ")?;
     (!state.is_empty()
         && state
