@@ -1,7 +1,7 @@
 //! Independent truth for the figures the explanations quote (issue 10):
 //! every formula of `rnet_core::timing` that rnc, rnetstat and rfw word
 //! with `rnet_core::explain::duration` is measured here against the kernel,
-//! in two namespaces (`support::netns::LabPair`, client 198.18.0.1, server
+//! in two namespaces (`rnet_testkit::netns::LabPair`, client 198.18.0.1, server
 //! 198.18.0.2), with `nc.openbsd` as client and server:
 //!
 //! - a. SYN_SENT, the SYN dropped in the client's OUTPUT chain: SYNs by the
@@ -59,18 +59,6 @@
 //! `iptables`, `tc` and `nc.openbsd` (and tracefs); otherwise each test
 //! prints why it is skipped, or fails with `RNET_REQUIRE_LAB=1`.
 
-mod support;
-
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
-
-#[path = "support/running.rs"]
-mod running;
-
-#[path = "support/tracefs.rs"]
-mod tracefs;
-
 use std::fmt::Write as _;
 use std::fs;
 use std::net::UdpSocket;
@@ -82,12 +70,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rnet_core::timing::{synrecv_life, unacked_give_up, SynAckLoss, TcpTimers, TIME_WAIT_SECS};
-use running::{In, Out, Running};
-use signals::Signal;
-use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
-use support::process;
-use support::LabEnv;
-use tracefs::{StateEvent, StateTrace};
+use rnet_testkit::netns::{self, tcp_state_name, LabPair, Netns, CLIENT_V4, SERVER_V4};
+use rnet_testkit::process;
+use rnet_testkit::rules::{Rule, FIN_DROP, SERVER_FIN_DROP, SYNACK_DROP};
+use rnet_testkit::running::{self, In, Out, Running};
+use rnet_testkit::signals::Signal;
+use rnet_testkit::tracefs::{StateEvent, StateTrace};
+use rnet_testkit::{strs, LabEnv};
 
 /// How often the fast pollers look (counters, `/proc/net/tcp`).
 const TICK: Duration = Duration::from_millis(20);
@@ -382,13 +371,7 @@ fn ipt(ns: &Netns, iptables: &Path, args: &[&str]) -> Result<String, String> {
 /// The packet counter of the first rule of `chain` in an
 /// `iptables -L CHAIN -vnx` listing.
 fn first_rule_packets(listing: &str) -> Option<u64> {
-    listing
-        .lines()
-        .nth(2)?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    netns::rule_packets(listing).first().copied()
 }
 
 fn rule_packets(lab: &Lab, ns: &Netns, chain: &str) -> Result<u64, String> {
@@ -601,19 +584,7 @@ fn syn_recv(
     ipt(
         rule_ns,
         &lab.iptables,
-        &[
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--sport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN,ACK",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYNACK_DROP.on_port(&["-A", chain], &p)),
     )?;
     let _server = lab.listen()?;
     let (syns, client_give_up) = lab.client_t.syn_send_times();
@@ -788,19 +759,7 @@ fn orphan_fin(
     ipt(
         rule_ns,
         &lab.iptables,
-        &[
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "FIN",
-            "FIN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&FIN_DROP.on_port(&["-A", chain], &p)),
     )?;
     let retries = lab.client_t.orphan_retries_effective().clamp(0, 255) as u32;
     let end = unacked_give_up(retries, local_drop);
@@ -939,19 +898,7 @@ fn held_fin(
     ipt(
         rule_ns,
         &lab.iptables,
-        &[
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "FIN",
-            "FIN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&FIN_DROP.on_port(&["-A", chain], &p)),
     )?;
     let retries2 = lab
         .client_t
@@ -1192,20 +1139,7 @@ fn exercise1(
 }
 
 fn state_name(st: u8) -> &'static str {
-    match st {
-        1 => "ESTABLISHED",
-        2 => "SYN_SENT",
-        3 => "SYN_RECV",
-        4 => "FIN_WAIT1",
-        5 => "FIN_WAIT2",
-        6 => "TIME_WAIT",
-        7 => "CLOSE",
-        8 => "CLOSE_WAIT",
-        9 => "LAST_ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        _ => "?",
-    }
+    tcp_state_name(st).unwrap_or("?")
 }
 
 /// A simultaneous close: both FINs are held behind a full `tbf` queue on
@@ -1324,41 +1258,10 @@ fn staggered_close(env: &LabEnv, case: &str) -> Result<Report, String> {
     let p = lab.port_s();
     let trace = lab.trace()?;
     let (mut server_nc, mut client_nc) = lab.established()?;
-    let client_rule = [
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "--dport",
-        &p,
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ];
-    let server_rule = [
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "--sport",
-        &p,
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ];
-    let with = |op: &str, rule: &[&str]| {
-        let mut v = vec![op];
-        v.extend_from_slice(rule);
-        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
-    };
-    let run = |ns: &Netns, args: Vec<String>| {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        ipt(ns, &lab.iptables, &a).map(|_| ())
-    };
-    run(&lab.pair.client, with("-A", &client_rule))?;
-    run(&lab.pair.server, with("-A", &server_rule))?;
+    let with = |op: &str, rule: Rule| rule.on_port(&[op, "OUTPUT"], &p);
+    let run = |ns: &Netns, args: Vec<String>| ipt(ns, &lab.iptables, &strs(&args)).map(|_| ());
+    run(&lab.pair.client, with("-A", FIN_DROP))?;
+    run(&lab.pair.server, with("-A", SERVER_FIN_DROP))?;
     client_nc.signal(Signal::Int);
     thread::sleep(Duration::from_millis(100));
     server_nc.signal(Signal::Int);
@@ -1366,8 +1269,8 @@ fn staggered_close(env: &LabEnv, case: &str) -> Result<Report, String> {
     server_nc.wait(Duration::from_secs(10))?;
     // Both in FIN_WAIT1 on the probe timer (next probes near 1.4 s).
     thread::sleep(Duration::from_millis(900));
-    run(&lab.pair.client, with("-D", &client_rule))?;
-    run(&lab.pair.server, with("-D", &server_rule))?;
+    run(&lab.pair.client, with("-D", FIN_DROP))?;
+    run(&lab.pair.server, with("-D", SERVER_FIN_DROP))?;
     let done = |client: bool| {
         trace.wait_for(Duration::from_secs(10), |e| {
             let mine = if client {
@@ -1416,11 +1319,11 @@ fn staggered_close(env: &LabEnv, case: &str) -> Result<Report, String> {
 
 /// The lab, or `None` after saying why not (tracefs included).
 fn lab_env(test: &str) -> Option<LabEnv> {
-    let env = support::lab_or_skip(test, PROGRAMS)?;
+    let env = rnet_testkit::lab_or_skip(test, PROGRAMS)?;
     match StateTrace::start("probe", "sport == 1") {
         Ok(t) => drop(t),
         Err(e) => {
-            support::skip(test, &format!("no tracefs: {e}"));
+            rnet_testkit::skip(test, &format!("no tracefs: {e}"));
             return None;
         }
     }

@@ -22,15 +22,6 @@
 //! `cargo build --workspace --bins` first). Each test prints
 //! `lab: scenario N (...): PASS in X s` on stderr.
 
-mod support;
-
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
-
-#[path = "support/labkit.rs"]
-mod labkit;
-
 #[path = "lab/setup.rs"]
 mod setup;
 

@@ -1,7 +1,7 @@
 //! Reference comparison of `rnetstat` with net-tools `netstat`.
 //!
 //! Real sockets are opened inside private network namespaces (a client and
-//! a server joined by a veth, see `support::netns`), then for each flag
+//! a server joined by a veth, see `rnet_testkit::netns`), then for each flag
 //! combination `netstat` and `rnetstat` run back to back inside the same
 //! namespace, both invoked as `netstat` with `LC_ALL=C` and an otherwise
 //! empty environment, and their stdout, stderr and exit status must be
@@ -17,8 +17,6 @@
 //! `RNET_REFERENCE_SHOW=1` prints netstat's output for every case (use
 //! with `--nocapture`) to see what the scenes contain.
 
-mod support;
-
 use std::any::Any;
 use std::fmt::Write as _;
 use std::fs;
@@ -32,11 +30,11 @@ use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::compare::{describe_mismatch, mask_timer_seconds, Parts, Side, ToolPair};
-use support::netns::{LabPair, Netns, ProcRow, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
-use support::process::{wait_until, Background, Output};
-use support::tempdir::TempDir;
-use support::{lab_or_skip, sys, tool_under_test, unique_suffix};
+use rnet_testkit::compare::{describe_mismatch, mask_timer_seconds, Parts, Side, ToolPair};
+use rnet_testkit::netns::{LabPair, Netns, ProcRow, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
+use rnet_testkit::process::{wait_until, Background, Output};
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{lab_or_skip, sys, tool_under_test, unique_suffix};
 
 /// Deadline of one netstat / rnetstat run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(10);

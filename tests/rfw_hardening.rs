@@ -11,16 +11,14 @@
 //! else `target/<profile>/rfw`. The state-file, PATH and sudo cases that
 //! need no namespace are in rfw/tests/hardening.rs.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::netns::Netns;
-use support::process::{self, Background, Output};
-use support::tempdir::TempDir;
-use support::{lab_or_skip, tool_under_test};
+use rnet_testkit::netns::Netns;
+use rnet_testkit::process::{self, Background, Output};
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{lab_or_skip, tool_under_test};
 
 const RUN: Duration = Duration::from_secs(20);
 

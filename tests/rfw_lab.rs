@@ -1,6 +1,6 @@
 //! rfw against real iptables, inside network namespaces of the test's own.
 //!
-//! Every rule goes into a namespace created here (support::netns), never
+//! Every rule goes into a namespace created here (rnet_testkit::netns), never
 //! into the machine's own ruleset; the namespace, and with it every rule,
 //! is deleted on drop, also when a test fails. After each rfw command the
 //! ruleset is read back with `iptables -S` run in the same namespace.
@@ -11,16 +11,19 @@
 //! `RNET_REQUIRE_LAB=1`. The binary under test is `$RFW_BIN`, else
 //! `target/<profile>/rfw` (`cargo build -p rfw` or `--workspace --bins`).
 
-mod support;
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::netns::{LabPair, Netns, SERVER_V4};
-use support::process::{self, Output};
-use support::tempdir::TempDir;
-use support::{lab_or_skip, tool_under_test, LabEnv};
+use rnet_testkit::argv;
+use rnet_testkit::netns::{LabPair, Netns, SERVER_V4};
+use rnet_testkit::process::{self, Output};
+use rnet_testkit::rng::Rng;
+use rnet_testkit::rules::{
+    Rule, FIN_DROP, LAST_ACK_DROP, PSH_RESET, REFUSE, SIMULTANEOUS_OPEN, SYNACK_DROP, SYN_DROP,
+};
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{lab_or_skip, tool_under_test, LabEnv};
 
 const RUN: Duration = Duration::from_secs(20);
 
@@ -109,29 +112,6 @@ fn untagged(line: &str) -> String {
     s.trim_end().to_string()
 }
 
-const SYN_DROP: &[&str] = &[
-    "-p",
-    "tcp",
-    "--dport",
-    "5555",
-    "--tcp-flags",
-    "SYN,ACK",
-    "SYN",
-    "-j",
-    "DROP",
-];
-const SYNACK_DROP: &[&str] = &[
-    "-p",
-    "tcp",
-    "--sport",
-    "5555",
-    "--tcp-flags",
-    "SYN,ACK",
-    "SYN,ACK",
-    "-j",
-    "DROP",
-];
-
 fn with(cmd: &[&str], spec: &[&str]) -> Vec<String> {
     cmd.iter().chain(spec).map(|s| s.to_string()).collect()
 }
@@ -166,7 +146,7 @@ fn article_commands_with_iptables_s_after_each() {
 
     // Client: the SYN drop.
     let c = &pair.client;
-    let o = run(c, &rfw, &strs(&with(&["-I", "OUTPUT"], SYN_DROP)));
+    let o = run(c, &rfw, &SYN_DROP.with(&["-I", "OUTPUT"]));
     ok(&o, "rfw -I OUTPUT (SYN drop)");
     assert!(
         o.stderr_text().contains("SYN_SENT"),
@@ -220,7 +200,7 @@ fn article_commands_with_iptables_s_after_each() {
 
     // Server: the SYN|ACK drop.
     let s = &pair.server;
-    let o = run(s, &rfw, &strs(&with(&["-I", "OUTPUT"], SYNACK_DROP)));
+    let o = run(s, &rfw, &SYNACK_DROP.with(&["-I", "OUTPUT"]));
     ok(&o, "rfw -I OUTPUT (SYN|ACK drop)");
     assert!(o.stderr_text().contains("SYN_RECV"), "{}", o.stderr_text());
     let a = appended(s);
@@ -232,17 +212,17 @@ fn article_commands_with_iptables_s_after_each() {
 
     // -D with the article's own arguments finds the tagged rules.
     ok(
-        &run(c, &rfw, &strs(&with(&["-D", "OUTPUT"], SYN_DROP))),
+        &run(c, &rfw, &SYN_DROP.with(&["-D", "OUTPUT"])),
         "rfw -D (SYN drop)",
     );
     assert!(appended(c).is_empty(), "{:?}", appended(c));
     ok(
-        &run(s, &rfw, &strs(&with(&["-D", "OUTPUT"], SYNACK_DROP))),
+        &run(s, &rfw, &SYNACK_DROP.with(&["-D", "OUTPUT"])),
         "rfw -D (SYN|ACK drop)",
     );
     assert!(appended(s).is_empty(), "{:?}", appended(s));
     // Deleting again: iptables' own message and status.
-    let again = run(c, &rfw, &strs(&with(&["-D", "OUTPUT"], SYN_DROP)));
+    let again = run(c, &rfw, &SYN_DROP.with(&["-D", "OUTPUT"]));
     assert_eq!(again.code(), Some(1), "{}", again.stderr_text());
     assert!(again.stderr_text().contains("Bad rule"));
 }
@@ -252,92 +232,31 @@ fn teardown_rules_are_explained_and_checkable() {
     let Some(l) = lab("teardown_rules_are_explained_and_checkable", &[]) else {
         return;
     };
-    let rules: &[(&str, &[&str], &str)] = &[
-        (
-            "OUTPUT",
-            &[
-                "-p",
-                "tcp",
-                "--dport",
-                "5555",
-                "--tcp-flags",
-                "FIN",
-                "FIN",
-                "-j",
-                "DROP",
-            ],
-            "FIN_WAIT1",
-        ),
-        (
-            "OUTPUT",
-            &[
-                "-p",
-                "tcp",
-                "--dport",
-                "5555",
-                "--tcp-flags",
-                "SYN,ACK,FIN,RST",
-                "ACK",
-                "-j",
-                "DROP",
-            ],
-            "LAST_ACK",
-        ),
-        (
-            "INPUT",
-            &[
-                "-p",
-                "tcp",
-                "--dport",
-                "5555",
-                "-j",
-                "REJECT",
-                "--reject-with",
-                "tcp-reset",
-            ],
-            "Connection refused",
-        ),
-        (
-            "INPUT",
-            &[
-                "-p",
-                "tcp",
-                "--dport",
-                "5555",
-                "--tcp-flags",
-                "PSH",
-                "PSH",
-                "-j",
-                "REJECT",
-                "--reject-with",
-                "tcp-reset",
-            ],
-            "half-open",
-        ),
-        (
-            "INPUT",
-            &["-p", "tcp", "--dport", "6002", "--syn", "-j", "DROP"],
-            "SYN_SENT",
-        ),
+    let rules: &[(Rule, &str)] = &[
+        (FIN_DROP, "FIN_WAIT1"),
+        (LAST_ACK_DROP, "LAST_ACK"),
+        (REFUSE, "Connection refused"),
+        (PSH_RESET, "half-open"),
+        (SIMULTANEOUS_OPEN, "SYN_SENT"),
     ];
-    for (chain, spec, word) in rules {
-        let add = with(&["-I", chain], spec);
-        let o = l.rfw(&strs(&add));
+    for (rule, word) in rules {
+        let add = rule.insert();
+        let o = l.rfw(&add);
         ok(&o, &add.join(" "));
         assert!(
             o.stderr_text().contains(word),
             "{add:?}: {}",
             o.stderr_text()
         );
-        let check = with(&["-C", chain], spec);
-        ok(&l.rfw(&strs(&check)), &check.join(" "));
+        let check = rule.with(&["-C", rule.chain]);
+        ok(&l.rfw(&check), &check.join(" "));
         // Plain iptables -C without the tag does not find it (exact match).
-        assert_eq!(l.ipt(&strs(&check)).code(), Some(1));
+        assert_eq!(l.ipt(&check).code(), Some(1));
     }
     assert_eq!(l.appended().len(), rules.len());
-    for (chain, spec, _) in rules {
-        let del = with(&["-D", chain], spec);
-        ok(&l.rfw(&strs(&del)), &del.join(" "));
+    for (rule, _) in rules {
+        let del = rule.delete();
+        ok(&l.rfw(&del), &del.join(" "));
     }
     assert!(l.appended().is_empty(), "{:?}", l.appended());
 }
@@ -348,18 +267,18 @@ fn reset_leaves_rules_rfw_did_not_add() {
         return;
     };
     ok(
-        &l.ipt(&["-A", "INPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"]),
+        &l.ipt(&argv("-A INPUT -p tcp --dport 5555 -j DROP")),
         "iptables -A",
     );
     let foreign = l.appended();
-    ok(&l.rfw(&strs(&with(&["-I", "OUTPUT"], SYN_DROP))), "rfw -I");
+    ok(&l.rfw(&SYN_DROP.with(&["-I", "OUTPUT"])), "rfw -I");
     ok(
-        &l.rfw(&["-A", "INPUT", "-p", "tcp", "--dport", "5556", "-j", "DROP"]),
+        &l.rfw(&argv("-A INPUT -p tcp --dport 5556 -j DROP")),
         "rfw -A",
     );
     assert_eq!(l.appended().len(), 3);
     // -D of the foreign rule is refused without --force, and it stays.
-    let o = l.rfw(&["-D", "INPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"]);
+    let o = l.rfw(&argv("-D INPUT -p tcp --dport 5555 -j DROP"));
     assert_eq!(o.code(), Some(2), "{}", o.stderr_text());
     assert!(o.stderr_text().contains("not added by rfw"));
     let o = l.rfw(&["reset"]);
@@ -380,11 +299,11 @@ fn dry_run_changes_nothing() {
     let Some(l) = lab("dry_run_changes_nothing", &[]) else {
         return;
     };
-    ok(&l.rfw(&strs(&with(&["-I", "OUTPUT"], SYN_DROP))), "rfw -I");
+    ok(&l.rfw(&SYN_DROP.with(&["-I", "OUTPUT"])), "rfw -I");
     let before = l.rules();
     for args in [
-        with(&["--dry-run", "-I", "OUTPUT"], SYNACK_DROP),
-        with(&["--dry-run", "-D", "OUTPUT"], SYN_DROP),
+        with(&["--dry-run", "-I", "OUTPUT"], &SYNACK_DROP.spec()),
+        with(&["--dry-run", "-D", "OUTPUT"], &SYN_DROP.spec()),
         with(&["--dry-run", "reset"], &[]),
         with(&["--dry-run", "--force", "-P", "INPUT", "DROP"], &[]),
         with(&["--dry-run", "-N", "RFWTEST"], &[]),
@@ -398,7 +317,7 @@ fn dry_run_changes_nothing() {
         );
         assert_eq!(l.rules(), before, "{args:?} changed the ruleset");
     }
-    let o = l.rfw(&strs(&with(&["--dry-run", "-I", "OUTPUT"], SYNACK_DROP)));
+    let o = l.rfw(&SYNACK_DROP.with(&["--dry-run", "-I", "OUTPUT"]));
     let line = o.stdout_text().lines().next().unwrap_or("").to_string();
     assert!(
         line.starts_with(
@@ -500,9 +419,7 @@ fn ttl_removes_the_rule() {
     let Some(l) = lab("ttl_removes_the_rule", &[]) else {
         return;
     };
-    let o = l.rfw(&[
-        "--ttl", "1", "-I", "INPUT", "-p", "tcp", "--dport", "5557", "-j", "DROP",
-    ]);
+    let o = l.rfw(&argv("--ttl 1 -I INPUT -p tcp --dport 5557 -j DROP"));
     ok(&o, "rfw --ttl 1");
     let a = l.appended();
     assert_eq!(a.len(), 1);
@@ -563,107 +480,33 @@ fn exit_statuses_equal_iptables() {
     };
     // (setup run with plain iptables, the case, iptables' status)
     let cases: &[(&[&str], &[&str], i32)] = &[
+        (&[], &argv("-C OUTPUT -p tcp --dport 1 -j DROP"), 1),
         (
-            &[],
-            &["-C", "OUTPUT", "-p", "tcp", "--dport", "1", "-j", "DROP"],
-            1,
-        ),
-        (
-            &["-A", "OUTPUT", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"],
+            &argv("-A OUTPUT -p tcp --dport 9 -j ACCEPT"),
             &["-D", "OUTPUT", "5"],
             1,
         ),
         (&["-F", "OUTPUT"], &["-D", "OUTPUT", "5"], 1),
-        (
-            &[],
-            &[
-                "-I",
-                "NOSUCHCHAIN",
-                "-p",
-                "tcp",
-                "--dport",
-                "1",
-                "-j",
-                "ACCEPT",
-            ],
-            1,
-        ),
+        (&[], &argv("-I NOSUCHCHAIN -p tcp --dport 1 -j ACCEPT"), 1),
         (&[], &["-F", "NOSUCHCHAIN"], 1),
         (&[], &["-L", "NOSUCHCHAIN"], 1),
         (
             &[],
-            &[
-                "-I",
-                "OUTPUT",
-                "-p",
-                "tcp",
-                "--dport",
-                "1",
-                "--tcp-flags",
-                "BOGUS",
-                "SYN",
-                "-j",
-                "DROP",
-            ],
+            &argv("-I OUTPUT -p tcp --dport 1 --tcp-flags BOGUS SYN -j DROP"),
+            2,
+        ),
+        (&[], &argv("-I OUTPUT -p tcp --dport 70000 -j DROP"), 2),
+        (&[], &argv("-I OUTPUT --dport 5555 -j DROP"), 2),
+        (&[], &argv("-I OUTPUT -p tcp --bogus -j DROP"), 2),
+        (&[], &argv("-I OUTPUT -p tcp --dport 1 -j NOSUCHTARGET"), 2),
+        (
+            &[],
+            &argv("-I OUTPUT -p tcp --dport 1 -m nosuchmatch -j ACCEPT"),
             2,
         ),
         (
             &[],
-            &[
-                "-I", "OUTPUT", "-p", "tcp", "--dport", "70000", "-j", "DROP",
-            ],
-            2,
-        ),
-        (&[], &["-I", "OUTPUT", "--dport", "5555", "-j", "DROP"], 2),
-        (
-            &[],
-            &["-I", "OUTPUT", "-p", "tcp", "--bogus", "-j", "DROP"],
-            2,
-        ),
-        (
-            &[],
-            &[
-                "-I",
-                "OUTPUT",
-                "-p",
-                "tcp",
-                "--dport",
-                "1",
-                "-j",
-                "NOSUCHTARGET",
-            ],
-            2,
-        ),
-        (
-            &[],
-            &[
-                "-I",
-                "OUTPUT",
-                "-p",
-                "tcp",
-                "--dport",
-                "1",
-                "-m",
-                "nosuchmatch",
-                "-j",
-                "ACCEPT",
-            ],
-            2,
-        ),
-        (
-            &[],
-            &[
-                "-I",
-                "INPUT",
-                "-p",
-                "udp",
-                "--dport",
-                "1",
-                "-j",
-                "REJECT",
-                "--reject-with",
-                "tcp-reset",
-            ],
+            &argv("-I INPUT -p udp --dport 1 -j REJECT --reject-with tcp-reset"),
             4,
         ),
         (&["-N", "RFWX"], &["-X", "RFWX"], 0),
@@ -712,7 +555,7 @@ fn exit_statuses_equal_iptables() {
     assert_eq!(l.rfw(&["-X", "RFWY"]).code(), Some(4));
 
     // Not root: 4 for both (run as nobody inside the namespace).
-    if let Some(setpriv) = support::find_program("setpriv") {
+    if let Some(setpriv) = rnet_testkit::find_program("setpriv") {
         let as_nobody = |prog: &std::path::Path, args: &[&str]| -> Output {
             let mut full: Vec<String> = [
                 "--reuid=65534",
@@ -739,7 +582,7 @@ fn exit_statuses_equal_iptables() {
             r.stderr_text()
         );
     } else {
-        support::skip(
+        rnet_testkit::skip(
             "exit_statuses_equal_iptables (not-root case)",
             "setpriv not found",
         );
@@ -752,7 +595,7 @@ fn listing_is_iptables_own_and_dashes_are_repaired() {
     let Some(l) = lab("listing_is_iptables_own_and_dashes_are_repaired", &[]) else {
         return;
     };
-    ok(&l.rfw(&strs(&with(&["-I", "OUTPUT"], SYN_DROP))), "rfw -I");
+    ok(&l.rfw(&SYN_DROP.with(&["-I", "OUTPUT"])), "rfw -I");
     for args in [
         vec!["-L", "OUTPUT", "-vn"],
         vec!["-L", "OUTPUT", "-v"],
@@ -812,7 +655,7 @@ fn lockout_spellings_are_refused_as_iptables_reads_them() {
     };
     let cases: &[(&[&str], &str)] = &[
         (
-            &["-I", "INPUT", "-p", "tcp", "--dport", "026", "-j", "DROP"],
+            &argv("-I INPUT -p tcp --dport 026 -j DROP"),
             "filter: -A INPUT -p tcp -m tcp --dport 22 -j DROP",
         ),
         (
@@ -820,21 +663,11 @@ fn lockout_spellings_are_refused_as_iptables_reads_them() {
             "raw: -A PREROUTING -j DROP",
         ),
         (
-            &[
-                "--table=raw",
-                "-I",
-                "PREROUTING",
-                "-p",
-                "tcp",
-                "--dport",
-                "5555",
-                "-j",
-                "DROP",
-            ],
+            &argv("--table=raw -I PREROUTING -p tcp --dport 5555 -j DROP"),
             "raw: -A PREROUTING -p tcp -m tcp --dport 5555 -j DROP",
         ),
         (
-            &["-A", "INPUT", "-p", "tcp", "--ju", "DROP"],
+            &argv("-A INPUT -p tcp --ju DROP"),
             "filter: -A INPUT -p tcp -j DROP",
         ),
         (
@@ -842,26 +675,15 @@ fn lockout_spellings_are_refused_as_iptables_reads_them() {
             "filter: -A OUTPUT -j REJECT --reject-with icmp-port-unreachable",
         ),
         (
-            &["-A", "INPUT", "-p", "tcp", "--dp", "22", "-j", "DROP"],
+            &argv("-A INPUT -p tcp --dp 22 -j DROP"),
             "filter: -A INPUT -p tcp -m tcp --dport 22 -j DROP",
         ),
         (
-            &["-A", "INPUT", "-p", "tcp", "--dport=22", "-j", "DROP"],
+            &argv("-A INPUT -p tcp --dport=22 -j DROP"),
             "filter: -A INPUT -p tcp -m tcp --dport 22 -j DROP",
         ),
         (
-            &[
-                "-A",
-                "INPUT",
-                "-p",
-                "tcp",
-                "-m",
-                "multiport",
-                "--dports",
-                "80,026,1000:2000",
-                "-j",
-                "DROP",
-            ],
+            &argv("-A INPUT -p tcp -m multiport --dports 80,026,1000:2000 -j DROP"),
             "filter: -A INPUT -p tcp -m multiport --dports 80,22,1000:2000 -j DROP",
         ),
     ];
@@ -920,7 +742,7 @@ fn readback_removes_what_the_guard_refuses() {
     }
     let bin = RunDir(PathBuf::from(format!(
         "/run/rfw-lab-lying-{}",
-        support::unique_suffix()
+        rnet_testkit::unique_suffix()
     )));
     std::fs::create_dir(bin.path()).expect("dir in /run");
     use std::os::unix::fs::PermissionsExt;
@@ -934,7 +756,7 @@ fn readback_removes_what_the_guard_refuses() {
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.path().display());
     let o = l.rfw_env(
-        &["-I", "INPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"],
+        &argv("-I INPUT -p tcp --dport 5555 -j DROP"),
         &[("PATH", &path)],
     );
     assert_eq!(o.code(), Some(2), "{}", o.stderr_text());
@@ -956,43 +778,23 @@ fn reset_covers_every_table() {
         return;
     };
     ok(
-        &l.rfw(&[
-            "--force",
-            "-traw",
-            "-I",
-            "PREROUTING",
-            "-p",
-            "tcp",
-            "--dport",
-            "5555",
-            "-j",
-            "DROP",
-        ]),
+        &l.rfw(&argv(
+            "--force -traw -I PREROUTING -p tcp --dport 5555 -j DROP",
+        )),
         "rfw raw",
     );
     ok(
-        &l.rfw(&[
-            "--force",
-            "--table=mangle",
-            "-A",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            "5556",
-            "-j",
-            "DROP",
-        ]),
+        &l.rfw(&argv(
+            "--force --table=mangle -A OUTPUT -p tcp --dport 5556 -j DROP",
+        )),
         "rfw mangle",
     );
     ok(
-        &l.rfw(&["-A", "INPUT", "-p", "tcp", "--dport", "5557", "-j", "DROP"]),
+        &l.rfw(&argv("-A INPUT -p tcp --dport 5557 -j DROP")),
         "rfw filter",
     );
     ok(
-        &l.ipt(&[
-            "-t", "raw", "-A", "OUTPUT", "-p", "tcp", "--dport", "9", "-j", "ACCEPT",
-        ]),
+        &l.ipt(&argv("-t raw -A OUTPUT -p tcp --dport 9 -j ACCEPT")),
         "foreign",
     );
     assert_eq!(l.all_tables().len(), 4, "{:?}", l.all_tables());
@@ -1108,22 +910,20 @@ fn rule_numbers_count_every_rule() {
         return;
     };
     ok(
-        &l.ipt(&["-A", "OUTPUT", "-p", "dccp", "--dport", "5", "-j", "ACCEPT"]),
+        &l.ipt(&argv("-A OUTPUT -p dccp --dport 5 -j ACCEPT")),
         "dccp",
     );
     ok(
-        &l.ipt(&["-A", "OUTPUT", "-p", "tcp", "--dport", "6", "-j", "ACCEPT"]),
+        &l.ipt(&argv("-A OUTPUT -p tcp --dport 6 -j ACCEPT")),
         "admin",
     );
     ok(
-        &l.rfw(&["-A", "OUTPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"]),
+        &l.rfw(&argv("-A OUTPUT -p tcp --dport 5555 -j DROP")),
         "rfw -A",
     );
     let before = l.appended();
     assert_eq!(before.len(), 3);
-    let o = l.rfw(&[
-        "-R", "OUTPUT", "2", "-p", "tcp", "--dport", "7", "-j", "ACCEPT",
-    ]);
+    let o = l.rfw(&argv("-R OUTPUT 2 -p tcp --dport 7 -j ACCEPT"));
     assert_eq!(o.code(), Some(2), "{}", o.stderr_text());
     assert!(
         o.stderr_text()
@@ -1136,9 +936,7 @@ fn rule_numbers_count_every_rule() {
     assert_eq!(l.appended(), before);
     // Rule 3 is rfw's: replaced, then deleted, by number.
     ok(
-        &l.rfw(&[
-            "-R", "OUTPUT", "3", "-p", "tcp", "--dport", "5556", "-j", "DROP",
-        ]),
+        &l.rfw(&argv("-R OUTPUT 3 -p tcp --dport 5556 -j DROP")),
         "rfw -R 3",
     );
     let a = l.appended();
@@ -1207,12 +1005,10 @@ fn duplicate_rule_gets_a_note() {
         return;
     };
     ok(
-        &l.ipt(&["-A", "OUTPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"]),
+        &l.ipt(&argv("-A OUTPUT -p tcp --dport 5555 -j DROP")),
         "first",
     );
-    let o = l.rfw(&[
-        "--quiet", "-A", "OUTPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP",
-    ]);
+    let o = l.rfw(&argv("--quiet -A OUTPUT -p tcp --dport 5555 -j DROP"));
     ok(&o, "rfw -A");
     assert!(
         o.stderr_text()
@@ -1285,31 +1081,10 @@ fn bad_input_corpus_matches_iptables() {
     eprintln!("bad-input corpus: {n} cases, rfw's status equal to iptables' in all");
 }
 
-/// xorshift64*: a seeded generator for the differential test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len())]
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// One option in one of the spellings iptables accepts: `--opt value`,
 /// `--opt=value`, `-ovalue`, or an abbreviation.
 fn spelled(r: &mut Rng, names: &[&str], value: &str) -> Vec<String> {
-    let o = r.pick(names);
+    let o = *r.pick(names);
     match (o.starts_with("--"), r.below(3)) {
         (true, 0) => vec![format!("{o}={value}")],
         (false, 0) => vec![format!("{o}{value}")],
@@ -1320,7 +1095,7 @@ fn spelled(r: &mut Rng, names: &[&str], value: &str) -> Vec<String> {
 /// A random rule command in the spellings people type.
 fn random_rule(r: &mut Rng) -> Vec<String> {
     let mut w: Vec<String> = Vec::new();
-    let proto = r.pick(&["tcp", "udp", "6", "TCP", "tcp", ""]);
+    let proto = *r.pick(&["tcp", "udp", "6", "TCP", "tcp", ""]);
     if !proto.is_empty() {
         if r.chance(10) {
             w.push("!".into());
@@ -1337,7 +1112,7 @@ fn random_rule(r: &mut Rng) -> Vec<String> {
                 if r.chance(15) {
                     w.push("!".into());
                 }
-                let v = r.pick(&["22", "026", "0x16", "ssh", "5555", "1:30", ":22", "22:"]);
+                let v = *r.pick(&argv("22 026 0x16 ssh 5555 1:30 :22 22:"));
                 w.extend(spelled(
                     r,
                     &["--dport", "--dp", "--dpo", "--destination-port", "--dest"],
@@ -1345,12 +1120,12 @@ fn random_rule(r: &mut Rng) -> Vec<String> {
                 ));
             }
             4 | 5 => {
-                let v = r.pick(&["22", "5555", "0:100", "026"]);
+                let v = *r.pick(&["22", "5555", "0:100", "026"]);
                 w.extend(spelled(r, &["--sport", "--sp", "--source-port"], v));
             }
             6 | 7 => {
                 w.extend(["-m".to_string(), "multiport".to_string()]);
-                let v = r.pick(&["80,22", "80,026", "1000:2000,22", "5555"]);
+                let v = *r.pick(&["80,22", "80,026", "1000:2000,22", "5555"]);
                 w.extend(spelled(
                     r,
                     &["--dports", "--dpo", "--ports", "--sports", "--dport"],
@@ -1359,16 +1134,16 @@ fn random_rule(r: &mut Rng) -> Vec<String> {
             }
             8 => {
                 w.extend(["-m".to_string(), "comment".to_string()]);
-                let v = r.pick(&["x", "rfw: keep", "a b"]);
+                let v = *r.pick(&["x", "rfw: keep", "a b"]);
                 w.extend(spelled(r, &["--comment", "--comm"], v));
             }
             _ => {
-                let v = r.pick(&["198.18.0.1", "198.18.0.0/16", "198.18", "5555"]);
+                let v = *r.pick(&["198.18.0.1", "198.18.0.0/16", "198.18", "5555"]);
                 w.extend(spelled(r, &["-s", "--source", "--src", "--sou"], v));
             }
         }
     }
-    let target = r.pick(&["ACCEPT", "DROP", "REJECT", "LOG"]);
+    let target = *r.pick(&["ACCEPT", "DROP", "REJECT", "LOG"]);
     w.extend(spelled(r, &["-j", "--jump", "--ju", "--j"], target));
     if target == "REJECT" && r.chance(50) {
         w.extend(spelled(r, &["--reject-with", "--reject"], "tcp-reset"));
@@ -1459,7 +1234,7 @@ fn rfw_reads_rules_as_iptables_installs_them() {
     let Some(l) = lab("rfw_reads_rules_as_iptables_installs_them", &[]) else {
         return;
     };
-    let mut r = Rng(0x8a5e_2026_0008);
+    let mut r = Rng::xorshift64star(0x8a5e_2026_0008);
     let (mut same, mut both_refused, mut only_rfw_ok) = (0, 0, 0);
     for _ in 0..300 {
         let args = random_rule(&mut r);
@@ -1622,7 +1397,7 @@ fn i10_poll_synrecv(
         while start.elapsed() < limit {
             let text = std::fs::read_to_string("/proc/thread-self/net/tcp").unwrap_or_default();
             let now = Instant::now();
-            if support::netns::parse_proc_net("tcp", &text)
+            if rnet_testkit::netns::parse_proc_net("tcp", &text)
                 .iter()
                 .any(|r| r.local_port == port && r.state == 0x03)
             {
@@ -1709,8 +1484,8 @@ fn synack_drop_figures_name_the_right_host_and_match_the_kernel() {
     );
     let client_own_synack = read(&pair.client, "tcp_synack_retries");
     assert_ne!(client_own_synack, 1, "the hosts must differ");
-    let synack_in: Vec<String> = with(&["explain", "INPUT"], SYNACK_DROP);
-    let synack_out: Vec<String> = with(&["explain", "OUTPUT"], SYNACK_DROP);
+    let synack_in: Vec<String> = with(&["explain", "INPUT"], &SYNACK_DROP.spec());
+    let synack_out: Vec<String> = with(&["explain", "OUTPUT"], &SYNACK_DROP.spec());
     let has = |o: &Output, what: &str| {
         assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
         let text = format!("{}{}", o.stdout_text(), o.stderr_text());
@@ -1797,9 +1572,7 @@ fn synack_drop_figures_name_the_right_host_and_match_the_kernel() {
     // The client's SYNs dropped at the server's INPUT: the client's figures.
     let o = run(
         &pair.server,
-        &[
-            "explain", "INPUT", "-p", "tcp", "--dport", "5555", "--syn", "-j", "DROP",
-        ],
+        &argv("explain INPUT -p tcp --dport 5555 --syn -j DROP"),
         Some(peer),
     );
     has(&o, &format!("{} SYNs in all", client_syns.len()));
@@ -1840,7 +1613,7 @@ fn synack_drop_figures_name_the_right_host_and_match_the_kernel() {
     };
     let o = run(
         &pair.client,
-        &strs(&with(&["-I", "INPUT"], SYNACK_DROP)),
+        &SYNACK_DROP.with(&["-I", "INPUT"]),
         Some("tcp_synack_retries=1"),
     );
     has(
@@ -1874,17 +1647,13 @@ fn synack_drop_figures_name_the_right_host_and_match_the_kernel() {
         &l,
         &format!("{counted} SYN|ACKs dropped so far, {n_in} per connection attempt;"),
     );
-    let o = run(
-        &pair.client,
-        &strs(&with(&["-D", "INPUT"], SYNACK_DROP)),
-        None,
-    );
+    let o = run(&pair.client, &SYNACK_DROP.with(&["-D", "INPUT"]), None);
     assert_eq!(o.code(), Some(0), "{}", o.stderr_text());
 
     // The truth, SYN|ACK dropped by the server's own OUTPUT chain.
     let o = run(
         &pair.server,
-        &strs(&with(&["-I", "OUTPUT"], SYNACK_DROP)),
+        &SYNACK_DROP.with(&["-I", "OUTPUT"]),
         Some(peer),
     );
     has(&o, &format!("{n_out} SYN|ACK attempts"));
@@ -1971,17 +1740,7 @@ fn fin_drop_figures_name_the_right_host_and_match_the_kernel() {
         .sysctl("net.ipv4.tcp_orphan_retries", "3")
         .expect("sysctl");
     let nominal = 3.0;
-    let fin: &[&str] = &[
-        "-p",
-        "tcp",
-        "--dport",
-        "5555",
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ];
+    let fin: &[&str] = &argv("-p tcp --dport 5555 --tcp-flags FIN FIN -j DROP");
     let listener = pair
         .server
         .run_in(|| TcpListener::bind(("0.0.0.0", 5555)))

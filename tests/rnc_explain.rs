@@ -18,24 +18,12 @@
 //!   does.
 //!
 //! Network rule: traffic only on the veth between client 198.18.0.1 and
-//! server 198.18.0.2 (`support::netns::LabPair`); every iptables rule and
+//! server 198.18.0.2 (`rnet_testkit::netns::LabPair`); every iptables rule and
 //! sysctl is set inside those namespaces and dies with them. Each test is
 //! bounded (sysctls lowered per namespace). Needs root, `ip`, `iptables`
 //! and `nc.openbsd`; otherwise each test prints why it is skipped, or
 //! fails with `RNET_REQUIRE_LAB=1`. The binary under test is `$RNC_BIN`,
 //! else `target/<profile>/rnc`.
-
-mod support;
-
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
-
-#[path = "support/running.rs"]
-mod running;
-
-#[path = "support/tracefs.rs"]
-mod tracefs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,11 +32,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rnet_testkit::labkit::narrated_state;
+use rnet_testkit::netns::{parse_proc_net, tcp_state_name, LabPair, Netns, SERVER_V4};
+use rnet_testkit::rules::{FIN_DROP, SYN_DROP};
+use rnet_testkit::running;
+use rnet_testkit::signals;
+use rnet_testkit::tracefs;
+use rnet_testkit::{lab_or_skip, skip, strs, tool_under_test, LabEnv};
 use running::{In, Out, Running};
 use signals::Signal;
-use support::netns::{parse_proc_net, LabPair, Netns, SERVER_V4};
-use support::process;
-use support::{lab_or_skip, lab_required, tool_under_test, LabEnv};
 use tracefs::StateTrace;
 
 const PORT: u16 = 5555;
@@ -60,13 +52,7 @@ fn rnc_bin() -> PathBuf {
 
 /// The state named by an `--explain` line (`rnc: TIME_WAIT: …`).
 fn explain_state(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("rnc: ")?;
-    let (state, _) = rest.split_once(": ")?;
-    (!state.is_empty()
-        && state
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
-    .then_some(state)
+    narrated_state(line.strip_prefix("rnc: ")?)
 }
 
 /// The narration lines of a stderr text.
@@ -79,26 +65,13 @@ fn narration(err: &str) -> Vec<String> {
 
 /// netstat's name for a kernel state number.
 fn state_name(code: u8) -> &'static str {
-    match code {
-        0x01 => "ESTABLISHED",
-        0x02 => "SYN_SENT",
-        0x03 => "SYN_RECV",
-        0x04 => "FIN_WAIT1",
-        0x05 => "FIN_WAIT2",
-        0x06 => "TIME_WAIT",
-        0x07 => "CLOSE",
-        0x08 => "CLOSE_WAIT",
-        0x09 => "LAST_ACK",
-        0x0A => "LISTEN",
-        0x0B => "CLOSING",
-        _ => "UNKNOWN",
-    }
+    tcp_state_name(code).unwrap_or("UNKNOWN")
 }
 
 /// A process that only holds a namespace open, so that the test can read
 /// that namespace's `/proc/<pid>/net/tcp` from any thread, fast.
 fn anchor(ns: &Netns) -> Running {
-    let sleep = support::find_program("sleep").expect("sleep");
+    let sleep = rnet_testkit::find_program("sleep").expect("sleep");
     Running::start(ns, &sleep, &["120"], In::Null, Out::Null)
 }
 
@@ -216,28 +189,15 @@ fn wait_state(pid: u32, port: u16, state: u8, what: &str) -> Row {
     }
 }
 
+/// Runs `prog ARGS` in `ns` and requires status 0.
 fn run_ok(ns: &Netns, prog: &Path, args: &[&str]) {
-    let out = process::run(&mut ns.command(prog, args), Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("cannot run {} {args:?}: {e}", prog.display()));
-    out.check(&format!("{} {}", prog.display(), args.join(" ")))
-        .unwrap_or_else(|e| panic!("{e}"));
+    ns.run_ok(prog, args, Duration::from_secs(10));
 }
 
 /// Packets counted by each rule of `chain` in `ns`, in order.
 fn counters(env: &LabEnv, ns: &Netns, chain: &str) -> Vec<u64> {
-    let out = process::run(
-        &mut ns.command(
-            env.program("iptables"),
-            &["-w", "5", "-n", "-v", "-x", "-L", chain],
-        ),
-        Duration::from_secs(10),
-    )
-    .expect("iptables -L");
-    out.stdout_text()
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-        .collect()
+    ns.rule_packets(env.program("iptables"), chain)
+        .expect("iptables -L")
 }
 
 /// Every state in `states` is named somewhere in the narration.
@@ -262,9 +222,8 @@ fn traced_port(n: u16) -> u16 {
 fn trace(tag: &str, port: u16) -> Option<StateTrace> {
     match StateTrace::start(tag, &format!("sport == {port} || dport == {port}")) {
         Ok(t) => Some(t),
-        Err(e) if lab_required() => panic!("{e}"),
         Err(e) => {
-            eprintln!("{tag}: no tracepoint check: {e}");
+            skip(tag, &format!("no tracepoint check: {e}"));
             None
         }
     }
@@ -602,21 +561,7 @@ fn ctrl_c_in_syn_sent_abandons_and_sends_nothing() {
     run_ok(
         &pair.client,
         ipt,
-        &[
-            "-w",
-            "5",
-            "-A",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYN_DROP.on_port(&["-w", "5", "-A", "OUTPUT"], &p)),
     );
     let mut c = Running::start(
         &pair.client,
@@ -669,21 +614,7 @@ fn last_syn_says_when_it_gives_up(test: &str, tag: &str, retries: &str, linear: 
     run_ok(
         &pair.client,
         env.program("iptables"),
-        &[
-            "-w",
-            "5",
-            "-A",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYN_DROP.on_port(&["-w", "5", "-A", "OUTPUT"], &p)),
     );
     let mut c = Running::start(
         &pair.client,
@@ -790,21 +721,7 @@ fn orphaned_fin_gives_up_when_said(test: &str, tag: &str, n: &str, local_drop: b
     run_ok(
         ns,
         env.program("iptables"),
-        &[
-            "-w",
-            "5",
-            "-A",
-            chain,
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "FIN",
-            "FIN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&FIN_DROP.on_port(&["-w", "5", "-A", chain], &p)),
     );
     c.signal(Signal::Int);
     let sent = Instant::now();
@@ -974,7 +891,7 @@ fn half_close_can_still_receive() {
         &pair.client,
         &rnc_bin(),
         &["--explain", "-N", SERVER_V4, &p],
-        In::Bytes(b"hello\n"),
+        In::Bytes(b"hello\n".to_vec()),
         Out::Captured,
     );
     let st = c.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
@@ -1175,24 +1092,8 @@ fn simultaneous_close_says_both_sides() {
         explain_state(l) == Some("ESTABLISHED")
     });
     let ipt = env.program("iptables");
-    let rule = [
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "--dport",
-        &p,
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ];
-    let with = |op: &'static str| {
-        let mut a = vec!["-w", "5", op];
-        a.extend_from_slice(&rule);
-        a
-    };
-    run_ok(&pair.client, ipt, &with("-A"));
+    let with = |op: &str| FIN_DROP.on_port(&["-w", "5", op, "OUTPUT"], &p);
+    run_ok(&pair.client, ipt, &strs(&with("-A")));
     let (ts, tc) = (
         Timeline::start(sa.pid(), PORT),
         Timeline::start(ca.pid(), PORT),
@@ -1201,7 +1102,7 @@ fn simultaneous_close_says_both_sides() {
     wait_state(ca.pid(), PORT, 0x04, "FIN_WAIT1 on the client");
     server.signal(Signal::Int);
     wait_state(ca.pid(), PORT, 0x0B, "CLOSING on the client");
-    run_ok(&pair.client, ipt, &with("-D"));
+    run_ok(&pair.client, ipt, &strs(&with("-D")));
     server.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
     client.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
     wait_state(ca.pid(), PORT, 0x06, "TIME_WAIT on the client");

@@ -23,7 +23,7 @@
 //!
 //! Network rule: traffic only on the veth between client 198.18.0.1 /
 //! 2001:db8::1 and server 198.18.0.2 / 2001:db8::2
-//! (`support::netns::LabPair`); every qdisc and iptables rule is added
+//! (`rnet_testkit::netns::LabPair`); every qdisc and iptables rule is added
 //! inside those namespaces and dies with them. Data lives in a temporary
 //! directory removed on drop.
 //!
@@ -31,15 +31,6 @@
 //! otherwise each test prints why it is skipped, or fails with
 //! `RNET_REQUIRE_LAB=1`. The binary under test is `$RNC_BIN`, else
 //! `target/<profile>/rnc` (`cargo build -p rnc` first).
-
-mod support;
-
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
-
-#[path = "support/running.rs"]
-mod running;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -52,12 +43,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rnet_testkit::netns::{rule_packets, LabPair, Netns, CLIENT_V4, SERVER_V4, SERVER_V6};
+use rnet_testkit::process;
+use rnet_testkit::rng::Rng;
+use rnet_testkit::running;
+use rnet_testkit::signals;
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{lab_or_skip, tool_under_test, LabEnv};
 use running::{status_text, In, Out, Running};
 use signals::Signal;
-use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4, SERVER_V6};
-use support::process;
-use support::tempdir::TempDir;
-use support::{lab_or_skip, tool_under_test, LabEnv};
 
 /// The first port of a scene (each namespace pair is private).
 const PORT: u16 = 5555;
@@ -140,11 +134,7 @@ impl Lab {
 
     /// Runs `prog ARGS` inside `side`'s namespace; status 0 required.
     fn run_ok(&self, side: Side, prog: &Path, args: &[&str]) -> String {
-        let out = process::run(&mut self.ns(side).command(prog, args), STEP)
-            .unwrap_or_else(|e| panic!("cannot run {} {args:?}: {e}", prog.display()));
-        out.check(&format!("{} {}", prog.display(), args.join(" ")))
-            .unwrap_or_else(|e| panic!("{e}"));
-        out.stdout_text()
+        self.ns(side).run_ok(prog, args, STEP).stdout_text()
     }
 
     /// The shaping on `side`'s veth (egress: what `side` sends).
@@ -162,11 +152,7 @@ impl Lab {
 
     /// Packet counters of the rules of `chain` in `side`, in rule order.
     fn rule_packets(&self, side: Side, chain: &str) -> Vec<u64> {
-        self.iptables(side, &["-n", "-v", "-x", "-L", chain])
-            .lines()
-            .skip(2)
-            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-            .collect()
+        rule_packets(&self.iptables(side, &["-n", "-v", "-x", "-L", chain]))
     }
 
     /// A `Tcp:` counter of `/proc/net/snmp` in `side`'s namespace.
@@ -203,32 +189,10 @@ const ESTABLISHED: u8 = 0x01;
 /// Waits until `ns` has a TCP socket in state `state` (kernel number) on
 /// port `port` (local or remote).
 fn wait_tcp_state(ns: &Netns, port: u16, state: u8, what: &str) -> Result<(), String> {
-    process::wait_until(what, STEP, || {
-        ns.proc_rows(&["tcp", "tcp6"]).is_ok_and(|rows| {
-            rows.iter()
-                .any(|r| r.state == state && (r.local_port == port || r.remote_port == port))
-        })
-    })
+    ns.wait_tcp_state(port, state, STEP, what)
 }
 
 // ------------------------------------------------------------------ data
-
-/// splitmix64: the test's own seeded generator (no new dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// `len` bytes of /dev/urandom into `path`.
 fn random_file(path: &Path, len: u64) {
@@ -247,14 +211,14 @@ fn random_file(path: &Path, len: u64) {
 /// characters, no `\r`) into `text`, and the same with every `\n` made
 /// `\r\n` into `crlf`, as `-C` must send it. Returns (lines, bytes).
 fn text_files(text: &Path, crlf: &Path, len: u64, seed: u64) -> (u64, u64) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::splitmix64(seed);
     let mut a = BufWriter::new(File::create(text).expect("create text"));
     let mut b = BufWriter::new(File::create(crlf).expect("create crlf"));
     let (mut lines, mut bytes) = (0u64, 0u64);
     let mut line = Vec::with_capacity(128);
     while bytes < len {
         line.clear();
-        let n = rng.below(121);
+        let n = rng.below_u64(121);
         let mut r = rng.next();
         for i in 0..n {
             if i % 8 == 0 {
@@ -286,7 +250,7 @@ fn sha256(path: &Path) -> String {
             .arg(path)
             .env_clear()
             .env("LC_ALL", "C")
-            .env("PATH", support::DEFAULT_PATH),
+            .env("PATH", rnet_testkit::DEFAULT_PATH),
         Duration::from_secs(120),
     )
     .unwrap_or_else(|e| panic!("sha256sum {}: {e}", path.display()));
@@ -307,7 +271,7 @@ fn sha256_prefix(path: &Path, len: u64) -> String {
             .arg(path)
             .env_clear()
             .env("LC_ALL", "C")
-            .env("PATH", support::DEFAULT_PATH),
+            .env("PATH", rnet_testkit::DEFAULT_PATH),
         Duration::from_secs(120),
     )
     .unwrap_or_else(|e| panic!("sha256sum: {e}"));
@@ -960,10 +924,10 @@ fn soak_listener_serves_2000_clients() {
     fs::create_dir(&payloads).expect("payload dir");
     let expected = lab.path("expected");
     {
-        let mut rng = Rng(2000);
+        let mut rng = Rng::splitmix64(2000);
         let mut all = BufWriter::new(File::create(&expected).expect("expected"));
         for i in 0..CLIENTS {
-            let n = 1 + rng.below(2048) as usize;
+            let n = 1 + rng.below_u64(2048) as usize;
             let mut body = format!("client {i:04} sends {n} random bytes:").into_bytes();
             body.extend((0..n).map(|_| rng.next() as u8));
             body.push(b'\n');

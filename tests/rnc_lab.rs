@@ -13,7 +13,7 @@
 //!
 //! Network rule: traffic only on the namespaces' own loopback and on the
 //! veth between client 198.18.0.1 / server 198.18.0.2
-//! (`support::netns::LabPair`); every iptables rule is added inside those
+//! (`rnet_testkit::netns::LabPair`); every iptables rule is added inside those
 //! namespaces and dies with them.
 //!
 //! Needs root, `ip`, `iptables` (and `nc.openbsd` for the comparisons);
@@ -24,26 +24,21 @@
 //! Some tests failed against rnc when written and were fixed in rnc; they
 //! stay as the specification, each with the evidence in its comment.
 
-mod support;
-
-#[allow(unsafe_code)]
-#[path = "support/signals.rs"]
-mod signals;
-
-#[path = "support/running.rs"]
-mod running;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use rnet_testkit::labkit::explain_state;
+use rnet_testkit::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
+use rnet_testkit::process;
+use rnet_testkit::rules::SYN_DROP;
+use rnet_testkit::running;
+use rnet_testkit::signals;
+use rnet_testkit::{lab_or_skip, strs, tool_under_test, LabEnv};
 use running::{status_text, In, Out, Running};
 use signals::Signal;
-use support::netns::{LabPair, Netns, CLIENT_V4, SERVER_V4};
-use support::process;
-use support::{lab_or_skip, tool_under_test, LabEnv};
 
 /// The port of the scenes (each namespace pair is private).
 const PORT: u16 = 5555;
@@ -55,18 +50,6 @@ fn rnc_bin() -> PathBuf {
 }
 
 // -------------------------------------------------------- what they said
-
-/// The state named by an `--explain` line (`rnc: TIME_WAIT: …` ->
-/// `TIME_WAIT`).
-fn explain_state(line: &str) -> Option<&str> {
-    let rest = line.split_once(": ")?.1;
-    let (state, _) = rest.split_once(": ")?;
-    (!state.is_empty()
-        && state
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
-    .then_some(state)
-}
 
 /// `rnc: ` / `nc.openbsd: ` at the start of a line becomes `PROG: `.
 fn normalize(text: &str) -> String {
@@ -86,10 +69,7 @@ fn normalize(text: &str) -> String {
 
 /// Runs a command inside `ns` and requires status 0.
 fn run_ok(ns: &Netns, prog: &Path, args: &[&str]) {
-    let out = process::run(&mut ns.command(prog, args), Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("cannot run {} {args:?}: {e}", prog.display()));
-    out.check(&format!("{} {}", prog.display(), args.join(" ")))
-        .unwrap_or_else(|e| panic!("{e}"));
+    ns.run_ok(prog, args, Duration::from_secs(10));
 }
 
 /// Drops the client's SYNs to `port` in `ns`'s OUTPUT chain (inside that
@@ -99,53 +79,22 @@ fn drop_syns(env: &LabEnv, ns: &Netns, port: u16) {
     run_ok(
         ns,
         env.program("iptables"),
-        &[
-            "-w",
-            "5",
-            "-I",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &p,
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN",
-            "-j",
-            "DROP",
-        ],
+        &strs(&SYN_DROP.on_port(&["-w", "5", "-I", "OUTPUT"], &p)),
     );
 }
 
 /// Packets counted by the first rule of OUTPUT in `ns` (the SYNs dropped).
 fn dropped_syns(env: &LabEnv, ns: &Netns) -> Option<u64> {
-    let out = process::run(
-        &mut ns.command(
-            env.program("iptables"),
-            &["-w", "5", "-n", "-v", "-x", "-L", "OUTPUT"],
-        ),
-        Duration::from_secs(10),
-    )
-    .ok()?;
-    // Chain OUTPUT (...), the header, then the rules: pkts is column 1.
-    out.stdout_text()
-        .lines()
-        .nth(2)?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    ns.rule_packets(env.program("iptables"), "OUTPUT")
+        .ok()?
+        .first()
+        .copied()
 }
 
 /// Waits until `ns` has a TCP socket in state `state` (kernel number) on
 /// port `port` (local or remote).
 fn wait_tcp_state(ns: &Netns, port: u16, state: u8, what: &str) -> Result<(), String> {
-    process::wait_until(what, STEP, || {
-        ns.proc_rows(&["tcp", "tcp6"]).is_ok_and(|rows| {
-            rows.iter()
-                .any(|r| r.state == state && (r.local_port == port || r.remote_port == port))
-        })
-    })
+    ns.wait_tcp_state(port, state, STEP, what)
 }
 
 const LISTEN: u8 = 0x0A;
@@ -303,7 +252,7 @@ fn listener_verbose_names_same_as_nc() {
                 &ns,
                 &rnc,
                 &["-N", "127.0.0.1", &p],
-                In::Bytes(b"hi\n"),
+                In::Bytes(b"hi\n".to_vec()),
                 Out::Captured,
             );
             l.wait(STEP).unwrap_or_else(|e| panic!("{e}"));
@@ -340,7 +289,7 @@ fn private_names_ns(test: &str, env: &LabEnv, tag: &str) -> Option<Netns> {
     if ns.lookups_are_private() {
         Some(ns)
     } else {
-        support::skip(
+        rnet_testkit::skip(
             test,
             "cannot make name lookups private to the namespace (nscd on the machine, or \
              /etc/netns overlays not in effect); not sending made-up names to the resolver",
@@ -748,7 +697,7 @@ fn explain_listener_accepting_an_already_closed_connection() {
         &pair.client,
         &nc,
         &["-N", SERVER_V4, &p],
-        In::Bytes(b"hello\n"),
+        In::Bytes(b"hello\n".to_vec()),
         Out::Captured,
     );
     // Handshake done by the kernel, data and FIN queued: CLOSE_WAIT

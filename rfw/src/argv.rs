@@ -1730,26 +1730,7 @@ mod tests {
         assert_eq!(strtoui("22abc", 0, 65535), None);
     }
 
-    /// splitmix64: a small seeded generator (no crate needed).
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-            v[self.below(v.len())]
-        }
-    }
+    use rnet_testkit::rng::Rng;
 
     const VOCAB: &[&str] = &[
         "-A",
@@ -1898,13 +1879,13 @@ mod tests {
 
     #[test]
     fn random_argv_never_panics_and_its_rendering_is_stable() {
-        let mut r = Rng(0x5eed_0008);
+        let mut r = Rng::splitmix64(0x5eed_0008);
         let mut ok = 0;
         for _ in 0..20_000 {
             let n = r.below(12);
             let mut words: Vec<String> = Vec::with_capacity(n + 1);
             for _ in 0..n {
-                let w = r.pick(VOCAB);
+                let w = *r.pick(VOCAB);
                 let w = if r.below(4) == 0 {
                     mutate(&mut r, w)
                 } else {

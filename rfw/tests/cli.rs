@@ -4,92 +4,33 @@
 //! rfw runs. Real iptables is exercised in namespaces by the root
 //! package's `tests/rfw_lab.rs`.
 
-use assert_cmd::Command;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::Command;
 
-struct Dir(PathBuf);
+use rnet_testkit::fake_iptables::{calls, rfw_command, FakeIptables};
+use rnet_testkit::rng::Rng;
+use rnet_testkit::rules::SYN_DROP;
+use rnet_testkit::{argv, root_or_skip};
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A directory whose `bin/` has no iptables.
+fn dir(name: &str) -> FakeIptables {
+    FakeIptables::empty(&format!("rfw-cli-{name}"))
 }
 
-fn dir(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("rfw-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("bin")).unwrap();
-    Dir(d)
-}
-
-/// A fake `iptables` (and `ip6tables`) that appends its arguments, one per
-/// line, to `log` followed by `--`, prints `-S` output from `listing`, and
-/// fails with exit 2 on `-m comment` when `no_comment` exists. When
-/// `deletes` exists, a `-D` naming an expiring rfw tag (`rfw:…:exp=…`)
-/// also removes the lines holding that tag from `listing`, so later rules
-/// move up as iptables renumbers them.
-fn fake(d: &Path) {
-    let script = format!(
-        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\necho -- >> '{log}'\n\
-         if [ -e '{d}/deletes' ]; then case \" $* \" in *\" -D \"*) for a in \"$@\"; do case \"$a\" in rfw:*:exp=*) keep=; while IFS= read -r l || [ -n \"$l\" ]; do case \"$l\" in *\"$a\"*) ;; *) keep=\"$keep$l\n\";; esac; done < '{d}/listing'; printf '%s' \"$keep\" > '{d}/listing';; esac; done;; esac; fi\n\
-         case \" $* \" in *\" -V \"*) echo 'iptables v1.8.9 (nf_tables)'; exit 0;; esac\n\
-         [ -e '{d}/legacy' ] && echo '# Warning: iptables-legacy tables present, use iptables-legacy to see them' >&2\n\
-         if [ -e '{d}/no_comment' ]; then case \" $* \" in *\" comment \"*) echo \"iptables v1.8.9 (nf_tables): Couldn't load match \\`comment':No such file or directory\" >&2; exit 2;; esac; fi\n\
-         case \" $* \" in *\" -S \"*) [ -e '{d}/listing' ] && while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done < '{d}/listing';; esac\nexit 0\n",
-        log = d.join("log").display(),
-        d = d.display()
-    );
-    for name in ["iptables", "ip6tables"] {
-        let p = d.join("bin").join(name);
-        std::fs::write(&p, &script).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-}
-
-fn calls(d: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(d.join("log")).unwrap_or_default();
-    let mut out = vec![Vec::new()];
-    for l in text.lines() {
-        if l == "--" {
-            out.push(Vec::new());
-        } else if let Some(last) = out.last_mut() {
-            last.push(l.to_string());
-        }
-    }
-    out.pop();
-    out
+/// A directory with the fake iptables (see rnet_testkit::fake_iptables).
+fn fake(name: &str) -> FakeIptables {
+    FakeIptables::new(&format!("rfw-cli-{name}"))
 }
 
 fn rfw(d: &Path) -> Command {
-    let mut c = Command::cargo_bin("rfw").unwrap();
-    c.env_clear()
-        .env("LC_ALL", "C")
-        .env("PATH", d.join("bin"))
-        .env("RFW_STATE_DIR", d.join("state"));
-    c
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
-        .unwrap_or(false)
+    rfw_command(Path::new(env!("CARGO_BIN_EXE_rfw")), d)
 }
 
 /// A directory with the fake iptables for a test that needs root (rfw
 /// checks for root before it runs iptables); without root, `None` after
-/// saying the test is skipped.
-fn fake_as_root(test: &str, name: &str) -> Option<Dir> {
-    if !is_root() {
-        eprintln!("SKIPPED {test}: needs root");
-        return None;
-    }
-    let d = dir(name);
-    fake(&d.0);
-    Some(d)
+/// saying the test is skipped (a failure with RNET_REQUIRE_LAB=1).
+fn fake_as_root(test: &str, name: &str) -> Option<FakeIptables> {
+    root_or_skip(test, "rfw checks for root before it runs iptables").then(|| fake(name))
 }
 
 fn run(d: &Path, args: &[&str]) -> (String, String, i32) {
@@ -104,7 +45,7 @@ fn run(d: &Path, args: &[&str]) -> (String, String, i32) {
 #[test]
 fn help_names_every_option_and_subcommand() {
     let d = dir("help");
-    let (out, err, rc) = run(&d.0, &["--help"]);
+    let (out, err, rc) = run(d.path(), &["--help"]);
     assert_eq!((rc, err.as_str()), (0, ""));
     for o in rfw::cli::OWN_OPTIONS.iter().chain(rfw::cli::SUBCOMMANDS) {
         assert!(out.contains(o), "--help misses {o}");
@@ -113,56 +54,26 @@ fn help_names_every_option_and_subcommand() {
 
 #[test]
 fn invalid_values_get_iptables_status_and_one_line() {
-    let d = dir("invalid");
-    fake(&d.0);
+    let d = fake("invalid");
     let cases: &[(&[&str], i32, &str)] = &[
         (
-            &[
-                "-I", "OUTPUT", "-p", "tcp", "--dport", "70000", "-j", "DROP",
-            ],
+            &argv("-I OUTPUT -p tcp --dport 70000 -j DROP"),
             2,
             "invalid port `70000'",
         ),
         (
-            &[
-                "-I",
-                "OUTPUT",
-                "-p",
-                "tcp",
-                "--tcp-flags",
-                "SYN,BOGUS",
-                "SYN",
-                "-j",
-                "DROP",
-            ],
+            &argv("-I OUTPUT -p tcp --tcp-flags SYN,BOGUS SYN -j DROP"),
             2,
             "unknown TCP flag `BOGUS'",
         ),
+        (&argv("-I OUTPUT --dport 5555 -j DROP"), 2, "needs `-p tcp'"),
         (
-            &["-I", "OUTPUT", "--dport", "5555", "-j", "DROP"],
-            2,
-            "needs `-p tcp'",
-        ),
-        (
-            &[
-                "-I",
-                "INPUT",
-                "-p",
-                "udp",
-                "--dport",
-                "1",
-                "-j",
-                "REJECT",
-                "--reject-with",
-                "tcp-reset",
-            ],
+            &argv("-I INPUT -p udp --dport 1 -j REJECT --reject-with tcp-reset"),
             4,
             "only works with -p tcp",
         ),
         (
-            &[
-                "-I", "OUTPUT", "-i", "lo", "-p", "tcp", "--dport", "1", "-j", "DROP",
-            ],
+            &argv("-I OUTPUT -i lo -p tcp --dport 1 -j DROP"),
             2,
             "-i cannot be used in OUTPUT",
         ),
@@ -170,14 +81,10 @@ fn invalid_values_get_iptables_status_and_one_line() {
         (&["-t", "bogus", "-L"], 3, "unknown table `bogus'"),
         (&[], 2, "no command given"),
         (&["-P", "INPUT", "DROP"], 2, "refused: a policy change"),
-        (
-            &["--ttl", "0", "-I", "INPUT", "-j", "ACCEPT"],
-            2,
-            "invalid --ttl",
-        ),
+        (&argv("--ttl 0 -I INPUT -j ACCEPT"), 2, "invalid --ttl"),
     ];
     for (args, status, text) in cases {
-        let (out, err, rc) = run(&d.0, args);
+        let (out, err, rc) = run(d.path(), args);
         assert_eq!(rc, *status, "{args:?}: {err}");
         assert_eq!(out, "", "{args:?}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
@@ -187,14 +94,14 @@ fn invalid_values_get_iptables_status_and_one_line() {
         );
     }
     // Nothing reached iptables.
-    assert!(calls(&d.0).is_empty(), "{:?}", calls(&d.0));
+    assert!(calls(d.path()).is_empty(), "{:?}", calls(d.path()));
 }
 
 #[test]
 fn dry_run_prints_shell_quoted_commands() {
     let d = dir("dry");
     let (out, _, rc) = run(
-        &d.0,
+        d.path(),
         &[
             "--dry-run",
             "-I",
@@ -224,36 +131,20 @@ fn dry_run_prints_shell_quoted_commands() {
 
 #[test]
 fn explain_applies_nothing() {
-    let d = dir("explain");
-    fake(&d.0);
-    let (out, _, rc) = run(
-        &d.0,
-        &[
-            "explain",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            "5555",
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN",
-            "-j",
-            "DROP",
-        ],
-    );
+    let d = fake("explain");
+    let (out, _, rc) = run(d.path(), &SYN_DROP.with(&["explain", "OUTPUT"]));
     assert_eq!(rc, 0);
     assert!(out.contains("stays in SYN_SENT"), "{out}");
     assert!(out.contains("stays in LISTEN"), "{out}");
-    let (out, _, _) = run(&d.0, &["explain", "-I", "INPUT", "-j", "DROP"]);
+    let (out, _, _) = run(d.path(), &["explain", "-I", "INPUT", "-j", "DROP"]);
     assert!(out.contains("rfw would refuse"), "{out}");
-    assert!(calls(&d.0).is_empty());
+    assert!(calls(d.path()).is_empty());
 }
 
 #[test]
 fn missing_iptables_is_127_with_the_fix() {
     let d = dir("missing");
-    let (_, err, rc) = run(&d.0, &["-L", "OUTPUT"]);
+    let (_, err, rc) = run(d.path(), &["-L", "OUTPUT"]);
     assert_eq!(rc, 127);
     assert!(
         err.starts_with("rfw: iptables not found on PATH; install it"),
@@ -268,7 +159,7 @@ fn runs_the_argument_vector_with_wait_last() {
     };
     let evil = "a b; $(touch x) `y` \"q\" 'z' | & >";
     let (_, _, rc) = run(
-        &d.0,
+        d.path(),
         &[
             "--quiet",
             "-A",
@@ -286,39 +177,29 @@ fn runs_the_argument_vector_with_wait_last() {
         ],
     );
     assert_eq!(rc, 0);
-    let c = calls(&d.0);
+    let c = calls(d.path());
     let add = c.iter().rfind(|a| a[0] == "-A").unwrap();
     assert_eq!(
         &add[..9],
-        &[
-            "-A",
-            "INPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            "5555",
-            "-m",
-            "comment",
-            "--comment"
-        ]
+        &argv("-A INPUT -p tcp --dport 5555 -m comment --comment")
     );
     assert_eq!(add[9], evil);
     assert_eq!(&add[10..13], &["-m", "comment", "--comment"]);
     assert!(add[13].starts_with("rfw:"));
     assert_eq!(&add[14..], &["-j", "ACCEPT", "--wait=10"]);
     // -w given by the user: none added; -V gets none either.
-    let _ = run(&d.0, &["--quiet", "-L", "-w", "5"]);
-    assert_eq!(calls(&d.0).last().unwrap(), &["-L", "--wait=5"]);
-    let (out, _, rc) = run(&d.0, &["-V"]);
+    let _ = run(d.path(), &["--quiet", "-L", "-w", "5"]);
+    assert_eq!(calls(d.path()).last().unwrap(), &["-L", "--wait=5"]);
+    let (out, _, rc) = run(d.path(), &["-V"]);
     assert_eq!(rc, 0);
     assert!(
         out.starts_with("iptables v1.8.9 (nf_tables)\n(rfw "),
         "{out}"
     );
-    assert_eq!(calls(&d.0).last().unwrap(), &["-V"]);
+    assert_eq!(calls(d.path()).last().unwrap(), &["-V"]);
     // -6 runs ip6tables (same fake here), and is not passed on.
-    let _ = run(&d.0, &["-6", "-S"]);
-    assert_eq!(calls(&d.0).last().unwrap(), &["-S", "--wait=10"]);
+    let _ = run(d.path(), &["-6", "-S"]);
+    assert_eq!(calls(d.path()).last().unwrap(), &["-S", "--wait=10"]);
 }
 
 #[test]
@@ -329,34 +210,32 @@ fn without_comment_match_falls_back_to_the_state_file() {
     ) else {
         return;
     };
-    std::fs::write(d.0.join("no_comment"), "").unwrap();
+    std::fs::write(d.path().join("no_comment"), "").unwrap();
     let (_, err, rc) = run(
-        &d.0,
-        &[
-            "--quiet", "-I", "OUTPUT", "-p", "tcp", "--dport", "5555", "--syn", "-j", "DROP",
-        ],
+        d.path(),
+        &argv("--quiet -I OUTPUT -p tcp --dport 5555 --syn -j DROP"),
     );
     assert_eq!(rc, 0, "{err}");
     assert!(err.contains("recorded in the state file"), "{err}");
-    let c = calls(&d.0);
+    let c = calls(d.path());
     assert_eq!(
         c.last().unwrap().join(" "),
         "-I OUTPUT -p tcp --dport 5555 --syn -j DROP --wait=10"
     );
-    let (out, _, _) = run(&d.0, &["list"]);
+    let (out, _, _) = run(d.path(), &["list"]);
     assert!(
         out.contains(
             "-A OUTPUT -p tcp -m tcp --dport 5555 --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"
         ),
         "{out}"
     );
-    let (_, _, rc) = run(&d.0, &["--quiet", "-4", "reset"]);
+    let (_, _, rc) = run(d.path(), &["--quiet", "-4", "reset"]);
     assert_eq!(rc, 0);
     assert_eq!(
-        calls(&d.0).last().unwrap().join(" "),
+        calls(d.path()).last().unwrap().join(" "),
         "-t filter -D OUTPUT -p tcp -m tcp --dport 5555 --tcp-flags FIN,SYN,RST,ACK SYN -j DROP --wait=10"
     );
-    let (out, _, _) = run(&d.0, &["list"]);
+    let (out, _, _) = run(d.path(), &["list"]);
     assert_eq!(out, "");
 }
 
@@ -409,8 +288,8 @@ fn legacy_rules_are_reported_with_the_backend_from_dash_v() {
     ) else {
         return;
     };
-    std::fs::write(d.0.join("legacy"), "").unwrap();
-    let (_, err, rc) = run(&d.0, &["-S", "OUTPUT"]);
+    std::fs::write(d.path().join("legacy"), "").unwrap();
+    let (_, err, rc) = run(d.path(), &["-S", "OUTPUT"]);
     assert_eq!(rc, 0);
     assert!(err.contains("iptables-legacy tables present"), "{err}");
     assert!(
@@ -418,7 +297,7 @@ fn legacy_rules_are_reported_with_the_backend_from_dash_v() {
         "{err}"
     );
     // The backend came from `iptables -V`, asked once; nothing else probed.
-    let c = calls(&d.0);
+    let c = calls(d.path());
     assert_eq!(
         c.iter().filter(|a| a.iter().any(|x| x == "-V")).count(),
         1,
@@ -462,13 +341,12 @@ pub fn corpus() -> Vec<(i32, Vec<std::ffi::OsString>)> {
 
 #[test]
 fn bad_input_corpus_gets_one_line_and_iptables_status() {
-    let d = dir("corpus");
-    fake(&d.0);
+    let d = fake("corpus");
     let cases = corpus();
     assert!(cases.len() >= 25, "{}", cases.len());
     for (status, args) in &cases {
         for dry in [true, false] {
-            let mut c = rfw(&d.0);
+            let mut c = rfw(d.path());
             if dry {
                 c.arg("--dry-run");
             }
@@ -482,59 +360,26 @@ fn bad_input_corpus_gets_one_line_and_iptables_status() {
         }
     }
     // Nothing reached iptables: every mistake was caught before it.
-    assert!(calls(&d.0).is_empty(), "{:?}", calls(&d.0));
+    assert!(calls(d.path()).is_empty(), "{:?}", calls(d.path()));
 }
 
 /// Every spelling of a lock-out that iptables accepts (issue 8): refused
 /// before anything runs, in dry-run too.
 #[test]
 fn lockout_spellings_iptables_accepts_are_refused() {
-    let d = dir("spellings");
-    fake(&d.0);
+    let d = fake("spellings");
     let cases: &[&[&str]] = &[
-        &["-I", "INPUT", "-p", "tcp", "--dport", "026", "-j", "DROP"],
-        &["-I", "INPUT", "-p", "tcp", "--dport", "0x16", "-j", "DROP"],
+        &argv("-I INPUT -p tcp --dport 026 -j DROP"),
+        &argv("-I INPUT -p tcp --dport 0x16 -j DROP"),
         &["-traw", "-I", "PREROUTING", "-j", "DROP"],
-        &[
-            "--table=raw",
-            "-I",
-            "PREROUTING",
-            "-p",
-            "tcp",
-            "--dport",
-            "5555",
-            "-j",
-            "DROP",
-        ],
+        &argv("--table=raw -I PREROUTING -p tcp --dport 5555 -j DROP"),
         &["-A", "INPUT", "--ju", "DROP"],
-        &["-A", "INPUT", "-p", "tcp", "--ju", "DROP"],
+        &argv("-A INPUT -p tcp --ju DROP"),
         &["-A", "OUTPUT", "--j", "REJECT"],
-        &["-A", "INPUT", "-p", "tcp", "--dp", "22", "-j", "DROP"],
-        &["-A", "INPUT", "-p", "tcp", "--dport=22", "-j", "DROP"],
-        &[
-            "-A",
-            "INPUT",
-            "-p",
-            "tcp",
-            "-m",
-            "multiport",
-            "--dports",
-            "80,026,1000:2000",
-            "-j",
-            "DROP",
-        ],
-        &[
-            "-A",
-            "INPUT",
-            "-p",
-            "tcp",
-            "-m",
-            "multiport",
-            "--dport",
-            "22",
-            "-j",
-            "DROP",
-        ],
+        &argv("-A INPUT -p tcp --dp 22 -j DROP"),
+        &argv("-A INPUT -p tcp --dport=22 -j DROP"),
+        &argv("-A INPUT -p tcp -m multiport --dports 80,026,1000:2000 -j DROP"),
+        &argv("-A INPUT -p tcp -m multiport --dport 22 -j DROP"),
         &["-PINPUT", "DROP"],
         &["-AINPUT", "-jDROP"],
     ];
@@ -545,34 +390,22 @@ fn lockout_spellings_iptables_accepts_are_refused() {
                 a.push("--dry-run");
             }
             a.extend_from_slice(args);
-            let (out, err, rc) = run(&d.0, &a);
+            let (out, err, rc) = run(d.path(), &a);
             assert_eq!(rc, 2, "{a:?}: {err}");
             assert_eq!(out, "", "{a:?}");
             assert!(err.starts_with("rfw: refused: "), "{a:?}: {err}");
             assert_eq!(err.lines().count(), 1, "{a:?}: {err}");
         }
     }
-    assert!(calls(&d.0).is_empty(), "{:?}", calls(&d.0));
+    assert!(calls(d.path()).is_empty(), "{:?}", calls(d.path()));
     // The explanation of 026 names port 22, as iptables reads it.
-    let (out, _, _) = run(
-        &d.0,
-        &[
-            "explain", "INPUT", "-p", "tcp", "--dport", "026", "-j", "DROP",
-        ],
-    );
+    let (out, _, _) = run(d.path(), &argv("explain INPUT -p tcp --dport 026 -j DROP"));
     assert!(out.contains("port 22"), "{out}");
     assert!(!out.contains("port 26"), "{out}");
     // What rfw runs is the canonical spelling it judged.
     let (out, err, rc) = run(
-        &d.0,
-        &[
-            "--dry-run",
-            "-AINPUT",
-            "-ptcp",
-            "--dp=5555",
-            "--ju",
-            "ACCEPT",
-        ],
+        d.path(),
+        &argv("--dry-run -AINPUT -ptcp --dp=5555 --ju ACCEPT"),
     );
     assert_eq!(rc, 0, "{err}");
     assert!(
@@ -611,10 +444,10 @@ fn reset_removes_only_rules_with_rfw_s_exact_tag() {
     let Some(d) = fake_as_root("reset_removes_only_rules_with_rfw_s_exact_tag", "foreign") else {
         return;
     };
-    listing(&d.0, FOREIGN);
-    let (_, err, rc) = run(&d.0, &["-4", "reset"]);
+    listing(d.path(), FOREIGN);
+    let (_, err, rc) = run(d.path(), &["-4", "reset"]);
     assert_eq!(rc, 0, "{err}");
-    let del = deletes(&d.0);
+    let del = deletes(d.path());
     // One rule, in each of the five tables the fake lists it for.
     assert_eq!(del.len(), 5, "{del:?}");
     for t in ["filter", "raw", "mangle", "nat", "security"] {
@@ -631,7 +464,7 @@ fn reset_removes_only_rules_with_rfw_s_exact_tag() {
         "{del:?}"
     );
     // rfw list shows the same single rule.
-    let (out, _, _) = run(&d.0, &["-4", "list", "-t", "filter"]);
+    let (out, _, _) = run(d.path(), &["-4", "list", "-t", "filter"]);
     assert_eq!(
         out,
         "-A OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment rfw:1700000000.42 -j DROP\n"
@@ -643,34 +476,29 @@ fn rule_numbers_are_iptables_own() {
     let Some(d) = fake_as_root("rule_numbers_are_iptables_own", "numbers") else {
         return;
     };
-    listing(&d.0, FOREIGN);
+    listing(d.path(), FOREIGN);
     // Rule 2 is the administrator's (rule 1, dccp, counts too).
-    let (_, err, rc) = run(
-        &d.0,
-        &[
-            "-R", "OUTPUT", "2", "-p", "tcp", "--dport", "8", "-j", "ACCEPT",
-        ],
-    );
+    let (_, err, rc) = run(d.path(), &argv("-R OUTPUT 2 -p tcp --dport 8 -j ACCEPT"));
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains("rule 2 of OUTPUT was not added by rfw"),
         "{err}"
     );
-    let (_, err, rc) = run(&d.0, &["-D", "OUTPUT", "2"]);
+    let (_, err, rc) = run(d.path(), &["-D", "OUTPUT", "2"]);
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains("rule 2 of OUTPUT was not added by rfw"),
         "{err}"
     );
     // Rule 3 has a comment with a newline: still one rule, not rfw's.
-    let (_, err, rc) = run(&d.0, &["-D", "OUTPUT", "3"]);
+    let (_, err, rc) = run(d.path(), &["-D", "OUTPUT", "3"]);
     assert_eq!(rc, 2, "{err}");
-    assert!(deletes(&d.0).is_empty(), "{:?}", deletes(&d.0));
+    assert!(deletes(d.path()).is_empty(), "{:?}", deletes(d.path()));
     // Rule 4 is rfw's: deleted by its exact words.
-    let (_, err, rc) = run(&d.0, &["--quiet", "-D", "OUTPUT", "4"]);
+    let (_, err, rc) = run(d.path(), &["--quiet", "-D", "OUTPUT", "4"]);
     assert_eq!(rc, 0, "{err}");
     assert_eq!(
-        deletes(&d.0),
+        deletes(d.path()),
         vec!["-t filter -D OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment rfw:1700000000.42 -j DROP --wait=10"]
     );
 }
@@ -683,16 +511,16 @@ fn replace_by_number_counts_after_expired_rules_are_gone() {
     ) else {
         return;
     };
-    std::fs::write(d.0.join("deletes"), "").unwrap();
+    std::fs::write(d.path().join("deletes"), "").unwrap();
     // Rule 1 has expired, rule 2 is rfw's, rule 3 the administrator's.
     let rules = "-P OUTPUT ACCEPT\n\
 -A OUTPUT -p tcp -m tcp --dport 5554 -m comment --comment \"rfw:100.7:exp=200\" -j DROP\n\
 -A OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment \"rfw:1700000000.42\" -j DROP\n\
 -A OUTPUT -p tcp -m tcp --dport 6 -j ACCEPT\n";
-    listing(&d.0, rules);
+    listing(d.path(), rules);
     let replace = |n: &str| {
         run(
-            &d.0,
+            d.path(),
             &[
                 "--quiet", "-R", "OUTPUT", n, "-p", "tcp", "--dport", "8", "-j", "ACCEPT",
             ],
@@ -707,19 +535,19 @@ fn replace_by_number_counts_after_expired_rules_are_gone() {
         "{err}"
     );
     assert_eq!(
-        deletes(&d.0),
+        deletes(d.path()),
         vec!["-t filter -D OUTPUT -p tcp -m tcp --dport 5554 -m comment --comment rfw:100.7:exp=200 -j DROP --wait=10"]
     );
     assert!(
-        !calls(&d.0).iter().any(|c| c[0] == "-R"),
+        !calls(d.path()).iter().any(|c| c[0] == "-R"),
         "{:?}",
-        calls(&d.0)
+        calls(d.path())
     );
     // The same expired rule again: rule 1 is then rfw's and is replaced.
-    listing(&d.0, rules);
+    listing(d.path(), rules);
     let (_, err, rc) = replace("1");
     assert_eq!(rc, 0, "{err}");
-    let r = calls(&d.0).into_iter().find(|c| c[0] == "-R").unwrap();
+    let r = calls(d.path()).into_iter().find(|c| c[0] == "-R").unwrap();
     assert_eq!(&r[..3], &["-R", "OUTPUT", "1"]);
 }
 
@@ -731,11 +559,11 @@ fn expired_rules_go_without_the_index() {
     // A rule whose --ttl ran out, with no state directory at all (a
     // reboot with a saved ruleset, /run cleaned).
     listing(
-        &d.0,
+        d.path(),
         "-A OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment \"rfw:100.7:exp=200\" -j DROP\n",
     );
-    assert!(!d.0.join("state").exists());
-    let (out, err, rc) = run(&d.0, &["-4", "list", "-t", "filter"]);
+    assert!(!d.path().join("state").exists());
+    let (out, err, rc) = run(d.path(), &["-4", "list", "-t", "filter"]);
     assert_eq!(rc, 0, "{err}");
     assert!(
         err.contains("removed expired rule (--ttl ran out")
@@ -743,7 +571,7 @@ fn expired_rules_go_without_the_index() {
         "{err}"
     );
     assert!(!err.contains("expires in 0 s"), "{err}");
-    let del = deletes(&d.0);
+    let del = deletes(d.path());
     assert!(
         del.contains(&"-t filter -D OUTPUT -p tcp -m tcp --dport 5555 -m comment --comment rfw:100.7:exp=200 -j DROP --wait=10".to_string()),
         "{del:?}"
@@ -758,19 +586,17 @@ fn an_identical_rule_gets_a_note() {
     let Some(d) = fake_as_root("an_identical_rule_gets_a_note", "dup") else {
         return;
     };
-    listing(&d.0, FOREIGN);
+    listing(d.path(), FOREIGN);
     let (_, err, rc) = run(
-        &d.0,
-        &[
-            "--quiet", "-A", "OUTPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP",
-        ],
+        d.path(),
+        &argv("--quiet -A OUTPUT -p tcp --dport 5555 -j DROP"),
     );
     assert_eq!(rc, 0, "{err}");
     assert!(
         err.contains("note: rule 4 of OUTPUT was already this rule; iptables allows duplicates"),
         "{err}"
     );
-    assert!(calls(&d.0).iter().any(|c| c[0] == "-A"));
+    assert!(calls(d.path()).iter().any(|c| c[0] == "-A"));
 }
 
 /// Random command lines through the whole binary (`--dry-run`, no
@@ -863,20 +689,15 @@ fn random_command_lines_never_panic() {
         "5555",
         "--table=raw",
     ];
-    let mut seed: u64 = 0x00c0_ffee_0008;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = Rng::xorshift64(0x00c0_ffee_0008);
+    let mut next = || rng.next();
     for _ in 0..400 {
         let n = (next() % 10) as usize;
         let mut args = vec!["--dry-run".to_string()];
         for _ in 0..n {
             args.push(V[(next() % V.len() as u64) as usize].to_string());
         }
-        let o = rfw(&d.0).args(&args).output().unwrap();
+        let o = rfw(d.path()).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         let code = o.status.code();
         assert!(

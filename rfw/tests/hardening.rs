@@ -9,56 +9,23 @@
 //! discovery runs against a real listener in a namespace of its own in the
 //! root package's tests/rfw_hardening.rs.
 
-use assert_cmd::Command;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use rnet_testkit::argv;
+use rnet_testkit::fake_iptables::{log, rfw_command, FakeIptables};
+use rnet_testkit::sys;
 
 fn mode(p: &Path, m: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
 }
 
-/// `$TMPDIR/rfw-hard-<pid>-<name>` (0755) with `bin/` (0755) inside.
-fn dir(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("rfw-hard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("bin")).unwrap();
-    mode(&d, 0o755);
-    mode(&d.join("bin"), 0o755);
-    Dir(d)
-}
-
-/// The fake `iptables` script: logs each argument on a line of `log`, then
-/// `--`; fails on `-m comment` like a kernel without the comment match
-/// when `no_comment` exists; prints `-S` output from `listing`.
-fn script(d: &Path) -> String {
-    format!(
-        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}'; done\necho -- >> '{log}'\n\
-         case \" $* \" in *\" -V \"*) echo 'iptables v1.8.9 (nf_tables)'; exit 0;; esac\n\
-         if [ -e '{d}/no_comment' ]; then case \" $* \" in *\" comment \"*) echo \"iptables v1.8.9 (nf_tables): Couldn't load match \\`comment':No such file or directory\" >&2; exit 2;; esac; fi\n\
-         case \" $* \" in *\" -S \"*) [ -e '{d}/listing' ] && cat '{d}/listing';; esac\nexit 0\n",
-        log = d.join("log").display(),
-        d = d.display()
-    )
-}
-
-fn fake_in(d: &Path, bin: &Path) {
-    for name in ["iptables", "ip6tables"] {
-        let p = bin.join(name);
-        std::fs::write(&p, script(d)).unwrap();
-        mode(&p, 0o755);
-    }
-}
-
-fn log(d: &Path) -> String {
-    std::fs::read_to_string(d.join("log")).unwrap_or_default()
+/// `$TMPDIR/rnet-rfw-hard-<name>-…` (0755) with `bin/` (0755) inside and
+/// no iptables yet; the fake one (rnet_testkit::fake_iptables) goes in
+/// with `install_in`.
+fn dir(name: &str) -> FakeIptables {
+    FakeIptables::empty(&format!("rfw-hard-{name}"))
 }
 
 /// The logged iptables calls that could change something (all but `-S`
@@ -72,12 +39,7 @@ fn changing_calls(d: &Path) -> Vec<String> {
 }
 
 fn rfw(d: &Path) -> Command {
-    let mut c = Command::cargo_bin("rfw").unwrap();
-    c.env_clear()
-        .env("LC_ALL", "C")
-        .env("PATH", d.join("bin"))
-        .env("RFW_STATE_DIR", d.join("state"));
-    c
+    rfw_command(Path::new(env!("CARGO_BIN_EXE_rfw")), d)
 }
 
 fn run_in(c: &mut Command, args: &[&str]) -> (String, String, i32) {
@@ -93,22 +55,9 @@ fn run(d: &Path, args: &[&str]) -> (String, String, i32) {
     run_in(&mut rfw(d), args)
 }
 
-fn euid() -> u32 {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(1)
-}
-
 /// Changing the firewall (even a fake one) needs root in rfw.
 fn root_or_skip(test: &str) -> bool {
-    if euid() == 0 {
-        return true;
-    }
-    if std::env::var_os("RNET_REQUIRE_LAB").is_some_and(|v| v == "1") {
-        panic!("{test}: needs root (RNET_REQUIRE_LAB=1 makes this a failure instead of a skip)");
-    }
-    eprintln!("SKIPPED {test}: needs root (rfw checks for root before changing rules)");
-    false
+    rnet_testkit::root_or_skip(test, "rfw checks for root before changing rules")
 }
 
 /// The state file name rfw uses in this network namespace (rfw runs in
@@ -139,17 +88,17 @@ fn a_symlink_at_the_old_temporary_name_is_not_followed() {
         return;
     }
     let d = dir("tmplink");
-    fake_in(&d.0, &d.0.join("bin"));
-    std::fs::write(d.0.join("no_comment"), "").unwrap();
-    std::fs::create_dir(d.0.join("state")).unwrap();
-    mode(&d.0.join("state"), 0o700);
-    let victim = d.0.join("victim");
+    d.install_in(&d.bin());
+    std::fs::write(d.path().join("no_comment"), "").unwrap();
+    std::fs::create_dir(d.path().join("state")).unwrap();
+    mode(&d.path().join("state"), 0o700);
+    let victim = d.path().join("victim");
     std::fs::write(&victim, "root:x:0:0::/root:/bin/sh\n").unwrap();
-    let rules = state_file(&d.0, "rules");
+    let rules = state_file(d.path(), "rules");
     let mut tmp = rules.clone().into_os_string();
     tmp.push(".tmp");
     std::os::unix::fs::symlink(&victim, &tmp).unwrap();
-    let (_, err, rc) = run(&d.0, ADD);
+    let (_, err, rc) = run(d.path(), ADD);
     assert_eq!(rc, 0, "{err}");
     assert_eq!(
         std::fs::read_to_string(&victim).unwrap(),
@@ -171,12 +120,12 @@ fn a_world_writable_state_directory_is_refused_before_anything_changes() {
         return;
     }
     let d = dir("wwstate");
-    fake_in(&d.0, &d.0.join("bin"));
-    std::fs::write(d.0.join("no_comment"), "").unwrap();
-    let state = d.0.join("state");
+    d.install_in(&d.bin());
+    std::fs::write(d.path().join("no_comment"), "").unwrap();
+    let state = d.path().join("state");
     std::fs::create_dir(&state).unwrap();
     mode(&state, 0o777);
-    let (_, err, rc) = run(&d.0, ADD);
+    let (_, err, rc) = run(d.path(), ADD);
     assert_eq!(rc, 4, "{err}");
     assert_eq!(
         one_line(&err),
@@ -185,21 +134,21 @@ fn a_world_writable_state_directory_is_refused_before_anything_changes() {
             state.display()
         )
     );
-    assert_eq!(log(&d.0), "", "iptables ran");
+    assert_eq!(log(d.path()), "", "iptables ran");
     assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0);
     // A symlink standing for the state directory is refused the same way.
     std::fs::remove_dir(&state).unwrap();
-    std::fs::create_dir(d.0.join("real")).unwrap();
-    mode(&d.0.join("real"), 0o700);
-    std::os::unix::fs::symlink(d.0.join("real"), &state).unwrap();
-    let (_, err, rc) = run(&d.0, ADD);
+    std::fs::create_dir(d.path().join("real")).unwrap();
+    mode(&d.path().join("real"), 0o700);
+    std::os::unix::fs::symlink(d.path().join("real"), &state).unwrap();
+    let (_, err, rc) = run(d.path(), ADD);
     assert_eq!(rc, 4, "{err}");
     assert!(
         one_line(&err).contains(&format!("{} is a symbolic link", state.display())),
         "{err}"
     );
-    assert_eq!(std::fs::read_dir(d.0.join("real")).unwrap().count(), 0);
-    assert_eq!(log(&d.0), "");
+    assert_eq!(std::fs::read_dir(d.path().join("real")).unwrap().count(), 0);
+    assert_eq!(log(d.path()), "");
 }
 
 #[test]
@@ -208,14 +157,14 @@ fn a_new_state_directory_is_private() {
         return;
     }
     let d = dir("newstate");
-    fake_in(&d.0, &d.0.join("bin"));
-    std::fs::write(d.0.join("no_comment"), "").unwrap();
-    let (_, err, rc) = run(&d.0, ADD);
+    d.install_in(&d.bin());
+    std::fs::write(d.path().join("no_comment"), "").unwrap();
+    let (_, err, rc) = run(d.path(), ADD);
     assert_eq!(rc, 0, "{err}");
-    let md = std::fs::symlink_metadata(d.0.join("state")).unwrap();
+    let md = std::fs::symlink_metadata(d.path().join("state")).unwrap();
     assert!(md.is_dir());
     assert_eq!(md.mode() & 0o777, 0o700);
-    assert_eq!(md.uid(), euid());
+    assert_eq!(md.uid(), sys::effective_uid());
 }
 
 #[test]
@@ -224,12 +173,12 @@ fn an_unreadable_state_file_is_an_error_and_stays_as_it_was() {
         return;
     }
     let d = dir("corrupt");
-    fake_in(&d.0, &d.0.join("bin"));
-    std::fs::write(d.0.join("no_comment"), "").unwrap();
+    d.install_in(&d.bin());
+    std::fs::write(d.path().join("no_comment"), "").unwrap();
     // An earlier record, made by rfw itself.
-    let (_, err, rc) = run(&d.0, ADD);
+    let (_, err, rc) = run(d.path(), ADD);
     assert_eq!(rc, 0, "{err}");
-    let rules = state_file(&d.0, "rules");
+    let rules = state_file(d.path(), "rules");
     let earlier = std::fs::read(&rules).unwrap();
     for (what, bytes) in [
         ("non-UTF-8", {
@@ -244,12 +193,10 @@ fn an_unreadable_state_file_is_an_error_and_stays_as_it_was() {
         }),
     ] {
         std::fs::write(&rules, &bytes).unwrap();
-        std::fs::remove_file(d.0.join("log")).ok();
+        std::fs::remove_file(d.path().join("log")).ok();
         let (_, err, rc) = run(
-            &d.0,
-            &[
-                "--quiet", "-I", "OUTPUT", "-p", "tcp", "--dport", "6666", "-j", "DROP",
-            ],
+            d.path(),
+            &argv("--quiet -I OUTPUT -p tcp --dport 6666 -j DROP"),
         );
         assert_eq!(rc, 4, "{what}: {err}");
         let line = one_line(&err);
@@ -259,10 +206,10 @@ fn an_unreadable_state_file_is_an_error_and_stays_as_it_was() {
         );
         assert!(line.contains("nothing was changed"), "{what}: {line}");
         assert_eq!(std::fs::read(&rules).unwrap(), bytes, "{what}: rewritten");
-        assert_eq!(log(&d.0), "", "{what}: iptables ran");
+        assert_eq!(log(d.path()), "", "{what}: iptables ran");
         // reset and list stop the same way, before touching anything.
         for args in [&["--quiet", "reset"][..], &["list"][..]] {
-            let (out, err, rc) = run(&d.0, args);
+            let (out, err, rc) = run(d.path(), args);
             assert_eq!((rc, out.as_str()), (4, ""), "{what} {args:?}: {err}");
             assert!(
                 one_line(&err).starts_with(&format!("rfw: {}", rules.display())),
@@ -270,19 +217,19 @@ fn an_unreadable_state_file_is_an_error_and_stays_as_it_was() {
             );
             assert_eq!(std::fs::read(&rules).unwrap(), bytes);
         }
-        assert!(!log(&d.0).contains("-D\n"), "{what}: something was deleted");
-        // -C reads the state: the same single error line.
-        let (_, err, rc) = run(
-            &d.0,
-            &["-C", "OUTPUT", "-p", "tcp", "--dport", "6666", "-j", "DROP"],
+        assert!(
+            !log(d.path()).contains("-D\n"),
+            "{what}: something was deleted"
         );
+        // -C reads the state: the same single error line.
+        let (_, err, rc) = run(d.path(), &argv("-C OUTPUT -p tcp --dport 6666 -j DROP"));
         assert_eq!(rc, 4, "{err}");
         assert!(
             one_line(&err).starts_with(&format!("rfw: {}", rules.display())),
             "{err}"
         );
         // A listing still works, with one warning line.
-        let (_, err, rc) = run(&d.0, &["-S", "OUTPUT"]);
+        let (_, err, rc) = run(d.path(), &["-S", "OUTPUT"]);
         assert_eq!(rc, 0, "{err}");
         assert!(one_line(&err).starts_with("rfw: warning: "), "{err}");
         assert_eq!(std::fs::read(&rules).unwrap(), bytes);
@@ -308,8 +255,8 @@ fn assert_refused(d: &Path, args: &[&str], culprit: &Path) {
 #[test]
 fn iptables_in_a_world_writable_directory_is_refused() {
     let d = dir("wwbin");
-    let bin = d.0.join("bin");
-    fake_in(&d.0, &bin);
+    let bin = d.path().join("bin");
+    d.install_in(&bin);
     mode(&bin, 0o777);
     for args in [
         &["-L", "OUTPUT"][..],
@@ -317,21 +264,21 @@ fn iptables_in_a_world_writable_directory_is_refused() {
         &["--dry-run", "-D", "OUTPUT", "1"][..],
         &["-V"][..],
     ] {
-        assert_refused(&d.0, args, &bin);
+        assert_refused(d.path(), args, &bin);
     }
     mode(&bin, 0o1777);
-    assert_refused(&d.0, &["-S"], &bin);
+    assert_refused(d.path(), &["-S"], &bin);
     mode(&bin, 0o775);
-    assert_refused(&d.0, &["-S"], &bin);
+    assert_refused(d.path(), &["-S"], &bin);
     // The binary itself writable by others.
     mode(&bin, 0o755);
     mode(&bin.join("iptables"), 0o757);
-    assert_refused(&d.0, &["-S"], &bin.join("iptables"));
+    assert_refused(d.path(), &["-S"], &bin.join("iptables"));
     // A private directory: accepted and run.
     mode(&bin.join("iptables"), 0o755);
-    let (_, err, rc) = run(&d.0, &["-V"]);
+    let (_, err, rc) = run(d.path(), &["-V"]);
     assert_eq!(rc, 0, "{err}");
-    assert_eq!(log(&d.0), "-V\n--\n");
+    assert_eq!(log(d.path()), "-V\n--\n");
 }
 
 #[test]
@@ -340,26 +287,30 @@ fn each_hop_of_a_symlink_chain_is_checked() {
     // Debian's /usr/sbin/iptables -> /etc/alternatives/iptables ->
     // /usr/sbin/iptables-nft -> xtables-nft-multi.
     let d = dir("chain");
-    let (bin, alt, real) = (d.0.join("bin"), d.0.join("alt"), d.0.join("real"));
+    let (bin, alt, real) = (
+        d.path().join("bin"),
+        d.path().join("alt"),
+        d.path().join("real"),
+    );
     for p in [&alt, &real] {
         std::fs::create_dir(p).unwrap();
         mode(p, 0o755);
     }
-    std::fs::write(real.join("xtables-nft-multi"), script(&d.0)).unwrap();
+    std::fs::write(real.join("xtables-nft-multi"), d.script()).unwrap();
     mode(&real.join("xtables-nft-multi"), 0o755);
     for name in ["iptables", "ip6tables"] {
         std::os::unix::fs::symlink("../real/xtables-nft-multi", alt.join(name)).unwrap();
         std::os::unix::fs::symlink(alt.join(name), bin.join(name)).unwrap();
     }
-    let (_, err, rc) = run(&d.0, &["-V"]);
+    let (_, err, rc) = run(d.path(), &["-V"]);
     assert_eq!(rc, 0, "{err}");
     mode(&alt, 0o777);
-    assert_refused(&d.0, &["-S"], &alt);
+    assert_refused(d.path(), &["-S"], &alt);
     mode(&alt, 0o755);
     mode(&real, 0o770);
-    assert_refused(&d.0, &["-S"], &real);
+    assert_refused(d.path(), &["-S"], &real);
     mode(&real, 0o755);
-    let (out, err, rc) = run(&d.0, &["-V"]);
+    let (out, err, rc) = run(d.path(), &["-V"]);
     assert_eq!(rc, 0, "{err}");
     // Run by the name found on PATH (xtables-nft-multi needs it).
     assert!(
@@ -374,18 +325,18 @@ fn iptables_owned_by_someone_else_is_refused() {
         return;
     }
     let d = dir("owner");
-    let bin = d.0.join("bin");
-    fake_in(&d.0, &bin);
+    let bin = d.path().join("bin");
+    d.install_in(&bin);
     let nobody = 65534;
     std::os::unix::fs::chown(bin.join("iptables"), Some(nobody), None).unwrap();
-    assert_refused(&d.0, &["-S"], &bin.join("iptables"));
-    let (_, err, _) = run(&d.0, &["-S"]);
+    assert_refused(d.path(), &["-S"], &bin.join("iptables"));
+    let (_, err, _) = run(d.path(), &["-S"]);
     assert!(err.contains("is owned by uid 65534, not root"), "{err}");
     std::os::unix::fs::chown(bin.join("iptables"), Some(0), None).unwrap();
     std::os::unix::fs::chown(&bin, Some(nobody), None).unwrap();
-    assert_refused(&d.0, &["-S"], &bin);
+    assert_refused(d.path(), &["-S"], &bin);
     std::os::unix::fs::chown(&bin, Some(0), None).unwrap();
-    let (_, err, rc) = run(&d.0, &["-S"]);
+    let (_, err, rc) = run(d.path(), &["-S"]);
     assert_eq!(rc, 0, "{err}");
 }
 
@@ -414,7 +365,7 @@ fn under_sudo(d: &Path, sudo_user: bool, args: &[&str]) -> (String, String, i32)
 #[test]
 fn the_ssh_session_is_found_behind_sudo() {
     let d = dir("sudo");
-    fake_in(&d.0, &d.0.join("bin"));
+    d.install_in(&d.bin());
     for port in ["2022", "50022"] {
         let args = [
             "--dry-run",
@@ -427,7 +378,7 @@ fn the_ssh_session_is_found_behind_sudo() {
             "-j",
             "DROP",
         ];
-        let (out, err, rc) = under_sudo(&d.0, true, &args);
+        let (out, err, rc) = under_sudo(d.path(), true, &args);
         assert_eq!((rc, out.as_str()), (2, ""), "{port}: {err}");
         let line = one_line(&err);
         assert!(
@@ -438,32 +389,22 @@ fn the_ssh_session_is_found_behind_sudo() {
         );
         assert!(line.ends_with("add --force to do it anyway"), "{line}");
         // Without SUDO_USER the parents are not consulted.
-        let (out, err, rc) = under_sudo(&d.0, false, &args);
+        let (out, err, rc) = under_sudo(d.path(), false, &args);
         assert_eq!(rc, 0, "{err}");
         assert!(out.starts_with("iptables -I INPUT"), "{out}");
         // --force still overrides (the hint only ever refuses more).
         let mut forced = vec!["--force"];
         forced.extend_from_slice(&args);
-        let (out, err, rc) = under_sudo(&d.0, true, &forced);
+        let (out, err, rc) = under_sudo(d.path(), true, &forced);
         assert_eq!(rc, 0, "{err}");
         assert!(out.starts_with("iptables -I INPUT"), "{out}");
     }
     // Another port is not affected.
     let (_, err, rc) = under_sudo(
-        &d.0,
+        d.path(),
         true,
-        &[
-            "--dry-run",
-            "-I",
-            "INPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            "5555",
-            "-j",
-            "DROP",
-        ],
+        &argv("--dry-run -I INPUT -p tcp --dport 5555 -j DROP"),
     );
     assert_eq!(rc, 0, "{err}");
-    assert_eq!(changing_calls(&d.0), Vec::<String>::new());
+    assert_eq!(changing_calls(d.path()), Vec::<String>::new());
 }

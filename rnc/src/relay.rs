@@ -535,6 +535,7 @@ fn drain(down: &mut Buf, mut out: RawFd, up: &mut Buf, mut net: RawFd, sigfd: Ra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rnet_testkit::pattern;
     use std::io::{Read, Write};
     use std::os::fd::{AsRawFd, OwnedFd};
     use std::os::unix::net::{UnixDatagram, UnixStream};
@@ -558,19 +559,6 @@ mod tests {
         let mut one = [b'\n', 0];
         assert_eq!(crlf_in_place(&mut one, 1), 2);
         assert_eq!(one, *b"\r\n");
-    }
-
-    /// A deterministic pattern of `n` bytes (every value, no period of 256).
-    fn pattern(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                (x >> 24) as u8
-            })
-            .collect()
     }
 
     /// What a relay run produced.

@@ -7,11 +7,15 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use rnet_testkit::pattern;
+use rnet_testkit::process::Background;
+use rnet_testkit::signals::{self, Signal};
 
 fn rnc() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rnc"));
@@ -21,39 +25,9 @@ fn rnc() -> Command {
     c
 }
 
-/// A deterministic byte pattern.
-fn pattern(n: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-/// Kills the child if the test fails before it exits.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Waits for the child with a deadline; returns its exit code.
-fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if let Ok(Some(st)) = child.try_wait() {
-            return st.code();
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    None
+fn wait(child: &mut Background, limit: Duration) -> Option<i32> {
+    child.wait_for(limit).and_then(|st| st.code())
 }
 
 /// Reads all of `r` after sleeping `stall` (a slow consumer).
@@ -117,31 +91,31 @@ fn quit_after_eof_keeps_every_byte_both_ways() {
         writer.join().expect("server writer");
         got
     });
-    let mut child = Reaper(
+    let mut child = Background::start(
         rnc()
             .args(["-q", "1", "127.0.0.1", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rnc"),
-    );
-    let mut stdin = child.0.stdin.take().expect("stdin");
+            .stderr(Stdio::piped()),
+        "rnc",
+    )
+    .expect("spawn rnc");
+    let mut stdin = child.child_mut().stdin.take().expect("stdin");
     let feed = up.clone();
     let feeder = thread::spawn(move || {
         stdin.write_all(&feed).expect("feed rnc");
     });
     let out = slow_read_all(
-        child.0.stdout.take().expect("stdout"),
+        child.child_mut().stdout.take().expect("stdout"),
         Duration::from_millis(400),
     );
     feeder.join().expect("feeder");
-    let code = wait(&mut child.0, Duration::from_secs(30));
+    let code = wait(&mut child, Duration::from_secs(30));
     let got = server.join().expect("server");
     let out = out.join().expect("reader");
     let mut err = String::new();
     let _ = child
-        .0
+        .child_mut()
         .stderr
         .take()
         .expect("stderr")
@@ -166,18 +140,18 @@ fn keep_listening_delivers_every_client_into_a_slow_pipe() {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let mut child = Reaper(
+    let mut child = Background::start(
         rnc()
             .args(["-lkN", "127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rnc"),
-    );
+            .stderr(Stdio::piped()),
+        "rnc",
+    )
+    .expect("spawn rnc");
     let out_len = Arc::new(AtomicUsize::new(0));
     let out = slow_read_counted(
-        child.0.stdout.take().expect("stdout"),
+        child.child_mut().stdout.take().expect("stdout"),
         Duration::from_millis(300),
         Arc::clone(&out_len),
     );
@@ -209,7 +183,7 @@ fn keep_listening_delivers_every_client_into_a_slow_pipe() {
     let want = payloads.concat();
     let t = Instant::now();
     while !out.is_finished() && t.elapsed() < Duration::from_secs(20) {
-        if child.0.try_wait().ok().flatten().is_some() {
+        if child.child_mut().try_wait().ok().flatten().is_some() {
             break;
         }
         thread::sleep(Duration::from_millis(20));
@@ -217,8 +191,7 @@ fn keep_listening_delivers_every_client_into_a_slow_pipe() {
             break;
         }
     }
-    let _ = child.0.kill();
-    let _ = child.0.wait();
+    let _ = child.stop();
     let out = out.join().expect("reader");
     assert!(
         out == want,
@@ -259,21 +232,17 @@ fn sigterm_ends_a_stalled_write_and_the_quit_timer_at_once() {
         } else {
             Stdio::null()
         });
-        let mut child = Reaper(cmd.spawn().expect("spawn rnc"));
+        let mut child = Background::start(&mut cmd, "rnc").expect("spawn rnc");
         thread::sleep(Duration::from_millis(700));
         assert!(
-            child.0.try_wait().expect("try_wait").is_none(),
+            child.child_mut().try_wait().expect("try_wait").is_none(),
             "{args:?}: rnc ended before the signal"
         );
         let sent = Instant::now();
-        let st = Command::new("kill")
-            .args(["-TERM", &child.0.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(st.success());
+        signals::send(child.id(), Signal::Term).expect("kill -TERM");
         let t = Instant::now();
         let status = loop {
-            if let Some(st) = child.0.try_wait().expect("try_wait") {
+            if let Some(st) = child.child_mut().try_wait().expect("try_wait") {
                 break Some(st);
             }
             if t.elapsed() > Duration::from_secs(2) {
@@ -309,19 +278,19 @@ fn a_failed_stdout_write_is_one_line_and_status_1() {
         .write(true)
         .open("/dev/full")
         .expect("/dev/full");
-    let mut child = Reaper(
+    let mut child = Background::start(
         rnc()
             .args(["127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(full)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rnc"),
-    );
-    let code = wait(&mut child.0, Duration::from_secs(10));
+            .stderr(Stdio::piped()),
+        "rnc",
+    )
+    .expect("spawn rnc");
+    let code = wait(&mut child, Duration::from_secs(10));
     let mut err = String::new();
     let _ = child
-        .0
+        .child_mut()
         .stderr
         .take()
         .expect("stderr")
@@ -349,15 +318,15 @@ fn wait_zero_returns_at_once() {
             drop(s);
         });
         let t = Instant::now();
-        let mut child = Reaper(
+        let mut child = Background::start(
             cmd.args(["-w", "0", "127.0.0.1", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn"),
-        );
-        let code = wait(&mut child.0, Duration::from_secs(2));
+                .stderr(Stdio::null()),
+            "rnc",
+        )
+        .expect("spawn");
+        let code = wait(&mut child, Duration::from_secs(2));
         assert_eq!(code, Some(0), "{name} -w 0: still running or failed");
         assert!(
             t.elapsed() < Duration::from_secs(1),

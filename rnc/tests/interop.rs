@@ -32,43 +32,22 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// `PATH` of every child.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use rnet_testkit::running::{status_text, Capture, In, Out, Running};
+use rnet_testkit::tempdir::TempDir;
+use rnet_testkit::{find_program, skip, unique_suffix, DEFAULT_PATH};
+
 /// Size of each bulk transfer.
 const BULK: usize = 64 << 20;
 /// Deadline of a short run (a message, a scan, a small exchange).
 const SHORT: Duration = Duration::from_secs(10);
 
 // ------------------------------------------------------------ environment
-
-fn lab_required() -> bool {
-    std::env::var_os("RNET_REQUIRE_LAB").is_some_and(|v| v == "1")
-}
-
-fn skip(test: &str, reason: &str) {
-    if lab_required() {
-        panic!("{test}: {reason} (RNET_REQUIRE_LAB=1 makes this a failure instead of a skip)");
-    }
-    let _ = writeln!(
-        io::stderr(),
-        "SKIPPED {test}: {reason} (set RNET_REQUIRE_LAB=1 to fail instead)"
-    );
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    DEFAULT_PATH
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
-}
 
 /// A netcat to run, the way a user types it: a bare name found through
 /// `PATH` (so `argv[0]` is that name, as in getopt's messages).
@@ -120,35 +99,6 @@ fn ipv6_available() -> bool {
     TcpListener::bind("[::1]:0").is_ok()
 }
 
-fn unique() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A private directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("rnc-interop-{tag}-{}", unique()));
-        fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 // ------------------------------------------------------------------ ports
 
 fn port_free(p: u16, v6: bool) -> bool {
@@ -187,36 +137,10 @@ fn port() -> u16 {
 
 // -------------------------------------------------------------- processes
 
-/// Where a child's stdin comes from.
-enum In {
-    /// /dev/null: EOF at once.
-    Null,
-    /// A pipe the test writes to and closes when it wants.
-    Pipe,
-    /// These bytes, then EOF.
-    Bytes(Vec<u8>),
-    /// A file.
-    File(PathBuf),
-}
-
-/// Where a child's stdout goes.
-enum Out {
-    /// Captured (readable while the child runs).
-    Capture,
-    /// A file.
-    File(PathBuf),
-}
-
-/// A running child, killed and reaped when dropped.
+/// A running child (rnet_testkit::running::Running), killed with its
+/// process group when dropped.
 struct Proc {
-    label: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<JoinHandle<()>>,
-    start: Instant,
-    status: Option<ExitStatus>,
+    run: Running,
 }
 
 /// A finished (or killed) child.
@@ -237,11 +161,7 @@ impl Done {
     fn describe(&self) -> String {
         let st = match self.status {
             None => "still running at the deadline (killed)".to_string(),
-            Some(s) => match (s.code(), s.signal()) {
-                (Some(c), _) => format!("exit {c}"),
-                (None, Some(sig)) => format!("signal {sig}"),
-                _ => "?".to_string(),
-            },
+            Some(s) => status_text(s),
         };
         format!(
             "{}: {st} after {:.2} s; stdout {:?}; stderr {:?}",
@@ -253,18 +173,8 @@ impl Done {
     }
 }
 
-fn reader<R: Read + Send + 'static>(mut r: R, buf: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    thread::spawn(move || {
-        let mut chunk = [0u8; 8192];
-        loop {
-            match r.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.lock().unwrap().extend_from_slice(&chunk[..n]),
-            }
-        }
-    })
-}
-
+/// Starts `tool ARGS` the way a user types it (a bare name found through
+/// `PATH`, or the full path), `LC_ALL=C`, nothing else in the environment.
 fn spawn(tool: &Tool, args: &[&str], stdin: In, stdout: Out) -> Proc {
     let mut cmd = if tool.by_path {
         Command::new(tool.path())
@@ -277,110 +187,42 @@ fn spawn(tool: &Tool, args: &[&str], stdin: In, stdout: Out) -> Proc {
     cmd.args(args)
         .env_clear()
         .env("LC_ALL", "C")
-        .env("PATH", path)
-        .stderr(Stdio::piped());
-    let mut feed = None;
-    match stdin {
-        In::Null => {
-            cmd.stdin(Stdio::null());
-        }
-        In::Pipe => {
-            cmd.stdin(Stdio::piped());
-        }
-        In::Bytes(b) => {
-            cmd.stdin(Stdio::piped());
-            feed = Some(b);
-        }
-        In::File(p) => {
-            cmd.stdin(File::open(&p).expect("open stdin file"));
-        }
-    }
-    match &stdout {
-        Out::Capture => {
-            cmd.stdout(Stdio::piped());
-        }
-        Out::File(p) => {
-            cmd.stdout(File::create(p).expect("create stdout file"));
-        }
-    }
+        .env("PATH", path);
     let label = format!("{} {}", tool.name, args.join(" "));
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tool.path().display()));
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let err = Arc::new(Mutex::new(Vec::new()));
-    let mut readers = Vec::new();
-    if let Some(o) = child.stdout.take() {
-        readers.push(reader(o, out.clone()));
-    }
-    if let Some(e) = child.stderr.take() {
-        readers.push(reader(e, err.clone()));
-    }
-    let mut stdin_pipe = child.stdin.take();
-    if let Some(bytes) = feed {
-        let mut w = stdin_pipe.take().expect("stdin pipe");
-        // A thread, so a child that does not read cannot block the test;
-        // dropping the pipe afterwards is the EOF.
-        thread::spawn(move || {
-            let _ = w.write_all(&bytes);
-        });
-    }
     Proc {
-        label,
-        child,
-        stdin: stdin_pipe,
-        stdout: out,
-        stderr: err,
-        readers,
-        start: Instant::now(),
-        status: None,
+        run: Running::spawn(cmd, &label, stdin, stdout),
     }
 }
 
 impl Proc {
     fn write(&mut self, data: &[u8]) {
-        let w = self.stdin.as_mut().expect("stdin is not a pipe");
-        w.write_all(data).expect("write to child's stdin");
-        w.flush().expect("flush child's stdin");
+        self.run.type_bytes(data);
     }
 
     /// Closes the stdin pipe: the child sees EOF (Ctrl-D).
     fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.run.close_stdin();
     }
 
+    /// What it wrote to stdout so far (nothing when stdout is a file).
     fn stdout_now(&self) -> Vec<u8> {
-        self.stdout.lock().unwrap().clone()
+        self.run
+            .stdout_capture()
+            .map(Capture::bytes)
+            .unwrap_or_default()
     }
 
     fn stderr_now(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Exit status if it has exited.
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().ok().flatten();
-        }
-        self.status
+        self.run.stderr()
     }
 
     fn running(&mut self) -> bool {
-        self.poll().is_none()
+        self.run.running()
     }
 
     /// Waits up to `timeout` for the exit.
     fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.poll() {
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
+        self.run.wait_for(timeout)
     }
 
     /// Waits until stdout contains `needle` (or the child exits, or the
@@ -402,17 +244,14 @@ impl Proc {
     /// returns everything it left.
     fn finish(mut self, timeout: Duration) -> Done {
         let status = self.wait(timeout);
-        let elapsed = self.start.elapsed();
+        let elapsed = self.run.started().elapsed();
         self.close_stdin();
         if status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.run.kill();
         }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
+        self.run.drain(SHORT);
         Done {
-            label: self.label.clone(),
+            label: self.run.label().to_string(),
             status,
             stdout: self.stdout_now(),
             stderr: self.stderr_now(),
@@ -426,22 +265,13 @@ impl Proc {
     }
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.poll().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Runs a tool with stdin from /dev/null and returns how it ended.
 fn run(tool: &Tool, args: &[&str], timeout: Duration) -> Done {
-    spawn(tool, args, In::Null, Out::Capture).finish(timeout)
+    spawn(tool, args, In::Null, Out::Captured).finish(timeout)
 }
 
 // ---------------------------------------------------- waiting for sockets
@@ -511,12 +341,12 @@ fn wait_socket(p: &mut Proc, what: &str, mut ready: impl FnMut() -> bool) {
         if !p.running() {
             panic!(
                 "{} exited before {what}: stderr {:?}",
-                p.label,
+                p.run.label(),
                 p.stderr_now()
             );
         }
         if Instant::now() >= deadline {
-            panic!("timed out waiting for {what} ({})", p.label);
+            panic!("timed out waiting for {what} ({})", p.run.label());
         }
         thread::sleep(Duration::from_millis(5));
     }
@@ -774,7 +604,7 @@ fn bulk_once(
 ) {
     let p = port();
     let ps = p.to_string();
-    let got = dir.join(&format!("got-{}", unique()));
+    let got = dir.join(&format!("got-{}", unique_suffix()));
     let v6 = host.contains(':');
     let mut largs: Vec<&str> = Vec::new();
     if v6 {
@@ -838,7 +668,7 @@ fn bulk(test: &str, host: &str) {
         skip(test, "IPv6 loopback (::1) is not available");
         return;
     }
-    let dir = TempDir::new("bulk");
+    let dir = TempDir::new("rnc-interop-bulk").expect("create temp dir");
     let data = dir.join("data");
     random_file(&data, BULK);
     let r = rnc();
@@ -892,7 +722,7 @@ fn dash_n_fin_at_eof_same_as_nc() {
             tool,
             &["-N", "127.0.0.1", &ps],
             In::Bytes(b"REQ\n".to_vec()),
-            Out::Capture,
+            Out::Captured,
         )
         .finish(SHORT);
         let log = peer.join();
@@ -908,7 +738,7 @@ fn dash_n_fin_at_eof_same_as_nc() {
             tool,
             &["127.0.0.1", &ps],
             In::Bytes(b"REQ\n".to_vec()),
-            Out::Capture,
+            Out::Captured,
         );
         thread::sleep(Duration::from_millis(1000));
         let still = c.running();
@@ -940,10 +770,10 @@ fn dash_n_between_rnc_and_nc() {
             listener,
             &["-l", "127.0.0.1", &ps],
             In::Bytes(b"from-listener\n".to_vec()),
-            Out::Capture,
+            Out::Captured,
         );
         wait_tcp_listen(&mut l, p);
-        let mut c = spawn(client, &["-N", "127.0.0.1", &ps], In::Pipe, Out::Capture);
+        let mut c = spawn(client, &["-N", "127.0.0.1", &ps], In::Held, Out::Captured);
         c.write(b"from-client\n");
         let what = format!("{} -> {}", client.name(), listener.name());
         assert!(
@@ -981,7 +811,7 @@ fn dash_q_same_as_nc() {
                 tool,
                 &["-q", q, "127.0.0.1", &ps],
                 In::Bytes(b"REQ\n".to_vec()),
-                Out::Capture,
+                Out::Captured,
             )
             .finish(SHORT);
             let log = peer.join();
@@ -1017,7 +847,7 @@ fn dash_d_never_reads_stdin_same_as_nc() {
             log
         });
         let ps = p.to_string();
-        let mut c = spawn(tool, &["-d", "127.0.0.1", &ps], In::Pipe, Out::Capture);
+        let mut c = spawn(tool, &["-d", "127.0.0.1", &ps], In::Held, Out::Captured);
         c.write(b"NOT-TO-BE-SENT\n");
         let d = c.finish(Duration::from_secs(3));
         let log = peer.join();
@@ -1042,10 +872,10 @@ fn dash_d_never_reads_stdin_same_as_nc() {
         &nc,
         &["-N", "-l", "127.0.0.1", &ps],
         In::Bytes(b"payload\n".to_vec()),
-        Out::Capture,
+        Out::Captured,
     );
     wait_tcp_listen(&mut l, p);
-    let d = spawn(&rnc(), &["-d", "127.0.0.1", &ps], In::Pipe, Out::Capture).finish(SHORT);
+    let d = spawn(&rnc(), &["-d", "127.0.0.1", &ps], In::Held, Out::Captured).finish(SHORT);
     let ld = l.finish(SHORT);
     assert_eq!(d.stdout, b"payload\n", "{}", d.describe());
     assert_eq!(d.code(), Some(0), "{}", d.describe());
@@ -1067,7 +897,12 @@ fn dash_w_idle_timeout_same_as_nc() {
             log
         });
         let ps = p.to_string();
-        let c = spawn(tool, &["-w", "1", "127.0.0.1", &ps], In::Pipe, Out::Capture);
+        let c = spawn(
+            tool,
+            &["-w", "1", "127.0.0.1", &ps],
+            In::Held,
+            Out::Captured,
+        );
         let d = c.finish(Duration::from_secs(4));
         let log = peer.join();
         assert_eq!(d.code(), Some(0), "{}", d.describe());
@@ -1146,7 +981,7 @@ fn dash_k_serves_clients_in_turn() {
             listener,
             &["-k", "-l", "127.0.0.1", &ps],
             In::Null,
-            Out::Capture,
+            Out::Captured,
         );
         wait_tcp_listen(&mut l, p);
         let mut expect = Vec::new();
@@ -1156,7 +991,7 @@ fn dash_k_serves_clients_in_turn() {
                 client,
                 &["-N", "127.0.0.1", &ps],
                 In::Bytes(line.clone().into_bytes()),
-                Out::Capture,
+                Out::Captured,
             )
             .finish(SHORT);
             assert_eq!(d.code(), Some(0), "client {i}: {}", d.describe());
@@ -1243,11 +1078,11 @@ fn udp_between_rnc_and_nc() {
         let mut l = spawn(
             listener,
             &["-u", "-l", "127.0.0.1", &ps],
-            In::Pipe,
-            Out::Capture,
+            In::Held,
+            Out::Captured,
         );
         wait_udp_bound(&mut l, p);
-        let mut c = spawn(client, &["-u", "127.0.0.1", &ps], In::Pipe, Out::Capture);
+        let mut c = spawn(client, &["-u", "127.0.0.1", &ps], In::Held, Out::Captured);
         c.write(b"one\n");
         assert!(
             l.wait_stdout(b"one\n", SHORT),
@@ -1284,7 +1119,7 @@ fn udp_scan_same_as_nc() {
     let r = rnc();
     let procs: Vec<Proc> = [(&nc, &sc), (&r, &sc), (&nc, &so), (&r, &so)]
         .iter()
-        .map(|(t, p)| spawn(t, &["-u", "-zv", "127.0.0.1", p], In::Null, Out::Capture))
+        .map(|(t, p)| spawn(t, &["-u", "-zv", "127.0.0.1", p], In::Null, Out::Captured))
         .collect();
     let done: Vec<Done> = procs.into_iter().map(|p| p.finish(SHORT)).collect();
     let toks = [(po, "OPEN"), (pc, "CLOSED")];
@@ -1334,7 +1169,7 @@ fn udp_verbose_probes_same_as_nc() {
             let mut args = vec!["-u", "-v"];
             args.extend_from_slice(extra);
             args.extend(["127.0.0.1", ps.as_str()]);
-            let mut c = spawn(tool, &args, In::Pipe, Out::Capture);
+            let mut c = spawn(tool, &args, In::Held, Out::Captured);
             let start = Instant::now();
             c.write(b"hello\n");
             let mut got: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -1370,7 +1205,7 @@ fn udp_verbose_closed_port_same_as_nc() {
     let r = rnc();
     let procs: Vec<Proc> = [&nc, &r]
         .iter()
-        .map(|t| spawn(t, &["-u", "-v", "127.0.0.1", &sc], In::Null, Out::Capture))
+        .map(|t| spawn(t, &["-u", "-v", "127.0.0.1", &sc], In::Null, Out::Captured))
         .collect();
     let done: Vec<Done> = procs.into_iter().map(|p| p.finish(SHORT)).collect();
     assert_same(
@@ -1392,25 +1227,25 @@ fn unix_sockets_between_rnc_and_nc() {
         return;
     };
     let r = rnc();
-    let dir = TempDir::new("unix");
+    let dir = TempDir::new("rnc-interop-unix").expect("create temp dir");
     for (listener, client) in [(&r, &nc), (&nc, &r)] {
         for kind in ["path", "abstract"] {
             let name = if kind == "path" {
-                dir.join(&format!("sock-{}", unique()))
+                dir.join(&format!("sock-{}", unique_suffix()))
                     .to_string_lossy()
                     .into_owned()
             } else {
-                format!("@rnc-interop-{}", unique())
+                format!("@rnc-interop-{}", unique_suffix())
             };
             let what = format!("-U {kind}: {} -l <- {}", listener.name(), client.name());
             let mut l = spawn(
                 listener,
                 &["-U", "-l", &name],
                 In::Bytes(b"from-listener\n".to_vec()),
-                Out::Capture,
+                Out::Captured,
             );
             wait_unix_listen(&mut l, &name);
-            let mut c = spawn(client, &["-N", "-U", &name], In::Pipe, Out::Capture);
+            let mut c = spawn(client, &["-N", "-U", &name], In::Held, Out::Captured);
             c.write(b"from-client\n");
             assert!(
                 l.wait_stdout(b"from-client\n", SHORT),
@@ -1466,7 +1301,7 @@ fn source_port_and_address_visible_on_peer() {
                 tool,
                 &["-N", "-s", src, "-p", &sps, dst, &ps],
                 In::Bytes(b"x".to_vec()),
-                Out::Capture,
+                Out::Captured,
             )
             .finish(SHORT);
             let log = peer.join();
@@ -1489,14 +1324,14 @@ fn source_port_and_address_visible_on_peer() {
             listener,
             &["-v", "-n", "-l", "127.0.0.1", &ps],
             In::Null,
-            Out::Capture,
+            Out::Captured,
         );
         wait_tcp_listen(&mut l, p);
         let cd = spawn(
             client,
             &["-N", "-s", "127.0.0.2", "-p", &sps, "127.0.0.1", &ps],
             In::Bytes(b"hi\n".to_vec()),
-            Out::Capture,
+            Out::Captured,
         )
         .finish(SHORT);
         let ld = l.finish(SHORT);
@@ -1531,7 +1366,7 @@ fn verbose_lines_same_as_nc() {
             log
         });
         let ps = p.to_string();
-        let d = spawn(tool, &["-v", "127.0.0.1", &ps], In::Null, Out::Capture).finish(SHORT);
+        let d = spawn(tool, &["-v", "127.0.0.1", &ps], In::Null, Out::Captured).finish(SHORT);
         let _ = peer.join();
         got.push((d, p));
     }
@@ -1573,7 +1408,7 @@ fn verbose_lines_same_as_nc() {
             let ps = p.to_string();
             let mut args = base.clone();
             args.push(&ps);
-            let mut l = spawn(tool, &args, In::Null, Out::Capture);
+            let mut l = spawn(tool, &args, In::Null, Out::Captured);
             wait_tcp_listen(&mut l, p);
             let dst = if base.contains(&"-6") {
                 "::1"
@@ -1674,7 +1509,7 @@ fn invoked_as_nc_prints_nc() {
     let Some(nc) = nc_or_skip("invoked_as_nc_prints_nc") else {
         return;
     };
-    let dir = TempDir::new("asnc");
+    let dir = TempDir::new("rnc-interop-asnc").expect("create temp dir");
     let (ours, theirs) = (dir.join("ours"), dir.join("ref"));
     fs::create_dir(&ours).unwrap();
     fs::create_dir(&theirs).unwrap();
@@ -1782,7 +1617,7 @@ fn listener_q_keeps_reading_after_stdin_eof() {
         &rnc(),
         &["-q", "0", "-l", "127.0.0.1", &ps],
         In::Bytes(b"HELLO\n".to_vec()),
-        Out::Capture,
+        Out::Captured,
     );
     wait_tcp_listen(&mut l, p);
     let mut s = TcpStream::connect(("127.0.0.1", p)).unwrap();
@@ -1824,7 +1659,7 @@ fn listen_on_explicit_ipv6_address_without_dash6() {
             tool,
             &["-v", "-n", "-l", "::1", &ps],
             In::Null,
-            Out::Capture,
+            Out::Captured,
         );
         wait_tcp_listen(&mut l, p);
         let mut s = TcpStream::connect(("::1", p)).unwrap();
@@ -1861,7 +1696,7 @@ fn client_exits_on_rst_after_peer_closed() {
             PeerLog::default()
         });
         let ps = p.to_string();
-        let mut c = spawn(tool, &["127.0.0.1", &ps], In::Pipe, Out::Capture);
+        let mut c = spawn(tool, &["127.0.0.1", &ps], In::Held, Out::Captured);
         let _ = peer.join();
         thread::sleep(Duration::from_millis(400));
         assert!(

@@ -24,23 +24,19 @@
 //! Every child has a deadline and is killed with its process group when
 //! its guard drops, also when a test panics.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitStatus};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::process::{wait_until, Background};
-use support::tempdir::TempDir;
+use rnet_testkit::process::wait_until;
+use rnet_testkit::running::{In, Out, Running};
+use rnet_testkit::tempdir::TempDir;
 
 /// Deadline of one short run.
 const SHORT: Duration = Duration::from_secs(10);
@@ -65,12 +61,12 @@ fn rnc() -> Tool {
 /// comparison; rnc's own checks still run).
 fn tools(test: &str) -> Vec<Tool> {
     let mut v = vec![rnc()];
-    match support::find_program("nc.openbsd") {
+    match rnet_testkit::find_program("nc.openbsd") {
         Some(path) => v.push(Tool {
             name: "nc.openbsd",
             path,
         }),
-        None => support::skip(
+        None => rnet_testkit::skip(
             test,
             "nc.openbsd (Debian netcat-openbsd) is not installed: only rnc's side runs",
         ),
@@ -81,25 +77,25 @@ fn tools(test: &str) -> Vec<Tool> {
 /// strace, if it is installed and may trace here (a container can forbid
 /// ptrace); else `None` after a printed skip.
 fn strace_or_skip(test: &str) -> Option<PathBuf> {
-    let Some(st) = support::find_program("strace") else {
-        support::skip(test, "strace (Debian package strace) is not installed");
+    let Some(st) = rnet_testkit::find_program("strace") else {
+        rnet_testkit::skip(test, "strace (Debian package strace) is not installed");
         return None;
     };
-    let probe = support::process::run(
+    let probe = rnet_testkit::process::run(
         Command::new(&st).args(["-qq", "-o", "/dev/null", "--", "/bin/true"]),
         SHORT,
     );
     match probe {
         Ok(out) if out.status.success() => Some(st),
         Ok(out) => {
-            support::skip(
+            rnet_testkit::skip(
                 test,
                 &format!("strace cannot trace here: {}", out.stderr_text().trim()),
             );
             None
         }
         Err(e) => {
-            support::skip(test, &format!("strace does not run: {e}"));
+            rnet_testkit::skip(test, &format!("strace does not run: {e}"));
             None
         }
     }
@@ -130,55 +126,19 @@ fn free_udp_port() -> u16 {
 const TRACED: &str = "trace=bind,connect,shutdown,setsockopt,unlink,unlinkat,recvfrom";
 
 /// A netcat running (under strace when `strace` is given), with stdin a
-/// pipe, stdout and stderr collected by threads. Killed with its process
-/// group on drop.
+/// pipe, stdout and stderr collected by threads
+/// (rnet_testkit::running::Running). Killed with its process group on
+/// drop.
 struct Run {
-    bg: Option<Background>,
-    stdin: Option<ChildStdin>,
-    stdout: Captured,
-    stderr: Captured,
+    run: Running,
     trace: Option<PathBuf>,
-    status: Option<ExitStatus>,
-}
-
-/// What a reader thread has collected from a pipe, and whether it has
-/// seen the pipe's end.
-#[derive(Clone)]
-struct Captured {
-    buf: Arc<Mutex<Vec<u8>>>,
-    done: Arc<AtomicBool>,
-}
-
-impl Captured {
-    fn bytes(&self) -> Vec<u8> {
-        self.buf.lock().expect("lock").clone()
-    }
-}
-
-fn collect<R: Read + Send + 'static>(mut r: R) -> Captured {
-    let c = Captured {
-        buf: Arc::new(Mutex::new(Vec::new())),
-        done: Arc::new(AtomicBool::new(false)),
-    };
-    let t = c.clone();
-    thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = r.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            t.buf.lock().expect("lock").extend_from_slice(&chunk[..n]);
-        }
-        t.done.store(true, Ordering::SeqCst);
-    });
-    c
 }
 
 impl Run {
     /// Starts `tool args` in `dir`, traced into `dir/<n>.trace` when
     /// `strace` is given.
     fn start(tool: &Tool, strace: Option<&Path>, dir: &Path, args: &[&str]) -> Run {
-        let trace = strace.map(|_| dir.join(format!("{}.trace", support::unique_suffix())));
+        let trace = strace.map(|_| dir.join(format!("{}.trace", rnet_testkit::unique_suffix())));
         let mut cmd = match (strace, &trace) {
             (Some(st), Some(t)) => {
                 let mut c = Command::new(st);
@@ -194,43 +154,29 @@ impl Run {
         cmd.args(args)
             .current_dir(dir)
             .env_clear()
-            .env("PATH", support::DEFAULT_PATH)
-            .env("LC_ALL", "C")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut bg = Background::spawn_with_stdin(&mut cmd, Stdio::piped(), tool.name)
-            .unwrap_or_else(|e| panic!("spawn {} {args:?}: {e}", tool.name));
-        let child: &mut Child = bg.child_mut();
-        let stdin = child.stdin.take();
-        let stdout = collect(child.stdout.take().expect("stdout"));
-        let stderr = collect(child.stderr.take().expect("stderr"));
+            .env("PATH", rnet_testkit::DEFAULT_PATH)
+            .env("LC_ALL", "C");
         Run {
-            bg: Some(bg),
-            stdin,
-            stdout,
-            stderr,
+            run: Running::spawn(cmd, tool.name, In::Held, Out::Captured),
             trace,
-            status: None,
         }
     }
 
     fn write(&mut self, data: &[u8]) {
-        let w = self.stdin.as_mut().expect("stdin still open");
-        w.write_all(data).expect("write to the child's stdin");
-        w.flush().expect("flush");
+        self.run.type_bytes(data);
     }
 
     /// Closes the child's stdin (end of file).
     fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.run.close_stdin();
     }
 
     fn stdout(&self) -> Vec<u8> {
-        self.stdout.bytes()
+        self.run.stdout_bytes()
     }
 
     fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.bytes()).into_owned()
+        self.run.stderr()
     }
 
     /// The traced system calls so far, one per line (signals and
@@ -277,27 +223,13 @@ impl Run {
 
     /// Waits for the exit (at most `limit`); `None` if it still runs.
     fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        if self.status.is_some() {
-            return self.status;
+        let st = self.run.wait_for(limit);
+        if st.is_some() {
+            // Everything is written: let the readers reach the pipes'
+            // ends (bounded, in case something else holds them open).
+            self.run.drain(SHORT);
         }
-        let bg = self.bg.as_mut().expect("running");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(st)) = bg.child_mut().try_wait() {
-                self.status = Some(st);
-                // Everything is written: let the readers reach the pipes'
-                // ends (bounded, in case something else holds them open).
-                let (o, e) = (self.stdout.done.clone(), self.stderr.done.clone());
-                let _ = wait_until("the output pipes' end", SHORT, || {
-                    o.load(Ordering::SeqCst) && e.load(Ordering::SeqCst)
-                });
-                return self.status;
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
+        st
     }
 
     fn running(&mut self) -> bool {
@@ -306,15 +238,7 @@ impl Run {
 
     /// Kills the process group.
     fn stop(&mut self) {
-        if let Some(bg) = self.bg.take() {
-            let _ = bg.stop();
-        }
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        self.stop();
+        self.run.kill();
     }
 }
 
@@ -580,7 +504,7 @@ fn unix_listener_removes_a_stale_file_before_bind() {
             );
         }
         // An abstract name touches no file, even one named like it.
-        let name = format!("rnc-suites-{}", support::unique_suffix());
+        let name = format!("rnc-suites-{}", rnet_testkit::unique_suffix());
         let lookalike = dir.join(&format!("@{name}"));
         File::create(&lookalike).expect("file named like the abstract socket");
         let before = fs::metadata(&lookalike).expect("meta").ino();

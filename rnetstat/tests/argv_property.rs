@@ -15,38 +15,14 @@
 //!    does not implement (`-r -i -s -M -g`) and `-c` (which never ends) are
 //!    not generated, nor are rnetstat's own `--explain` and `--no-explain`.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use rnet_core::args::{normalize_dashes_for, short_opts};
+use rnet_testkit::compare::{Side, ToolPair};
+use rnet_testkit::process::{run, Output};
+use rnet_testkit::rng::Rng;
 use rnetstat::cli::{self, LONG_OPTS, SHORT_OPTS};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::symlink;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use support::process::{run, Output};
-use support::tempdir::TempDir;
-
-/// xorshift64*: small, seeded, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-}
 
 const FRAGMENTS: &[&[u8]] = &[
     b"-",
@@ -121,7 +97,7 @@ fn random_arg(r: &mut Rng) -> Vec<u8> {
 #[test]
 fn random_and_mutated_argv_never_panic() {
     let shorts = short_opts(SHORT_OPTS);
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut r = Rng::xorshift64star(0x9e37_79b9_7f4a_7c15);
     let start = Instant::now();
     for _ in 0..20_000 {
         let argv: Vec<OsString> = (0..r.below(6))
@@ -241,30 +217,22 @@ fn valid_ish(r: &mut Rng) -> Vec<OsString> {
 
 #[test]
 fn random_valid_ish_argv_exit_like_netstat() {
-    let Some(env) = support::lab_or_skip(
+    let Some(env) = rnet_testkit::lab_or_skip(
         "random_valid_ish_argv_exit_like_netstat",
         &["netstat", "unshare"],
     ) else {
         return;
     };
-    let dir = TempDir::new("rnetstat-argv").unwrap();
-    for (sub, target) in [
-        ("ref", env.program("netstat").to_path_buf()),
-        ("ours", assert_cmd::cargo::cargo_bin("rnetstat")),
-    ] {
-        std::fs::create_dir(dir.join(sub)).unwrap();
-        symlink(target, dir.join(sub).join("netstat")).unwrap();
-    }
-    let unshare = env.program("unshare").to_path_buf();
-    let side = |sub: &str, args: &[OsString]| -> Output {
-        let mut c = Command::new(&unshare);
-        c.arg("-n")
-            .arg("--")
-            .arg("netstat")
-            .args(args)
-            .env_clear()
-            .env("LC_ALL", "C")
-            .env("PATH", dir.join(sub));
+    // Each tool under the name `netstat` in a directory of its own.
+    let tools = ToolPair::new(
+        "netstat",
+        env.program("netstat"),
+        &assert_cmd::cargo::cargo_bin("rnetstat"),
+    )
+    .unwrap();
+    let side = |side: Side, args: &[OsString]| -> Output {
+        let mut c = tools.command(side, &["unshare", "-n", "--"]);
+        c.args(args);
         run(&mut c, Duration::from_secs(20)).unwrap()
     };
     // A fixed seed, so a failure repeats; RNET_PROPERTY_SEED tries others.
@@ -272,15 +240,15 @@ fn random_valid_ish_argv_exit_like_netstat() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5eed_0008_0000_0001_u64);
-    let mut r = Rng(seed.max(1));
+    let mut r = Rng::xorshift64star(seed.max(1));
     let start = Instant::now();
     let mut failures = Vec::new();
     let mut statuses = std::collections::BTreeMap::new();
     const RUNS: usize = 300;
     for _ in 0..RUNS {
         let argv = valid_ish(&mut r);
-        let want = side("ref", &argv);
-        let got = side("ours", &argv);
+        let want = side(Side::Reference, &argv);
+        let got = side(Side::UnderTest, &argv);
         *statuses.entry(want.status_text()).or_insert(0) += 1;
         let stdout_ok = got.stdout == want.stdout
             || ((want.stdout.starts_with(b"usage:") || want.stdout.starts_with(b"net-tools"))

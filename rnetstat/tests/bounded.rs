@@ -3,20 +3,17 @@
 //! device, a line longer than any kernel line, a file far larger than any
 //! table) gets one warning line and is skipped, the rest is listed, and
 //! the exit status is the one netstat gives for a table it could open.
-//! Every run is under a deadline (tests/support/process.rs) and, for
+//! Every run is under a deadline (rnet_testkit::process) and, for
 //! `/dev/zero`, under a 512 MiB address-space limit: before the bounds,
 //! `/dev/zero` grew rnetstat to 1.4 GB in 3 s and a FIFO hung for ever.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
+use rnet_testkit::process::{run, Output};
+use rnet_testkit::tempdir::TempDir;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::process::{run, Output};
-use support::tempdir::TempDir;
 
 /// Each run must end well within this; the bounded reads take milliseconds.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -63,7 +60,7 @@ fn rnetstat(root: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_clear()
         .env("LC_ALL", "C")
-        .env("PATH", support::DEFAULT_PATH)
+        .env("PATH", rnet_testkit::DEFAULT_PATH)
         .env("RNET_PROC_ROOT", root);
     let o = run(&mut c, DEADLINE).unwrap();
     assert!(

@@ -12,18 +12,14 @@
 //! and no name lookup can leave the machine), and stdout, stderr and the
 //! status must be equal byte for byte.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
+use rnet_testkit::compare::{Side, ToolPair};
+use rnet_testkit::diff::unified_diff;
+use rnet_testkit::process::{run, Output};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::diff::unified_diff;
-use support::process::{run, Output};
-use support::tempdir::TempDir;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -163,7 +159,7 @@ fn runs(program: &Path, args: &[OsString]) -> Output {
     c.args(args)
         .env_clear()
         .env("LC_ALL", "C")
-        .env("PATH", support::DEFAULT_PATH);
+        .env("PATH", rnet_testkit::DEFAULT_PATH);
     run(&mut c, DEADLINE).unwrap()
 }
 
@@ -206,38 +202,24 @@ fn every_bad_invocation_gets_netstats_status_without_a_panic() {
 
 #[test]
 fn every_bad_invocation_matches_netstat_byte_for_byte() {
-    let Some(env) = support::lab_or_skip(
+    let Some(env) = rnet_testkit::lab_or_skip(
         "every_bad_invocation_matches_netstat_byte_for_byte",
         &["netstat", "unshare"],
     ) else {
         return;
     };
-    let dir = TempDir::new("rnetstat-corpus").unwrap();
     // Each tool under the name `netstat` in a directory of its own.
-    for (sub, target) in [
-        ("ref", env.program("netstat").to_path_buf()),
-        ("ours", rnetstat_bin()),
-    ] {
-        std::fs::create_dir(dir.join(sub)).unwrap();
-        symlink(target, dir.join(sub).join("netstat")).unwrap();
-    }
-    let unshare = env.program("unshare").to_path_buf();
-    let side = |sub: &str, args: &[OsString]| -> Output {
-        let mut c = Command::new(&unshare);
-        c.arg("-n")
-            .arg("--")
-            .arg("netstat")
-            .args(args)
-            .env_clear()
-            .env("LC_ALL", "C")
-            .env("PATH", dir.join(sub));
+    let tools = ToolPair::new("netstat", env.program("netstat"), &rnetstat_bin()).unwrap();
+    let side = |side: Side, args: &[OsString]| -> Output {
+        let mut c = tools.command(side, &["unshare", "-n", "--"]);
+        c.args(args);
         run(&mut c, DEADLINE).unwrap()
     };
     let mut failures = Vec::new();
     let cases = corpus();
     for c in &cases {
-        let want = side("ref", &c.args);
-        let got = side("ours", &c.args);
+        let want = side(Side::Reference, &c.args);
+        let got = side(Side::UnderTest, &c.args);
         assert!(!want.timed_out && !got.timed_out, "{}", shown(&c.args));
         let mut why = Vec::new();
         if want.code() != Some(c.status) {

@@ -29,14 +29,14 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use rnet_testkit::diff::unified_diff;
+use rnet_testkit::process::{run, Output};
+use rnet_testkit::{find_program, skip, sys};
 
 /// Deadline of one child (a failed DNS query in the empty namespace is
 /// immediate; this only bounds a hang).
@@ -314,14 +314,14 @@ fn own_choices_states_past_the_table_and_short_lines() {
             .env_clear()
             .env("LC_ALL", "C")
             .env("RNET_PROC_ROOT", &tree);
-        let out = run_with_timeout(&mut cmd, RUN_TIMEOUT)
+        let out = run(&mut cmd, RUN_TIMEOUT)
             .unwrap_or_else(|e| panic!("cannot run rnetstat {args:?}: {e}"));
         assert!(!out.timed_out, "rnetstat {args:?} timed out");
         let got = String::from_utf8_lossy(&out.stdout);
         assert!(
             got == want,
             "rnetstat {args:?} on fixtures/own:\n{}",
-            line_diff(want.as_bytes(), &out.stdout, "expected", "rnetstat")
+            unified_diff("expected", "rnetstat", want, &got, 2)
         );
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
@@ -367,7 +367,6 @@ struct Lab {
     dir: PathBuf,
     unshare: PathBuf,
     sh: PathBuf,
-    kill: Option<PathBuf>,
     netstat: PathBuf,
     rnetstat: PathBuf,
 }
@@ -383,15 +382,13 @@ impl Drop for Lab {
 impl Lab {
     /// The lab for one test, or why there is none.
     fn new(test: &str) -> Result<Lab, String> {
-        match effective_uid() {
-            Some(0) => {}
-            Some(uid) => return Err(format!("needs root (euid is {uid})")),
-            None => return Err("cannot read the effective uid".into()),
+        match sys::effective_uid() {
+            0 => {}
+            uid => return Err(format!("needs root (euid is {uid})")),
         }
-        let unshare = find_tool("unshare").ok_or("`unshare` not found")?;
-        let netstat = find_tool("netstat").ok_or("net-tools `netstat` not found")?;
-        let sh = find_tool("sh").ok_or("`sh` not found")?;
-        let kill = find_tool("kill");
+        let unshare = find_program("unshare").ok_or("`unshare` not found")?;
+        let netstat = find_program("netstat").ok_or("net-tools `netstat` not found")?;
+        let sh = find_program("sh").ok_or("`sh` not found")?;
         let rnetstat = PathBuf::from(env!("CARGO_BIN_EXE_rnetstat"));
         let dir =
             std::env::temp_dir().join(format!("rnetstat-fixtures-{}-{}", std::process::id(), test));
@@ -400,21 +397,20 @@ impl Lab {
             dir,
             unshare,
             sh,
-            kill,
             netstat,
             rnetstat,
         };
         lab.populate()
             .map_err(|e| format!("cannot prepare {}: {e}", lab.dir.display()))?;
         // One harmless run proves that namespaces and bind mounts work.
-        let true_bin = find_tool("true").ok_or("`true` not found")?;
+        let true_bin = find_program("true").ok_or("`true` not found")?;
         let probe = lab
             .spawn_script(&true_bin, None, None, &[])
             .map_err(|e| format!("cannot run `unshare`: {e}"))?;
         if probe.timed_out || !probe.status.success() {
             return Err(format!(
                 "`unshare -m -n` with bind mounts does not work here ({}): {}",
-                status_text(&probe),
+                probe.status_text(),
                 String::from_utf8_lossy(&probe.stderr).trim_end()
             ));
         }
@@ -448,7 +444,7 @@ impl Lab {
         bind_proc: Option<&Path>,
         proc_root: Option<&Path>,
         args: &[&str],
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<Output> {
         let mut cmd = Command::new(&self.unshare);
         cmd.args(["-m", "-n", "--"])
             .arg(&self.sh)
@@ -463,11 +459,11 @@ impl Lab {
             .args(args)
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-        run_with_timeout_killing(&mut cmd, RUN_TIMEOUT, self.kill.as_deref())
+        run(&mut cmd, RUN_TIMEOUT)
     }
 
     /// One side of a comparison.
-    fn run(&self, side: Side, tree: &Path, args: &[&str]) -> Outcome {
+    fn run(&self, side: Side, tree: &Path, args: &[&str]) -> Output {
         let (tool, bind, root) = match side {
             Side::Netstat => (&self.netstat, Some(tree), None),
             Side::RnetstatEnv => (&self.rnetstat, None, Some(tree)),
@@ -496,10 +492,7 @@ fn lab_or_skip(test: &str) -> Option<Lab> {
     match Lab::new(test) {
         Ok(lab) => Some(lab),
         Err(why) => {
-            if std::env::var_os("RNET_REQUIRE_LAB").is_some_and(|v| v == "1") {
-                panic!("{test}: RNET_REQUIRE_LAB=1 but the lab is unavailable: {why}");
-            }
-            eprintln!("skipping {test}: {why} (set RNET_REQUIRE_LAB=1 to fail instead)");
+            skip(test, &why);
             None
         }
     }
@@ -537,18 +530,18 @@ fn compare_cases(test: &str, cases: &[Case]) {
             failures.push(format!(
                 "netstat {} on fixtures/{tree_name}: no output at all ({}), the lab is broken",
                 args.join(" "),
-                status_text(&want)
+                want.status_text()
             ));
             continue;
         }
         // rnetstat sides that differ, grouped by identical output.
-        let mut seen: Vec<(Outcome, Vec<Side>)> = Vec::new();
+        let mut seen: Vec<(Output, Vec<Side>)> = Vec::new();
         for side in Side::RNETSTAT {
             let got = lab.run(side, &tree, args);
-            if got.same_as(&want) {
+            if same(&got, &want) {
                 continue;
             }
-            match seen.iter_mut().find(|(o, _)| o.same_as(&got)) {
+            match seen.iter_mut().find(|(o, _)| same(o, &got)) {
                 Some((_, sides)) => sides.push(side),
                 None => seen.push((got, vec![side])),
             }
@@ -575,8 +568,8 @@ fn compare_cases(test: &str, cases: &[Case]) {
 fn describe_mismatch(
     tree: &str,
     args: &[&str],
-    want: &Outcome,
-    got: &Outcome,
+    want: &Output,
+    got: &Output,
     sides: &[Side],
 ) -> String {
     let mut s = String::new();
@@ -588,249 +581,38 @@ fn describe_mismatch(
         let _ = writeln!(
             s,
             "--- exit status: netstat {}, rnetstat {}",
-            status_text(want),
-            status_text(got)
+            want.status_text(),
+            got.status_text()
         );
     }
     if want.stdout != got.stdout {
         let _ = writeln!(s, "--- stdout (- netstat, + rnetstat, `|` ends a line):");
-        s.push_str(&line_diff(&want.stdout, &got.stdout, "netstat", "rnetstat"));
+        s.push_str(&unified_diff(
+            "netstat",
+            "rnetstat",
+            &want.stdout_text(),
+            &got.stdout_text(),
+            2,
+        ));
     }
     if want.stderr != got.stderr {
         let _ = writeln!(s, "--- stderr (- netstat, + rnetstat, `|` ends a line):");
-        s.push_str(&line_diff(&want.stderr, &got.stderr, "netstat", "rnetstat"));
+        s.push_str(&unified_diff(
+            "netstat",
+            "rnetstat",
+            &want.stderr_text(),
+            &got.stderr_text(),
+            2,
+        ));
     }
     s
 }
 
-// ---------------------------------------------------------------------------
-// Processes
-
-/// What a finished (or killed) child left behind.
-struct Outcome {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    timed_out: bool,
-}
-
-impl Outcome {
-    fn same_as(&self, other: &Outcome) -> bool {
-        !self.timed_out
-            && !other.timed_out
-            && self.status == other.status
-            && self.stdout == other.stdout
-            && self.stderr == other.stderr
-    }
-}
-
-fn status_text(o: &Outcome) -> String {
-    let base = match (o.status.code(), o.status.signal()) {
-        (Some(c), _) => format!("exit {c}"),
-        (None, Some(sig)) => format!("signal {sig}"),
-        (None, None) => "unknown status".to_string(),
-    };
-    if o.timed_out {
-        format!("{base} (timed out)")
-    } else {
-        base
-    }
-}
-
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        let _ = tx.send(buf);
-    });
-    rx
-}
-
-fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> io::Result<Outcome> {
-    run_with_timeout_killing(cmd, timeout, None)
-}
-
-/// Runs `cmd` in its own process group with stdin from /dev/null, stdout
-/// and stderr captured; after `timeout` the child is killed, and with
-/// `kill` (the kill(1) binary) its whole group.
-fn run_with_timeout_killing(
-    cmd: &mut Command,
-    timeout: Duration,
-    kill: Option<&Path>,
-) -> io::Result<Outcome> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let deadline = Instant::now() + timeout;
-    let mut child = cmd.spawn()?;
-    let pgid = child.id();
-    let out_rx = reader(child.stdout.take());
-    let err_rx = reader(child.stderr.take());
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(st) = child.try_wait()? {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            timed_out = true;
-            // Not reaped yet, so the group id is still ours.
-            if let Some(k) = kill {
-                let _ = Command::new(k)
-                    .args(["-KILL", "--", &format!("-{pgid}")])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-            let _ = child.kill();
-            break child.wait()?;
-        }
-        thread::sleep(Duration::from_millis(2));
-    };
-    let grace = Duration::from_secs(5);
-    let stdout = out_rx.recv_timeout(grace).unwrap_or_default();
-    let stderr = err_rx.recv_timeout(grace).unwrap_or_default();
-    Ok(Outcome {
-        status,
-        stdout,
-        stderr,
-        timed_out,
-    })
-}
-
-/// The effective uid from /proc/self/status (no libc call needed).
-fn effective_uid() -> Option<u32> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
-/// An executable named `name` in PATH or the usual system directories.
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(
-            ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-                .iter()
-                .map(PathBuf::from),
-        )
-        .map(|d| d.join(name))
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-}
-
-// ---------------------------------------------------------------------------
-// Diffs
-
-/// A line as shown in a diff: `|` marks its end so trailing spaces show,
-/// control bytes are escaped, a missing final newline is said.
-fn show_line(line: &[u8], last_without_newline: bool) -> String {
-    let mut s = String::new();
-    for ch in String::from_utf8_lossy(line).chars() {
-        match ch {
-            '\t' => s.push_str("\\t"),
-            '\r' => s.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(s, "\\x{:02x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('|');
-    if last_without_newline {
-        s.push_str(" (no newline at end)");
-    }
-    s
-}
-
-fn split_lines(text: &[u8]) -> Vec<String> {
-    if text.is_empty() {
-        return Vec::new();
-    }
-    let ends_with_newline = text.ends_with(b"\n");
-    let body = if ends_with_newline {
-        &text[..text.len() - 1]
-    } else {
-        text
-    };
-    let parts: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
-    let n = parts.len();
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| show_line(l, i + 1 == n && !ends_with_newline))
-        .collect()
-}
-
-/// A line diff of `a` (lines marked `-`) and `b` (`+`) with two lines of
-/// context around each change.
-fn line_diff(a: &[u8], b: &[u8], a_name: &str, b_name: &str) -> String {
-    let a = split_lines(a);
-    let b = split_lines(b);
-    let (n, m) = (a.len(), b.len());
-    let mut out = String::new();
-    if n.saturating_mul(m) > 4_000_000 {
-        let _ = writeln!(out, "    ({a_name}, {n} lines)");
-        for l in &a {
-            let _ = writeln!(out, "-   {l}");
-        }
-        let _ = writeln!(out, "    ({b_name}, {m} lines)");
-        for l in &b {
-            let _ = writeln!(out, "+   {l}");
-        }
-        return out;
-    }
-    // lcs[i][j]: longest common subsequence of a[i..] and b[j..].
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    // The edit script: (' ' | '-' | '+', text).
-    let mut script: Vec<(char, &str)> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            script.push((' ', &a[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            script.push(('-', &a[i]));
-            i += 1;
-        } else {
-            script.push(('+', &b[j]));
-            j += 1;
-        }
-    }
-    const CONTEXT: usize = 2;
-    let changed: Vec<usize> = script
-        .iter()
-        .enumerate()
-        .filter(|(_, (k, _))| *k != ' ')
-        .map(|(x, _)| x)
-        .collect();
-    let near = |x: usize| changed.iter().any(|&c| c.abs_diff(x) <= CONTEXT);
-    let mut skipped = false;
-    for (x, (kind, text)) in script.iter().enumerate() {
-        if near(x) {
-            if skipped {
-                out.push_str("    ...\n");
-                skipped = false;
-            }
-            let _ = writeln!(out, "{kind}   {text}");
-        } else {
-            skipped = true;
-        }
-    }
-    if skipped {
-        out.push_str("    ...\n");
-    }
-    out
+/// Both ran to the end and left the same status and bytes.
+fn same(a: &Output, b: &Output) -> bool {
+    !a.timed_out
+        && !b.timed_out
+        && a.status == b.status
+        && a.stdout == b.stdout
+        && a.stderr == b.stderr
 }

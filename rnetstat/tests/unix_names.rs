@@ -5,17 +5,14 @@
 //! names carry ESC sequences, BEL and a newline followed by a whole row,
 //! and in a private network namespace next to netstat itself.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
+use rnet_testkit::netns::Netns;
+use rnet_testkit::process::{run, wait_until, Background, Output};
+use rnet_testkit::tempdir::TempDir;
 use std::fs;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
 use std::process::Command;
 use std::time::Duration;
-use support::netns::Netns;
-use support::process::{run, wait_until, Background, Output};
-use support::tempdir::TempDir;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -24,7 +21,7 @@ fn run_tool(program: &std::path::Path, args: &[&str], root: Option<&std::path::P
     c.args(args)
         .env_clear()
         .env("LC_ALL", "C")
-        .env("PATH", support::DEFAULT_PATH);
+        .env("PATH", rnet_testkit::DEFAULT_PATH);
     if let Some(r) = root {
         c.env("RNET_PROC_ROOT", r);
     }
@@ -126,7 +123,7 @@ fn a_name_with_newlines_is_one_socket_shown_up_to_its_first_blank() {
     // In a private network namespace, so the listings hold only these
     // sockets: netstat's and rnetstat's are then compared whole.
     let test = "unix_names::a_name_with_newlines_is_one_socket_shown_up_to_its_first_blank";
-    let Some(env) = support::lab_or_skip(test, &["netstat", "nc"]) else {
+    let Some(env) = rnet_testkit::lab_or_skip(test, &["netstat", "nc"]) else {
         return;
     };
     let ns = Netns::create(&env.ip, "unix-nl").unwrap();

@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::labkit::{syn_schedule, Nc, Scene, Side};
-use crate::support::netns::SERVER_V4;
+use rnet_testkit::labkit::{syn_schedule, Nc, Scene, Side};
+use rnet_testkit::netns::SERVER_V4;
+use rnet_testkit::rules::{SYNACK_DROP, SYN_DROP};
 
 /// The article's port.
 pub const PORT: u16 = 5555;
@@ -22,39 +23,6 @@ CLOSE_WAIT; TIME_WAIT after the peer program's own FIN. So rnc reports a transie
 ('our FIN is not yet acknowledged: the kernel keeps retransmitting it') or FIN_WAIT2 while \
 rnetstat and netstat show the settled state. rnc should re-read the state while it is \
 FIN_WAIT1 (about one RTO, 200 ms) and say what may follow, before narrating.";
-
-/// The client's SYN drop (Exercise 2a), as the article types it.
-pub const SYN_DROP: &[&str] = &[
-    "-I",
-    "OUTPUT",
-    "-p",
-    "tcp",
-    "--dport",
-    "5555",
-    "--tcp-flags",
-    "SYN,ACK",
-    "SYN",
-    "-j",
-    "DROP",
-];
-
-/// The SYN|ACK drop of Exercise 2b, in `chain` (`OUTPUT` on the server,
-/// `INPUT` on the client).
-pub fn synack_drop(chain: &str) -> Vec<&str> {
-    vec![
-        "-I",
-        chain,
-        "-p",
-        "tcp",
-        "--sport",
-        "5555",
-        "--tcp-flags",
-        "SYN,ACK",
-        "SYN,ACK",
-        "-j",
-        "DROP",
-    ]
-}
 
 /// S: `rnc --explain -l 5555`; LISTEN on the server, in rnetstat, netstat
 /// and rnc's narration.
@@ -243,7 +211,7 @@ fn scenario_05_syn_dropped_at_client() {
     };
     let (sent, timeout) = short_syn_schedule(&scene);
     let _srv = listen(&scene);
-    let rule = scene.rfw(Side::Client, SYN_DROP);
+    let rule = scene.rfw(Side::Client, &SYN_DROP.insert());
     scene.check(rule.stderr_text().contains("SYN_SENT"), || {
         format!("rfw's explanation names SYN_SENT: {}", rule.stderr_text())
     });
@@ -291,7 +259,7 @@ fn scenario_06_synack_dropped_at_server_output() {
     };
     let (sent, timeout) = short_syn_schedule(&scene);
     let _srv = listen(&scene);
-    scene.rfw(Side::Server, &synack_drop("OUTPUT"));
+    scene.rfw(Side::Server, &SYNACK_DROP.insert());
     let mut cli = scene.rnc(
         Side::Client,
         "client rnc",
@@ -327,7 +295,7 @@ fn scenario_07_synack_dropped_at_client_input() {
     scene.lower(Side::Server, "net.ipv4.tcp_synack_retries", 2);
     let (_, _, synack_timeout) = syn_schedule(2, 0);
     let _srv = listen(&scene);
-    scene.rfw(Side::Client, &synack_drop("INPUT"));
+    scene.rfw(Side::Client, &SYNACK_DROP.with(&["-I", "INPUT"]));
     let mut cli = scene.rnc(
         Side::Client,
         "client rnc",

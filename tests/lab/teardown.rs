@@ -4,28 +4,15 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::labkit::{Row, Scene, Side};
 use crate::setup::{
     check_time_wait_countdown, connected, listen, PORT, RNC_LEFT_BEHIND_TOO_EARLY, SOON,
 };
-use crate::support::netns::{CLIENT_V4, SERVER_V4};
-
-/// `--dport 5555 --tcp-flags FIN FIN -j DROP` in `chain` (`-I` or `-D`).
-fn fin_drop<'a>(op: &'a str, chain: &'a str, dir: &'a str) -> Vec<&'a str> {
-    vec![
-        op,
-        chain,
-        "-p",
-        "tcp",
-        dir,
-        "5555",
-        "--tcp-flags",
-        "FIN",
-        "FIN",
-        "-j",
-        "DROP",
-    ]
-}
+use rnet_testkit::labkit::{Row, Scene, Side};
+use rnet_testkit::netns::{CLIENT_V4, SERVER_V4};
+use rnet_testkit::rules::{
+    FIN_DROP, LAST_ACK_DROP, PSH_RESET, REFUSE, REJECT_PLAIN, SERVER_FIN_DROP, SILENT_DROP,
+    SIMULTANEOUS_OPEN,
+};
 
 /// Measures how long `state` stays on `side` from now on, polling
 /// `rnetstat -nato`; returns (seconds, largest retransmission or probe
@@ -132,7 +119,7 @@ fn scenario_08_fin_wait1() {
     // FIN retransmissions of the orphan: 2 instead of 8.
     scene.lower(Side::Client, "net.ipv4.tcp_orphan_retries", 2);
     let (_srv, mut cli) = connected(&scene);
-    scene.rfw(Side::Client, &fin_drop("-I", "OUTPUT", "--dport"));
+    scene.rfw(Side::Client, &FIN_DROP.insert());
     cli.ctrl_c();
     scene.agree(Side::Client, PORT, "FIN_WAIT1", &cli, SOON);
     scene.ok(cli.wait_exit(SOON));
@@ -267,22 +254,7 @@ fn scenario_11_last_ack_final_ack_lost() {
     );
     scene.wait_state(Side::Server, PORT, "CLOSE_WAIT", SOON);
     scene.ok(cli.wait_exit(SOON));
-    scene.rfw(
-        Side::Client,
-        &[
-            "-I",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            "5555",
-            "--tcp-flags",
-            "SYN,ACK,FIN,RST",
-            "ACK",
-            "-j",
-            "DROP",
-        ],
-    );
+    scene.rfw(Side::Client, &LAST_ACK_DROP.insert());
     srv.fg();
     scene.wait_state(Side::Server, PORT, "LAST_ACK", SOON);
     scene.same_as_netstat(Side::Server, PORT);
@@ -315,7 +287,7 @@ fn scenario_11_last_ack_final_ack_lost() {
                 break;
             }
         }
-        thread::sleep(crate::labkit::POLL);
+        thread::sleep(rnet_testkit::labkit::POLL);
     }
     scene.note(&format!(
         "server LAST_ACK gone after {last_ack_gone:?} s, {retrans} FIN retransmissions; {restarts} TIME_WAIT restarts"
@@ -343,7 +315,7 @@ fn scenario_12_last_ack_server_fin_lost() {
     scene.lower(Side::Client, "net.ipv4.tcp_orphan_retries", 2);
     scene.lower(Side::Client, "net.ipv4.tcp_fin_timeout", 3);
     let (mut srv, mut cli) = connected(&scene);
-    scene.rfw(Side::Server, &fin_drop("-I", "OUTPUT", "--sport"));
+    scene.rfw(Side::Server, &SERVER_FIN_DROP.insert());
     cli.ctrl_c();
     scene.wait_state(Side::Server, PORT, "LAST_ACK", SOON);
     scene.same_as_netstat(Side::Server, PORT);
@@ -379,7 +351,7 @@ fn scenario_13_closing() {
         return;
     };
     let (mut srv, mut cli) = connected(&scene);
-    scene.rfw(Side::Client, &fin_drop("-I", "OUTPUT", "--dport"));
+    scene.rfw(Side::Client, &FIN_DROP.insert());
     cli.ctrl_c();
     scene.agree(Side::Client, PORT, "FIN_WAIT1", &cli, SOON);
     scene.expect_states(Side::Server, PORT, &["LISTEN", "ESTABLISHED"]);
@@ -397,7 +369,7 @@ fn scenario_13_closing() {
     // CLOSING holds while the rule drops our FIN.
     thread::sleep(Duration::from_millis(700));
     scene.expect_states(Side::Client, PORT, &["CLOSING"]);
-    scene.rfw(Side::Client, &fin_drop("-D", "OUTPUT", "--dport"));
+    scene.rfw(Side::Client, &FIN_DROP.delete());
     // The next FIN retransmission gets through: TIME_WAIT on both sides.
     scene.wait_state(Side::Client, PORT, "TIME_WAIT", Duration::from_secs(15));
     scene.wait_state(Side::Server, PORT, "TIME_WAIT", SOON);
@@ -444,28 +416,11 @@ fn scenario_14_refused() {
         1.5,
     );
     let _srv = listen(&scene);
-    let reset = [
-        "-I",
-        "INPUT",
-        "-p",
-        "tcp",
-        "--dport",
-        "5555",
-        "-j",
-        "REJECT",
-        "--reject-with",
-        "tcp-reset",
-    ];
-    scene.rfw(Side::Server, &reset);
+    scene.rfw(Side::Server, &REFUSE.insert());
     connect_fails(&scene, "tcp-reset", &[], "failed: Connection refused", 1.5);
     scene.expect_states(Side::Server, PORT, &["LISTEN"]);
-    let mut del = reset.to_vec();
-    del[0] = "-D";
-    scene.rfw(Side::Server, &del);
-    let plain = [
-        "-I", "INPUT", "-p", "tcp", "--dport", "5555", "-j", "REJECT",
-    ];
-    scene.rfw(Side::Server, &plain);
+    scene.rfw(Side::Server, &REFUSE.delete());
+    scene.rfw(Side::Server, &REJECT_PLAIN.insert());
     connect_fails(
         &scene,
         "plain REJECT",
@@ -473,13 +428,8 @@ fn scenario_14_refused() {
         "failed: Connection refused",
         1.5,
     );
-    let mut del = plain.to_vec();
-    del[0] = "-D";
-    scene.rfw(Side::Server, &del);
-    scene.rfw(
-        Side::Server,
-        &["-I", "INPUT", "-p", "tcp", "--dport", "5555", "-j", "DROP"],
-    );
+    scene.rfw(Side::Server, &REJECT_PLAIN.delete());
+    scene.rfw(Side::Server, &SILENT_DROP.insert());
     connect_fails(
         &scene,
         "DROP with -w 1",
@@ -501,24 +451,7 @@ fn scenario_15_reset_mid_connection() {
         return;
     };
     let (_srv, mut cli) = connected(&scene);
-    scene.rfw(
-        Side::Server,
-        &[
-            "-I",
-            "INPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            "5555",
-            "--tcp-flags",
-            "PSH",
-            "PSH",
-            "-j",
-            "REJECT",
-            "--reject-with",
-            "tcp-reset",
-        ],
-    );
+    scene.rfw(Side::Server, &PSH_RESET.insert());
     cli.type_line("hello");
     scene.wait_no_rows(Side::Client, PORT, SOON);
     let (status, _) = scene.ok(cli.wait_exit(SOON));
@@ -529,7 +462,7 @@ fn scenario_15_reset_mid_connection() {
     let other: Vec<String> = cli
         .stderr()
         .lines()
-        .filter(|l| crate::labkit::explain_state(l).is_none())
+        .filter(|l| rnet_testkit::labkit::explain_state(l).is_none())
         .map(str::to_string)
         .collect();
     scene.check(
@@ -554,12 +487,7 @@ fn scenario_16_simultaneous_open() {
     ) else {
         return;
     };
-    scene.rfw(
-        Side::Server,
-        &[
-            "-I", "INPUT", "-p", "tcp", "--dport", "6002", "--syn", "-j", "DROP",
-        ],
-    );
+    scene.rfw(Side::Server, &SIMULTANEOUS_OPEN.insert());
     let cli = scene.rnc(
         Side::Client,
         "client rnc",

@@ -1,6 +1,7 @@
 //! A small unified line diff for test failure messages. Lines are shown
 //! with a `|` after their last character, so trailing spaces (which
-//! matter in netstat's columns) are visible.
+//! matter in netstat's columns) are visible, and with tabs, carriage
+//! returns and other control characters escaped (`\t`, `\r`, `\x01`).
 
 /// One step of the edit script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +42,23 @@ fn edit_script(a: &[&str], b: &[&str]) -> Vec<Op> {
     ops
 }
 
+/// `line` with control characters escaped, so a stray `\r` or tab shows.
+fn shown(line: &str) -> String {
+    let mut s = String::with_capacity(line.len());
+    for ch in line.chars() {
+        match ch {
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => s.push_str(&format!("\\x{:02x}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
 /// Splits text into lines; a missing final newline is shown as a marker line.
 fn lines_of(text: &str) -> Vec<String> {
-    let mut v: Vec<String> = text.split('\n').map(|l| format!("{l}|")).collect();
+    let mut v: Vec<String> = text.split('\n').map(|l| format!("{}|", shown(l))).collect();
     if text.ends_with('\n') || text.is_empty() {
         v.pop();
     } else if let Some(last) = v.last_mut() {

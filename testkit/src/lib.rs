@@ -1,35 +1,49 @@
-//! Test harness shared by the root package's lab and reference tests.
+//! The test kit of every package of the workspace (`publish = false`,
+//! a dev-dependency only).
 //!
-//! - [`lab_or_skip`]: checks the prerequisites (root, `ip`, the original
-//!   tools) and either hands back a [`LabEnv`] or prints why the test is
-//!   skipped; with `RNET_REQUIRE_LAB=1` (CI) a missing prerequisite fails.
-//! - [`tool_under_test`]: finds `rnetstat` / `rnc` / `rfw` (`RNETSTAT_BIN`
-//!   ..., else next to the test executable's target directory).
+//! - [`lab_or_skip`], [`skip`], [`lab_required`]: checks the prerequisites
+//!   (root, `ip`, the original tools) and either hands back a [`LabEnv`] or
+//!   prints why the test is skipped; with `RNET_REQUIRE_LAB=1` (CI) a
+//!   missing prerequisite fails.
+//! - [`find_program`], [`tool_under_test`]: the originals in the standard
+//!   directories; `rnetstat` / `rnc` / `rfw` (`RNETSTAT_BIN` ..., else next
+//!   to the test executable's target directory).
 //! - [`netns`]: namespaces and the client/server veth pair, with private
 //!   name lookups; everything is removed on drop, also on panic.
-//! - [`process`]: children under deadlines, killed on drop.
-//! - [`compare`]: run the original and ours identically and diff the
-//!   results.
+//! - [`process`]: children under deadlines, killed on drop; [`running`]: a
+//!   program in a namespace with its stdin, stdout and stderr under the
+//!   test's control; [`signals`]: keystrokes as signals.
+//! - [`compare`], [`diff`]: run the original and ours identically and
+//!   report a mismatch with a unified diff.
+//! - [`labkit`]: the lab's scenes (client and server, rnc, rnetstat, rfw).
+//! - [`tracefs`]: the kernel's TCP state tracepoint in a private instance.
+//! - [`tempdir`]: temporary directories removed on drop.
+//! - [`rng`]: seeded generators for property tests; [`pattern`]: bytes
+//!   to send and check.
+//! - [`fake_iptables`]: a fake `iptables` that records what rfw runs.
+//! - [`rules`]: the article's iptables rules as data, and [`argv`]
+//!   (`argv("-I OUTPUT -p tcp …")`) for typing an argument vector.
 //!
 //! Each test builds its own namespaces with unique names, so tests may run
-//! in parallel threads of one test process.
-//!
-//! Not declared here, because they need `signals.rs` (which holds
-//! `unsafe` and is declared per test binary): `labkit.rs` (the lab's
-//! scenes) and `running.rs` (a program in a namespace with its stdin,
-//! stdout and stderr under the test's control). A test that uses them
-//! declares them next to `mod support;` with `#[path = "support/…"]`.
-
-// Not every test file uses every helper.
-#![allow(dead_code)]
+//! in parallel threads of one test process. The only `unsafe` is in
+//! [`sys`].
 
 pub mod compare;
 pub mod diff;
+pub mod fake_iptables;
+pub mod labkit;
 pub mod netns;
 pub mod process;
+pub mod rng;
+pub mod rules;
+pub mod running;
+pub mod signals;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tempdir;
+pub mod tracefs;
+
+pub use rules::{argv, strs};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,6 +78,17 @@ pub fn skip(test: &str, reason: &str) {
         std::io::stderr(),
         "SKIPPED {test}: {reason} (set RNET_REQUIRE_LAB=1 to fail instead)"
     );
+}
+
+/// True when this process runs as root; otherwise [`skip`]s `test`,
+/// saying that it needs root and `why`.
+pub fn root_or_skip(test: &str, why: &str) -> bool {
+    let euid = sys::effective_uid();
+    if euid == 0 {
+        return true;
+    }
+    skip(test, &format!("needs root ({why}; euid is {euid})"));
+    false
 }
 
 /// Finds `name` in the standard directories (the test's own `PATH` is not
@@ -173,4 +198,19 @@ pub fn tool_under_test(name: &str, env_var: &str) -> PathBuf {
          or set {env_var} to the binary to test",
         looked.join(", ")
     );
+}
+
+/// A deterministic pattern of `n` bytes from `seed` (xorshift32, the top
+/// byte of each step: every value occurs, no period of 256), for data
+/// whose every byte a test checks.
+pub fn pattern(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
 }

@@ -1,27 +1,21 @@
-//! A program running inside a network namespace while the test watches:
+//! A program running (inside a network namespace, or not: [`Running::spawn`])
+//! while the test watches:
 //! stdin from /dev/null, a file, a pipe a thread fills, or a pipe the test
 //! holds (typing, Ctrl-D); stdout to /dev/null, a file, a pipe the test
 //! reads, or captured in memory; stderr always captured as it comes.
-//!
-//! Included with `#[path = "support/running.rs"] mod running;` next to
-//! `mod support;` and `mod signals;` (it sends signals, and `signals` is
-//! per test binary, as for `labkit`).
-
-// Not every test file uses every option.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, ChildStdout, ExitStatus, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::signals::{self, Signal};
-use super::support::netns::Netns;
-use super::support::process::Background;
+use crate::netns::Netns;
+use crate::process::Background;
+use crate::signals::{self, Signal};
 
 /// Where a child's stdin comes from.
 pub enum In {
@@ -33,7 +27,7 @@ pub enum In {
     /// as `cat FILE |` does.
     Pipe(PathBuf),
     /// A pipe that a thread fills with these bytes and then closes.
-    Bytes(&'static [u8]),
+    Bytes(Vec<u8>),
     /// A pipe the test holds (a terminal nobody types into until
     /// [`Running::type_bytes`]); [`Running::close_stdin`] is Ctrl-D, or
     /// the test takes it with [`Running::take_stdin`].
@@ -53,28 +47,50 @@ pub enum Out {
     Captured,
 }
 
-/// Reads `pipe` to its end in a thread, into the returned buffer.
-fn capture<R: Read + Send + 'static>(pipe: Option<R>) -> Arc<Mutex<Vec<u8>>> {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let b = Arc::clone(&buf);
-    thread::spawn(move || {
-        let Some(mut p) = pipe else { return };
-        let mut chunk = [0u8; 4096];
-        loop {
-            match p.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => b
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(&chunk[..n]),
-            }
-        }
-    });
-    buf
-}
+/// A stream read to its end by a thread: the bytes so far, shared with
+/// that thread, and when the stream ended (the writer exited or closed
+/// it). Clones share the same buffer.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>, Arc<Mutex<Option<Instant>>>);
 
-fn text(buf: &Mutex<Vec<u8>>) -> String {
-    String::from_utf8_lossy(&buf.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+impl Capture {
+    /// Starts the thread that reads `pipe` (nothing when `None`).
+    pub fn of<R: Read + Send + 'static>(pipe: Option<R>) -> Capture {
+        let c = Capture::default();
+        let buf = Arc::clone(&c.0);
+        let ended = Arc::clone(&c.1);
+        thread::spawn(move || {
+            let Some(mut p) = pipe else { return };
+            let mut chunk = [0u8; 4096];
+            loop {
+                match p.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(&chunk[..n]),
+                }
+            }
+            *ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        });
+        c
+    }
+
+    /// When the stream ended, once it has.
+    pub fn ended(&self) -> Option<Instant> {
+        *self.1.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Everything read so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Everything read so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        let b = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&b).into_owned()
+    }
 }
 
 /// `exit 1`, `signal 2`.
@@ -97,8 +113,8 @@ pub struct Running {
     /// With [`Out::Piped`], until taken.
     stdout_pipe: Option<ChildStdout>,
     /// With [`Out::Captured`].
-    stdout: Option<Arc<Mutex<Vec<u8>>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stdout: Option<Capture>,
+    stderr: Capture,
     started: Instant,
     status: Option<ExitStatus>,
     exited_at: Option<Instant>,
@@ -112,7 +128,14 @@ impl Running {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let label = format!("[{}] {name} {}", ns.name(), args.join(" "));
-        let mut cmd = ns.command(prog, args);
+        Running::spawn(ns.command(prog, args), &label, input, output)
+    }
+
+    /// Starts `cmd` as it is (its environment, anywhere), in its own
+    /// process group, with SIGINT and SIGTERM at their default action.
+    pub fn spawn(mut cmd: Command, label: &str, input: In, output: Out) -> Running {
+        let label = label.to_string();
+        let started = Instant::now();
         signals::default_dispositions(&mut cmd);
         match &output {
             Out::Null => cmd.stdout(Stdio::null()),
@@ -133,9 +156,9 @@ impl Running {
         // The parent's copies of the files given to the child close here.
         drop(cmd);
         let child = bg.child_mut();
-        let stderr = capture(child.stderr.take());
+        let stderr = Capture::of(child.stderr.take());
         let (stdout_pipe, stdout) = match output {
-            Out::Captured => (None, Some(capture(child.stdout.take()))),
+            Out::Captured => (None, Some(Capture::of(child.stdout.take()))),
             _ => (child.stdout.take(), None),
         };
         let mut stdin = child.stdin.take();
@@ -148,7 +171,7 @@ impl Running {
             }
             In::Bytes(b) => {
                 let mut w = stdin.take().expect("piped stdin");
-                thread::spawn(move || w.write_all(b));
+                thread::spawn(move || w.write_all(&b));
             }
             In::Null | In::File(_) | In::Held => {}
         }
@@ -159,7 +182,7 @@ impl Running {
             stdout_pipe,
             stdout,
             stderr,
-            started: Instant::now(),
+            started,
             status: None,
             exited_at: None,
         }
@@ -167,6 +190,28 @@ impl Running {
 
     pub fn pid(&self) -> u32 {
         self.bg.id()
+    }
+
+    /// Names it `label` in messages instead of `[namespace] program args`.
+    pub fn labeled(mut self, label: &str) -> Running {
+        self.label = label.to_string();
+        self
+    }
+
+    /// Its name in messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// When it was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Its stderr as it comes (a clone shares the buffer), e.g. to report
+    /// it after the test dropped the process.
+    pub fn stderr_capture(&self) -> Capture {
+        self.stderr.clone()
     }
 
     /// The held stdin ([`In::Held`]), for the test to write and close.
@@ -194,12 +239,17 @@ impl Running {
 
     /// Everything written to stderr so far.
     pub fn stderr(&self) -> String {
-        text(&self.stderr)
+        self.stderr.text()
     }
 
     /// Everything written to stdout so far ([`Out::Captured`]).
     pub fn stdout(&self) -> String {
-        text(self.stdout.as_ref().expect("stdout is not captured"))
+        self.stdout.as_ref().expect("stdout is not captured").text()
+    }
+
+    /// The exit status a [`Running::poll`] has seen, without polling.
+    pub fn status(&self) -> Option<ExitStatus> {
+        self.status
     }
 
     /// The exit status, once it exited.
@@ -235,6 +285,51 @@ impl Running {
             }
             thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Waits up to `timeout` for the exit (polling every 5 ms); `None`
+    /// while it still runs.
+    pub fn wait_for(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.poll() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Kills its process group now (if it still runs) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.bg.kill();
+    }
+
+    /// Waits (up to `timeout`) until the captured streams reached their
+    /// end, so that everything the process wrote has been read.
+    pub fn drain(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let done = |c: &Capture| c.ended().is_some();
+        while !(done(&self.stderr) && self.stdout.as_ref().is_none_or(done))
+            && Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The stdout capture, with [`Out::Captured`].
+    pub fn stdout_capture(&self) -> Option<&Capture> {
+        self.stdout.as_ref()
+    }
+
+    /// Everything written to stdout so far ([`Out::Captured`]), as bytes.
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        self.stdout
+            .as_ref()
+            .expect("stdout is not captured")
+            .bytes()
     }
 
     /// Waits and panics with what it said after `timeout`.
@@ -299,7 +394,7 @@ impl Running {
             Some(s) => status_text(s),
         };
         let out = match &self.stdout {
-            Some(buf) => format!("stdout {:?}, ", text(buf)),
+            Some(c) => format!("stdout {:?}, ", c.text()),
             None => String::new(),
         };
         format!(

@@ -14,12 +14,6 @@
 //! to [`Instant`], so [`StateTrace::instant_of`] places each event on the
 //! test's clock. Dropping the trace (also during a panic) stops the
 //! reader, disables the event and removes the instance.
-//!
-//! A test declares it beside `mod support;` with
-//! `#[path = "support/tracefs.rs"] mod tracefs;`.
-
-// Not every test uses every accessor.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -33,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::support::{process, unique_suffix, DEFAULT_PATH};
+use crate::{process, unique_suffix, DEFAULT_PATH};
 
 /// Where tracefs is (or gets) mounted.
 pub const TRACEFS: &str = "/sys/kernel/tracing";

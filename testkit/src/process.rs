@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::sys;
+use crate::sys;
 
 /// What a finished (or killed) child left behind.
 #[derive(Clone, Debug)]
@@ -172,6 +172,29 @@ impl Background {
         })
     }
 
+    /// Spawns `cmd` in its own process group with the stdin, stdout and
+    /// stderr the caller configured (pipes stay in [`Background::child_mut`]).
+    pub fn start(cmd: &mut Command, label: &str) -> io::Result<Self> {
+        let child = cmd.process_group(0).spawn()?;
+        Ok(Background {
+            child,
+            label: label.to_string(),
+        })
+    }
+
+    /// Waits up to `timeout` for the exit (polling every 20 ms); `None`
+    /// while it still runs.
+    pub fn wait_for(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let t = Instant::now();
+        while t.elapsed() < timeout {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The child's process id (also its process group id).
     pub fn id(&self) -> u32 {
         self.child.id()
@@ -189,6 +212,12 @@ impl Background {
 
     /// Kills the child's group if it still runs and reaps it.
     pub fn stop(mut self) -> io::Result<ExitStatus> {
+        self.kill_and_reap()
+    }
+
+    /// Kills the child's group if it still runs and reaps it, keeping the
+    /// guard.
+    pub fn kill(&mut self) -> io::Result<ExitStatus> {
         self.kill_and_reap()
     }
 

@@ -15,13 +15,14 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use super::diff::unified_diff;
-use super::netns::Netns;
-use super::process::{self, Output};
-use super::tempdir::TempDir;
-use super::DEFAULT_PATH;
+use crate::diff::unified_diff;
+use crate::netns::Netns;
+use crate::process::{self, Output};
+use crate::tempdir::TempDir;
+use crate::DEFAULT_PATH;
 
 /// Which of the two programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +107,26 @@ impl ToolPair {
         p.push(":");
         p.push(DEFAULT_PATH);
         p
+    }
+
+    /// `[wrapper...] name` for `side` in the test's own namespace (add the
+    /// arguments), with `LC_ALL=C`, that side's `PATH` and nothing else in
+    /// the environment; `wrapper` is e.g. `["unshare", "-n", "--"]` (found
+    /// through the same `PATH`), or empty.
+    pub fn command(&self, side: Side, wrapper: &[&str]) -> Command {
+        let (program, rest): (&str, &[&str]) = match wrapper.split_first() {
+            Some((first, rest)) => (first, rest),
+            None => (&self.name, &[]),
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(rest);
+        if !wrapper.is_empty() {
+            cmd.arg(&self.name);
+        }
+        cmd.env_clear()
+            .env("LC_ALL", "C")
+            .env("PATH", self.path_env(side));
+        cmd
     }
 
     /// Runs `[wrapper...] name ARGS` inside `ns` for `side`, with

@@ -5,7 +5,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::unique_suffix;
+use crate::unique_suffix;
 
 /// A directory under the system temp dir, mode 0755 (so that a test can
 /// run a tool as an unprivileged user from it), removed with its contents

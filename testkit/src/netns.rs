@@ -26,8 +26,8 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use super::process::{self, Output};
-use super::{sys, unique_suffix, DEFAULT_PATH};
+use crate::process::{self, Output};
+use crate::{sys, unique_suffix, DEFAULT_PATH};
 
 /// Client address on the veth (IPv4, /24).
 pub const CLIENT_V4: &str = "198.18.0.1";
@@ -65,6 +65,35 @@ pub fn run_ip(ip: &Path, args: &[&str]) -> Result<Output, String> {
 /// Runs `ip ARGS` and fails unless it exits 0.
 pub fn ip_ok(ip: &Path, args: &[&str]) -> Result<(), String> {
     run_ip(ip, args)?.check(&format!("ip {}", args.join(" ")))
+}
+
+/// The packet counters in a listing of `iptables -n -v -x -L CHAIN`: the
+/// first column of each rule line (after the chain line and the header).
+pub fn rule_packets(listing: &str) -> Vec<u64> {
+    listing
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// netstat's name for a kernel TCP state number (`/proc/net/tcp`'s `st`),
+/// `None` for a number outside the kernel's table.
+pub fn tcp_state_name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        0x01 => "ESTABLISHED",
+        0x02 => "SYN_SENT",
+        0x03 => "SYN_RECV",
+        0x04 => "FIN_WAIT1",
+        0x05 => "FIN_WAIT2",
+        0x06 => "TIME_WAIT",
+        0x07 => "CLOSE",
+        0x08 => "CLOSE_WAIT",
+        0x09 => "LAST_ACK",
+        0x0A => "LISTEN",
+        0x0B => "CLOSING",
+        _ => return None,
+    })
 }
 
 /// One row of `/proc/net/{tcp,tcp6,udp,udp6,raw,raw6}`, the fields the
@@ -201,6 +230,45 @@ impl Netns {
             .env("LC_ALL", "C")
             .env("PATH", DEFAULT_PATH);
         cmd
+    }
+
+    /// Runs `program ARGS` inside the namespace under `timeout` and panics
+    /// unless it exits 0 in time; returns what it left.
+    pub fn run_ok(&self, program: &Path, args: &[&str], timeout: Duration) -> Output {
+        let out = process::run(&mut self.command(program, args), timeout)
+            .unwrap_or_else(|e| panic!("cannot run {} {args:?}: {e}", program.display()));
+        out.check(&format!("{} {}", program.display(), args.join(" ")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        out
+    }
+
+    /// The packet counters of the rules of `chain`, in rule order, from
+    /// `iptables -w 5 -n -v -x -L CHAIN` run inside the namespace.
+    pub fn rule_packets(&self, iptables: &Path, chain: &str) -> Result<Vec<u64>, String> {
+        let out = process::run(
+            &mut self.command(iptables, &["-w", "5", "-n", "-v", "-x", "-L", chain]),
+            IP_TIMEOUT,
+        )
+        .map_err(|e| format!("iptables -L {chain}: {e}"))?;
+        Ok(rule_packets(&out.stdout_text()))
+    }
+
+    /// Waits (polling every few milliseconds, up to `timeout`) until the
+    /// namespace has a TCP socket in kernel state `state` with `port` as
+    /// its local or remote port; the error names `what` was awaited.
+    pub fn wait_tcp_state(
+        &self,
+        port: u16,
+        state: u8,
+        timeout: Duration,
+        what: &str,
+    ) -> Result<(), String> {
+        process::wait_until(what, timeout, || {
+            self.proc_rows(&["tcp", "tcp6"]).is_ok_and(|rows| {
+                rows.iter()
+                    .any(|r| r.state == state && (r.local_port == port || r.remote_port == port))
+            })
+        })
     }
 
     /// Runs `f` on a dedicated thread that has entered this namespace, and

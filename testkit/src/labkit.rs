@@ -20,21 +20,19 @@
 //! scene (also while panicking) kills the processes and deletes the
 //! namespaces, their rules and sysctls.
 
-// Not every scenario uses every helper.
-#![allow(dead_code)]
-
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::signals::{self, Signal};
-use super::support::netns::{LabPair, Netns};
-use super::support::process::{self, Background, Output};
-use super::support::tempdir::TempDir;
-use super::support::{find_program, lab_or_skip, tool_under_test};
+use crate::netns::{LabPair, Netns};
+use crate::process::{self, Output};
+use crate::running::{Capture, In, Out, Running};
+use crate::signals::{self, Signal};
+use crate::tempdir::TempDir;
+use crate::{find_program, lab_or_skip, tool_under_test};
 
 /// How often the scene polls `rnetstat`.
 pub const POLL: Duration = Duration::from_millis(50);
@@ -162,72 +160,36 @@ impl Row {
     }
 }
 
-/// The lines of a captured stream, shared with its reader thread, and
-/// when the stream ended (the writer exited or closed it).
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>, Arc<Mutex<Option<Instant>>>);
-
-impl Capture {
-    fn ended(&self) -> Option<Instant> {
-        *self.1.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn text(&self) -> String {
-        let b = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        String::from_utf8_lossy(&b).into_owned()
-    }
-
-    fn start<R: Read + Send + 'static>(&self, pipe: Option<R>) {
-        let buf = Arc::clone(&self.0);
-        let ended = Arc::clone(&self.1);
-        thread::spawn(move || {
-            let Some(mut p) = pipe else { return };
-            let mut chunk = [0u8; 4096];
-            loop {
-                match p.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buf
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .extend_from_slice(&chunk[..n]),
-                }
-            }
-            *ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        });
-    }
-}
-
-/// A running `rnc`, inside one namespace.
+/// A running `rnc`, inside one namespace: a [`Running`] whose every
+/// keystroke and exit goes into the scene's timeline.
 pub struct Nc {
-    bg: Background,
-    stdin: Option<ChildStdin>,
-    stdout: Capture,
-    stderr: Capture,
-    started: Instant,
-    label: String,
-    status: Option<ExitStatus>,
+    run: Running,
     log: Arc<Timeline>,
 }
 
 impl Nc {
     /// The process id (rnc itself: `ip netns exec` execs it in place).
     pub fn pid(&self) -> u32 {
-        self.bg.id()
+        self.run.pid()
     }
 
     /// When it was started.
     pub fn started(&self) -> Instant {
-        self.started
+        self.run.started()
     }
 
     /// Everything rnc wrote to stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.text()
+        self.run.stderr()
     }
 
     /// Everything rnc wrote to stdout so far.
     pub fn stdout(&self) -> String {
-        self.stdout.text()
+        self.run.stdout()
+    }
+
+    fn label(&self) -> &str {
+        self.run.label()
     }
 
     /// The states rnc's `--explain` lines named so far, in order
@@ -254,13 +216,13 @@ impl Nc {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(l) = self.lines_about(state).into_iter().next() {
-                self.log.note(&format!("{} said: {l}", self.label));
+                self.log.note(&format!("{} said: {l}", self.label()));
                 return Ok(l);
             }
             if Instant::now() >= deadline {
                 return Err(format!(
                     "{}: no `--explain` line naming {state} within {timeout:?}",
-                    self.label
+                    self.label()
                 ));
             }
             thread::sleep(Duration::from_millis(20));
@@ -270,12 +232,12 @@ impl Nc {
     fn signal(&self, sig: Signal) {
         self.log.note(&format!(
             "{}: {} to pid {}",
-            self.label,
+            self.label(),
             sig.describe(),
             self.pid()
         ));
         signals::send(self.pid(), sig)
-            .unwrap_or_else(|e| panic!("{}: cannot send {}: {e}", self.label, sig.describe()));
+            .unwrap_or_else(|e| panic!("{}: cannot send {}: {e}", self.label(), sig.describe()));
     }
 
     /// Ctrl-C.
@@ -290,7 +252,7 @@ impl Nc {
         process::wait_until("the process to stop", Duration::from_secs(5), || {
             signals::is_stopped(pid)
         })
-        .unwrap_or_else(|e| panic!("{}: {e}", self.label));
+        .unwrap_or_else(|e| panic!("{}: {e}", self.label()));
     }
 
     /// `fg`.
@@ -301,33 +263,28 @@ impl Nc {
     /// Ctrl-D: closes rnc's stdin.
     pub fn ctrl_d(&mut self) {
         self.log
-            .note(&format!("{}: Ctrl-D (stdin closed)", self.label));
-        self.stdin = None;
+            .note(&format!("{}: Ctrl-D (stdin closed)", self.label()));
+        self.run.close_stdin();
     }
 
     /// Types `line` (a newline is added) into rnc's stdin.
     pub fn type_line(&mut self, line: &str) {
-        self.log.note(&format!("{}: typed {line:?}", self.label));
-        let stdin = self.stdin.as_mut().expect("stdin already closed");
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .and_then(|()| stdin.flush())
-            .unwrap_or_else(|e| panic!("write to rnc's stdin: {e}"));
+        self.log.note(&format!("{}: typed {line:?}", self.label()));
+        self.run.type_bytes(format!("{line}\n").as_bytes());
     }
 
     /// The exit status, once it exited.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            if let Ok(Some(st)) = self.bg.child_mut().try_wait() {
-                self.log.note(&format!(
-                    "{}: exited ({st}) after {:.2?}",
-                    self.label,
-                    self.started.elapsed()
-                ));
-                self.status = Some(st);
-            }
+        let known = self.run.status();
+        let st = self.run.poll();
+        if let (None, Some(st)) = (known, st) {
+            self.log.note(&format!(
+                "{}: exited ({st}) after {:.2?}",
+                self.label(),
+                self.started().elapsed()
+            ));
         }
-        self.status
+        st
     }
 
     /// Waits for rnc to exit; the status and when it exited (when its
@@ -338,18 +295,19 @@ impl Nc {
         loop {
             if let Some(st) = self.try_status() {
                 // The reader thread sees EOF a moment after the exit.
-                let mut at = self.stderr.ended();
+                let stderr = self.run.stderr_capture();
+                let mut at = stderr.ended();
                 for _ in 0..100 {
                     if at.is_some() {
                         break;
                     }
                     thread::sleep(Duration::from_millis(5));
-                    at = self.stderr.ended();
+                    at = stderr.ended();
                 }
                 return Ok((st, at.unwrap_or_else(Instant::now)));
             }
             if Instant::now() >= deadline {
-                return Err(format!("{}: still running after {timeout:?}", self.label));
+                return Err(format!("{}: still running after {timeout:?}", self.label()));
             }
             thread::sleep(Duration::from_millis(10));
         }
@@ -364,7 +322,13 @@ impl Nc {
 /// `rnc: TIME_WAIT: …` -> `TIME_WAIT`; `None` for rnc's other messages
 /// (`rnc: connect to …`, `Connection to … succeeded!`).
 pub fn explain_state(line: &str) -> Option<&str> {
-    let rest = line.split_once(": ")?.1;
+    narrated_state(line.split_once(": ")?.1)
+}
+
+/// `TIME_WAIT: …` (a narration line after the program's `name: `) ->
+/// `TIME_WAIT`; `None` unless the first word before `: ` is a state name
+/// (capitals, digits and `_`).
+pub fn narrated_state(rest: &str) -> Option<&str> {
     let (state, _) = rest.split_once(": ")?;
     (!state.is_empty()
         && state
@@ -591,36 +555,26 @@ impl Scene {
     /// Starts `rnc ARGS` in `side`'s namespace (add `--explain` yourself),
     /// stdin a pipe held by the returned [`Nc`].
     pub fn rnc(&self, side: Side, label: &str, args: &[&str]) -> Nc {
-        let mut cmd = self.ns(side).command(&self.tools.rnc, args);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        signals::default_dispositions(&mut cmd);
-        let started = Instant::now();
-        let mut bg = Background::spawn_with_stdin(&mut cmd, Stdio::piped(), label)
-            .unwrap_or_else(|e| self.fail(&format!("cannot start rnc: {e}")));
-        let child = bg.child_mut();
-        let stdin = child.stdin.take();
-        let stdout = Capture::default();
-        let stderr = Capture::default();
-        stdout.start(child.stdout.take());
-        stderr.start(child.stderr.take());
+        let run = Running::start(
+            self.ns(side),
+            &self.tools.rnc,
+            args,
+            In::Held,
+            Out::Captured,
+        )
+        .labeled(label);
         self.ncs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((label.to_string(), stderr.clone()));
+            .push((label.to_string(), run.stderr_capture()));
         self.note(&format!(
             "{}: {label}: rnc {} (pid {})",
             side.name(),
             args.join(" "),
-            bg.id()
+            run.pid()
         ));
         Nc {
-            bg,
-            stdin,
-            stdout,
-            stderr,
-            started,
-            label: label.to_string(),
-            status: None,
+            run,
             log: Arc::clone(&self.log),
         }
     }
@@ -835,8 +789,8 @@ impl Scene {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((
-                nc.label.clone(),
-                nc.stderr.clone(),
+                nc.label().to_string(),
+                nc.run.stderr_capture(),
                 state.to_string(),
                 known.to_string(),
             ));
@@ -850,8 +804,8 @@ impl Scene {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((
-                nc.label.clone(),
-                nc.stderr.clone(),
+                nc.label().to_string(),
+                nc.run.stderr_capture(),
                 state.to_string(),
                 known.to_string(),
             ));
