@@ -1,5 +1,5 @@
-//! The lab, end to end: every scenario of `reference/lab-scenarios.md`
-//! section 5 (the article's Exercises 1 and 2 and the teardown states of
+//! The lab, end to end: every scenario of README.md's table "Teardown and
+//! the other scenarios" (the article's Exercises 1 and 2 and the teardown states of
 //! its Part 2), run with rnc, rnetstat and rfw only, each in a client and
 //! a server network namespace of its own (client 198.18.0.1, server
 //! 198.18.0.2, joined by a veth; no other address carries traffic, and

@@ -4,8 +4,8 @@
 //!
 //! Both are invoked under the *original's name* (`netstat`, `nc`, ...)
 //! found through `PATH`, so `argv[0]` is identical and so are the
-//! `prog: ...` prefixes of getopt-style messages: this is the "installed
-//! under the original name, a true drop-in" case of DESIGN.md. A private
+//! `prog: ...` prefixes of getopt-style messages: this is the case of a
+//! tool installed under the original name as a true drop-in. A private
 //! directory holds `ref/<name>` (the original) and `ours/<name>` (a symlink
 //! to the binary under test, or a copy when an unprivileged user could
 //! not reach it).

@@ -1,6 +1,6 @@
 //! A scene of the lab: one client/server namespace pair (`netns::LabPair`)
-//! with the three tools under test, for the scenarios of
-//! `reference/lab-scenarios.md`.
+//! with the three tools under test, for the scenarios of README.md's
+//! "Teardown and the other scenarios".
 //!
 //! - [`Scene::lower`] sets a per-namespace sysctl and reads it back;
 //! - [`Scene::rnc`] starts `rnc --explain …` in a namespace with stdin a

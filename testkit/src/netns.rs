@@ -1,6 +1,6 @@
 //! Network namespaces for the lab: one [`Netns`] per namespace, and a
-//! [`LabPair`] of two ("client" and "server") joined by a veth pair, as in
-//! `reference/lab-scenarios.md` section 4.
+//! [`LabPair`] of two ("client" and "server") joined by a veth pair, the
+//! two machines of README.md's lab walkthrough.
 //!
 //! Network rule: traffic only ever flows over loopback or the veth inside
 //! these namespaces, between addresses of 198.18.0.0/15 and 2001:db8::/32.
