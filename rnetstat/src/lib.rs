@@ -5,7 +5,7 @@
 //! The control flow mirrors net-tools' `main()` so that every section,
 //! message and exit status comes out in the same order. This file reads
 //! the command line and dispatches; the rooms are [`cli`] (netstat's
-//! flags), `listing` (the main loop over the `/proc/net` tables),
+//! flags), [`filter`] (`--port`, `--state`…), `listing` (the main loop over the `/proc/net` tables),
 //! [`render`] (rows as netstat's printf formats lay them out), [`names`]
 //! (host, service and user names), [`programs`] (the `-p` column),
 //! `unix_names` (the kernel's list of unix socket names), [`error`] (exit
@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod filter;
 mod listing;
 pub mod names;
 pub mod programs;
@@ -110,6 +111,10 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             let msg = [&b"Unknown address family `"[..], &name, b"'.\n"].concat();
             let _ = io::stderr().write_all(&msg);
             Ok(ExitStatus::Failure)
+        }
+        Action::BadValue(msg) => {
+            eprintln!("{prog}: {msg}");
+            Ok(ExitStatus::Usage)
         }
         Action::Fail(msg, status) => {
             eprintln!("{msg}");

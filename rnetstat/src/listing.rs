@@ -66,7 +66,9 @@ pub fn list<L: Lookup, W: Write>(
     };
     let flag_arg = o.proto_args();
     let inet_section = !flag_arg || o.tcp || o.sctp || o.udp || o.udplite || o.raw;
-    let unix_section = !flag_arg || o.unix;
+    // A filter selects internet sockets: the UNIX section (no ports, no
+    // TCP states) is listed only when asked for, and then keeps no row.
+    let unix_section = (!flag_arg && !o.filter.active()) || o.unix;
     loop {
         let progs = if o.programs && (inet_section || unix_section) {
             let c = ProgCache::load(root);
@@ -189,6 +191,9 @@ fn bogus_kind(proto: Proto) -> &'static str {
 
 /// Whether net-tools would print this row.
 fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
+    if !o.filter.matches(e) {
+        return false;
+    }
     if o.all {
         return true;
     }
@@ -357,6 +362,9 @@ fn unix<W: Write>(
     while let Some(item) = next_item(prog, reader.next_entry_with(&mut names), &path, "unix", out)?
     {
         let Some(e) = item else { continue };
+        if o.filter.active() {
+            continue;
+        }
         if !o.all {
             let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
             if listening != o.listening {
