@@ -73,6 +73,8 @@ pub struct Options {
     pub explain: Option<bool>,
     /// `--port`, `--sport`, `--dport`, `--state` (rnetstat's own).
     pub filter: crate::filter::Filter,
+    /// `--json` (rnetstat's own): JSON Lines instead of netstat's table.
+    pub json: bool,
 }
 
 impl Options {
@@ -143,6 +145,7 @@ const ID_PORT: u32 = 2002;
 const ID_SPORT: u32 = 2003;
 const ID_DPORT: u32 = 2004;
 const ID_STATE: u32 = 2005;
+const ID_JSON: u32 = 2006;
 
 /// One of rnetstat's own long options: matched only when spelled in full.
 const fn own(name: &'static str, has_arg: HasArg, id: u32) -> LongOpt {
@@ -231,6 +234,7 @@ pub const LONG_OPTS: &[LongOpt] = &[
     own("sport", HasArg::Required, ID_SPORT),
     own("dport", HasArg::Required, ID_DPORT),
     own("state", HasArg::Required, ID_STATE),
+    own("json", HasArg::No, ID_JSON),
 ];
 
 /// net-tools' short option string (Debian 2.10).
@@ -301,6 +305,10 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
         }
         if id == ID_NO_EXPLAIN {
             o.explain = Some(false);
+            continue;
+        }
+        if id == ID_JSON {
+            o.json = true;
             continue;
         }
         if let Some(name) = long_name.filter(|_| (ID_PORT..=ID_STATE).contains(&id)) {
@@ -450,6 +458,7 @@ rnetstat additions:
         --sport N                only those whose local port is N
         --dport N                only those whose foreign port is N
         --state S[,S...]         only those in these states (LISTEN, time-wait, ...)
+        --json                   one JSON object per socket per line, no headers
   Filters keep netstat's headers and rows; the UNIX section is left out
   unless -x or -A unix asks for it.
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;

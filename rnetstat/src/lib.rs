@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod error;
 pub mod filter;
+pub mod json;
 mod listing;
 pub mod names;
 pub mod programs;

@@ -7,6 +7,7 @@
 
 use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
+use crate::json;
 use crate::names::{Lookup, Names};
 use crate::programs::ProgCache;
 use crate::render::{self, RowCtx, RowOpts};
@@ -85,7 +86,7 @@ pub fn list<L: Lookup, W: Write>(
             opts,
             hosts: &hosts,
         };
-        if inet_section {
+        if inet_section && !o.json {
             out.write_all(render::inet_title(o.all, o.listening).as_bytes())?;
             out.write_all(render::inet_header(&opts).as_bytes())?;
         }
@@ -295,7 +296,11 @@ fn inet_file<L: Lookup, W: Write>(
             continue;
         }
         line.clear();
-        render::inet_row(ctx, proto, &e, &mut line);
+        if o.json {
+            json::inet_object(ctx, proto, &e, &mut line);
+        } else {
+            render::inet_row(ctx, proto, &e, &mut line);
+        }
         out.write_all(&line)?;
     }
     Ok(FileResult::Read)
@@ -338,7 +343,9 @@ fn unix<W: Write>(
     progs: &ProgCache,
     out: &mut W,
 ) -> Result<(), Error> {
-    out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
+    if !o.json {
+        out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
+    }
     let path = root.join("net/unix");
     let mut reader = match classify_open(prog, &path, UnixReader::open(&path), out)? {
         Opened::Reader(r) => r,
@@ -372,12 +379,20 @@ fn unix<W: Write>(
             }
         }
         line.clear();
-        render::unix_row(
-            &e,
-            reader.has_inode(),
-            o.programs.then_some(progs),
-            &mut line,
-        );
+        if o.json {
+            let program = o.programs.then(|| match (e.inode, reader.has_inode()) {
+                (Some(i), true) => progs.get(i),
+                _ => "-",
+            });
+            json::unix_object(&e, program, &mut line);
+        } else {
+            render::unix_row(
+                &e,
+                reader.has_inode(),
+                o.programs.then_some(progs),
+                &mut line,
+            );
+        }
         out.write_all(&line)?;
     }
     Ok(())
