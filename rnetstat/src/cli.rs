@@ -75,6 +75,8 @@ pub struct Options {
     pub filter: crate::filter::Filter,
     /// `--json` (rnetstat's own): JSON Lines instead of netstat's table.
     pub json: bool,
+    /// `--summary` (rnetstat's own): TCP sockets counted per state.
+    pub summary: bool,
 }
 
 impl Options {
@@ -146,6 +148,7 @@ const ID_SPORT: u32 = 2003;
 const ID_DPORT: u32 = 2004;
 const ID_STATE: u32 = 2005;
 const ID_JSON: u32 = 2006;
+const ID_SUMMARY: u32 = 2007;
 
 /// One of rnetstat's own long options: matched only when spelled in full.
 const fn own(name: &'static str, has_arg: HasArg, id: u32) -> LongOpt {
@@ -235,6 +238,7 @@ pub const LONG_OPTS: &[LongOpt] = &[
     own("dport", HasArg::Required, ID_DPORT),
     own("state", HasArg::Required, ID_STATE),
     own("json", HasArg::No, ID_JSON),
+    own("summary", HasArg::No, ID_SUMMARY),
 ];
 
 /// net-tools' short option string (Debian 2.10).
@@ -309,6 +313,10 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
         }
         if id == ID_JSON {
             o.json = true;
+            continue;
+        }
+        if id == ID_SUMMARY {
+            o.summary = true;
             continue;
         }
         if let Some(name) = long_name.filter(|_| (ID_PORT..=ID_STATE).contains(&id)) {
@@ -459,6 +467,7 @@ rnetstat additions:
         --dport N                only those whose foreign port is N
         --state S[,S...]         only those in these states (LISTEN, time-wait, ...)
         --json                   one JSON object per socket per line, no headers
+        --summary                TCP sockets per state, with what each state means
   Filters keep netstat's headers and rows; the UNIX section is left out
   unless -x or -A unix asks for it.
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;

@@ -19,6 +19,7 @@ mod listing;
 pub mod names;
 pub mod programs;
 pub mod render;
+pub mod summary;
 mod sys;
 mod unix_names;
 
@@ -136,6 +137,10 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             let explain = o
                 .explain
                 .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            if o.summary {
+                summary::summary(&prog, &o, &proc_root(), out)?;
+                return Ok(ExitStatus::Success);
+            }
             listing::list(&prog, &o, explain, &proc_root(), SysLookup, out)?;
             Ok(ExitStatus::Success)
         }

@@ -23,7 +23,7 @@ use std::path::Path;
 /// far first, so the message lands where it happened. Into a pipe or file,
 /// keep buffering, as net-tools' block-buffered stdout does (its messages
 /// then come first when both streams share a pipe).
-fn sync<W: Write>(out: &mut W) -> io::Result<()> {
+pub(crate) fn sync<W: Write>(out: &mut W) -> io::Result<()> {
     use std::io::IsTerminal;
     if io::stdout().is_terminal() {
         out.flush()?;
@@ -208,7 +208,7 @@ fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
 }
 
 /// How opening a table went, as net-tools' `proc_fopen` sees it.
-enum Opened<R> {
+pub(crate) enum Opened<R> {
     Reader(R),
     /// ENOENT or EACCES: "no support" (net-tools treats both alike).
     Missing,
@@ -220,7 +220,7 @@ enum Opened<R> {
 /// Sorts the result of opening a table into [`Opened`], printing the
 /// one-line reason for a skipped file; any other error ends the listing
 /// ([`Error::Open`]: `perror`'s line and exit status 255, as in netstat).
-fn classify_open<R, W: Write>(
+pub(crate) fn classify_open<R, W: Write>(
     prog: &str,
     path: &Path,
     opened: io::Result<R>,
@@ -247,7 +247,7 @@ fn classify_open<R, W: Write>(
 /// at a limit, reported in one line), `Some(None)` for
 /// a malformed line (warned about as net-tools does), `Some(Some(entry))`
 /// otherwise.
-fn next_item<E, W: Write>(
+pub(crate) fn next_item<E, W: Write>(
     prog: &str,
     next: io::Result<Option<Result<E, LineError>>>,
     path: &Path,
