@@ -90,25 +90,40 @@ fn text(out: &mut Vec<u8>, name: &str, s: &[u8]) {
 }
 
 fn ip_text(ip: IpAddr, out: &mut Vec<u8>) {
-    let s = match ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => ntop6(&a),
-    };
-    push_str(out, s.as_bytes());
+    match ip {
+        IpAddr::V4(a) => {
+            // Dotted quad: nothing to escape, no allocation.
+            out.push(b'"');
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, u64::from(octet));
+            }
+            out.push(b'"');
+        }
+        // glibc's text, as netstat prints it.
+        IpAddr::V6(a) => push_str(out, ntop6(&a).as_bytes()),
+    }
 }
 
-/// The name of a timer kind as `-o` prints it.
-fn timer_name(proto: Proto, timer: u8) -> String {
-    match (proto, timer) {
-        (_, 0) => "off".into(),
-        (Proto::Tcp, 1) => "on".into(),
-        (Proto::Tcp, 2) => "keepalive".into(),
-        (Proto::Tcp, 3) => "timewait".into(),
-        (Proto::Tcp, 4) => "probe".into(),
-        (Proto::Tcp, t) => format!("unkn-{t}"),
-        (_, 1 | 2) => format!("on{timer}"),
-        (_, t) => format!("unkn-{t}"),
+/// The name of a timer kind as `-o` prints it, as a JSON string.
+fn timer_text(proto: Proto, timer: u8, out: &mut Vec<u8>) {
+    let name: &[u8] = match (proto, timer) {
+        (_, 0) => b"off",
+        (Proto::Tcp, 1) => b"on",
+        (Proto::Tcp, 2) => b"keepalive",
+        (Proto::Tcp, 3) => b"timewait",
+        (Proto::Tcp, 4) => b"probe",
+        (Proto::Udp | Proto::UdpLite | Proto::Raw, 1 | 2) => b"on",
+        _ => b"unkn-",
+    };
+    out.push(b'"');
+    out.extend_from_slice(name);
+    if name != b"off" && (proto != Proto::Tcp || name == b"unkn-") {
+        push_u64(out, u64::from(timer));
     }
+    out.push(b'"');
 }
 
 /// One internet socket as a JSON object and a newline.
@@ -130,7 +145,8 @@ pub fn inet_object<L: Lookup>(
     num(out, "foreign_port", u64::from(e.remote_port));
     text(out, "state", e.state.netstat_name().as_bytes());
     num(out, "state_code", u64::from(e.state.code()));
-    text(out, "timer", timer_name(proto, e.timer).as_bytes());
+    key(out, false, "timer");
+    timer_text(proto, e.timer, out);
     num(out, "timer_code", u64::from(e.timer));
     key(out, false, "timer_seconds");
     push_u64(out, e.timer_ticks / 100);
@@ -249,6 +265,24 @@ mod tests {
         let mut v = Vec::new();
         push_str(&mut v, b);
         v
+    }
+
+    #[test]
+    fn timer_names_as_netstat() {
+        let t = |p, n| {
+            let mut v = Vec::new();
+            timer_text(p, n, &mut v);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(t(Proto::Tcp, 0), "\"off\"");
+        assert_eq!(t(Proto::Tcp, 3), "\"timewait\"");
+        assert_eq!(t(Proto::Tcp, 9), "\"unkn-9\"");
+        assert_eq!(t(Proto::Udp, 2), "\"on2\"");
+        assert_eq!(t(Proto::Raw, 0), "\"off\"");
+        assert_eq!(t(Proto::Raw, 5), "\"unkn-5\"");
+        let mut v = Vec::new();
+        ip_text("198.18.0.1".parse().unwrap(), &mut v);
+        assert_eq!(v, b"\"198.18.0.1\"");
     }
 
     #[test]
