@@ -985,7 +985,9 @@ fn netstat_rows_with_port(listing: &str, port: u16) -> String {
 
 /// `rnetstat -nat --port P` (and with `-p -e -o`, `--sport`, `--state`) is
 /// `LC_ALL=C netstat -nat` with only the rows of port P, byte for byte, in
-/// a namespace whose sockets use P and other ports at both ends.
+/// a namespace whose sockets use P and other ports at both ends; and
+/// `--json --port P` has one object per such row, with its addresses,
+/// ports and state.
 #[test]
 fn rnetstat_port_filter_keeps_netstat_rows() {
     const TEST: &str = "rnetstat_port_filter_keeps_netstat_rows";
@@ -1073,6 +1075,75 @@ fn rnetstat_port_filter_keeps_netstat_rows() {
             unreachable!()
         });
     }
+    // --json --port P: one object per row netstat shows with :P, with the
+    // same addresses, ports and state.
+    report.run(
+        &format!("netstat -nat | rows with :{P} vs rnetstat -nat --json --port {P}"),
+        || {
+            let a = tools.run_in(&ns, Side::Reference, &[], &["-nat"], RUN_TIMEOUT);
+            let b = tools.run_in(
+                &ns,
+                Side::UnderTest,
+                &[],
+                &["-nat", "--json", "--port", "5555"],
+                RUN_TIMEOUT,
+            );
+            let (a, b) = match (a, b) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => return Verdict::Fail(format!("--json: {e}\n")).into(),
+            };
+            let endpoint = |line: &str, side: &str| {
+                let port = json_field(line, &format!("{side}_port"));
+                let port = if port == "0" { "*".to_string() } else { port };
+                format!("{}:{port}", json_field(line, &format!("{side}_address")))
+            };
+            let mut want: Vec<String> = netstat_rows_with_port(&a.stdout_text(), P)
+                .lines()
+                .skip(2)
+                .map(|l| {
+                    let c: Vec<&str> = l.split_whitespace().collect();
+                    format!("{} {} {} {}", c[0], c[3], c[4], c[5])
+                })
+                .collect();
+            let mut got: Vec<String> = b
+                .stdout_text()
+                .lines()
+                .map(|l| {
+                    format!(
+                        "{} {} {} {}",
+                        json_field(l, "proto"),
+                        endpoint(l, "local"),
+                        endpoint(l, "foreign"),
+                        json_field(l, "state")
+                    )
+                })
+                .collect();
+            want.sort();
+            got.sort();
+            if want == got && want.len() == 5 && b.code() == Some(0) {
+                Verdict::Pass.into()
+            } else {
+                Verdict::Fail(format!(
+                    "--json --port {P}: netstat rows {want:?}\n  rnetstat objects {got:?}\n"
+                ))
+                .into()
+            }
+        },
+    );
     drop(scene);
     report.finish();
+}
+
+/// The text of a string or number field of one `--json` line (the values
+/// compared here hold no escapes).
+fn json_field(line: &str, key: &str) -> String {
+    let pat = format!("\"{key}\":");
+    let Some(at) = line.find(&pat) else {
+        return format!("<no {key}>");
+    };
+    let rest = &line[at + pat.len()..];
+    match rest.strip_prefix('"') {
+        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
+        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
+    }
 }
