@@ -966,3 +966,184 @@ fn resolves_hosts_reads_clusters() {
     assert!(resolves_hosts(&["-A", "inet6", "-a"]));
     assert!(resolves_hosts(&["-Ainet", "-a"]));
 }
+
+/// net-tools' listing reduced to what `--port P` keeps: its two header
+/// lines, then the rows with `:P` at the end of the local or the foreign
+/// address (columns 4 and 5).
+fn netstat_rows_with_port(listing: &str, port: u16) -> String {
+    let tail = format!(":{port}");
+    let mut out = String::new();
+    for (i, line) in listing.split_inclusive('\n').enumerate() {
+        let mut cols = line.split_whitespace();
+        let (local, foreign) = (cols.nth(3).unwrap_or(""), cols.next().unwrap_or(""));
+        if i < 2 || local.ends_with(&tail) || foreign.ends_with(&tail) {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// `rnetstat -nat --port P` (and with `-p -e -o`, `--sport`, `--state`) is
+/// `LC_ALL=C netstat -nat` with only the rows of port P, byte for byte, in
+/// a namespace whose sockets use P and other ports at both ends; and
+/// `--json --port P` has one object per such row, with its addresses,
+/// ports and state.
+#[test]
+fn rnetstat_port_filter_keeps_netstat_rows() {
+    const TEST: &str = "rnetstat_port_filter_keeps_netstat_rows";
+    const P: u16 = 5555;
+    let Some(env) = lab_or_skip(TEST, &["netstat", "cat"]) else {
+        return;
+    };
+    let tools = tool_pair(env.program("netstat"));
+    let mut ns = Netns::create(&env.ip, "filter")
+        .unwrap_or_else(|e| panic!("cannot create the namespace: {e}"));
+    ns.isolate_name_service(HOSTS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Listeners on P and on two other ports (v4 and v6), two connections to
+    // P (P is the local port of the server's rows, the foreign port of the
+    // clients'), one to 5556 and one to 5557 that must be left out.
+    let mut scene = Scene {
+        keep: Vec::new(),
+        _dirs: Vec::new(),
+    };
+    let (l_p, l_q, l_r6) = ns
+        .run_in(|| -> io::Result<_> {
+            Ok((
+                TcpListener::bind("127.0.0.1:5555")?,
+                TcpListener::bind("127.0.0.1:5556")?,
+                TcpListener::bind("[::1]:5557")?,
+            ))
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("listeners: {e}"));
+    for (l, to) in [
+        (&l_p, "127.0.0.1:5555"),
+        (&l_p, "127.0.0.1:5555"),
+        (&l_q, "127.0.0.1:5556"),
+        (&l_r6, "[::1]:5557"),
+    ] {
+        scene.hold(connect_pair(&ns, l, to).unwrap_or_else(|e| panic!("{e}")));
+    }
+    scene.hold((l_p, l_q, l_r6));
+    settle(&ns, &|rows| count_state(rows, "tcp", 0x01) >= 8).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut report = Report::new(TEST);
+    // (netstat's arguments, rnetstat's, rows of port P: the listener with
+    // -a, and both ends of the two connections).
+    let cases: &[(&[&str], &[&str], usize)] = &[
+        (&["-nat"], &["-nat", "--port", "5555"], 5),
+        (&["-natpeo"], &["-natpeo", "--port", "5555"], 5),
+        (&["-nt"], &["--port=5555", "-nt"], 4),
+    ];
+    for (reference_args, our_args, rows) in cases {
+        let label = format!(
+            "{} | rows with :{P} vs rnetstat {}",
+            command_line(&[], reference_args),
+            our_args.join(" ")
+        );
+        report.run(&label, || {
+            let mut first = None;
+            for _ in 0..2 {
+                let a = match tools.run_in(&ns, Side::Reference, &[], reference_args, RUN_TIMEOUT) {
+                    Ok(a) => a,
+                    Err(e) => return Verdict::Fail(format!("{label}\n  netstat: {e}\n")).into(),
+                };
+                let b = match tools.run_in(&ns, Side::UnderTest, &[], our_args, RUN_TIMEOUT) {
+                    Ok(b) => b,
+                    Err(e) => return Verdict::Fail(format!("{label}\n  rnetstat: {e}\n")).into(),
+                };
+                let want = mask_timer_seconds(&netstat_rows_with_port(&a.stdout_text(), P));
+                let got = mask_timer_seconds(&b.stdout_text());
+                let kept = want.lines().count().saturating_sub(2);
+                if want == got && b.code() == Some(0) && b.stderr.is_empty() && kept == *rows {
+                    return match first {
+                        None => Verdict::Pass.into(),
+                        Some(f) => Verdict::PassOnRetry(f).into(),
+                    };
+                }
+                let why = format!(
+                    "{label}\n  rnetstat {} with stderr {:?}; {kept} rows expected\n--- netstat, rows with :{P}\n{want}--- rnetstat\n{got}",
+                    b.status_text(),
+                    b.stderr_text()
+                );
+                if first.is_some() {
+                    return Verdict::Fail(why).into();
+                }
+                first = Some(why);
+            }
+            unreachable!()
+        });
+    }
+    // --json --port P: one object per row netstat shows with :P, with the
+    // same addresses, ports and state.
+    report.run(
+        &format!("netstat -nat | rows with :{P} vs rnetstat -nat --json --port {P}"),
+        || {
+            let a = tools.run_in(&ns, Side::Reference, &[], &["-nat"], RUN_TIMEOUT);
+            let b = tools.run_in(
+                &ns,
+                Side::UnderTest,
+                &[],
+                &["-nat", "--json", "--port", "5555"],
+                RUN_TIMEOUT,
+            );
+            let (a, b) = match (a, b) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => return Verdict::Fail(format!("--json: {e}\n")).into(),
+            };
+            let endpoint = |line: &str, side: &str| {
+                let port = json_field(line, &format!("{side}_port"));
+                let port = if port == "0" { "*".to_string() } else { port };
+                format!("{}:{port}", json_field(line, &format!("{side}_address")))
+            };
+            let mut want: Vec<String> = netstat_rows_with_port(&a.stdout_text(), P)
+                .lines()
+                .skip(2)
+                .map(|l| {
+                    let c: Vec<&str> = l.split_whitespace().collect();
+                    format!("{} {} {} {}", c[0], c[3], c[4], c[5])
+                })
+                .collect();
+            let mut got: Vec<String> = b
+                .stdout_text()
+                .lines()
+                .map(|l| {
+                    format!(
+                        "{} {} {} {}",
+                        json_field(l, "proto"),
+                        endpoint(l, "local"),
+                        endpoint(l, "foreign"),
+                        json_field(l, "state")
+                    )
+                })
+                .collect();
+            want.sort();
+            got.sort();
+            if want == got && want.len() == 5 && b.code() == Some(0) {
+                Verdict::Pass.into()
+            } else {
+                Verdict::Fail(format!(
+                    "--json --port {P}: netstat rows {want:?}\n  rnetstat objects {got:?}\n"
+                ))
+                .into()
+            }
+        },
+    );
+    drop(scene);
+    report.finish();
+}
+
+/// The text of a string or number field of one `--json` line (the values
+/// compared here hold no escapes).
+fn json_field(line: &str, key: &str) -> String {
+    let pat = format!("\"{key}\":");
+    let Some(at) = line.find(&pat) else {
+        return format!("<no {key}>");
+    };
+    let rest = &line[at + pat.len()..];
+    match rest.strip_prefix('"') {
+        Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
+        None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
+    }
+}

@@ -1,6 +1,7 @@
 //! Command-line flags of net-tools `netstat`, parsed with glibc's getopt
 //! habits (see `rnet_core::args`), plus rnetstat's own `--explain`.
 
+use crate::filter::parse_port;
 use rnet_core::args::{getopt_long, short_opts, GetoptError, HasArg, LongOpt, Token};
 use std::ffi::OsString;
 
@@ -70,6 +71,12 @@ pub struct Options {
     pub groups: bool,
     /// `--explain` (`Some(true)`), `--no-explain` (`Some(false)`).
     pub explain: Option<bool>,
+    /// `--port`, `--sport`, `--dport`, `--state` (rnetstat's own).
+    pub filter: crate::filter::Filter,
+    /// `--json` (rnetstat's own): JSON Lines instead of netstat's table.
+    pub json: bool,
+    /// `--summary` (rnetstat's own): TCP sockets counted per state.
+    pub summary: bool,
 }
 
 impl Options {
@@ -128,11 +135,30 @@ pub enum Action {
     UnknownFamily(Vec<u8>),
     /// A one-line message (without program name) and an exit status.
     Fail(String, crate::error::ExitStatus),
+    /// A bad value of one of rnetstat's own options: `prog: message`,
+    /// netstat's usage exit status (3), no usage text.
+    BadValue(String),
 }
 
 const ID_AF: u32 = 1000;
 const ID_EXPLAIN: u32 = 2000;
 const ID_NO_EXPLAIN: u32 = 2001;
+const ID_PORT: u32 = 2002;
+const ID_SPORT: u32 = 2003;
+const ID_DPORT: u32 = 2004;
+const ID_STATE: u32 = 2005;
+const ID_JSON: u32 = 2006;
+const ID_SUMMARY: u32 = 2007;
+
+/// One of rnetstat's own long options: matched only when spelled in full.
+const fn own(name: &'static str, has_arg: HasArg, id: u32) -> LongOpt {
+    LongOpt {
+        name,
+        has_arg,
+        id,
+        exact_only: true,
+    }
+}
 
 const fn lo(name: &'static str, has_arg: HasArg, id: u32) -> LongOpt {
     LongOpt {
@@ -207,6 +233,12 @@ pub const LONG_OPTS: &[LongOpt] = &[
         id: ID_NO_EXPLAIN,
         exact_only: true,
     },
+    own("port", HasArg::Required, ID_PORT),
+    own("sport", HasArg::Required, ID_SPORT),
+    own("dport", HasArg::Required, ID_DPORT),
+    own("state", HasArg::Required, ID_STATE),
+    own("json", HasArg::No, ID_JSON),
+    own("summary", HasArg::No, ID_SUMMARY),
 ];
 
 /// net-tools' short option string (Debian 2.10).
@@ -277,6 +309,35 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
         }
         if id == ID_NO_EXPLAIN {
             o.explain = Some(false);
+            continue;
+        }
+        if id == ID_JSON {
+            o.json = true;
+            continue;
+        }
+        if id == ID_SUMMARY {
+            o.summary = true;
+            continue;
+        }
+        if let Some(name) = long_name.filter(|_| (ID_PORT..=ID_STATE).contains(&id)) {
+            // Read when reached, as netstat reads `-A`.
+            let value = value.unwrap_or_default();
+            let Some(text) = value.to_str() else {
+                return Action::BadValue(format!(
+                    "--{name}: bad value `{}'",
+                    value.to_string_lossy()
+                ));
+            };
+            let option = format!("--{name}");
+            let result = match id {
+                ID_PORT => parse_port(&option, text).map(|p| o.filter.port = Some(p)),
+                ID_SPORT => parse_port(&option, text).map(|p| o.filter.sport = Some(p)),
+                ID_DPORT => parse_port(&option, text).map(|p| o.filter.dport = Some(p)),
+                _ => o.filter.add_states(text),
+            };
+            if let Err(msg) = result {
+                return Action::BadValue(msg);
+            }
             continue;
         }
         let Some(c) = char::from_u32(id) else {
@@ -401,6 +462,14 @@ pub const EXTRA_HELP: &str = "
 rnetstat additions:
         --explain                annotate each TCP row with what its state means now
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
+        --port N                 only internet sockets with port N at either end
+        --sport N                only those whose local port is N
+        --dport N                only those whose foreign port is N
+        --state S[,S...]         only those in these states (LISTEN, time-wait, ...)
+        --json                   one JSON object per socket per line, no headers
+        --summary                TCP sockets per state, with what each state means
+  Filters keep netstat's headers and rows; the UNIX section is left out
+  unless -x or -A unix asks for it.
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
 ";

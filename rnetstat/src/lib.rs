@@ -5,7 +5,7 @@
 //! The control flow mirrors net-tools' `main()` so that every section,
 //! message and exit status comes out in the same order. This file reads
 //! the command line and dispatches; the rooms are [`cli`] (netstat's
-//! flags), `listing` (the main loop over the `/proc/net` tables),
+//! flags), [`filter`] (`--port`, `--state`…), `listing` (the main loop over the `/proc/net` tables),
 //! [`render`] (rows as netstat's printf formats lay them out), [`names`]
 //! (host, service and user names), [`programs`] (the `-p` column),
 //! `unix_names` (the kernel's list of unix socket names), [`error`] (exit
@@ -13,10 +13,13 @@
 
 pub mod cli;
 pub mod error;
+pub mod filter;
+pub mod json;
 mod listing;
 pub mod names;
 pub mod programs;
 pub mod render;
+pub mod summary;
 mod sys;
 mod unix_names;
 
@@ -111,6 +114,10 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             let _ = io::stderr().write_all(&msg);
             Ok(ExitStatus::Failure)
         }
+        Action::BadValue(msg) => {
+            eprintln!("{prog}: {msg}");
+            Ok(ExitStatus::Usage)
+        }
         Action::Fail(msg, status) => {
             eprintln!("{msg}");
             Ok(status)
@@ -130,6 +137,10 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             let explain = o
                 .explain
                 .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            if o.summary {
+                summary::summary(&prog, &o, &proc_root(), out)?;
+                return Ok(ExitStatus::Success);
+            }
             listing::list(&prog, &o, explain, &proc_root(), SysLookup, out)?;
             Ok(ExitStatus::Success)
         }

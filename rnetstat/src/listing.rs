@@ -7,6 +7,7 @@
 
 use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
+use crate::json;
 use crate::names::{Lookup, Names};
 use crate::programs::ProgCache;
 use crate::render::{self, RowCtx, RowOpts};
@@ -22,7 +23,7 @@ use std::path::Path;
 /// far first, so the message lands where it happened. Into a pipe or file,
 /// keep buffering, as net-tools' block-buffered stdout does (its messages
 /// then come first when both streams share a pipe).
-fn sync<W: Write>(out: &mut W) -> io::Result<()> {
+pub(crate) fn sync<W: Write>(out: &mut W) -> io::Result<()> {
     use std::io::IsTerminal;
     if io::stdout().is_terminal() {
         out.flush()?;
@@ -66,7 +67,9 @@ pub fn list<L: Lookup, W: Write>(
     };
     let flag_arg = o.proto_args();
     let inet_section = !flag_arg || o.tcp || o.sctp || o.udp || o.udplite || o.raw;
-    let unix_section = !flag_arg || o.unix;
+    // A filter selects internet sockets: the UNIX section (no ports, no
+    // TCP states) is listed only when asked for, and then keeps no row.
+    let unix_section = (!flag_arg && !o.filter.active()) || o.unix;
     loop {
         let progs = if o.programs && (inet_section || unix_section) {
             let c = ProgCache::load(root);
@@ -83,7 +86,7 @@ pub fn list<L: Lookup, W: Write>(
             opts,
             hosts: &hosts,
         };
-        if inet_section {
+        if inet_section && !o.json {
             out.write_all(render::inet_title(o.all, o.listening).as_bytes())?;
             out.write_all(render::inet_header(&opts).as_bytes())?;
         }
@@ -189,6 +192,9 @@ fn bogus_kind(proto: Proto) -> &'static str {
 
 /// Whether net-tools would print this row.
 fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
+    if !o.filter.matches(e) {
+        return false;
+    }
     if o.all {
         return true;
     }
@@ -202,7 +208,7 @@ fn selected(proto: Proto, e: &InetEntry, o: &Options) -> bool {
 }
 
 /// How opening a table went, as net-tools' `proc_fopen` sees it.
-enum Opened<R> {
+pub(crate) enum Opened<R> {
     Reader(R),
     /// ENOENT or EACCES: "no support" (net-tools treats both alike).
     Missing,
@@ -214,7 +220,7 @@ enum Opened<R> {
 /// Sorts the result of opening a table into [`Opened`], printing the
 /// one-line reason for a skipped file; any other error ends the listing
 /// ([`Error::Open`]: `perror`'s line and exit status 255, as in netstat).
-fn classify_open<R, W: Write>(
+pub(crate) fn classify_open<R, W: Write>(
     prog: &str,
     path: &Path,
     opened: io::Result<R>,
@@ -241,7 +247,7 @@ fn classify_open<R, W: Write>(
 /// at a limit, reported in one line), `Some(None)` for
 /// a malformed line (warned about as net-tools does), `Some(Some(entry))`
 /// otherwise.
-fn next_item<E, W: Write>(
+pub(crate) fn next_item<E, W: Write>(
     prog: &str,
     next: io::Result<Option<Result<E, LineError>>>,
     path: &Path,
@@ -290,7 +296,11 @@ fn inet_file<L: Lookup, W: Write>(
             continue;
         }
         line.clear();
-        render::inet_row(ctx, proto, &e, &mut line);
+        if o.json {
+            json::inet_object(ctx, proto, &e, &mut line);
+        } else {
+            render::inet_row(ctx, proto, &e, &mut line);
+        }
         out.write_all(&line)?;
     }
     Ok(FileResult::Read)
@@ -333,7 +343,9 @@ fn unix<W: Write>(
     progs: &ProgCache,
     out: &mut W,
 ) -> Result<(), Error> {
-    out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
+    if !o.json {
+        out.write_all(render::unix_title_header(o.all, o.listening, o.programs).as_bytes())?;
+    }
     let path = root.join("net/unix");
     let mut reader = match classify_open(prog, &path, UnixReader::open(&path), out)? {
         Opened::Reader(r) => r,
@@ -357,6 +369,9 @@ fn unix<W: Write>(
     while let Some(item) = next_item(prog, reader.next_entry_with(&mut names), &path, "unix", out)?
     {
         let Some(e) = item else { continue };
+        if o.filter.active() {
+            continue;
+        }
         if !o.all {
             let listening = e.state == 1 && e.flags & UNIX_ACCEPTCON != 0;
             if listening != o.listening {
@@ -364,12 +379,20 @@ fn unix<W: Write>(
             }
         }
         line.clear();
-        render::unix_row(
-            &e,
-            reader.has_inode(),
-            o.programs.then_some(progs),
-            &mut line,
-        );
+        if o.json {
+            let program = o.programs.then(|| match (e.inode, reader.has_inode()) {
+                (Some(i), true) => progs.get(i),
+                _ => "-",
+            });
+            json::unix_object(&e, program, &mut line);
+        } else {
+            render::unix_row(
+                &e,
+                reader.has_inode(),
+                o.programs.then_some(progs),
+                &mut line,
+            );
+        }
         out.write_all(&line)?;
     }
     Ok(())

@@ -372,6 +372,31 @@ pub fn printable(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
         .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' })
 }
 
+/// The Type column of a UNIX socket.
+pub fn unix_type_name(sock_type: u32) -> &'static str {
+    match sock_type {
+        1 => "STREAM",
+        2 => "DGRAM",
+        3 => "RAW",
+        4 => "RDM",
+        5 => "SEQPACKET",
+        _ => "UNKNOWN",
+    }
+}
+
+/// The State column of a UNIX socket.
+pub fn unix_state_name(e: &UnixEntry) -> &'static str {
+    match e.state {
+        0 => "FREE",
+        1 if e.flags & UNIX_ACCEPTCON != 0 => "LISTENING",
+        1 => "",
+        2 => "CONNECTING",
+        3 => "CONNECTED",
+        4 => "DISCONNECTING",
+        _ => "UNKNOWN",
+    }
+}
+
 /// One row of the UNIX table.
 pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: &mut Vec<u8>) {
     let proto = if e.protocol == 0 { "unix" } else { "??" };
@@ -386,23 +411,8 @@ pub fn unix_row(e: &UnixEntry, has_inode: bool, progs: Option<&ProgCache>, out: 
         flags.push_str("N ");
     }
     flags.push(']');
-    let ty = match e.sock_type {
-        1 => "STREAM",
-        2 => "DGRAM",
-        3 => "RAW",
-        4 => "RDM",
-        5 => "SEQPACKET",
-        _ => "UNKNOWN",
-    };
-    let state = match e.state {
-        0 => "FREE",
-        1 if e.flags & UNIX_ACCEPTCON != 0 => "LISTENING",
-        1 => "",
-        2 => "CONNECTING",
-        3 => "CONNECTED",
-        4 => "DISCONNECTING",
-        _ => "UNKNOWN",
-    };
+    let ty = unix_type_name(e.sock_type);
+    let state = unix_state_name(e);
     pad_left(out, proto, 5);
     out.push(b' ');
     let start = out.len();
