@@ -955,6 +955,148 @@ fn rnetstat_matches_netstat_on_usage_and_errors() {
     report.finish();
 }
 
+/// The modes beyond the socket listings, compared on [`build_rest_scene`].
+const REST_FLAG_SETS: &[&[&str]] = &[
+    &["-s"],
+    &["-st"],
+    &["-su"],
+    &["-sw"],
+    &["-stu"],
+    &["-s6"],
+    &["-s", "-6", "-t"],
+    &["-s", "-A", "inet6", "-u"],
+    &["-s", "-4", "-6"],
+    &["-s", "-A", "unix"],
+    &["-sx"],
+    &["--statistics", "--tcp"],
+];
+
+/// A namespace with interfaces, routes and multicast groups of its own
+/// (two veth pairs, one end left down, addresses in the lab ranges), and counters moved
+/// by real traffic on loopback: a TCP exchange, a refused connection and a
+/// UDP datagram to a closed port (an ICMP port unreachable).
+fn build_rest_scene(ns: &Netns) -> Result<(), String> {
+    // No router solicitations, and unsolicited IGMP/MLD reports sent at
+    // once: the counters must not move between the two runs.
+    for key in [
+        "net.ipv6.conf.all.router_solicitations",
+        "net.ipv6.conf.default.router_solicitations",
+    ] {
+        ns.sysctl(key, "0")?;
+    }
+    for key in [
+        "net.ipv4.conf.all.igmpv3_unsolicited_report_interval",
+        "net.ipv4.conf.default.igmpv3_unsolicited_report_interval",
+        "net.ipv4.conf.all.igmpv2_unsolicited_report_interval",
+        "net.ipv4.conf.default.igmpv2_unsolicited_report_interval",
+        "net.ipv6.conf.all.mldv2_unsolicited_report_interval",
+        "net.ipv6.conf.default.mldv2_unsolicited_report_interval",
+        "net.ipv6.conf.all.mldv1_unsolicited_report_interval",
+        "net.ipv6.conf.default.mldv1_unsolicited_report_interval",
+    ] {
+        ns.sysctl(key, "1")?;
+    }
+    for args in [
+        &[
+            "link", "add", "rnd0", "type", "veth", "peer", "name", "rnd1",
+        ][..],
+        &[
+            "link", "add", "rnv0", "type", "veth", "peer", "name", "rnv1",
+        ],
+        &["addr", "add", "198.18.5.1/24", "dev", "rnd0"],
+        &["addr", "add", "2001:db8:5::1/64", "dev", "rnd0", "nodad"],
+        &["addr", "add", "198.18.6.1/30", "dev", "rnv0"],
+        &["addr", "add", "198.18.6.2/30", "dev", "rnv1"],
+        &["addr", "add", "2001:db8:6::1/64", "dev", "rnv0", "nodad"],
+        &["link", "set", "rnd0", "up"],
+        &["link", "set", "rnv0", "up"],
+        &["link", "set", "rnv1", "up"],
+        &["route", "add", "198.19.0.0/16", "via", "198.18.5.2"],
+        &[
+            "route",
+            "add",
+            "198.19.128.0/24",
+            "dev",
+            "rnv0",
+            "metric",
+            "7",
+        ],
+        &["route", "add", "unreachable", "198.18.99.0/24"],
+        &[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:99::/48",
+            "via",
+            "2001:db8:5::2",
+        ],
+        &["addr", "add", "239.1.2.3/32", "dev", "rnd0", "autojoin"],
+        &[
+            "-6",
+            "addr",
+            "add",
+            "ff05::1:3/128",
+            "dev",
+            "rnd0",
+            "autojoin",
+        ],
+    ] {
+        ns.ip(args)?;
+    }
+    ns.run_in(|| -> Result<(), String> {
+        let l = TcpListener::bind("127.0.0.1:0").ctx("listen")?;
+        let to = l.local_addr().ctx("local address")?;
+        let mut c = TcpStream::connect(to).ctx("connect")?;
+        let (mut s, _) = l.accept().ctx("accept")?;
+        c.write_all(b"hello").ctx("write")?;
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).ctx("read")?;
+        drop((c, s));
+        drop(l);
+        // Nothing listens there any more: refused (a reset).
+        if TcpStream::connect(to).is_ok() {
+            return Err(format!(
+                "{to} accepted a connection after its listener closed"
+            ));
+        }
+        let u = UdpSocket::bind("127.0.0.1:0").ctx("udp bind")?;
+        u.send_to(b"x", to).ctx("udp send")?;
+        Ok(())
+    })
+    .ctx("entering the namespace")??;
+    // Let the last reports and FINs go out before anything is compared.
+    thread::sleep(Duration::from_millis(300));
+    Ok(())
+}
+
+/// `-s` (and, as they land, `-r -i -g -M`) on a namespace with
+/// interfaces, routes, groups and counters of its own.
+#[test]
+fn rnetstat_matches_netstat_beyond_sockets() {
+    const TEST: &str = "rnetstat_matches_netstat_beyond_sockets";
+    let Some(env) = lab_or_skip(TEST, &["netstat"]) else {
+        return;
+    };
+    let tools = tool_pair(env.program("netstat"));
+    let mut ns = Netns::create(&env.ip, "rest")
+        .unwrap_or_else(|e| panic!("cannot create the namespace: {e}"));
+    ns.isolate_name_service(HOSTS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    build_rest_scene(&ns).unwrap_or_else(|e| panic!("cannot build the scene: {e}"));
+    let mut report = Report::new(TEST);
+    for args in REST_FLAG_SETS {
+        report.run(&format!("[rest] {}", command_line(&[], args)), || {
+            if resolves_hosts(args) && !ns.lookups_are_private() {
+                Verdict::Skip("name lookups could not be confined to the namespace".to_string())
+                    .into()
+            } else {
+                compare(&tools, &ns, "rest", &[], args, Parts::ALL)
+            }
+        });
+    }
+    report.finish();
+}
+
 #[test]
 fn resolves_hosts_reads_clusters() {
     assert!(resolves_hosts(&["-at"]));

@@ -70,6 +70,9 @@ pub struct Options {
     pub groups: bool,
     /// `--explain` (`Some(true)`), `--no-explain` (`Some(false)`).
     pub explain: Option<bool>,
+    /// net-tools' `afname`: the families named by `-A`, `--<af>`, `-4`,
+    /// `-6` and `-x`, comma-joined in order (`-s` and `-r` read it).
+    pub afname: String,
 }
 
 impl Options {
@@ -214,6 +217,29 @@ pub const SHORT_OPTS: &str = "A:CFMacdeghilnNoprsStuUvVWw2fx64?Z";
 
 /// Sets the flag of one address family name; `false` if it is unknown.
 fn set_family(o: &mut Options, name: &str) -> bool {
+    let canonical = match name {
+        "ip" | "tcpip" => "inet",
+        "ip6" => "inet6",
+        "appletalk" => "ddp",
+        "econet" => "ec",
+        other => other,
+    };
+    let known = set_family_flag(o, name);
+    if known {
+        push_afname(o, canonical);
+    }
+    known
+}
+
+/// Appends one family to [`Options::afname`] (net-tools' `aftrans_opt`).
+fn push_afname(o: &mut Options, name: &str) {
+    if !o.afname.is_empty() {
+        o.afname.push(',');
+    }
+    o.afname.push_str(name);
+}
+
+fn set_family_flag(o: &mut Options, name: &str) -> bool {
     match name {
         "inet" | "ip" | "tcpip" => o.inet = true,
         "inet6" | "ip6" => o.inet6 = true,
@@ -310,8 +336,14 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
             '@' => o.numeric_ports = true,
             '#' => o.numeric_users = true,
             'o' => o.timers = true,
-            '6' => o.inet6 = true,
-            '4' => o.inet = true,
+            '6' => {
+                o.inet6 = true;
+                push_afname(&mut o, "inet6");
+            }
+            '4' => {
+                o.inet = true;
+                push_afname(&mut o, "inet");
+            }
             'V' => return Action::Version,
             'v' => o.verbose = true,
             'r' => o.route = true,
@@ -321,7 +353,10 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
             'U' => o.udplite = true,
             'w' => o.raw = true,
             '2' | 'f' => o.bluetooth = true,
-            'x' => o.unix = true,
+            'x' => {
+                o.unix = true;
+                push_afname(&mut o, "unix");
+            }
             // netstat exits here, before reading further options.
             'Z' => return context_refusal(),
             '?' | 'h' => return Action::Help,
@@ -403,6 +438,7 @@ rnetstat additions:
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
+  Modes: -s as netstat; -r, -i, -g, -M not implemented yet (exit 1).
 ";
 
 /// `-V` output (net-tools 2.10, Debian build), then rnetstat's own line.

@@ -1,0 +1,81 @@
+//! The modes beyond the socket listings on `/proc` files the kernel never
+//! writes: seeded random mutations of real-looking counter files (bytes
+//! flipped, lines cut, duplicated, joined, NULs, huge numbers) must never
+//! make rnetstat panic or hang; it exits 0 as netstat does.
+
+use rnet_testkit::rng::Rng;
+use rnet_testkit::tempdir::TempDir;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SNMP: &str = "Ip: Forwarding DefaultTTL InReceives OutTransmits\nIp: 1 64 100 50\n\
+Icmp: InMsgs InDestUnreachs OutMsgs OutDestUnreachs\nIcmp: 3 3 2 2\n\
+Tcp: RtoAlgorithm ActiveOpens PassiveOpens AttemptFails RetransSegs\nTcp: 1 4 3 2 1\n\
+Udp: InDatagrams NoPorts\nUdp: 5 6\n";
+const NETSTAT: &str =
+    "TcpExt: TW TCPSynRetrans TCPTimeouts\nTcpExt: 1 2 3\nIpExt: InOctets\nIpExt: 9\n";
+const SNMP6: &str = "Ip6InReceives \t10\nIcmp6InMsgs \t4\nIcmp6InEchos \t2\nUdp6InDatagrams \t5\nUdpLite6InDatagrams \t0\n";
+
+/// One random change to `text`.
+fn mutate(rng: &mut Rng, text: &mut Vec<u8>) {
+    if text.is_empty() {
+        text.extend_from_slice(b"X:\n");
+        return;
+    }
+    let at = rng.below(text.len());
+    match rng.below(7) {
+        0 => text[at] = rng.below(256) as u8,
+        1 => text.truncate(at),
+        2 => {
+            let tail = text[at..].to_vec();
+            text.extend_from_slice(&tail);
+        }
+        3 => text.insert(at, 0),
+        4 => text.retain(|b| *b != b'\n' || rng.chance(50)),
+        5 => {
+            let n = b"184467440737095516159999 -7 +3 ";
+            text.splice(at..at, n.iter().copied());
+        }
+        _ => text.insert(at, *rng.pick(b":\n \t6\r")),
+    }
+}
+
+#[test]
+fn statistics_survive_mutated_counter_files() {
+    let bin = assert_cmd::cargo::cargo_bin("rnetstat");
+    let dir = TempDir::new("modes-garbage").expect("temp dir");
+    let net = dir.join("net");
+    std::fs::create_dir_all(&net).unwrap();
+    let mut rng = Rng::splitmix64(0x5eed_0012);
+    let start = Instant::now();
+    for round in 0..150 {
+        let mut files = [
+            SNMP.as_bytes().to_vec(),
+            NETSTAT.as_bytes().to_vec(),
+            SNMP6.as_bytes().to_vec(),
+        ];
+        for f in files.iter_mut() {
+            for _ in 0..=rng.below(4) {
+                mutate(&mut rng, f);
+            }
+        }
+        for (name, body) in ["snmp", "netstat", "snmp6"].iter().zip(&files) {
+            std::fs::write(net.join(name), body).unwrap();
+        }
+        for args in [&["-s"][..], &["-s6"], &["-st"]] {
+            let out = Command::new(&bin)
+                .args(args)
+                .env("RNET_PROC_ROOT", dir.path())
+                .env("LC_ALL", "C")
+                .output()
+                .expect("run rnetstat");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round} {args:?}: {}\nfiles: {files:?}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "too slow");
+    }
+}
