@@ -73,6 +73,12 @@ pub struct Options {
     /// net-tools' `afname`: the families named by `-A`, `--<af>`, `-4`,
     /// `-6` and `-x`, comma-joined in order (`-s` and `-r` read it).
     pub afname: String,
+    /// `-N` (net-tools' `FLAG_SYM`: `-r` then prints numbers).
+    pub symbolic: bool,
+    /// `-C` (routing cache).
+    pub cache: bool,
+    /// `-F` (routing table, the default).
+    pub fib: bool,
 }
 
 impl Options {
@@ -361,8 +367,11 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
             'Z' => return context_refusal(),
             '?' | 'h' => return Action::Help,
             's' => o.statistics = true,
-            // -C, -F, -N, -d: routing and hardware-name flags; like
-            // netstat, they change nothing in a socket listing.
+            'N' => o.symbolic = true,
+            'C' => o.cache = true,
+            'F' => o.fib = true,
+            // -d: like netstat, it changes nothing. -C, -F and -N
+            // change nothing in a socket listing either.
             _ => {}
         }
     }
@@ -438,7 +447,7 @@ rnetstat additions:
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
-  Modes: -s as netstat; -r, -i, -g, -M not implemented yet (exit 1).
+  Modes: -s and -r as netstat (-r -C refused); -i, -g, -M not implemented yet (exit 1).
 ";
 
 /// `-V` output (net-tools 2.10, Debian build), then rnetstat's own line.

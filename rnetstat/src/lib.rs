@@ -17,6 +17,7 @@ mod listing;
 pub mod names;
 pub mod programs;
 pub mod render;
+mod route;
 mod stats;
 mod sys;
 mod unix_names;
@@ -117,9 +118,9 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             Ok(status)
         }
         Action::Run(o) if o.statistics => stats::statistics(&o, &proc_root(), out),
+        Action::Run(o) if o.route => route::route(&prog, &o, &proc_root(), SysLookup, out),
         Action::Run(o) => {
             let not_yet = [
-                (o.route, "-r (routing table)", "ip route"),
                 (o.interfaces, "-i (interface table)", "ip -s link"),
                 (o.masquerade, "-M (masqueraded connections)", "conntrack -L"),
                 (o.groups, "-g (multicast groups)", "ip maddr"),
