@@ -987,6 +987,11 @@ const REST_FLAG_SETS: &[&[&str]] = &[
     &["-r", "-A", "ipx"],
     &["-r", "-A", "bluetooth"],
     &["--route", "--numeric"],
+    &["-i"],
+    &["-ia"],
+    &["-ian"],
+    &["--interfaces", "--all"],
+    &["-i", "-A", "inet6"],
 ];
 
 /// A namespace with interfaces, routes and multicast groups of its own
@@ -1023,6 +1028,15 @@ fn build_rest_scene(ns: &Netns) -> Result<(), String> {
         ],
         &["addr", "add", "198.18.5.1/24", "dev", "rnd0"],
         &["addr", "add", "2001:db8:5::1/64", "dev", "rnd0", "nodad"],
+        &[
+            "addr",
+            "add",
+            "198.18.5.9/24",
+            "dev",
+            "rnd0",
+            "label",
+            "rnd0:7",
+        ],
         &["addr", "add", "198.18.6.1/30", "dev", "rnv0"],
         &["addr", "add", "198.18.6.2/30", "dev", "rnv1"],
         &["addr", "add", "2001:db8:6::1/64", "dev", "rnv0", "nodad"],

@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod error;
+mod interfaces;
 mod listing;
 pub mod names;
 pub mod programs;
@@ -118,10 +119,10 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             Ok(status)
         }
         Action::Run(o) if o.statistics => stats::statistics(&o, &proc_root(), out),
+        Action::Run(o) if o.interfaces => interfaces::interfaces(&prog, &o, &proc_root(), out),
         Action::Run(o) if o.route => route::route(&prog, &o, &proc_root(), SysLookup, out),
         Action::Run(o) => {
             let not_yet = [
-                (o.interfaces, "-i (interface table)", "ip -s link"),
                 (o.masquerade, "-M (masqueraded connections)", "conntrack -L"),
                 (o.groups, "-g (multicast groups)", "ip maddr"),
             ];

@@ -239,6 +239,24 @@ fn routes_on_odd_tables() {
     compare_cases("routes_on_odd_tables", ROUTES);
 }
 
+/// `-i` on `/proc/net/dev` files the kernel never writes (see
+/// `fixtures/README.md`); the flags and MTU come from the empty network
+/// namespace the comparison runs in (only `lo`, down).
+const INTERFACES: &[Case] = &[
+    ("ifaces", &["-i"]),
+    ("ifaces", &["-ia"]),
+    ("ifaces", &["-ian"]),
+    ("stats", &["-i"]),
+    ("stats", &["-ia"]),
+    ("tcponly", &["-i"]),
+    ("tcponly", &["-ia"]),
+];
+
+#[test]
+fn interfaces_on_odd_tables() {
+    compare_cases("interfaces_on_odd_tables", INTERFACES);
+}
+
 #[test]
 fn statistics_on_odd_counters() {
     compare_cases("statistics_on_odd_counters", STATISTICS);
