@@ -992,6 +992,9 @@ const REST_FLAG_SETS: &[&[&str]] = &[
     &["-ian"],
     &["--interfaces", "--all"],
     &["-i", "-A", "inet6"],
+    &["-g"],
+    &["-gn"],
+    &["--groups", "--numeric"],
 ];
 
 /// A namespace with interfaces, routes and multicast groups of its own

@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod error;
+mod groups;
 mod interfaces;
 mod listing;
 pub mod names;
@@ -119,12 +120,19 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             Ok(status)
         }
         Action::Run(o) if o.statistics => stats::statistics(&o, &proc_root(), out),
+        Action::Run(o) if o.groups && !o.proto_args() && !o.continuous => {
+            groups::groups(&prog, &o, &proc_root(), SysLookup, out)
+        }
         Action::Run(o) if o.interfaces => interfaces::interfaces(&prog, &o, &proc_root(), out),
         Action::Run(o) if o.route => route::route(&prog, &o, &proc_root(), SysLookup, out),
         Action::Run(o) => {
             let not_yet = [
                 (o.masquerade, "-M (masqueraded connections)", "conntrack -L"),
-                (o.groups, "-g (multicast groups)", "ip maddr"),
+                (
+                    o.groups,
+                    "-g combined with socket listings or -c",
+                    "ip maddr",
+                ),
             ];
             if let Some((_, what, alt)) = not_yet.iter().find(|(on, _, _)| *on) {
                 eprintln!("{prog}: {what} is not implemented by rnetstat; `{alt}' shows it");

@@ -257,6 +257,19 @@ fn interfaces_on_odd_tables() {
     compare_cases("interfaces_on_odd_tables", INTERFACES);
 }
 
+/// `-g` on group files the kernel never writes (see `fixtures/README.md`).
+const GROUPS: &[Case] = &[
+    ("groups", &["-g"]),
+    ("groups", &["-gn"]),
+    ("groups6only", &["-gn"]),
+    ("tcponly", &["-g"]),
+];
+
+#[test]
+fn groups_on_odd_tables() {
+    compare_cases("groups_on_odd_tables", GROUPS);
+}
+
 #[test]
 fn statistics_on_odd_counters() {
     compare_cases("statistics_on_odd_counters", STATISTICS);
