@@ -995,6 +995,12 @@ const REST_FLAG_SETS: &[&[&str]] = &[
     &["-g"],
     &["-gn"],
     &["--groups", "--numeric"],
+    &["-M"],
+    &["-Mn"],
+    &["--masquerade", "-e"],
+    &["-M", "-g"],
+    &["-s", "-g"],
+    &["-rn", "-g"],
 ];
 
 /// A namespace with interfaces, routes and multicast groups of its own
@@ -1104,7 +1110,7 @@ fn build_rest_scene(ns: &Netns) -> Result<(), String> {
     Ok(())
 }
 
-/// `-s` (and, as they land, `-r -i -g -M`) on a namespace with
+/// `-s`, `-r`, `-i`, `-g` and `-M` on a namespace with
 /// interfaces, routes, groups and counters of its own.
 #[test]
 fn rnetstat_matches_netstat_beyond_sockets() {

@@ -447,8 +447,8 @@ rnetstat additions:
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
-  Modes: -s, -r, -i and -g as netstat (-r -C, -i -e, and -g with socket
-  listings or -c refused); -M not implemented yet (exit 1).
+  Modes: -s, -r, -i, -g and -M as netstat (-r -C, -i -e, and -g with socket
+  listings or -c are refused).
 ";
 
 /// `-V` output (net-tools 2.10, Debian build), then rnetstat's own line.

@@ -9,13 +9,16 @@
 //! [`render`] (rows as netstat's printf formats lay them out), [`names`]
 //! (host, service and user names), [`programs`] (the `-p` column),
 //! `unix_names` (the kernel's list of unix socket names), [`error`] (exit
-//! statuses) and `sys` (the one module with unsafe code).
+//! statuses) and `sys` (the one module with unsafe code); the other modes
+//! are `stats` (`-s`), `route` (`-r`), `interfaces` (`-i`), `groups`
+//! (`-g`) and `masquerade` (`-M`).
 
 pub mod cli;
 pub mod error;
 mod groups;
 mod interfaces;
 mod listing;
+mod masquerade;
 pub mod names;
 pub mod programs;
 pub mod render;
@@ -119,23 +122,16 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             eprintln!("{msg}");
             Ok(status)
         }
+        Action::Run(o) if o.masquerade => masquerade::masquerade(&prog, &proc_root(), out),
         Action::Run(o) if o.statistics => stats::statistics(&o, &proc_root(), out),
+        Action::Run(o) if o.interfaces => interfaces::interfaces(&prog, &o, &proc_root(), out),
+        Action::Run(o) if o.route => route::route(&prog, &o, &proc_root(), SysLookup, out),
         Action::Run(o) if o.groups && !o.proto_args() && !o.continuous => {
             groups::groups(&prog, &o, &proc_root(), SysLookup, out)
         }
-        Action::Run(o) if o.interfaces => interfaces::interfaces(&prog, &o, &proc_root(), out),
-        Action::Run(o) if o.route => route::route(&prog, &o, &proc_root(), SysLookup, out),
         Action::Run(o) => {
-            let not_yet = [
-                (o.masquerade, "-M (masqueraded connections)", "conntrack -L"),
-                (
-                    o.groups,
-                    "-g combined with socket listings or -c",
-                    "ip maddr",
-                ),
-            ];
-            if let Some((_, what, alt)) = not_yet.iter().find(|(on, _, _)| *on) {
-                eprintln!("{prog}: {what} is not implemented by rnetstat; `{alt}' shows it");
+            if o.groups {
+                eprintln!("{prog}: -g combined with socket listings or -c is not implemented by rnetstat; `ip maddr' shows the groups");
                 return Ok(ExitStatus::Failure);
             }
             let explain = o

@@ -263,6 +263,8 @@ const GROUPS: &[Case] = &[
     ("groups", &["-gn"]),
     ("groups6only", &["-gn"]),
     ("tcponly", &["-g"]),
+    ("tcponly", &["-M"]),
+    ("tcponly", &["-Mne"]),
 ];
 
 #[test]

@@ -1,0 +1,66 @@
+//! The modes beyond the socket listings where rnetstat deliberately
+//! differs from netstat, checked against fixed text (the byte-for-byte
+//! comparisons are in `fixtures.rs` and the root `netstat_reference`).
+
+use rnet_testkit::tempdir::TempDir;
+use std::process::Command;
+
+fn run(root: &std::path::Path, args: &[&str]) -> (String, String, i32) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("rnetstat"))
+        .args(args)
+        .env("RNET_PROC_ROOT", root)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run rnetstat");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn masquerade_without_the_file_is_netstats_message() {
+    let dir = TempDir::new("modes-masq").expect("temp dir");
+    std::fs::create_dir_all(dir.join("net")).unwrap();
+    let (stdout, stderr, rc) = run(dir.path(), &["-M"]);
+    assert_eq!(
+        (stdout.as_str(), stderr.as_str(), rc),
+        (
+            "",
+            "rnetstat: no support for `ip_masquerade' on this system.\n",
+            1
+        )
+    );
+    // A Linux 2.2 table is named, not parsed.
+    std::fs::write(
+        dir.join("net/ip_masquerade"),
+        "Prc FromIP   FPrt ToIP     TPrt Masq Init-seq\n",
+    )
+    .unwrap();
+    let (stdout, stderr, rc) = run(dir.path(), &["-Mn"]);
+    assert_eq!((stdout.as_str(), rc), ("", 1));
+    assert!(
+        stderr.starts_with("rnetstat: /proc/net/ip_masquerade (Linux 2.2) is not read"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refused_combinations_say_so() {
+    let dir = TempDir::new("modes-refused").expect("temp dir");
+    std::fs::create_dir_all(dir.join("net")).unwrap();
+    for (args, what) in [
+        (&["-rC"][..], "-C (routing cache)"),
+        (&["-ie"], "-i with -e"),
+        (&["-g", "-4"], "-g combined with socket listings"),
+        (&["-gc"], "-g combined with socket listings or -c"),
+    ] {
+        let (stdout, stderr, rc) = run(dir.path(), args);
+        assert_eq!((stdout.as_str(), rc), ("", 1), "{args:?}");
+        assert!(
+            stderr.starts_with(&format!("rnetstat: {what}")) && stderr.contains("not implemented"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
