@@ -447,7 +447,7 @@ rnetstat additions:
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
-  Modes: -s, -r, -i, -g and -M as netstat (-r -C, -i -e, and -g with socket
+  Modes: -s, -r, -i, -g and -M as netstat (-r -C, and -g with socket
   listings or -c are refused).
 ";
 

@@ -13,6 +13,7 @@
 use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
 use crate::sys;
+use rnet_core::addr::ntop6;
 use rnet_core::procnet::LineReader;
 use std::cmp::Ordering;
 use std::io::Write;
@@ -34,18 +35,24 @@ const IFF_SLAVE: u16 = 0x800;
 const IFF_MULTICAST: u16 = 0x1000;
 const IFF_DYNAMIC: u16 = 0x8000;
 
-/// The counters net-tools shows, from one `/proc/net/dev` line.
-#[derive(Clone, Copy, Default)]
-struct Stats {
-    rx_packets: u64,
-    rx_errors: u64,
-    rx_dropped: u64,
-    rx_fifo: u64,
-    tx_packets: u64,
-    tx_errors: u64,
-    tx_dropped: u64,
-    tx_fifo: u64,
-}
+/// The counters of one `/proc/net/dev` line, at the positions of the
+/// kernel's current layout (version 3).
+type Stats = [u64; 16];
+
+const RX_BYTES: usize = 0;
+const RX_PACKETS: usize = 1;
+const RX_ERRORS: usize = 2;
+const RX_DROPPED: usize = 3;
+const RX_FIFO: usize = 4;
+const RX_FRAME: usize = 5;
+const RX_MULTICAST: usize = 7;
+const TX_BYTES: usize = 8;
+const TX_PACKETS: usize = 9;
+const TX_ERRORS: usize = 10;
+const TX_DROPPED: usize = 11;
+const TX_FIFO: usize = 12;
+const COLLISIONS: usize = 13;
+const TX_CARRIER: usize = 14;
 
 struct Iface {
     name: Vec<u8>,
@@ -175,18 +182,21 @@ fn get_name(line: &[u8]) -> (Vec<u8>, &[u8]) {
 /// over `prev`: as with `sscanf`, the fields after one that cannot be
 /// read keep their values.
 fn dev_fields(rest: &[u8], version: u8, prev: Stats) -> Stats {
-    let mut v = [0u64; 16];
-    let mut read = 0;
+    let map: &[usize] = match version {
+        3 => &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+        2 => &[0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14],
+        _ => &[1, 2, 3, 4, 5, 9, 10, 11, 12, 13, 14],
+    };
+    let mut st = prev;
     let mut it = rest
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty());
-    for slot in v.iter_mut() {
+    for slot in map {
         let Some(w) = it.next() else { break };
-        let digits: &[u8] = w;
-        let (neg, d) = match digits.first() {
-            Some(b'-') => (true, &digits[1..]),
-            Some(b'+') => (false, &digits[1..]),
-            _ => (false, digits),
+        let (neg, d) = match w.first() {
+            Some(b'-') => (true, &w[1..]),
+            Some(b'+') => (false, &w[1..]),
+            _ => (false, w),
         };
         let n = d.iter().take_while(|b| b.is_ascii_digit()).count();
         if n == 0 {
@@ -199,28 +209,21 @@ fn dev_fields(rest: &[u8], version: u8, prev: Stats) -> Stats {
                 .and_then(|x| x.checked_add(u64::from(c - b'0')))
                 .unwrap_or(u64::MAX);
         }
-        *slot = if neg { x.wrapping_neg() } else { x };
-        read += 1;
+        st[*slot] = if neg { x.wrapping_neg() } else { x };
         if n < d.len() {
             break;
         }
     }
-    let idx: [usize; 8] = match version {
-        3 => [1, 2, 3, 4, 9, 10, 11, 12],
-        2 => [1, 2, 3, 4, 7, 8, 9, 10],
-        _ => [0, 1, 2, 3, 5, 6, 7, 8],
-    };
-    let pick = |i: usize, old: u64| if idx[i] < read { v[idx[i]] } else { old };
-    Stats {
-        rx_packets: pick(0, prev.rx_packets),
-        rx_errors: pick(1, prev.rx_errors),
-        rx_dropped: pick(2, prev.rx_dropped),
-        rx_fifo: pick(3, prev.rx_fifo),
-        tx_packets: pick(4, prev.tx_packets),
-        tx_errors: pick(5, prev.tx_errors),
-        tx_dropped: pick(6, prev.tx_dropped),
-        tx_fifo: pick(7, prev.tx_fifo),
+    match version {
+        3 => {}
+        2 => st[RX_MULTICAST] = 0,
+        _ => {
+            st[RX_BYTES] = 0;
+            st[TX_BYTES] = 0;
+            st[RX_MULTICAST] = 0;
+        }
     }
+    st
 }
 
 fn flags_text(f: u16) -> String {
@@ -310,10 +313,7 @@ pub fn interfaces<W: Write>(
 ) -> Result<ExitStatus, Error> {
     // net-tools' flag_exp is 1 + the number of -e; 2 or more is the long
     // (ifconfig) form.
-    if o.extend >= 1 {
-        eprintln!("{prog}: -i with -e (the ifconfig-style form) is not implemented by rnetstat; `ip -s addr' shows it");
-        return Ok(ExitStatus::Failure);
-    }
+    let long = o.extend >= 1;
     let sock = match sys::inet_dgram_socket() {
         Ok(s) => s,
         Err(e) => {
@@ -322,9 +322,11 @@ pub fn interfaces<W: Write>(
         }
     };
     out.write_all(b"Kernel Interface table\n")?;
-    out.write_all(
-        b"Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg\n",
-    )?;
+    if !long {
+        out.write_all(
+            b"Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg\n",
+        )?;
+    }
     let mut list: Vec<Iface> = Vec::new();
     let proc_ok = read_proc_dev(root, &mut list);
     let conf_ok = match sys::if_conf_names(sock.as_fd()) {
@@ -367,6 +369,11 @@ pub fn interfaces<W: Write>(
             continue;
         }
         let mtu = sys::if_mtu(sock.as_fd(), &ife.name);
+        if long {
+            let text = long_form(prog, root, sock.as_fd(), ife, flags, mtu)?;
+            out.write_all(text.as_bytes())?;
+            continue;
+        }
         line.clear();
         let name = String::from_utf8_lossy(&ife.name[..ife.name.len().min(15)]);
         use std::fmt::Write as _;
@@ -376,14 +383,14 @@ pub fn interfaces<W: Write>(
                 let _ = write!(
                     line,
                     "{:>8} {:>6} {:>6} {:<6} {:>8} {:>6} {:>6} {:>6} ",
-                    s.rx_packets,
-                    s.rx_errors,
-                    s.rx_dropped,
-                    s.rx_fifo,
-                    s.tx_packets,
-                    s.tx_errors,
-                    s.tx_dropped,
-                    s.tx_fifo
+                    s[RX_PACKETS],
+                    s[RX_ERRORS],
+                    s[RX_DROPPED],
+                    s[RX_FIFO],
+                    s[TX_PACKETS],
+                    s[TX_ERRORS],
+                    s[TX_DROPPED],
+                    s[TX_FIFO]
                 );
             }
             None => {
@@ -396,6 +403,248 @@ pub fn interfaces<W: Write>(
     }
     out.flush()?;
     Ok(ExitStatus::Success)
+}
+
+/// The hardware types net-tools names that rnetstat prints: (type, name,
+/// title, whether the address is printed).
+fn hw_type(t: u16) -> Option<(&'static str, &'static str, bool)> {
+    match t {
+        1 => Some(("ether", "Ethernet", true)),
+        772 => Some(("loop", "Local Loopback", false)),
+        _ => None,
+    }
+}
+
+/// net-tools' size in tenths with a binary unit (`31.1 MiB`).
+fn human(v: u64) -> String {
+    let mut short = v.wrapping_mul(10);
+    let unit = if v > 1_152_921_504_606_846_976 {
+        short = v / 115_292_150_460_684_697;
+        "EiB"
+    } else if v > 1_125_899_906_842_624 {
+        short /= 1_125_899_906_842_624;
+        "PiB"
+    } else if v > 1_099_511_627_776 {
+        short /= 1_099_511_627_776;
+        "TiB"
+    } else if v > 1_073_741_824 {
+        short /= 1_073_741_824;
+        "GiB"
+    } else if v > 1_048_576 {
+        short /= 1_048_576;
+        "MiB"
+    } else if v > 1024 {
+        short /= 1024;
+        "KiB"
+    } else {
+        "B"
+    };
+    format!("{}.{} {unit}", short / 10, short % 10)
+}
+
+/// `ife_print_long`: one interface in the ifconfig layout.
+fn long_form(
+    prog: &str,
+    root: &Path,
+    fd: std::os::fd::BorrowedFd<'_>,
+    ife: &Iface,
+    flags: u16,
+    mtu: i32,
+) -> Result<String, Error> {
+    use std::fmt::Write as _;
+    let name = String::from_utf8_lossy(&ife.name);
+    let (hw_type_code, hwaddr) = sys::if_hwaddr(fd, &ife.name).unwrap_or((0, [0; 8]));
+    let Some((hw_name, hw_title, hw_print)) = hw_type(hw_type_code) else {
+        eprintln!(
+            "{prog}: {name}: hardware type {hw_type_code} is not supported by rnetstat -ie; `ip -s addr' shows it"
+        );
+        return Err(Error::Exit(ExitStatus::Failure));
+    };
+    let mut t = String::new();
+    let mut fl = format!("flags={}<", flags as i16);
+    for (bit, word) in [
+        (IFF_UP, "UP,"),
+        (IFF_BROADCAST, "BROADCAST,"),
+        (IFF_DEBUG, "DEBUG,"),
+        (IFF_LOOPBACK, "LOOPBACK,"),
+        (IFF_POINTOPOINT, "POINTOPOINT,"),
+        (IFF_NOTRAILERS, "NOTRAILERS,"),
+        (IFF_RUNNING, "RUNNING,"),
+        (IFF_NOARP, "NOARP,"),
+        (IFF_PROMISC, "PROMISC,"),
+        (IFF_ALLMULTI, "ALLMULTI,"),
+        (IFF_SLAVE, "SLAVE,"),
+        (IFF_MASTER, "MASTER,"),
+        (IFF_MULTICAST, "MULTICAST,"),
+        (IFF_DYNAMIC, "DYNAMIC,"),
+    ] {
+        if flags & bit != 0 {
+            fl.push_str(word);
+        }
+    }
+    if flags == 0 {
+        fl.push('>');
+    }
+    if fl.ends_with(',') {
+        fl.pop();
+        fl.push('>');
+    } else {
+        fl.pop();
+    }
+    let _ = writeln!(t, "{name}: {fl}  mtu {mtu}");
+    if let Some(addr) = sys::if_inet_addr(fd, &ife.name, libc::SIOCGIFADDR) {
+        let show = |a: Option<std::net::Ipv4Addr>| {
+            a.map_or_else(|| "[NONE SET]".to_string(), |a| a.to_string())
+        };
+        let _ = write!(
+            t,
+            "        inet {addr}  netmask {}",
+            show(sys::if_inet_addr(fd, &ife.name, libc::SIOCGIFNETMASK))
+        );
+        if flags & IFF_BROADCAST != 0 {
+            let _ = write!(
+                t,
+                "  broadcast {}",
+                show(sys::if_inet_addr(fd, &ife.name, libc::SIOCGIFBRDADDR))
+            );
+        }
+        if flags & IFF_POINTOPOINT != 0 {
+            let _ = write!(
+                t,
+                "  destination {}",
+                show(sys::if_inet_addr(fd, &ife.name, libc::SIOCGIFDSTADDR))
+            );
+        }
+        t.push('\n');
+    }
+    inet6_lines(root, &ife.name, &mut t);
+    if hw_print {
+        let h = hwaddr;
+        let _ = write!(
+            t,
+            "        {hw_name} {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            h[0], h[1], h[2], h[3], h[4], h[5]
+        );
+    } else {
+        let _ = write!(t, "        {hw_name}");
+    }
+    if let Some(q) = sys::if_txqlen(fd, &ife.name) {
+        if q != -1 {
+            let _ = write!(t, "  txqueuelen {q}");
+        }
+    }
+    let _ = writeln!(t, "  ({hw_title})");
+    if let Some(s) = ife.stats {
+        let _ = writeln!(
+            t,
+            "        RX packets {}  bytes {} ({})",
+            s[RX_PACKETS],
+            s[RX_BYTES],
+            human(s[RX_BYTES])
+        );
+        let _ = writeln!(
+            t,
+            "        RX errors {}  dropped {}  overruns {}  frame {}",
+            s[RX_ERRORS], s[RX_DROPPED], s[RX_FIFO], s[RX_FRAME]
+        );
+        let _ = writeln!(
+            t,
+            "        TX packets {}  bytes {} ({})",
+            s[TX_PACKETS],
+            s[TX_BYTES],
+            human(s[TX_BYTES])
+        );
+        let _ = writeln!(
+            t,
+            "        TX errors {}  dropped {} overruns {}  carrier {}  collisions {}",
+            s[TX_ERRORS], s[TX_DROPPED], s[TX_FIFO], s[TX_CARRIER], s[COLLISIONS]
+        );
+    }
+    let (irq, base, mem_start, mem_end, dma) = sys::if_map(fd, &ife.name);
+    if irq != 0 || mem_start != 0 || dma != 0 || base >= 0x100 {
+        t.push_str("        device ");
+        if irq != 0 {
+            let _ = write!(t, "interrupt {irq}  ");
+        }
+        if base >= 0x100 {
+            let _ = write!(t, "base 0x{base:x}  ");
+        }
+        if mem_start != 0 {
+            let _ = write!(t, "memory 0x{mem_start:x}-{mem_end:x}  ");
+        }
+        if dma != 0 {
+            let _ = write!(t, "  dma 0x{dma:x}");
+        }
+        t.push('\n');
+    }
+    t.push('\n');
+    Ok(t)
+}
+
+/// The `inet6` lines of one interface from `/proc/net/if_inet6`.
+fn inet6_lines(root: &Path, name: &[u8], t: &mut String) {
+    use std::fmt::Write as _;
+    let Ok(mut r) = LineReader::open(&root.join("net/if_inet6")) else {
+        return;
+    };
+    while let Ok(Some((line, _))) = r.next_line() {
+        let w: Vec<&[u8]> = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if w.len() < 6 || w[0].len() != 32 {
+            continue;
+        }
+        let dev = &w[5][..w[5].len().min(20)];
+        if dev != name {
+            continue;
+        }
+        // The kernel prints the address as 32 hex digits, in order.
+        let Some(addr) = std::str::from_utf8(w[0]).ok().and_then(|hex| {
+            let groups: Vec<&str> = (0..8).map(|i| &hex[4 * i..4 * i + 4]).collect();
+            groups.join(":").parse::<std::net::Ipv6Addr>().ok()
+        }) else {
+            continue;
+        };
+        let hexnum = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| u32::from_str_radix(s, 16).ok())
+        };
+        let (Some(plen), Some(mut scope)) = (hexnum(w[2]), hexnum(w[3])) else {
+            continue;
+        };
+        let text = ntop6(&addr);
+        let text = crate::names::fix_v4_mapped(&text, &addr);
+        let _ = write!(
+            t,
+            "        inet6 {text}  prefixlen {plen}  scopeid 0x{scope:x}"
+        );
+        let mut f = String::from("<");
+        if scope & 0x0080 != 0 {
+            f.push_str("compat,");
+            scope -= 0x0080;
+        }
+        if scope == 0 {
+            f.push_str("global,");
+        }
+        if scope & 0x0020 != 0 {
+            f.push_str("link,");
+        }
+        if scope & 0x0040 != 0 {
+            f.push_str("site,");
+        }
+        if scope & 0x0010 != 0 {
+            f.push_str("host,");
+        }
+        if f.ends_with(',') {
+            f.pop();
+            f.push('>');
+        } else {
+            f.pop();
+        }
+        let _ = writeln!(t, "{f}");
+    }
 }
 
 #[cfg(test)]

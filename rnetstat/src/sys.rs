@@ -289,3 +289,62 @@ pub fn if_conf_names(fd: BorrowedFd<'_>) -> std::io::Result<Vec<Vec<u8>>> {
             .collect());
     }
 }
+
+/// One interface ioctl that fills an `ifreq`; the filled request.
+fn if_ioctl(fd: BorrowedFd<'_>, name: &[u8], req: libc::c_ulong) -> std::io::Result<libc::ifreq> {
+    let mut ifr = ifreq_for(name);
+    // SAFETY: `req` is one of the SIOCGIF* requests, which read and write
+    // one ifreq we own.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, &mut ifr) })?;
+    Ok(ifr)
+}
+
+/// `SIOCGIFHWADDR`: the hardware type and the first 8 address bytes.
+pub fn if_hwaddr(fd: BorrowedFd<'_>, name: &[u8]) -> Option<(u16, [u8; 8])> {
+    let ifr = if_ioctl(fd, name, libc::SIOCGIFHWADDR).ok()?;
+    // SAFETY: the kernel filled the hwaddr member of the union.
+    let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(sa.sa_data.iter()) {
+        *d = *s as u8;
+    }
+    Some((sa.sa_family, b))
+}
+
+/// `SIOCGIFTXQLEN`: the transmit queue length.
+pub fn if_txqlen(fd: BorrowedFd<'_>, name: &[u8]) -> Option<i32> {
+    let ifr = if_ioctl(fd, name, libc::SIOCGIFTXQLEN).ok()?;
+    // SAFETY: the kernel filled the int member of the union.
+    Some(unsafe { ifr.ifr_ifru.ifru_ifindex })
+}
+
+/// `SIOCGIFMAP`: irq, base address, memory start and end, dma.
+pub fn if_map(fd: BorrowedFd<'_>, name: &[u8]) -> (u8, u16, u64, u64, u8) {
+    match if_ioctl(fd, name, libc::SIOCGIFMAP) {
+        Ok(ifr) => {
+            // SAFETY: the kernel filled the map member of the union.
+            let m = unsafe { ifr.ifr_ifru.ifru_map };
+            (m.irq, m.base_addr, m.mem_start, m.mem_end, m.dma)
+        }
+        Err(_) => (0, 0, 0, 0, 0),
+    }
+}
+
+/// An IPv4 address ioctl (`SIOCGIFADDR`, `SIOCGIFNETMASK`,
+/// `SIOCGIFBRDADDR`, `SIOCGIFDSTADDR`): the address when it succeeds.
+pub fn if_inet_addr(
+    fd: BorrowedFd<'_>,
+    name: &[u8],
+    req: libc::c_ulong,
+) -> Option<std::net::Ipv4Addr> {
+    let mut ifr = ifreq_for(name);
+    ifr.ifr_ifru.ifru_addr.sa_family = libc::AF_INET as libc::sa_family_t;
+    // SAFETY: `req` reads and writes one ifreq we own.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, &mut ifr) }).ok()?;
+    // SAFETY: the kernel filled a sockaddr_in into the union.
+    let sa = unsafe { ifr.ifr_ifru.ifru_addr };
+    let d = sa.sa_data;
+    Some(std::net::Ipv4Addr::new(
+        d[2] as u8, d[3] as u8, d[4] as u8, d[5] as u8,
+    ))
+}

@@ -52,7 +52,6 @@ fn refused_combinations_say_so() {
     std::fs::create_dir_all(dir.join("net")).unwrap();
     for (args, what) in [
         (&["-rC"][..], "-C (routing cache)"),
-        (&["-ie"], "-i with -e"),
         (&["-g", "-4"], "-g combined with socket listings"),
         (&["-gc"], "-g combined with socket listings or -c"),
     ] {
