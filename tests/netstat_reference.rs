@@ -1142,6 +1142,112 @@ fn rnetstat_matches_netstat_beyond_sockets() {
     report.finish();
 }
 
+/// The annotated counters of `rnetstat -st --explain` in `ns`: the first
+/// number of each annotated line, by the words after it (`TCPSynRetrans`
+/// for `TCPSynRetrans: N`).
+fn explained_counters(ns: &Netns) -> Result<Vec<(String, u64)>, String> {
+    let ours: PathBuf = tool_under_test("rnetstat", "RNETSTAT_BIN");
+    let out =
+        rnet_testkit::process::run(&mut ns.command(&ours, &["-st", "--explain"]), RUN_TIMEOUT)
+            .ctx("running rnetstat -st --explain")?;
+    out.check("rnetstat -st --explain")?;
+    let mut v = Vec::new();
+    for line in out.stdout_text().lines() {
+        let Some((left, _)) = line.split_once("  # ") else {
+            continue;
+        };
+        let left = left.trim();
+        let (num, key) = match left.split_once(": ") {
+            Some((k, n)) => (n, k.to_string()),
+            None => {
+                let (n, words) = left.split_once(' ').unwrap_or((left, ""));
+                (n, words.to_string())
+            }
+        };
+        let n: u64 = num.parse().map_err(|_| format!("not a count: {line:?}"))?;
+        v.push((key, n));
+    }
+    Ok(v)
+}
+
+fn counter(v: &[(String, u64)], key: &str) -> u64 {
+    v.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n)
+}
+
+/// `-s --explain` against the kernel: in a fresh namespace, an accepted
+/// connection, a refused one and an unanswered SYN (a neighbour entry for
+/// a MAC nobody has, so the SYN leaves and is never answered) move the
+/// annotated counters as their sentences say.
+#[test]
+fn statistics_explain_matches_the_kernels_counting() {
+    const TEST: &str = "statistics_explain_matches_the_kernels_counting";
+    let Some(env) = lab_or_skip(TEST, &["netstat"]) else {
+        return;
+    };
+    let ns = Netns::create(&env.ip, "sexp")
+        .unwrap_or_else(|e| panic!("cannot create the namespace: {e}"));
+    for args in [
+        &[
+            "link", "add", "rsv0", "type", "veth", "peer", "name", "rsv1",
+        ][..],
+        &["addr", "add", "198.18.7.1/24", "dev", "rsv0"],
+        &["link", "set", "rsv0", "up"],
+        &["link", "set", "rsv1", "up"],
+        &[
+            "neigh",
+            "add",
+            "198.18.7.2",
+            "lladdr",
+            "02:00:00:00:00:02",
+            "dev",
+            "rsv0",
+            "nud",
+            "permanent",
+        ],
+    ] {
+        ns.ip(args).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let before = explained_counters(&ns).unwrap_or_else(|e| panic!("{e}"));
+    ns.run_in(|| -> Result<(), String> {
+        let l = TcpListener::bind("127.0.0.1:0").ctx("listen")?;
+        let to = l.local_addr().ctx("local address")?;
+        let c = TcpStream::connect(to).ctx("connect")?;
+        let s = accept_within(&l, Duration::from_secs(5)).ctx("accept")?;
+        drop((c, s));
+        drop(l);
+        if TcpStream::connect(to).is_ok() {
+            return Err("a closed port accepted".into());
+        }
+        // SYN at 0 s, resent at about 1 s; give up at 1.6 s.
+        let r = TcpStream::connect_timeout(&sa("198.18.7.2:9"), Duration::from_millis(1600));
+        if r.is_ok() {
+            return Err("198.18.7.2 answered".into());
+        }
+        Ok(())
+    })
+    .ctx("entering the namespace")
+    .and_then(|r| r)
+    .unwrap_or_else(|e| panic!("{e}"));
+    let after = explained_counters(&ns).unwrap_or_else(|e| panic!("{e}"));
+    let d = |k: &str| counter(&after, k) - counter(&before, k);
+    assert_eq!(
+        d("active connection openings"),
+        3,
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!(
+        d("passive connection openings"),
+        1,
+        "{before:?} -> {after:?}"
+    );
+    assert!(
+        d("failed connection attempts") >= 1,
+        "{before:?} -> {after:?}"
+    );
+    assert!(d("segments retransmitted") >= 1, "{before:?} -> {after:?}");
+    assert!(d("TCPSynRetrans") >= 1, "{before:?} -> {after:?}");
+}
+
 #[test]
 fn resolves_hosts_reads_clusters() {
     assert!(resolves_hosts(&["-at"]));

@@ -444,6 +444,7 @@ pub const AF_LIST: &str = "    inet (DARPA Internet) inet6 (IPv6) ax25 (AMPR AX.
 pub const EXTRA_HELP: &str = "
 rnetstat additions:
         --explain                annotate each TCP row with what its state means now
+                                 (with -s: what the TCP counters count)
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.

@@ -123,7 +123,12 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             Ok(status)
         }
         Action::Run(o) if o.masquerade => masquerade::masquerade(&prog, &proc_root(), out),
-        Action::Run(o) if o.statistics => stats::statistics(&o, &proc_root(), out),
+        Action::Run(o) if o.statistics => {
+            let explain = o
+                .explain
+                .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            stats::statistics(&o, explain, &proc_root(), out)
+        }
         Action::Run(o) if o.interfaces => interfaces::interfaces(&prog, &o, &proc_root(), out),
         Action::Run(o) if o.route => route::route(&prog, &o, &proc_root(), SysLookup, out),
         Action::Run(o) if o.groups && !o.proto_args() && !o.continuous => {

@@ -840,6 +840,8 @@ struct Printer<'w, W: Write> {
     out: &'w mut W,
     flags: Flags,
     state: Kind,
+    /// `--explain`: annotate the TCP counters a learner needs.
+    explain: bool,
 }
 
 impl<W: Write> Printer<'_, W> {
@@ -867,13 +869,29 @@ impl<W: Write> Printer<'_, W> {
         write!(self.out, "{:n$}", "")
     }
 
+    /// Ends a printed counter line, with its annotation under `--explain`
+    /// (TCP sections only).
+    fn end_line(&mut self, cur: Current, name: &[u8]) -> io::Result<()> {
+        let tcp = std::ptr::eq(cur.table, TCP) || std::ptr::eq(cur.table, TCP_EXT);
+        if self.explain && tcp {
+            let text = std::str::from_utf8(name)
+                .ok()
+                .and_then(rnet_core::explain::counters::tcp_counter);
+            if let Some(text) = text {
+                write!(self.out, "  # {text}")?;
+            }
+        }
+        self.out.write_all(b"\n")
+    }
+
     /// One counter (net-tools' `printval`).
     fn value(&mut self, cur: Current, name: &[u8], val: u64) -> io::Result<Option<Kind>> {
         let Some(ent) = bsearch(cur.table, name) else {
             if val != 0 {
                 self.pad(self.state.indent())?;
                 self.out.write_all(name)?;
-                writeln!(self.out, ": {val}")?;
+                write!(self.out, ": {val}")?;
+                self.end_line(cur, name)?;
             }
             return Ok(None);
         };
@@ -894,7 +912,8 @@ impl<W: Write> Printer<'_, W> {
         if show {
             self.pad(kind.indent())?;
             let (a, b) = ent.text.split_once("{}").unwrap_or((ent.text, ""));
-            writeln!(self.out, "{a}{val}{b}")?;
+            write!(self.out, "{a}{val}{b}")?;
+            self.end_line(cur, name)?;
         }
         self.state = kind;
         Ok(Some(kind))
@@ -1070,7 +1089,15 @@ fn open(path: &Path, quiet_missing: bool, what: &str) -> Option<LineReader<std::
 /// `netstat -s`: prints the statistics of the family `-A`/`-4`/`-6`
 /// named (IPv4 when none), limited to the protocols `-t`, `-u`, `-w`
 /// (`--sctp`) name; another family is netstat's message and exit 1.
-pub fn statistics<W: Write>(o: &Options, root: &Path, out: &mut W) -> Result<ExitStatus, Error> {
+/// With `explain`, the TCP counters a learner needs (opens, failed
+/// attempts, retransmissions, SYN retries) end with `  # ` and what they
+/// count.
+pub fn statistics<W: Write>(
+    o: &Options,
+    explain: bool,
+    root: &Path,
+    out: &mut W,
+) -> Result<ExitStatus, Error> {
     let flags = Flags {
         raw: o.raw,
         tcp: o.tcp,
@@ -1086,6 +1113,7 @@ pub fn statistics<W: Write>(o: &Options, root: &Path, out: &mut W) -> Result<Exi
         out,
         flags,
         state: Kind::Number,
+        explain,
     };
     let net = root.join("net");
     match af {

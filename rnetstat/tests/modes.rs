@@ -63,3 +63,51 @@ fn refused_combinations_say_so() {
         );
     }
 }
+
+#[test]
+fn statistics_explain_annotates_the_tcp_counters_only() {
+    let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stats");
+    let (plain, _, rc) = run(&tree, &["-s"]);
+    assert_eq!(rc, 0);
+    let (explained, _, rc) = run(&tree, &["-s", "--explain"]);
+    assert_eq!(rc, 0);
+    // Without the annotations, the same bytes as without --explain.
+    let stripped: String = explained
+        .lines()
+        .map(|l| l.split("  # ").next().unwrap_or(l).to_string() + "\n")
+        .collect();
+    assert_eq!(stripped, plain);
+    let annotated: Vec<&str> = explained
+        .lines()
+        .filter(|l| l.contains("  # "))
+        .map(|l| l.split("  # ").next().unwrap_or(l).trim())
+        .collect();
+    assert_eq!(
+        annotated,
+        [
+            "18446744073709551611 active connection openings",
+            "18446744073709551615 passive connection openings",
+            "3 failed connection attempts",
+            "4 connection resets received",
+            "8 segments retransmitted",
+            "10 resets sent",
+            "TCPSynRetrans: 6",
+        ]
+    );
+    // RNETSTAT_EXPLAIN=1 turns it on, --no-explain off.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("rnetstat"))
+        .args(["-st", "--no-explain"])
+        .env("RNET_PROC_ROOT", &tree)
+        .env("RNETSTAT_EXPLAIN", "1")
+        .output()
+        .expect("run rnetstat");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("  # "));
+    let out = Command::new(assert_cmd::cargo::cargo_bin("rnetstat"))
+        .args(["-st"])
+        .env("RNET_PROC_ROOT", &tree)
+        .env("RNETSTAT_EXPLAIN", "1")
+        .output()
+        .expect("run rnetstat");
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("TCPSynRetrans: 6  # SYNs and SYN-ACKs sent again"));
+}
