@@ -304,11 +304,13 @@ fn read_proc_dev(root: &Path, list: &mut Vec<Iface>) -> bool {
     }
 }
 
-/// `netstat -i`.
+/// `netstat -i`; `first`: the first pass of `-c` (the title is printed
+/// once).
 pub fn interfaces<W: Write>(
     prog: &str,
     o: &Options,
     root: &Path,
+    first: bool,
     out: &mut W,
 ) -> Result<ExitStatus, Error> {
     // net-tools' flag_exp is 1 + the number of -e; 2 or more is the long
@@ -321,7 +323,9 @@ pub fn interfaces<W: Write>(
             return Ok(ExitStatus::Failure);
         }
     };
-    out.write_all(b"Kernel Interface table\n")?;
+    if first {
+        out.write_all(b"Kernel Interface table\n")?;
+    }
     if !long {
         out.write_all(
             b"Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg\n",

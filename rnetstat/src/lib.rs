@@ -129,8 +129,28 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
                 .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
             stats::statistics(&o, explain, &proc_root(), out)
         }
-        Action::Run(o) if o.interfaces => interfaces::interfaces(&prog, &o, &proc_root(), out),
-        Action::Run(o) if o.route => route::route(&prog, &o, &proc_root(), SysLookup, out),
+        // -c repeats the table every second until a pass fails, as
+        // netstat's wait_continous loop (the interface title once).
+        Action::Run(o) if o.interfaces => {
+            let mut first = true;
+            loop {
+                let st = interfaces::interfaces(&prog, &o, &proc_root(), first, out)?;
+                if st != ExitStatus::Success || !o.continuous {
+                    return Ok(st);
+                }
+                first = false;
+                out.flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+        Action::Run(o) if o.route => loop {
+            let st = route::route(&prog, &o, &proc_root(), SysLookup, out)?;
+            if st != ExitStatus::Success || !o.continuous {
+                return Ok(st);
+            }
+            out.flush()?;
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        },
         Action::Run(o) if o.groups && !o.proto_args() && !o.continuous => {
             groups::groups(&prog, &o, &proc_root(), SysLookup, out)
         }

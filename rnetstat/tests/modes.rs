@@ -111,3 +111,55 @@ fn statistics_explain_annotates_the_tcp_counters_only() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("TCPSynRetrans: 6  # SYNs and SYN-ACKs sent again"));
 }
+
+/// Runs rnetstat for about `ms` milliseconds, then kills it; its stdout.
+fn run_for(root: &std::path::Path, args: &[&str], ms: u64) -> String {
+    use std::io::Read;
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("rnetstat"))
+        .args(args)
+        .env("RNET_PROC_ROOT", root)
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rnetstat");
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut s = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut s)
+        .expect("read stdout");
+    s
+}
+
+#[test]
+fn continuous_repeats_routes_and_interfaces_every_second() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let routes = fixtures.join("routes");
+    let (once, _, rc) = run(&routes, &["-rn"]);
+    assert_eq!(rc, 0);
+    let got = run_for(&routes, &["-rnc"], 2500);
+    let n = got.len() / once.len().max(1);
+    assert!(n >= 2, "{got}");
+    // Whole copies of -rn (a kill during a write may cut the last one).
+    let (whole, tail) = got.split_at(n * once.len());
+    assert_eq!(whole, once.repeat(n), "-rnc");
+    assert!(once.starts_with(tail), "-rnc tail: {tail:?}");
+    // -i: the title once, then the header and rows each second.
+    let ifaces = fixtures.join("ifaces");
+    let (once, _, rc) = run(&ifaces, &["-ian"]);
+    assert_eq!(rc, 0);
+    let body = once
+        .strip_prefix("Kernel Interface table\n")
+        .expect("title");
+    let got = run_for(&ifaces, &["-ianc"], 2500);
+    let rest = got.strip_prefix("Kernel Interface table\n").expect("title");
+    let n = rest.len() / body.len().max(1);
+    assert!(n >= 2, "{got}");
+    let (whole, tail) = rest.split_at(n * body.len());
+    assert_eq!(whole, body.repeat(n), "-ianc");
+    assert!(body.starts_with(tail), "-ianc tail: {tail:?}");
+}
