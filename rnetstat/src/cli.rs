@@ -79,6 +79,8 @@ pub struct Options {
     pub cache: bool,
     /// `-F` (routing table, the default).
     pub fib: bool,
+    /// net-tools' `flag_noprot`: the protocols came from a family flag.
+    pub noprot: bool,
 }
 
 impl Options {
@@ -105,6 +107,7 @@ impl Options {
         if (self.inet || self.inet6 || self.statistics)
             && !(self.tcp || self.sctp || self.udp || self.udplite || self.raw)
         {
+            self.noprot = true;
             self.tcp = true;
             self.udp = true;
             self.udplite = true;
@@ -448,8 +451,7 @@ rnetstat additions:
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
-  Modes: -s, -r, -i, -g and -M as netstat (-r -C, and -g with socket
-  listings or -c are refused).
+  Modes: -s, -r, -i, -g and -M as netstat (-r -C and -g -c are refused).
 ";
 
 /// `-V` output (net-tools 2.10, Debian build), then rnetstat's own line.

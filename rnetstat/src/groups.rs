@@ -230,7 +230,8 @@ fn each_line<L: Lookup, W: Write>(
     }
 }
 
-/// `netstat -g` on its own: the group table of both families.
+/// `netstat -g`: the group table of the families asked for (both when
+/// none was named).
 pub fn groups<L: Lookup, W: Write>(
     prog: &str,
     o: &Options,
@@ -252,10 +253,13 @@ pub fn groups<L: Lookup, W: Write>(
         let path = root.join("net/igmp");
         match LineReader::open(&path) {
             Ok(mut r) => each_line(&mut r, &path, &mut st, numeric, &mut lookup, out)?,
+            // "No support", unless the protocols came from a family flag.
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {
-                out.flush()?;
-                eprintln!("{prog}: no support for `AF INET (igmp)' on this system.");
-                status = ExitStatus::Failure;
+                if !o.noprot {
+                    out.flush()?;
+                    eprintln!("{prog}: no support for `AF INET (igmp)' on this system.");
+                    status = ExitStatus::Failure;
+                }
             }
             Err(e) if rnet_core::procnet::refusal(&e).is_some() => {
                 out.flush()?;

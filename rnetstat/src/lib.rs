@@ -151,12 +151,41 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             out.flush()?;
             std::thread::sleep(std::time::Duration::from_secs(1));
         },
-        Action::Run(o) if o.groups && !o.proto_args() && !o.continuous => {
-            groups::groups(&prog, &o, &proc_root(), SysLookup, out)
+        Action::Run(o) if o.groups && !o.continuous => {
+            let explain = o
+                .explain
+                .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            // netstat's order: the internet sockets, the groups, then the
+            // unix sockets and the other families.
+            if o.tcp || o.sctp || o.udp || o.udplite || o.raw {
+                let mut inet = o.clone();
+                inet.unix = false;
+                inet.ipx = false;
+                inet.ax25 = false;
+                inet.netrom = false;
+                inet.x25 = false;
+                inet.rose = false;
+                inet.bluetooth = false;
+                listing::list(&prog, &inet, explain, &proc_root(), SysLookup, out)?;
+            }
+            let st = groups::groups(&prog, &o, &proc_root(), SysLookup, out)?;
+            if st != ExitStatus::Success {
+                return Ok(st);
+            }
+            if o.unix || o.ipx || o.ax25 || o.netrom || o.x25 || o.rose || o.bluetooth {
+                let mut rest = o.clone();
+                rest.tcp = false;
+                rest.sctp = false;
+                rest.udp = false;
+                rest.udplite = false;
+                rest.raw = false;
+                listing::list(&prog, &rest, explain, &proc_root(), SysLookup, out)?;
+            }
+            Ok(ExitStatus::Success)
         }
         Action::Run(o) => {
             if o.groups {
-                eprintln!("{prog}: -g combined with socket listings or -c is not implemented by rnetstat; `ip maddr' shows the groups");
+                eprintln!("{prog}: -g with -c is not implemented by rnetstat; `ip maddr' shows the groups");
                 return Ok(ExitStatus::Failure);
             }
             let explain = o

@@ -52,8 +52,7 @@ fn refused_combinations_say_so() {
     std::fs::create_dir_all(dir.join("net")).unwrap();
     for (args, what) in [
         (&["-rC"][..], "-C (routing cache)"),
-        (&["-g", "-4"], "-g combined with socket listings"),
-        (&["-gc"], "-g combined with socket listings or -c"),
+        (&["-gc"], "-g with -c"),
     ] {
         let (stdout, stderr, rc) = run(dir.path(), args);
         assert_eq!((stdout.as_str(), rc), ("", 1), "{args:?}");
