@@ -451,7 +451,7 @@ rnetstat additions:
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
-  Modes: -s, -r, -i, -g and -M as netstat (-r -C and -g -c are refused).
+  Modes: -s, -r (-C, -F), -i, -g and -M as netstat (-g -c is refused).
 ";
 
 /// `-V` output (net-tools 2.10, Debian build), then rnetstat's own line.

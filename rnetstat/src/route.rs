@@ -484,6 +484,75 @@ fn fib_v4<L: Lookup, W: Write>(
     Ok(true)
 }
 
+/// `rprint_cache`: the IPv4 routing cache, which has had no entries since
+/// Linux 3.6 (`/proc/net/rt_cache` is its header alone). `Ok(None)` when
+/// the file holds entries, which rnetstat does not read.
+fn cache_v4<W: Write>(root: &Path, ext: u32, out: &mut W) -> Result<Option<bool>, Error> {
+    let path = root.join("net/rt_cache");
+    let mut reader = match LineReader::open(&path) {
+        Ok(r) => r,
+        Err(e) => {
+            out.flush()?;
+            eprintln!("/proc/net/rt_cache: {}", c_error(&e));
+            writeln!(out, "INET (IPv4) not configured in this system.")?;
+            return Ok(Some(false));
+        }
+    };
+    let header = match reader.next_line() {
+        Ok(Some((l, _))) => l.to_vec(),
+        _ => return Ok(None),
+    };
+    loop {
+        match reader.next_line() {
+            Ok(Some((l, _))) if l.iter().all(u8::is_ascii_whitespace) => {}
+            Ok(None) => break,
+            _ => return Ok(None),
+        }
+    }
+    let has = |w: &[u8]| header.windows(w.len()).any(|x| x == w);
+    let mut format = 0;
+    for (word, bit) in [
+        (&b"IRTT"[..], 1),
+        (b"TOS", 2),
+        (b"HHRef", 4),
+        (b"HHUptod", 8),
+        (b"SpecDst", 16),
+        (b"HH", 32),
+        (b"ARP", 64),
+    ] {
+        if has(word) {
+            format |= bit;
+        }
+    }
+    out.write_all(b"Kernel IP routing cache\n")?;
+    if format != 63 && format != 97 {
+        writeln!(
+            out,
+            "ERROR: proc_guess_fmt(/proc/net/rt_cache,... returned: {format}"
+        )?;
+    }
+    let head = "Source          Destination     Gateway         ";
+    match ext {
+        1 => writeln!(out, "{head}Flags Metric Ref    Use Iface")?,
+        2 => writeln!(out, "{head}Flags   MSS Window  irtt Iface")?,
+        _ => {}
+    }
+    if ext >= 3 {
+        if format == 97 {
+            writeln!(
+                out,
+                "{head}Flags Metric Ref    Use Iface    MSS   Window irtt  HH  Arp"
+            )?;
+        } else if format == 63 {
+            writeln!(
+                out,
+                "{head}Flags Metric Ref    Use Iface    MSS   Window irtt  TOS HHRef HHUptod     SpecDst"
+            )?;
+        }
+    }
+    Ok(Some(true))
+}
+
 /// net-tools' `INET6_sprint` for a route: numeric text, `[::]` for the
 /// unspecified address, else `getnameinfo`'s name.
 fn v6_name<L: Lookup>(lookup: &mut L, a: Ipv6Addr, numeric: bool) -> String {
@@ -583,6 +652,7 @@ fn v6_flags(f: u32) -> String {
 fn fib_v6<L: Lookup, W: Write>(
     root: &Path,
     numeric: bool,
+    cache: bool,
     lookup: &mut L,
     out: &mut W,
 ) -> Result<bool, Error> {
@@ -596,7 +666,11 @@ fn fib_v6<L: Lookup, W: Write>(
             return Ok(false);
         }
     };
-    out.write_all(b"Kernel IPv6 routing table\n")?;
+    if cache {
+        out.write_all(b"Kernel IPv6 routing cache\n")?;
+    } else {
+        out.write_all(b"Kernel IPv6 routing table\n")?;
+    }
     out.write_all(
         b"Destination                    Next Hop                   Flag Met Ref  Use If\n",
     )?;
@@ -612,7 +686,8 @@ fn fib_v6<L: Lookup, W: Write>(
             }
         };
         scan_v6(line, &mut r);
-        if r.flags & RTF_CACHE != 0 {
+        // The table lists the routes, the cache (-C) the cached entries.
+        if (r.flags & RTF_CACHE != 0) != cache {
             continue;
         }
         if let Ok(a) = join8(&r.dest).parse::<Ipv6Addr>() {
@@ -708,22 +783,37 @@ pub fn route<L: Lookup, W: Write>(
         }
         match name {
             "inet" | "inet6" => {
+                if want_fib {
+                    let ok = if name == "inet" {
+                        fib_v4(root, ext, numeric, &mut lookup, out)?
+                    } else {
+                        fib_v6(root, numeric, false, &mut lookup, out)?
+                    };
+                    if !ok {
+                        out.flush()?;
+                        return Ok(ExitStatus::Failure);
+                    }
+                }
                 if o.cache {
-                    out.flush()?;
-                    eprintln!("{prog}: -C (routing cache) is not implemented by rnetstat; `ip route show cache' shows it");
-                    return Ok(ExitStatus::Failure);
-                }
-                if !want_fib {
-                    continue;
-                }
-                let ok = if name == "inet" {
-                    fib_v4(root, ext, numeric, &mut lookup, out)?
-                } else {
-                    fib_v6(root, numeric, &mut lookup, out)?
-                };
-                if !ok {
-                    out.flush()?;
-                    return Ok(ExitStatus::Failure);
+                    let done = if name == "inet" {
+                        cache_v4(root, ext, out)?
+                    } else if root.join("net/ndisc").exists() {
+                        None
+                    } else {
+                        Some(fib_v6(root, numeric, true, &mut lookup, out)?)
+                    };
+                    match done {
+                        Some(true) => {}
+                        Some(false) => {
+                            out.flush()?;
+                            return Ok(ExitStatus::Failure);
+                        }
+                        None => {
+                            out.flush()?;
+                            eprintln!("{prog}: the entries of the {name} routing cache (Linux before 3.6) are not read by rnetstat; `ip route show cache' shows them");
+                            return Ok(ExitStatus::Failure);
+                        }
+                    }
                 }
             }
             "unix" | "ec" | "ash" => {
