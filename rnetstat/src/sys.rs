@@ -2,7 +2,8 @@
 //! behind safe wrappers: user names (glibc NSS, as net-tools),
 //! `readlinkat` (one syscall per descriptor in the `-p` scan) and the
 //! `NETLINK_SOCK_DIAG` dump of unix socket names, and the interface
-//! ioctls of `-i` (`SIOCGIFCONF`, `SIOCGIFFLAGS`, `SIOCGIFMTU`). Host, network and
+//! ioctls of `-i` (`SIOCGIFCONF`, `SIOCGIFFLAGS`, `SIOCGIFMTU`, and for
+//! `-ie` the hardware and IPv4 addresses, queue length and device map). Host, network and
 //! service lookups are shared with rnc in `rnet_core::names`; the
 //! effective uid comes from `rnet_core::os`.
 //!
