@@ -955,6 +955,308 @@ fn rnetstat_matches_netstat_on_usage_and_errors() {
     report.finish();
 }
 
+/// The modes beyond the socket listings, compared on [`build_rest_scene`].
+const REST_FLAG_SETS: &[&[&str]] = &[
+    &["-s"],
+    &["-st"],
+    &["-su"],
+    &["-sw"],
+    &["-stu"],
+    &["-s6"],
+    &["-s", "-6", "-t"],
+    &["-s", "-A", "inet6", "-u"],
+    &["-s", "-4", "-6"],
+    &["-s", "-A", "unix"],
+    &["-sx"],
+    &["--statistics", "--tcp"],
+    &["-r"],
+    &["-rn"],
+    &["-rne"],
+    &["-rnee"],
+    &["-ree"],
+    &["-reee"],
+    &["-rN"],
+    &["-rn6"],
+    &["-r6"],
+    &["-r", "-A", "inet6", "-ne"],
+    &["-r", "-A", "inet,inet6", "-n"],
+    &["-r", "-A", "inet,unix", "-n"],
+    &["-rx"],
+    &["-r", "-A", "ax25"],
+    &["-r", "-A", "netrom"],
+    &["-r", "-A", "ipx"],
+    &["-r", "-A", "bluetooth"],
+    &["--route", "--numeric"],
+    &["-rC"],
+    &["-rCn6"],
+    &["-rnCF"],
+    &["-r", "--cache", "-ee"],
+    &["-i"],
+    &["-ia"],
+    &["-ian"],
+    &["--interfaces", "--all"],
+    &["-i", "-A", "inet6"],
+    &["-ie"],
+    &["-iea"],
+    &["-iee"],
+    &["--interfaces", "--extend", "--all", "--numeric"],
+    &["-g"],
+    &["-gn"],
+    &["--groups", "--numeric"],
+    &["-g", "-4n"],
+    &["-g", "-6", "-n"],
+    &["-gnt"],
+    &["-gnx"],
+    &["-gnatu"],
+    &["-M"],
+    &["-Mn"],
+    &["--masquerade", "-e"],
+    &["-M", "-g"],
+    &["-s", "-g"],
+    &["-rn", "-g"],
+];
+
+/// A namespace with interfaces, routes and multicast groups of its own
+/// (two veth pairs, one end left down, addresses in the lab ranges), and counters moved
+/// by real traffic on loopback: a TCP exchange, a refused connection and a
+/// UDP datagram to a closed port (an ICMP port unreachable).
+fn build_rest_scene(ns: &Netns) -> Result<(), String> {
+    // No router solicitations, and unsolicited IGMP/MLD reports sent at
+    // once: the counters must not move between the two runs.
+    for key in [
+        "net.ipv6.conf.all.router_solicitations",
+        "net.ipv6.conf.default.router_solicitations",
+    ] {
+        ns.sysctl(key, "0")?;
+    }
+    for key in [
+        "net.ipv4.conf.all.igmpv3_unsolicited_report_interval",
+        "net.ipv4.conf.default.igmpv3_unsolicited_report_interval",
+        "net.ipv4.conf.all.igmpv2_unsolicited_report_interval",
+        "net.ipv4.conf.default.igmpv2_unsolicited_report_interval",
+        "net.ipv6.conf.all.mldv2_unsolicited_report_interval",
+        "net.ipv6.conf.default.mldv2_unsolicited_report_interval",
+        "net.ipv6.conf.all.mldv1_unsolicited_report_interval",
+        "net.ipv6.conf.default.mldv1_unsolicited_report_interval",
+    ] {
+        ns.sysctl(key, "1")?;
+    }
+    for args in [
+        &[
+            "link", "add", "rnd0", "type", "veth", "peer", "name", "rnd1",
+        ][..],
+        &[
+            "link", "add", "rnv0", "type", "veth", "peer", "name", "rnv1",
+        ],
+        &["addr", "add", "198.18.5.1/24", "dev", "rnd0"],
+        &["addr", "add", "2001:db8:5::1/64", "dev", "rnd0", "nodad"],
+        &[
+            "addr",
+            "add",
+            "198.18.5.9/24",
+            "dev",
+            "rnd0",
+            "label",
+            "rnd0:7",
+        ],
+        &["addr", "add", "198.18.6.1/30", "dev", "rnv0"],
+        &["addr", "add", "198.18.6.2/30", "dev", "rnv1"],
+        &["addr", "add", "2001:db8:6::1/64", "dev", "rnv0", "nodad"],
+        &["link", "set", "rnd0", "up"],
+        &["link", "set", "rnv0", "up"],
+        &["link", "set", "rnv1", "up"],
+        &["route", "add", "198.19.0.0/16", "via", "198.18.5.2"],
+        &[
+            "route",
+            "add",
+            "198.19.128.0/24",
+            "dev",
+            "rnv0",
+            "metric",
+            "7",
+        ],
+        &["route", "add", "unreachable", "198.18.99.0/24"],
+        &[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:99::/48",
+            "via",
+            "2001:db8:5::2",
+        ],
+        &["addr", "add", "239.1.2.3/32", "dev", "rnd0", "autojoin"],
+        &[
+            "-6",
+            "addr",
+            "add",
+            "ff05::1:3/128",
+            "dev",
+            "rnd0",
+            "autojoin",
+        ],
+    ] {
+        ns.ip(args)?;
+    }
+    ns.run_in(|| -> Result<(), String> {
+        let l = TcpListener::bind("127.0.0.1:0").ctx("listen")?;
+        let to = l.local_addr().ctx("local address")?;
+        let mut c = TcpStream::connect(to).ctx("connect")?;
+        let (mut s, _) = l.accept().ctx("accept")?;
+        c.write_all(b"hello").ctx("write")?;
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).ctx("read")?;
+        drop((c, s));
+        drop(l);
+        // Nothing listens there any more: refused (a reset).
+        if TcpStream::connect(to).is_ok() {
+            return Err(format!(
+                "{to} accepted a connection after its listener closed"
+            ));
+        }
+        let u = UdpSocket::bind("127.0.0.1:0").ctx("udp bind")?;
+        u.send_to(b"x", to).ctx("udp send")?;
+        Ok(())
+    })
+    .ctx("entering the namespace")??;
+    // Let the last reports and FINs go out before anything is compared.
+    thread::sleep(Duration::from_millis(300));
+    Ok(())
+}
+
+/// `-s`, `-r`, `-i`, `-g` and `-M` on a namespace with
+/// interfaces, routes, groups and counters of its own.
+#[test]
+fn rnetstat_matches_netstat_beyond_sockets() {
+    const TEST: &str = "rnetstat_matches_netstat_beyond_sockets";
+    let Some(env) = lab_or_skip(TEST, &["netstat"]) else {
+        return;
+    };
+    let tools = tool_pair(env.program("netstat"));
+    let mut ns = Netns::create(&env.ip, "rest")
+        .unwrap_or_else(|e| panic!("cannot create the namespace: {e}"));
+    ns.isolate_name_service(HOSTS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    build_rest_scene(&ns).unwrap_or_else(|e| panic!("cannot build the scene: {e}"));
+    let mut report = Report::new(TEST);
+    for args in REST_FLAG_SETS {
+        report.run(&format!("[rest] {}", command_line(&[], args)), || {
+            if resolves_hosts(args) && !ns.lookups_are_private() {
+                Verdict::Skip("name lookups could not be confined to the namespace".to_string())
+                    .into()
+            } else {
+                compare(&tools, &ns, "rest", &[], args, Parts::ALL)
+            }
+        });
+    }
+    report.finish();
+}
+
+/// The annotated counters of `rnetstat -st --explain` in `ns`: the first
+/// number of each annotated line, by the words after it (`TCPSynRetrans`
+/// for `TCPSynRetrans: N`).
+fn explained_counters(ns: &Netns) -> Result<Vec<(String, u64)>, String> {
+    let ours: PathBuf = tool_under_test("rnetstat", "RNETSTAT_BIN");
+    let out =
+        rnet_testkit::process::run(&mut ns.command(&ours, &["-st", "--explain"]), RUN_TIMEOUT)
+            .ctx("running rnetstat -st --explain")?;
+    out.check("rnetstat -st --explain")?;
+    let mut v = Vec::new();
+    for line in out.stdout_text().lines() {
+        let Some((left, _)) = line.split_once("  # ") else {
+            continue;
+        };
+        let left = left.trim();
+        let (num, key) = match left.split_once(": ") {
+            Some((k, n)) => (n, k.to_string()),
+            None => {
+                let (n, words) = left.split_once(' ').unwrap_or((left, ""));
+                (n, words.to_string())
+            }
+        };
+        let n: u64 = num.parse().map_err(|_| format!("not a count: {line:?}"))?;
+        v.push((key, n));
+    }
+    Ok(v)
+}
+
+fn counter(v: &[(String, u64)], key: &str) -> u64 {
+    v.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n)
+}
+
+/// `-s --explain` against the kernel: in a fresh namespace, an accepted
+/// connection, a refused one and an unanswered SYN (a neighbour entry for
+/// a MAC nobody has, so the SYN leaves and is never answered) move the
+/// annotated counters as their sentences say.
+#[test]
+fn statistics_explain_matches_the_kernels_counting() {
+    const TEST: &str = "statistics_explain_matches_the_kernels_counting";
+    let Some(env) = lab_or_skip(TEST, &["netstat"]) else {
+        return;
+    };
+    let ns = Netns::create(&env.ip, "sexp")
+        .unwrap_or_else(|e| panic!("cannot create the namespace: {e}"));
+    for args in [
+        &[
+            "link", "add", "rsv0", "type", "veth", "peer", "name", "rsv1",
+        ][..],
+        &["addr", "add", "198.18.7.1/24", "dev", "rsv0"],
+        &["link", "set", "rsv0", "up"],
+        &["link", "set", "rsv1", "up"],
+        &[
+            "neigh",
+            "add",
+            "198.18.7.2",
+            "lladdr",
+            "02:00:00:00:00:02",
+            "dev",
+            "rsv0",
+            "nud",
+            "permanent",
+        ],
+    ] {
+        ns.ip(args).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let before = explained_counters(&ns).unwrap_or_else(|e| panic!("{e}"));
+    ns.run_in(|| -> Result<(), String> {
+        let l = TcpListener::bind("127.0.0.1:0").ctx("listen")?;
+        let to = l.local_addr().ctx("local address")?;
+        let c = TcpStream::connect(to).ctx("connect")?;
+        let s = accept_within(&l, Duration::from_secs(5)).ctx("accept")?;
+        drop((c, s));
+        drop(l);
+        if TcpStream::connect(to).is_ok() {
+            return Err("a closed port accepted".into());
+        }
+        // SYN at 0 s, resent at about 1 s; give up at 1.6 s.
+        let r = TcpStream::connect_timeout(&sa("198.18.7.2:9"), Duration::from_millis(1600));
+        if r.is_ok() {
+            return Err("198.18.7.2 answered".into());
+        }
+        Ok(())
+    })
+    .ctx("entering the namespace")
+    .and_then(|r| r)
+    .unwrap_or_else(|e| panic!("{e}"));
+    let after = explained_counters(&ns).unwrap_or_else(|e| panic!("{e}"));
+    let d = |k: &str| counter(&after, k) - counter(&before, k);
+    assert_eq!(
+        d("active connection openings"),
+        3,
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!(
+        d("passive connection openings"),
+        1,
+        "{before:?} -> {after:?}"
+    );
+    assert!(
+        d("failed connection attempts") >= 1,
+        "{before:?} -> {after:?}"
+    );
+    assert!(d("segments retransmitted") >= 1, "{before:?} -> {after:?}");
+    assert!(d("TCPSynRetrans") >= 1, "{before:?} -> {after:?}");
+}
+
 #[test]
 fn resolves_hosts_reads_clusters() {
     assert!(resolves_hosts(&["-at"]));

@@ -77,6 +77,17 @@ pub struct Options {
     pub json: bool,
     /// `--summary` (rnetstat's own): TCP sockets counted per state.
     pub summary: bool,
+    /// net-tools' `afname`: the families named by `-A`, `--<af>`, `-4`,
+    /// `-6` and `-x`, comma-joined in order (`-s` and `-r` read it).
+    pub afname: String,
+    /// `-N` (net-tools' `FLAG_SYM`: `-r` then prints numbers).
+    pub symbolic: bool,
+    /// `-C` (routing cache).
+    pub cache: bool,
+    /// `-F` (routing table, the default).
+    pub fib: bool,
+    /// net-tools' `flag_noprot`: the protocols came from a family flag.
+    pub noprot: bool,
 }
 
 impl Options {
@@ -103,6 +114,7 @@ impl Options {
         if (self.inet || self.inet6 || self.statistics)
             && !(self.tcp || self.sctp || self.udp || self.udplite || self.raw)
         {
+            self.noprot = true;
             self.tcp = true;
             self.udp = true;
             self.udplite = true;
@@ -246,6 +258,29 @@ pub const SHORT_OPTS: &str = "A:CFMacdeghilnNoprsStuUvVWw2fx64?Z";
 
 /// Sets the flag of one address family name; `false` if it is unknown.
 fn set_family(o: &mut Options, name: &str) -> bool {
+    let canonical = match name {
+        "ip" | "tcpip" => "inet",
+        "ip6" => "inet6",
+        "appletalk" => "ddp",
+        "econet" => "ec",
+        other => other,
+    };
+    let known = set_family_flag(o, name);
+    if known {
+        push_afname(o, canonical);
+    }
+    known
+}
+
+/// Appends one family to [`Options::afname`] (net-tools' `aftrans_opt`).
+fn push_afname(o: &mut Options, name: &str) {
+    if !o.afname.is_empty() {
+        o.afname.push(',');
+    }
+    o.afname.push_str(name);
+}
+
+fn set_family_flag(o: &mut Options, name: &str) -> bool {
     match name {
         "inet" | "ip" | "tcpip" => o.inet = true,
         "inet6" | "ip6" => o.inet6 = true,
@@ -371,8 +406,14 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
             '@' => o.numeric_ports = true,
             '#' => o.numeric_users = true,
             'o' => o.timers = true,
-            '6' => o.inet6 = true,
-            '4' => o.inet = true,
+            '6' => {
+                o.inet6 = true;
+                push_afname(&mut o, "inet6");
+            }
+            '4' => {
+                o.inet = true;
+                push_afname(&mut o, "inet");
+            }
             'V' => return Action::Version,
             'v' => o.verbose = true,
             'r' => o.route = true,
@@ -382,13 +423,19 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
             'U' => o.udplite = true,
             'w' => o.raw = true,
             '2' | 'f' => o.bluetooth = true,
-            'x' => o.unix = true,
+            'x' => {
+                o.unix = true;
+                push_afname(&mut o, "unix");
+            }
             // netstat exits here, before reading further options.
             'Z' => return context_refusal(),
             '?' | 'h' => return Action::Help,
             's' => o.statistics = true,
-            // -C, -F, -N, -d: routing and hardware-name flags; like
-            // netstat, they change nothing in a socket listing.
+            'N' => o.symbolic = true,
+            'C' => o.cache = true,
+            'F' => o.fib = true,
+            // -d: like netstat, it changes nothing. -C, -F and -N
+            // change nothing in a socket listing either.
             _ => {}
         }
     }
@@ -461,6 +508,7 @@ pub const AF_LIST: &str = "    inet (DARPA Internet) inet6 (IPv6) ax25 (AMPR AX.
 pub const EXTRA_HELP: &str = "
 rnetstat additions:
         --explain                annotate each TCP row with what its state means now
+                                 (with -s: what the TCP counters count)
         --no-explain             no annotations (overrides RNETSTAT_EXPLAIN/RNET_EXPLAIN)
         --port N                 only internet sockets with port N at either end
         --sport N                only those whose local port is N
@@ -472,6 +520,7 @@ rnetstat additions:
   unless -x or -A unix asks for it.
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;
   RNET_PROC_ROOT=DIR reads DIR instead of /proc.
+  Modes: -s, -r (-C, -F), -i, -g and -M as netstat (-g -c is refused).
 ";
 
 /// `-V` output (net-tools 2.10, Debian build), then rnetstat's own line.

@@ -9,16 +9,23 @@
 //! [`render`] (rows as netstat's printf formats lay them out), [`names`]
 //! (host, service and user names), [`programs`] (the `-p` column),
 //! `unix_names` (the kernel's list of unix socket names), [`error`] (exit
-//! statuses) and `sys` (the one module with unsafe code).
+//! statuses) and `sys` (the one module with unsafe code); the other modes
+//! are `stats` (`-s`), `route` (`-r`), `interfaces` (`-i`), `groups`
+//! (`-g`) and `masquerade` (`-M`).
 
 pub mod cli;
 pub mod error;
 pub mod filter;
+mod groups;
+mod interfaces;
 pub mod json;
 mod listing;
+mod masquerade;
 pub mod names;
 pub mod programs;
 pub mod render;
+mod route;
+mod stats;
 pub mod summary;
 mod sys;
 mod unix_names;
@@ -122,16 +129,70 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             eprintln!("{msg}");
             Ok(status)
         }
+        Action::Run(o) if o.masquerade => masquerade::masquerade(&prog, &proc_root(), out),
+        Action::Run(o) if o.statistics => {
+            let explain = o
+                .explain
+                .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            stats::statistics(&o, explain, &proc_root(), out)
+        }
+        // -c repeats the table every second until a pass fails, as
+        // netstat's wait_continous loop (the interface title once).
+        Action::Run(o) if o.interfaces => {
+            let mut first = true;
+            loop {
+                let st = interfaces::interfaces(&prog, &o, &proc_root(), first, out)?;
+                if st != ExitStatus::Success || !o.continuous {
+                    return Ok(st);
+                }
+                first = false;
+                out.flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+        Action::Run(o) if o.route => loop {
+            let st = route::route(&prog, &o, &proc_root(), SysLookup, out)?;
+            if st != ExitStatus::Success || !o.continuous {
+                return Ok(st);
+            }
+            out.flush()?;
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        },
+        Action::Run(o) if o.groups && !o.continuous => {
+            let explain = o
+                .explain
+                .unwrap_or_else(|| rnet_core::explain_from_env(EXPLAIN_ENV));
+            // netstat's order: the internet sockets, the groups, then the
+            // unix sockets and the other families.
+            if o.tcp || o.sctp || o.udp || o.udplite || o.raw {
+                let mut inet = o.clone();
+                inet.unix = false;
+                inet.ipx = false;
+                inet.ax25 = false;
+                inet.netrom = false;
+                inet.x25 = false;
+                inet.rose = false;
+                inet.bluetooth = false;
+                listing::list(&prog, &inet, explain, &proc_root(), SysLookup, out)?;
+            }
+            let st = groups::groups(&prog, &o, &proc_root(), SysLookup, out)?;
+            if st != ExitStatus::Success {
+                return Ok(st);
+            }
+            if o.unix || o.ipx || o.ax25 || o.netrom || o.x25 || o.rose || o.bluetooth {
+                let mut rest = o.clone();
+                rest.tcp = false;
+                rest.sctp = false;
+                rest.udp = false;
+                rest.udplite = false;
+                rest.raw = false;
+                listing::list(&prog, &rest, explain, &proc_root(), SysLookup, out)?;
+            }
+            Ok(ExitStatus::Success)
+        }
         Action::Run(o) => {
-            let not_yet = [
-                (o.route, "-r (routing table)", "ip route"),
-                (o.interfaces, "-i (interface table)", "ip -s link"),
-                (o.statistics, "-s (statistics)", "nstat -a"),
-                (o.masquerade, "-M (masqueraded connections)", "conntrack -L"),
-                (o.groups, "-g (multicast groups)", "ip maddr"),
-            ];
-            if let Some((_, what, alt)) = not_yet.iter().find(|(on, _, _)| *on) {
-                eprintln!("{prog}: {what} is not implemented by rnetstat; `{alt}' shows it");
+            if o.groups {
+                eprintln!("{prog}: -g with -c is not implemented by rnetstat; `ip maddr' shows the groups");
                 return Ok(ExitStatus::Failure);
             }
             let explain = o

@@ -191,7 +191,7 @@ impl<L: Lookup> Names<L> {
 }
 
 /// net-tools' `fix_v4_address`: a v4-mapped address prints as IPv4.
-fn fix_v4_mapped<'a>(text: &'a str, a: &Ipv6Addr) -> &'a str {
+pub fn fix_v4_mapped<'a>(text: &'a str, a: &Ipv6Addr) -> &'a str {
     if a.to_ipv4_mapped().is_none() {
         return text;
     }

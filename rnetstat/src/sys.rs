@@ -1,7 +1,9 @@
 //! rnetstat's only unsafe module: the few libc calls only rnetstat needs,
 //! behind safe wrappers: user names (glibc NSS, as net-tools),
 //! `readlinkat` (one syscall per descriptor in the `-p` scan) and the
-//! `NETLINK_SOCK_DIAG` dump of unix socket names. Host, network and
+//! `NETLINK_SOCK_DIAG` dump of unix socket names, and the interface
+//! ioctls of `-i` (`SIOCGIFCONF`, `SIOCGIFFLAGS`, `SIOCGIFMTU`, and for
+//! `-ie` the hardware and IPv4 addresses, queue length and device map). Host, network and
 //! service lookups are shared with rnc in `rnet_core::names`; the
 //! effective uid comes from `rnet_core::os`.
 //!
@@ -211,4 +213,139 @@ pub fn unix_socket_names(each: &mut dyn FnMut(u32, &[u8])) -> Option<()> {
             msgs = &msgs[((len + 3) & !3).min(msgs.len())..];
         }
     }
+}
+
+/// An `AF_INET` datagram socket for the interface ioctls of `-i`.
+pub fn inet_dgram_socket() -> std::io::Result<OwnedFd> {
+    // SAFETY: socket() with constant arguments; the result is checked.
+    let raw =
+        cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `raw` is a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// An `ifreq` naming `name` (cut to IFNAMSIZ - 1 bytes, as `safe_strncpy`).
+fn ifreq_for(name: &[u8]) -> libc::ifreq {
+    // SAFETY: ifreq is plain data; all zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr
+        .ifr_name
+        .iter_mut()
+        .zip(name.iter().take(libc::IFNAMSIZ - 1))
+    {
+        *d = *s as libc::c_char;
+    }
+    ifr
+}
+
+/// `SIOCGIFFLAGS`: the interface flags (a C `short`).
+pub fn if_flags(fd: BorrowedFd<'_>, name: &[u8]) -> std::io::Result<u16> {
+    let mut ifr = ifreq_for(name);
+    // SAFETY: SIOCGIFFLAGS reads and writes one ifreq we own.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) })?;
+    // SAFETY: the kernel filled the flags member of the union.
+    Ok(unsafe { ifr.ifr_ifru.ifru_flags } as u16)
+}
+
+/// `SIOCGIFMTU`: the MTU, 0 when the ioctl fails (as net-tools).
+pub fn if_mtu(fd: BorrowedFd<'_>, name: &[u8]) -> i32 {
+    let mut ifr = ifreq_for(name);
+    // SAFETY: SIOCGIFMTU reads and writes one ifreq we own.
+    match cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFMTU, &mut ifr) }) {
+        // SAFETY: the kernel filled the mtu member of the union.
+        Ok(_) => unsafe { ifr.ifr_ifru.ifru_mtu },
+        Err(_) => 0,
+    }
+}
+
+/// `SIOCGIFCONF`: the names of the interfaces (and labels) with an IPv4
+/// address, in the kernel's order.
+pub fn if_conf_names(fd: BorrowedFd<'_>) -> std::io::Result<Vec<Vec<u8>>> {
+    let size = std::mem::size_of::<libc::ifreq>();
+    let mut n = 30usize;
+    loop {
+        // SAFETY: ifreq is plain data; all zero is a valid value.
+        let mut reqs: Vec<libc::ifreq> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+        // SAFETY: ifconf is plain data; all zero is a valid value.
+        let mut ifc: libc::ifconf = unsafe { std::mem::zeroed() };
+        ifc.ifc_len = (n * size) as libc::c_int;
+        ifc.ifc_ifcu.ifcu_req = reqs.as_mut_ptr();
+        // SAFETY: the buffer holds `ifc_len` bytes and outlives the call.
+        cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFCONF, &mut ifc) })?;
+        let len = usize::try_from(ifc.ifc_len).unwrap_or(0);
+        if len == n * size && n < 1 << 16 {
+            n *= 2;
+            continue;
+        }
+        let count = (len / size).min(n);
+        return Ok(reqs[..count]
+            .iter()
+            .map(|r| {
+                r.ifr_name
+                    .iter()
+                    .take_while(|c| **c != 0)
+                    .map(|c| *c as u8)
+                    .collect()
+            })
+            .collect());
+    }
+}
+
+/// One interface ioctl that fills an `ifreq`; the filled request.
+fn if_ioctl(fd: BorrowedFd<'_>, name: &[u8], req: libc::c_ulong) -> std::io::Result<libc::ifreq> {
+    let mut ifr = ifreq_for(name);
+    // SAFETY: `req` is one of the SIOCGIF* requests, which read and write
+    // one ifreq we own.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, &mut ifr) })?;
+    Ok(ifr)
+}
+
+/// `SIOCGIFHWADDR`: the hardware type and the first 8 address bytes.
+pub fn if_hwaddr(fd: BorrowedFd<'_>, name: &[u8]) -> Option<(u16, [u8; 8])> {
+    let ifr = if_ioctl(fd, name, libc::SIOCGIFHWADDR).ok()?;
+    // SAFETY: the kernel filled the hwaddr member of the union.
+    let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(sa.sa_data.iter()) {
+        *d = *s as u8;
+    }
+    Some((sa.sa_family, b))
+}
+
+/// `SIOCGIFTXQLEN`: the transmit queue length.
+pub fn if_txqlen(fd: BorrowedFd<'_>, name: &[u8]) -> Option<i32> {
+    let ifr = if_ioctl(fd, name, libc::SIOCGIFTXQLEN).ok()?;
+    // SAFETY: the kernel filled the int member of the union.
+    Some(unsafe { ifr.ifr_ifru.ifru_ifindex })
+}
+
+/// `SIOCGIFMAP`: irq, base address, memory start and end, dma.
+pub fn if_map(fd: BorrowedFd<'_>, name: &[u8]) -> (u8, u16, u64, u64, u8) {
+    match if_ioctl(fd, name, libc::SIOCGIFMAP) {
+        Ok(ifr) => {
+            // SAFETY: the kernel filled the map member of the union.
+            let m = unsafe { ifr.ifr_ifru.ifru_map };
+            (m.irq, m.base_addr, m.mem_start, m.mem_end, m.dma)
+        }
+        Err(_) => (0, 0, 0, 0, 0),
+    }
+}
+
+/// An IPv4 address ioctl (`SIOCGIFADDR`, `SIOCGIFNETMASK`,
+/// `SIOCGIFBRDADDR`, `SIOCGIFDSTADDR`): the address when it succeeds.
+pub fn if_inet_addr(
+    fd: BorrowedFd<'_>,
+    name: &[u8],
+    req: libc::c_ulong,
+) -> Option<std::net::Ipv4Addr> {
+    let mut ifr = ifreq_for(name);
+    ifr.ifr_ifru.ifru_addr.sa_family = libc::AF_INET as libc::sa_family_t;
+    // SAFETY: `req` reads and writes one ifreq we own.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, &mut ifr) }).ok()?;
+    // SAFETY: the kernel filled a sockaddr_in into the union.
+    let sa = unsafe { ifr.ifr_ifru.ifru_addr };
+    let d = sa.sa_data;
+    Some(std::net::Ipv4Addr::new(
+        d[2] as u8, d[3] as u8, d[4] as u8, d[5] as u8,
+    ))
 }

@@ -197,7 +197,7 @@ fn other_exit_statuses() {
     assert_eq!(rc, 0);
     assert!(stdout.starts_with("net-tools 2.10\n"));
     assert!(stdout.contains("rnetstat"));
-    let (_, stderr, rc) = out(&t.0, &["-r"]);
+    let (_, stderr, rc) = out(&t.0, &["-gc"]);
     assert_eq!(rc, 1);
     assert!(stderr.contains("not implemented"), "{stderr}");
     // A requested protocol without its /proc file: netstat's message, exit 1.
@@ -229,8 +229,8 @@ fn invoked_as_netstat_says_netstat() {
         String::from_utf8(o.stderr).unwrap()
     };
     // Its own messages use the basename, as net-tools' do ...
-    let stderr = run("-r");
-    assert!(stderr.starts_with("netstat: -r "), "{stderr}");
+    let stderr = run("-gc");
+    assert!(stderr.starts_with("netstat: -g "), "{stderr}");
     // ... and getopt's name argv[0] as typed, as glibc's does.
     let stderr = run("-q");
     assert!(

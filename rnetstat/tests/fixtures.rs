@@ -197,6 +197,98 @@ const QUIRKS: &[Case] = &[
     ("quirks", &["-napx"]),
 ];
 
+/// `-s` on counters the kernel never writes (see `fixtures/README.md`):
+/// unknown sections and counters, negative and overflowing values, short
+/// value lines, CRLF, a pair without a colon; and without the files.
+const STATISTICS: &[Case] = &[
+    ("stats", &["-s"]),
+    ("stats", &["-st"]),
+    ("stats", &["-su"]),
+    ("stats", &["-sw"]),
+    ("stats", &["-s6"]),
+    ("stats", &["-s", "-6", "-t"]),
+    ("stats", &["-s", "-A", "inet6", "-u"]),
+    ("stats", &["-s", "-4", "-6"]),
+    ("stats", &["--statistics", "--tcp", "--udp"]),
+    ("tcponly", &["-s"]),
+    ("tcponly", &["-s6"]),
+    ("edge", &["-s"]),
+];
+
+/// `-r` on routing tables the kernel never writes (see
+/// `fixtures/README.md`), a header without a wanted column, and no table.
+const ROUTES: &[Case] = &[
+    ("routes", &["-rn"]),
+    ("routes", &["-r"]),
+    ("routes", &["-rne"]),
+    ("routes", &["-rnee"]),
+    ("routes", &["-ree"]),
+    ("routes", &["-reee"]),
+    ("routes", &["-rn6"]),
+    ("routes", &["-r6"]),
+    ("routes", &["-r", "-A", "inet6,inet", "-n"]),
+    ("routes", &["-rN"]),
+    ("routes", &["-rC"]),
+    ("routes", &["-rCF", "-n"]),
+    ("routes", &["-rCee"]),
+    ("routes", &["-rCn6"]),
+    ("tcponly", &["-rC"]),
+    ("stats", &["-rn"]),
+    ("stats", &["-rn6"]),
+    ("tcponly", &["-rn"]),
+    ("tcponly", &["-rn", "-A", "inet6"]),
+];
+
+#[test]
+fn routes_on_odd_tables() {
+    compare_cases("routes_on_odd_tables", ROUTES);
+}
+
+/// `-i` on `/proc/net/dev` files the kernel never writes (see
+/// `fixtures/README.md`); the flags and MTU come from the empty network
+/// namespace the comparison runs in (only `lo`, down).
+const INTERFACES: &[Case] = &[
+    ("ifaces", &["-i"]),
+    ("ifaces", &["-ia"]),
+    ("ifaces", &["-ian"]),
+    ("ifaces", &["-iea"]),
+    ("ifaces", &["-iee"]),
+    ("stats", &["-iea"]),
+    ("tcponly", &["-iea"]),
+    ("stats", &["-i"]),
+    ("stats", &["-ia"]),
+    ("tcponly", &["-i"]),
+    ("tcponly", &["-ia"]),
+];
+
+#[test]
+fn interfaces_on_odd_tables() {
+    compare_cases("interfaces_on_odd_tables", INTERFACES);
+}
+
+/// `-g` on group files the kernel never writes (see `fixtures/README.md`).
+const GROUPS: &[Case] = &[
+    ("groups", &["-g"]),
+    ("groups", &["-gn"]),
+    ("groups6only", &["-gn"]),
+    ("groups6only", &["-gnt"]),
+    ("groups", &["-gnat"]),
+    ("groups", &["-g", "-n", "-A", "inet6"]),
+    ("tcponly", &["-g"]),
+    ("tcponly", &["-M"]),
+    ("tcponly", &["-Mne"]),
+];
+
+#[test]
+fn groups_on_odd_tables() {
+    compare_cases("groups_on_odd_tables", GROUPS);
+}
+
+#[test]
+fn statistics_on_odd_counters() {
+    compare_cases("statistics_on_odd_counters", STATISTICS);
+}
+
 #[test]
 fn edge_tree_tcp_numeric() {
     compare_cases("edge_tree_tcp_numeric", EDGE_TCP);

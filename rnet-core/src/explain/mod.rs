@@ -7,12 +7,14 @@
 //!   kernel keeps after the close.
 //! - [`firewall`]: what a firewall rule does to a TCP connection (rfw),
 //!   from a neutral description of the rule and both hosts' settings.
+//! - [`counters`]: what the kernel's TCP counters count (rnetstat `-s`).
 //!
 //! The figures come from [`crate::timing`] (one formula each); the words
 //! for numbers and durations come from this module, so all three tools
 //! quote the same figure the same way.
 
 pub mod conn;
+pub mod counters;
 pub mod firewall;
 pub mod socket;
 
