@@ -9,33 +9,12 @@ use crate::argv::{Invocation, Item};
 use crate::error::Status;
 use std::fmt;
 
-/// TCP flag bits as the kernel numbers them (`flags:0x12/0x02` in `-L -n`).
-pub mod flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// PSH.
-    pub const PSH: u8 = 0x08;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-    /// URG.
-    pub const URG: u8 = 0x20;
-    /// ALL.
-    pub const ALL: u8 = 0x3f;
-}
+/// TCP flag bits as the kernel numbers them (`flags:0x12/0x02` in `-L -n`),
+/// shared with the explanations.
+pub use rnet_core::explain::firewall::flag as flags;
 
 /// Flag names in the order `iptables -S` prints them.
-const FLAG_NAMES: [(&str, u8); 6] = [
-    ("FIN", flags::FIN),
-    ("SYN", flags::SYN),
-    ("RST", flags::RST),
-    ("PSH", flags::PSH),
-    ("ACK", flags::ACK),
-    ("URG", flags::URG),
-];
+use flags::NAMES as FLAG_NAMES;
 
 /// Parses a comma-separated flag list (`SYN,ACK`, `ALL`, `NONE`), names
 /// compared without regard to case as iptables does. The error is the

@@ -29,23 +29,26 @@ pub mod flag {
     pub const ACK: u8 = 0x10;
     /// URG.
     pub const URG: u8 = 0x20;
-}
+    /// ALL.
+    pub const ALL: u8 = 0x3f;
 
-const FLAG_NAMES: [(&str, u8); 6] = [
-    ("FIN", flag::FIN),
-    ("SYN", flag::SYN),
-    ("RST", flag::RST),
-    ("PSH", flag::PSH),
-    ("ACK", flag::ACK),
-    ("URG", flag::URG),
-];
+    /// Flag names in the order `iptables -S` prints them.
+    pub const NAMES: [(&str, u8); 6] = [
+        ("FIN", FIN),
+        ("SYN", SYN),
+        ("RST", RST),
+        ("PSH", PSH),
+        ("ACK", ACK),
+        ("URG", URG),
+    ];
+}
 
 /// Flag bits as iptables lists them (`SYN,ACK`; `NONE` for none).
 pub fn flags_text(bits: u8) -> String {
     if bits == 0 {
         return "NONE".to_string();
     }
-    FLAG_NAMES
+    flag::NAMES
         .iter()
         .filter(|(_, b)| bits & b != 0)
         .map(|(n, _)| *n)
