@@ -164,11 +164,13 @@ fn inet_proto<L: Lookup, W: Write>(
     let mut missing = false;
     if !flag_arg || o.inet {
         if let FileResult::Missing = inet_file(prog, proto, Family::V4, root, o, ctx, out)? {
-            if flag_arg || o.verbose {
+            // net-tools stays silent when the protocols came from a family
+            // flag alone (`-4`, `-A inet`: its flag_noprot).
+            if !o.noprot && (flag_arg || o.verbose) {
                 sync(out)?;
                 eprintln!("{prog}: no support for `{af_name}' on this system.");
             }
-            missing = flag_arg;
+            missing = flag_arg && !o.noprot;
         }
     }
     if !flag_arg || o.inet6 {

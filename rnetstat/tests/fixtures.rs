@@ -175,6 +175,11 @@ const MISSING: &[Case] = &[
     ("tcponly", &["-nw"]),
     ("tcponly", &["-nU"]),
     ("tcponly", &["-nS"]),
+    // A family without protocols (net-tools' flag_noprot): missing
+    // protocol files are silent and do not fail.
+    ("tcponly", &["-n4"]),
+    ("tcponly", &["-nA", "inet"]),
+    ("tcponly", &["-n4v"]),
     ("tcponly", &["-natp"]),
     ("tcponly", &["-ntv"]),
     ("tcponly", &["-A", "inet6", "-nt"]),
