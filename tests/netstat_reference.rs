@@ -1098,7 +1098,10 @@ fn build_rest_scene(ns: &Netns) -> Result<(), String> {
         ns.ip(args)?;
     }
     ns.run_in(|| -> Result<(), String> {
-        let l = TcpListener::bind("127.0.0.1:0").ctx("listen")?;
+        // A fixed port below the ephemeral range (this namespace is the
+        // test's own): with port 0 the refused connect below could pick
+        // the freed port as its own source port and connect to itself.
+        let l = TcpListener::bind("127.0.0.1:5599").ctx("listen")?;
         let to = l.local_addr().ctx("local address")?;
         let mut c = TcpStream::connect(to).ctx("connect")?;
         let (mut s, _) = l.accept().ctx("accept")?;
@@ -1218,7 +1221,10 @@ fn statistics_explain_matches_the_kernels_counting() {
     }
     let before = explained_counters(&ns).unwrap_or_else(|e| panic!("{e}"));
     ns.run_in(|| -> Result<(), String> {
-        let l = TcpListener::bind("127.0.0.1:0").ctx("listen")?;
+        // A fixed port below the ephemeral range (this namespace is the
+        // test's own): with port 0 the refused connect below could pick
+        // the freed port as its own source port and connect to itself.
+        let l = TcpListener::bind("127.0.0.1:5599").ctx("listen")?;
         let to = l.local_addr().ctx("local address")?;
         let c = TcpStream::connect(to).ctx("connect")?;
         let s = accept_within(&l, Duration::from_secs(5)).ctx("accept")?;
