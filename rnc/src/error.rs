@@ -75,13 +75,7 @@ impl From<String> for Error {
 
 /// An io::Error's text without Rust's " (os error N)" suffix, as `err(3)`
 /// prints it.
-pub fn os_text(e: &io::Error) -> String {
-    let t = e.to_string();
-    match t.find(" (os error") {
-        Some(i) => t[..i].to_string(),
-        None => t,
-    }
-}
+pub use rnet_core::os::strerror_text as os_text;
 
 #[cfg(test)]
 mod tests {

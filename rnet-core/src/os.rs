@@ -36,3 +36,13 @@ pub fn cvt<T: MinusOne>(rc: T) -> io::Result<T> {
         Ok(rc)
     }
 }
+
+/// An `io::Error`'s text as the C library's `strerror` gives it, without
+/// Rust's ` (os error N)` suffix: what `perror(3)` and `err(3)` print.
+pub fn strerror_text(e: &io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
+}

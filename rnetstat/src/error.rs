@@ -79,8 +79,7 @@ impl Error {
             Error::Open(path, e) => {
                 // perror(path): the C library's text without Rust's
                 // " (os error N)".
-                let text = e.to_string();
-                let text = text.split(" (os error").next().unwrap_or(&text);
+                let text = rnet_core::os::strerror_text(&e);
                 let _ = writeln!(io::stderr(), "{}: {text}", path.display());
                 ExitStatus::OpenFailed
             }

@@ -14,6 +14,7 @@ use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
 use crate::sys;
 use rnet_core::addr::ntop6;
+use rnet_core::os::strerror_text;
 use rnet_core::procnet::LineReader;
 use std::cmp::Ordering;
 use std::io::Write;
@@ -254,11 +255,6 @@ fn flags_text(f: u16) -> String {
     s
 }
 
-fn c_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    text.split(" (os error").next().unwrap_or(&text).to_string()
-}
-
 /// Reads `/proc/net/dev` into the list; `false` when it cannot be read.
 fn read_proc_dev(root: &Path, list: &mut Vec<Iface>) -> bool {
     let path = root.join("net/dev");
@@ -267,7 +263,7 @@ fn read_proc_dev(root: &Path, list: &mut Vec<Iface>) -> bool {
         Err(e) => {
             eprintln!(
                 "Warning: cannot open /proc/net/dev ({}). Limited output.",
-                c_error(&e)
+                strerror_text(&e)
             );
             return false;
         }
@@ -319,7 +315,7 @@ pub fn interfaces<W: Write>(
     let sock = match sys::inet_dgram_socket() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("socket: {}", c_error(&e));
+            eprintln!("socket: {}", strerror_text(&e));
             return Ok(ExitStatus::Failure);
         }
     };
@@ -341,7 +337,7 @@ pub fn interfaces<W: Write>(
             true
         }
         Err(e) => {
-            eprintln!("SIOCGIFCONF: {}", c_error(&e));
+            eprintln!("SIOCGIFCONF: {}", strerror_text(&e));
             false
         }
     };
@@ -359,13 +355,13 @@ pub fn interfaces<W: Write>(
                 let why = if e.raw_os_error() == Some(libc::ENODEV) {
                     "Device not found".to_string()
                 } else {
-                    c_error(&e)
+                    strerror_text(&e)
                 };
                 eprintln!(
                     "{}: error fetching interface information: {why}",
                     String::from_utf8_lossy(&ife.name)
                 );
-                eprintln!("missing interface information: {}", c_error(&e));
+                eprintln!("missing interface information: {}", strerror_text(&e));
                 return Ok(ExitStatus::Failure);
             }
         };

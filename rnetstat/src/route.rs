@@ -13,6 +13,7 @@ use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
 use crate::names::{fix_v4_mapped, Lookup};
 use rnet_core::addr::ntop6;
+use rnet_core::os::strerror_text;
 use rnet_core::procnet::LineReader;
 use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -331,12 +332,6 @@ fn v4_flags(f: u32) -> String {
     s
 }
 
-/// Like `perror`: the C library's text of an error.
-fn c_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    text.split(" (os error").next().unwrap_or(&text).to_string()
-}
-
 /// `rprint_fib`: the IPv4 table. `Ok(false)` when netstat returns 1.
 fn fib_v4<L: Lookup, W: Write>(
     root: &Path,
@@ -350,7 +345,7 @@ fn fib_v4<L: Lookup, W: Write>(
         Ok(r) => r,
         Err(e) => {
             out.flush()?;
-            eprintln!("/proc/net/route: {}", c_error(&e));
+            eprintln!("/proc/net/route: {}", strerror_text(&e));
             writeln!(out, "INET (IPv4) not configured in this system.")?;
             return Ok(false);
         }
@@ -493,7 +488,7 @@ fn cache_v4<W: Write>(root: &Path, ext: u32, out: &mut W) -> Result<Option<bool>
         Ok(r) => r,
         Err(e) => {
             out.flush()?;
-            eprintln!("/proc/net/rt_cache: {}", c_error(&e));
+            eprintln!("/proc/net/rt_cache: {}", strerror_text(&e));
             writeln!(out, "INET (IPv4) not configured in this system.")?;
             return Ok(Some(false));
         }
@@ -661,7 +656,7 @@ fn fib_v6<L: Lookup, W: Write>(
         Ok(r) => r,
         Err(e) => {
             out.flush()?;
-            eprintln!("/proc/net/ipv6_route: {}", c_error(&e));
+            eprintln!("/proc/net/ipv6_route: {}", strerror_text(&e));
             writeln!(out, "INET6 (IPv6) not configured in this system.")?;
             return Ok(false);
         }

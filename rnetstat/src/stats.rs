@@ -12,6 +12,7 @@
 
 use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
+use rnet_core::os::strerror_text;
 use rnet_core::procnet::LineReader;
 use std::io::{self, Write};
 use std::path::Path;
@@ -1062,8 +1063,7 @@ fn snmp6<W: Write>(
 
 /// A read error or refusal in the middle of a file: one line on stderr.
 fn read_error(path: &Path, e: &io::Error) {
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
+    let text = strerror_text(e);
     eprintln!("rnetstat: {}: {text}", path.display());
 }
 
@@ -1077,9 +1077,7 @@ fn open(path: &Path, quiet_missing: bool, what: &str) -> Option<LineReader<std::
                 eprintln!("rnetstat: {}: {e}", path.display());
             } else if !quiet_missing {
                 // perror(what)
-                let text = e.to_string();
-                let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-                eprintln!("{what}: {text}");
+                eprintln!("{what}: {}", strerror_text(&e));
             }
             None
         }
