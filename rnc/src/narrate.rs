@@ -144,11 +144,11 @@ impl Narrator {
             return;
         }
         self.syn_start = Some(Instant::now());
-        let (hosts, warning) = Hosts::read(&proc_root());
+        // rnc narrates its own socket: only this host's settings matter
+        // (nothing it says depends on the peer's, so RNET_PEER_SYSCTL is
+        // not read).
+        let hosts = Hosts::same(TcpTimers::read(&proc_root()));
         self.timers = Some(hosts.here);
-        if let Some(w) = warning {
-            self.say("SYN_SENT", &w);
-        }
         if !self.scan {
             self.say("SYN_SENT", &conn::syn_sent(peer, &hosts));
         }
