@@ -123,7 +123,7 @@ fn free_udp_port() -> u16 {
 // ------------------------------------------------------- traced children
 
 /// The system calls these tests read.
-const TRACED: &str = "trace=bind,connect,shutdown,setsockopt,unlink,unlinkat,recvfrom";
+const TRACED: &str = "trace=bind,listen,connect,shutdown,setsockopt,unlink,unlinkat,recvfrom";
 
 /// A netcat running (under strace when `strace` is given), with stdin a
 /// pipe, stdout and stderr collected by threads
@@ -488,7 +488,9 @@ fn unix_listener_removes_a_stale_file_before_bind() {
                 "{} {args:?}: a socket now",
                 tool.name
             );
-            // And it is live: a client connects and its line arrives.
+            // And it is live: a client connects and its line arrives. Bound is
+            // not yet listening; a connect between the two is refused.
+            r.wait_call("listen(", &format!("{} {args:?}: listen", tool.name));
             let mut c = UnixStream::connect(&path).expect("connect to the listener");
             c.write_all(b"hi\n").expect("write");
             drop(c);
