@@ -110,7 +110,7 @@ fn polling_sees_what_appears_changes_is_resent_and_leaves() {
     wait_lines(&mut r, 4);
     write_tcp(dir.path(), &[l.clone(), line(1, FAR.0, FAR.1, "01", 0)]);
     wait_lines(&mut r, 5);
-    write_tcp(dir.path(), &[l.clone()]);
+    write_tcp(dir.path(), std::slice::from_ref(&l));
     let lines = wait_lines(&mut r, 6);
     r.signal(Signal::Int);
     let st = r.wait(Duration::from_secs(5)).expect("ends on SIGINT");
