@@ -141,7 +141,7 @@ fn fin_give_up(hosts: &Hosts, role: Role) -> String {
     let orphan = t.orphan_give_up_secs();
     let held = model_timeout(Knob::Retries2.value(t).clamp(0, 255) as u32, RTO_MIN_SECS);
     format!(
-        "the kernel gives up once {} have passed since the first resend if the program closed it ({}, 0 means 8), {} if it holds it ({})",
+        "the kernel gives up once about {} have passed since the first resend if the program closed it ({}, 0 means 8), {} if it holds it ({})",
         duration(orphan),
         hosts.knob_text(Host::Here, Knob::OrphanRetries, peer_name(role)),
         duration(held),
@@ -159,7 +159,7 @@ fn fin_end(hosts: &Hosts, role: Role) -> String {
     let t = &hosts.here;
     let orphan = t.orphan_give_up_secs();
     format!(
-        "a reset (RST) came or went, or this host gave up resending it: if the program closed it, once {} had passed since the first resend, or since the FIN if its own firewall refused it ({}, 0 means 8)",
+        "a reset (RST) came or went, or this host gave up resending it: if the program closed it, once about {} had passed since the first resend, or since the FIN if its own firewall refused it ({}, 0 means 8)",
         duration(orphan),
         hosts.knob_text(Host::Here, Knob::OrphanRetries, peer_name(role)),
     )
@@ -296,7 +296,7 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
         ),
         (State(Closing), State(Close)) => "the ACK of our FIN arrived and the socket became a small TIME_WAIT socket (the socket table shows TIME_WAIT), unless a reset or the end of the FIN resends ended it".to_string(),
         (State(FinWait2), State(Close)) => format!(
-            "the kernel replaced this socket with a small timewait socket: TIME_WAIT if the peer's FIN came, or, if the program closed it, an orphaned FIN_WAIT2 kept at most {}; the socket table shows which, and if it shows neither, a reset ended it",
+            "this socket became a small timewait socket: TIME_WAIT if the peer's FIN came, or an orphaned FIN_WAIT2 kept at most {}, as the socket table shows; if it shows neither, that time ran out (the kernel then resets the peer) or a reset ended it",
             fin_timeout(hosts, role)
         ),
         // ------------------------------------------- first seen (`new`)
@@ -356,7 +356,7 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
             s
         }
         (State(FinWait2), Gone) => format!(
-            "the peer's FIN never came: the orphaned socket ran out its {} and was dropped without TIME_WAIT; or a reset ended it",
+            "the peer's FIN never came: the orphaned socket ran out its {} and was dropped without TIME_WAIT (the peer may be reset then); or a reset ended it",
             fin_timeout(hosts, role)
         ),
         (State(LastAck), Gone) => "our FIN was acknowledged (unless a reset or the end of the FIN resends ended it): nothing is left on this side, no TIME_WAIT; the peer, which closed first, waits in TIME_WAIT".to_string(),
@@ -897,6 +897,7 @@ mod tests {
             t.contains("timewait socket") && t.contains("FIN_WAIT2"),
             "{t}"
         );
+        assert!(t.contains("resets the peer"), "{t}");
         let t = transition(
             State(FinWait1),
             State(Close),
@@ -910,7 +911,10 @@ mod tests {
             "{t}"
         );
         // 8 orphan retries from 0.2 s: a 102.2 s budget (timing.rs).
-        assert!(t.contains("once 102 s (about 2 minutes) had passed"), "{t}");
+        assert!(
+            t.contains("once about 102 s (about 2 minutes) had passed"),
+            "{t}"
+        );
         let t = transition(
             State(LastAck),
             State(Close),
