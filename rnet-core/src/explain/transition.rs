@@ -287,7 +287,7 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
             ended_abruptly(hosts, role)
         ),
         (State(CloseWait), State(Close)) => format!(
-            "ended by a reset instead of our FIN: {}; no LAST_ACK, no TIME_WAIT",
+            "the connection ended before our FIN was sent: {}; no LAST_ACK, no TIME_WAIT",
             ended_abruptly(hosts, role)
         ),
         (State(FinWait1), State(Close)) => format!(
