@@ -1987,11 +1987,27 @@ fn filters_and_json_lines() {
     let mut w6 = Watch::start(&ns, &["-n", "--json", "-6", "--port", &ps]);
     let mut wsp = Watch::start(&ns, &["-n", "--json", "--sport", &ps]);
     let mut wdp = Watch::start(&ns, &["-n", "--json", "--dport", &ps]);
+    let mut w4 = Watch::start(&ns, &["-n", "--json", "-4", "--port", &ps]);
+    let mut wss = Watch::start(
+        &ns,
+        &[
+            "-n",
+            "--json",
+            "--port",
+            &ps,
+            "--state",
+            "syn-sent,TIME_WAIT",
+        ],
+    );
+    let mut wne = Watch::start(&ns, &["-n", "--json", "--no-explain", "--port", &ps]);
     wj.wait_ready(1);
     wst.wait_ready(2);
     w6.wait_ready(1);
     wsp.wait_ready(1);
     wdp.wait_ready(1);
+    w4.wait_ready(1);
+    wss.wait_ready(1);
+    wne.wait_ready(1);
     let nc = env.program("nc.openbsd");
     let mut servers = Vec::new();
     let mut clients = Vec::new();
@@ -2051,6 +2067,13 @@ fn filters_and_json_lines() {
     });
     wsp.wait_output("both servers closed", STEP, |o| count(o, lastack) >= 2);
     wdp.wait_output("both clients in TIME_WAIT", STEP, |o| count(o, tw) >= 2);
+    wss.wait_output("both clients in TIME_WAIT", STEP, |o| count(o, tw) >= 2);
+    w4.wait_output("the IPv4 connection closed", STEP, |o| {
+        count(o, lastack) >= 1 && count(o, tw) >= 1
+    });
+    wne.wait_output("both families closed", STEP, |o| {
+        count(o, lastack) >= 2 && count(o, tw) >= 2
+    });
     wst.wait_output("both closes", STEP, |o| {
         count(o, "ESTABLISHED -> FIN_WAIT1") >= 2 && count(o, "ESTABLISHED -> CLOSE_WAIT") >= 2
     });
@@ -2060,6 +2083,9 @@ fn filters_and_json_lines() {
     let o6 = w6.finish();
     let osp = wsp.finish();
     let odp = wdp.finish();
+    let o4 = w4.finish();
+    let oss = wss.finish();
+    let one = wne.finish();
 
     // --json --port P.
     let (source, all) = json_lines(&oj);
@@ -2162,12 +2188,103 @@ fn filters_and_json_lines() {
             r.text
         );
     }
+    // -4: tcp only.
+    let (_, four) = json_lines(&o4);
+    assert!(
+        four.iter()
+            .any(|o| json_cell(o).as_deref() == Some("LAST_ACK -> CLOSE")),
+        "{o4}"
+    );
+    for o in &four {
+        assert_eq!(o.str("proto"), Some("tcp"), "-4 shows {o:?}");
+    }
+    // --state syn-sent,TIME_WAIT: ss's spelling and netstat's in one list.
+    let (_, ss) = json_lines(&oss);
+    for want in [
+        "CLOSE -> SYN_SENT",
+        "SYN_SENT -> ESTABLISHED",
+        "FIN_WAIT2 -> TIME_WAIT",
+    ] {
+        assert_eq!(
+            ss.iter()
+                .filter(|o| json_cell(o).as_deref() == Some(want))
+                .count(),
+            2,
+            "--state syn-sent,TIME_WAIT: {want} once per connection:\n{oss}"
+        );
+    }
+    for o in &ss {
+        let (old, new) = (o.str("old").unwrap_or(""), o.str("new").unwrap_or(""));
+        assert!(
+            ["SYN_SENT", "TIME_WAIT"].contains(&old) || ["SYN_SENT", "TIME_WAIT"].contains(&new),
+            "--state syn-sent,TIME_WAIT keeps {o:?}"
+        );
+    }
+    // --no-explain: the same objects without the annotation.
+    let mut lines = one.lines();
+    let source = parse_json(lines.next().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {one}"));
+    assert_eq!(source.str("type"), Some("source"), "{one}");
+    let mut n = 0;
+    for l in lines {
+        let o = parse_json(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(o.get("annotation").is_none(), "--no-explain: {l}");
+        let Json::Obj(mut kv) = o else {
+            panic!("not an object: {l}")
+        };
+        kv.push(("annotation".into(), Json::Str("(none)".into())));
+        check_event(&Json::Obj(kv)).unwrap_or_else(|e| panic!("{e}: {l}"));
+        n += 1;
+    }
+    assert!(n >= 10, "--no-explain printed {n} events:\n{one}");
     eprintln!(
-        "{T}: --port {} objects, -6 {}, --sport {}, --dport {}, --state {} rows",
+        "{T}: --port {} objects, -6 {}, -4 {}, --sport {}, --dport {}, --state {} rows, \
+         --state syn-sent,TIME_WAIT {}, --no-explain {n}",
         all.len(),
         six.len(),
+        four.len(),
         sp.len(),
         dp.len(),
-        rows.len()
+        rows.len(),
+        ss.len()
     );
+}
+
+/// What `--watch` refuses: UDP, raw and UNIX sockets (one line on
+/// stderr, status 3, nothing on stdout), and an interval outside
+/// 1..=60000 ms. Run inside a namespace of its own, so a watch that
+/// wrongly started would see nothing of the machine.
+#[test]
+fn watch_refuses_what_it_cannot_show() {
+    const T: &str = "watch_refuses_what_it_cannot_show";
+    let Some(env) = lab_or_skip(T, &[]) else {
+        return;
+    };
+    let ns = Netns::create(&env.ip, "wref").unwrap_or_else(|e| panic!("{e}"));
+    let bin = rnetstat();
+    for args in [
+        &["--watch", "-u"][..],
+        &["--watch", "-w"],
+        &["--watch", "-x"],
+        &["--watch", "-t", "-u"],
+        &["--watch", "--interval", "0"],
+        &["--watch", "--interval", "60001"],
+        &["--watch", "--interval", "ten"],
+    ] {
+        let out = rnet_testkit::process::run(&mut ns.command(&bin, args), STEP)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let err = out.stderr_text();
+        assert!(!out.timed_out, "{args:?} ran on: {err}");
+        if args.contains(&"--interval") {
+            assert!(
+                out.code().is_some_and(|c| c != 0),
+                "{args:?}: {}",
+                out.status_text()
+            );
+        } else {
+            assert_eq!(out.code(), Some(3), "{args:?}: {err}");
+        }
+        assert_eq!(out.stdout_text(), "", "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line:\n{err}");
+        assert!(err.contains("rnetstat: "), "{args:?}: {err}");
+    }
 }
