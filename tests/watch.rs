@@ -181,6 +181,19 @@ impl Watch {
         }
     }
 
+    /// Waits up to `timeout` until the output satisfies `pred`; false if
+    /// it does not (or the watch exited first).
+    fn wait_output_soft(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline && self.run.running() {
+            if pred(&self.out()) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        pred(&self.out())
+    }
+
     /// Waits for the first `n` lines (text: source and header; JSON: the
     /// source object), then a little longer: the tracepoint is enabled
     /// before line 1 is printed, but a test loses nothing by giving it
@@ -1114,6 +1127,16 @@ fn exercise1_each_end_sees_its_transitions_in_order() {
     // Ctrl-C on the server: it closes first.
     server.signal(Signal::Int);
     server.finish(STEP);
+    // Its socket, orphaned, waits in FIN_WAIT2 for the client's FIN. The
+    // kernel made it a timewait mini-socket (substate FIN_WAIT2) when its
+    // FIN was acknowledged, and its event then said FIN_WAIT2 -> CLOSE;
+    // the table shows FIN_WAIT2, then TIME_WAIT once the client closes
+    // (no event for that). (Not seen if the client's nc ends at the FIN
+    // by itself: then FIN_WAIT2 may be too short for this polling.)
+    let fin_wait2_in_table = pair
+        .server
+        .wait_tcp_state(p, 0x05, Duration::from_secs(1), "the server's FIN_WAIT2")
+        .is_ok();
     // The client is in CLOSE_WAIT until its stdin closes (nc may also end
     // by itself at the server's FIN).
     wait_until("the client's CLOSE_WAIT (or its exit)", STEP, || {
@@ -1135,9 +1158,8 @@ fn exercise1_each_end_sees_its_transitions_in_order() {
     oracle
         .wait_for(STEP, |e| e.old == "LAST_ACK" && e.new == "CLOSE")
         .unwrap_or_else(|| panic!("the oracle saw no LAST_ACK -> CLOSE:\n{}", oracle.text()));
-    ws.wait_output("the server's FIN_WAIT2 -> TIME_WAIT", STEP, |o| {
-        o.contains("FIN_WAIT2 -> TIME_WAIT")
-    });
+    // Not fatal here: the assertions below say what is missing.
+    ws.wait_output_soft(STEP, |o| o.contains("FIN_WAIT2 -> TIME_WAIT"));
     wc.wait_output("the client's LAST_ACK -> CLOSE", STEP, |o| {
         o.contains("LAST_ACK -> CLOSE")
     });
@@ -1146,7 +1168,8 @@ fn exercise1_each_end_sees_its_transitions_in_order() {
     let out_c = wc.finish();
     let out_s = ws.finish();
     let ctx = format!(
-        "client's watch:\n{out_c}\nserver's watch:\n{out_s}\nthe kernel's tracepoint:\n{}",
+        "client's watch:\n{out_c}\nserver's watch:\n{out_s}\nthe kernel's tracepoint:\n{}\n\
+         the server's table showed its socket in FIN_WAIT2: {fin_wait2_in_table}, then TIME_WAIT",
         oracle.text()
     );
     let rows_c = text_rows(&out_c);
@@ -1207,6 +1230,30 @@ fn exercise1_each_end_sees_its_transitions_in_order() {
     let all_c: Vec<&Row> = rows_c.iter().collect();
     let all_s: Vec<&Row> = rows_s.iter().collect();
     let (have_c, have_s) = (cells(&all_c), cells(&all_s));
+    // The client: its SYN, then the close of the side that closed second.
+    in_order(
+        &[
+            &["CLOSE -> SYN_SENT"],
+            &["SYN_SENT -> ESTABLISHED"],
+            &["ESTABLISHED -> CLOSE_WAIT"],
+            &["CLOSE_WAIT -> LAST_ACK"],
+            &["LAST_ACK -> CLOSE"],
+        ],
+        &have_c,
+    )
+    .unwrap_or_else(|e| panic!("the client's watch: {e}\n{ctx}"));
+
+    // The server's socket never closed: the kernel's FIN_WAIT2 -> CLOSE
+    // was it becoming a timewait mini-socket, which the table showed in
+    // FIN_WAIT2 and then TIME_WAIT.
+    for r in &rows_s {
+        assert!(
+            r.changed().text() != "FIN_WAIT2 -> CLOSE",
+            "the server's watch says its socket closed, but the table kept it (FIN_WAIT2, \
+             then TIME_WAIT): {}\n{ctx}",
+            r.text
+        );
+    }
     // The server: its listener, the connection's child socket (SYN_RECV:
     // the kernel's LISTEN -> SYN_RECV, or the request socket the table
     // showed), the close of the side that closed first.
@@ -1224,19 +1271,6 @@ fn exercise1_each_end_sees_its_transitions_in_order() {
     .unwrap_or_else(|e| panic!("the server's watch: {e}\n{ctx}"));
     in_order(&[&["CLOSE -> LISTEN"], &["LISTEN -> CLOSE"]], &have_s)
         .unwrap_or_else(|e| panic!("the server's listener: {e}\n{ctx}"));
-    // The client: its SYN, then the close of the side that closed second.
-    in_order(
-        &[
-            &["CLOSE -> SYN_SENT"],
-            &["SYN_SENT -> ESTABLISHED"],
-            &["ESTABLISHED -> CLOSE_WAIT"],
-            &["CLOSE_WAIT -> LAST_ACK"],
-            &["LAST_ACK -> CLOSE"],
-        ],
-        &have_c,
-    )
-    .unwrap_or_else(|e| panic!("the client's watch: {e}\n{ctx}"));
-
     // The oracle: every transition the kernel reported for each end (by
     // its local address; the listener's is 0.0.0.0:P), in the same order.
     let changes = kernel_changes(&oracle.text());
@@ -1244,8 +1278,8 @@ fn exercise1_each_end_sees_its_transitions_in_order() {
         |c: &Change| c.local_ip == SERVER_V4 || (c.local_ip == "0.0.0.0" && c.local_port == p);
     let client_end = |c: &Change| c.local_ip == CLIENT_V4;
     for (who, have, mine) in [
-        ("server", &have_s, &server_end as &dyn Fn(&Change) -> bool),
-        ("client", &have_c, &client_end),
+        ("client", &have_c, &client_end as &dyn Fn(&Change) -> bool),
+        ("server", &have_s, &server_end),
     ] {
         let want: Vec<&str> = changes
             .iter()
@@ -1527,21 +1561,26 @@ fn exercise2_syn_sent_with_each_resent_syn() {
         assert_eq!(host_of(&r.a), CLIENT_V4, "{}\n{ctx}", r.text);
         assert_eq!(r.b, format!("{SERVER_V4}:{p}"), "{}\n{ctx}", r.text);
     }
-    // The resends come about 1 s, then 2 s apart (the doubled timeout).
-    let times: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.changed().text() != "SYN_SENT -> CLOSE")
-        .map(|r| r.ms)
+    // Times: the watch's clock is the kernel's. From the first SYN to
+    // the end of the attempt the watch measured what the kernel's own
+    // timestamps (the oracle) say, within 5 ms; the resends lie between.
+    // (Their spacing is not asserted: with the SYN refused locally this
+    // kernel resent it every 1 s, without the doubling a lost SYN gets.)
+    let kernel: Vec<Change> = kernel_changes(&oracle.text())
+        .into_iter()
+        .filter(|c| c.local_ip == CLIENT_V4)
         .collect();
-    for (i, w) in times.windows(2).enumerate() {
-        let gap = (w[1] - w[0]) / 1000.0;
-        let expect = f64::from(1u32 << i);
-        assert!(
-            (gap - expect).abs() < 0.5,
-            "resend {} came {gap:.3} s after the previous one, expected about {expect} s: {ctx}",
-            i + 1
-        );
-    }
+    assert_eq!(kernel.len(), 2, "{ctx}");
+    let kernel_span = (kernel[1].ts_us - kernel[0].ts_us) as f64 / 1000.0;
+    let span = rows[rows.len() - 1].ms - rows[0].ms;
+    assert!(
+        (span - kernel_span).abs() <= 5.0,
+        "the watch timed SYN_SENT at {span:.3} ms, the kernel at {kernel_span:.3} ms: {ctx}"
+    );
+    assert!(
+        rows.windows(2).all(|w| w[1].ms > w[0].ms),
+        "rows not strictly in time order: {ctx}"
+    );
 
     let (source, objs) = json_lines(&json);
     assert_eq!(source.str("source"), Some("tracepoint"), "{ctx}");
@@ -1566,11 +1605,7 @@ fn exercise2_syn_sent_with_each_resent_syn() {
     let trans: Vec<String> = objs.iter().filter_map(json_cell).collect();
     assert_eq!(trans, ["CLOSE -> SYN_SENT", "SYN_SENT -> CLOSE"], "{ctx}");
     // The kernel saw the same two changes of the client's socket.
-    let k: Vec<String> = kernel_changes(&oracle.text())
-        .into_iter()
-        .filter(|c| c.local_ip == CLIENT_V4)
-        .map(|c| c.cell)
-        .collect();
+    let k: Vec<&str> = kernel.iter().map(|c| c.cell.as_str()).collect();
     assert_eq!(k, ["CLOSE -> SYN_SENT", "SYN_SENT -> CLOSE"], "{ctx}");
     eprintln!("{T}: {syns} SYNs counted, {resent} resent rows");
 }
@@ -1861,12 +1896,17 @@ fn instance_removed(test: &str, how: Ending, n: u16) {
     let run = Running::spawn(cmd, &label, In::Null, output);
     let mut w = Watch { run };
     let pid = w.pid();
+    let mut closer: Option<mpsc::Sender<()>> = None;
     // Line 1 and the header, then the instance.
     let first: Vec<String> = match how {
         Ending::StdoutClosed => {
-            // Read two lines in a thread, then close the read end.
+            // Read two lines in a thread; it closes the read end when told
+            // (after the instance was seen: a watch may notice a closed
+            // stdout at once, without writing).
             let pipe = w.run.take_stdout();
             let (tx, rx) = mpsc::channel();
+            let (close_tx, close_rx) = mpsc::channel::<()>();
+            closer = Some(close_tx);
             thread::spawn(move || {
                 let mut r = BufReader::new(pipe);
                 let mut lines = Vec::new();
@@ -1877,8 +1917,9 @@ fn instance_removed(test: &str, how: Ending, n: u16) {
                     }
                     lines.push(l.trim_end().to_string());
                 }
-                // The pipe's read end closes here, with `r`.
                 let _ = tx.send(lines);
+                // Told, or the test gone: the read end closes with `r`.
+                let _ = close_rx.recv();
             });
             rx.recv_timeout(STEP)
                 .unwrap_or_else(|_| panic!("no two lines within {STEP:?}: {}", w.run.describe()))
@@ -1913,8 +1954,11 @@ fn instance_removed(test: &str, how: Ending, n: u16) {
         Ending::Sigint => w.stop(Signal::Int),
         Ending::Sigterm => w.stop(Signal::Term),
         Ending::StdoutClosed => {
-            // An event makes it write: the write fails (EPIPE) and it
+            // The read end closes. Either the watch notices at once, or
+            // an event makes it write: the write fails (EPIPE) and it
             // must end quietly. A listener comes and goes until it does.
+            drop(closer.take());
+            let _ = w.run.wait_for(Duration::from_millis(300));
             let nc = env.program("nc.openbsd");
             let deadline = Instant::now() + STEP;
             while w.run.running() && Instant::now() < deadline {
@@ -1934,14 +1978,14 @@ fn instance_removed(test: &str, how: Ending, n: u16) {
     );
     assert_eq!(w.run.stderr(), "", "{how:?}: {}", w.run.describe());
     let left = instances_of(pid);
+    // Leave the machine as found even when the assertion below fails.
+    for d in &left {
+        let _ = fs::remove_dir(Path::new(TRACEFS).join("instances").join(d));
+    }
     assert!(
         left.is_empty(),
         "{how:?}: rnetstat (pid {pid}) exited and left its tracefs instance {left:?} (it had {made:?})"
     );
-    // Leave the machine as found even when the assertion above fails.
-    for d in left {
-        let _ = fs::remove_dir(Path::new(TRACEFS).join("instances").join(d));
-    }
 }
 
 #[test]
