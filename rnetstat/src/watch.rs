@@ -6,8 +6,10 @@
 //!   `sock:inet_sock_set_state`, `tcp:tcp_retransmit_skb` and
 //!   `tcp:tcp_retransmit_synack`, filtered in the kernel on the ports and
 //!   the family. The loop sleeps in `poll` until the kernel has events
-//!   (or a signal, or the next table read is due), so an idle watch costs
-//!   nothing but that read (every `--interval`, 1000 ms by default).
+//!   or a signal comes; the table is read only to confirm an event that
+//!   nothing else confirms, and every `--interval` (1000 ms by default)
+//!   while a TIME_WAIT or request socket is followed. An idle watch
+//!   costs nothing.
 //! - **polling**: without tracefs (not root, no tracefs in a container),
 //!   `/proc/net/tcp` and `tcp6` are read every `--interval` (20 ms by
 //!   default) and compared; a state shorter than that can be missed, and
@@ -50,6 +52,13 @@ use std::time::Duration;
 
 /// How long an event waits for proof that it is this namespace's.
 const HOLD: Duration = Duration::from_millis(300);
+
+/// More sockets proven foreign than this, and the set starts again (the
+/// kernel may not report every foreign socket's end).
+const FOREIGN_MAX: usize = 65_536;
+
+/// How often a row waiting for proof looks at the table again.
+const RECHECK_US: u64 = 20_000;
 
 /// The table read period when polling, and with the tracepoint.
 pub const POLL_INTERVAL_MS: u64 = 20;
@@ -151,6 +160,9 @@ struct Item {
     /// port (the kernel sets the state first): the port comes from the
     /// socket's next event or the table.
     unbound: bool,
+    /// The table must be read for this row: a close that may have left
+    /// a TIME_WAIT socket, a SYN|ACK resent by a request socket.
+    wants_table: bool,
 }
 
 /// Where the rows go and how they look.
@@ -179,6 +191,9 @@ struct Watch {
     foreign: HashSet<Key>,
     /// Sockets proven to be this namespace's.
     ours: HashSet<Key>,
+    /// Other namespaces' connects whose port is not known yet: (peer,
+    /// local address, until when).
+    foreign_connects: Vec<(SocketAddr, IpAddr, u64)>,
     queue: VecDeque<Item>,
     table: Table,
     /// This process's network namespace (`net:[4026531840]`).
@@ -256,6 +271,7 @@ pub fn watch<L: Lookup, W: Write>(
         known: HashMap::new(),
         foreign: HashSet::new(),
         ours: HashSet::new(),
+        foreign_connects: Vec::new(),
         queue: VecDeque::new(),
         table: Table::read(&root, v4, v6),
         netns: std::fs::read_link("/proc/self/ns/net").ok(),
@@ -287,7 +303,8 @@ pub fn watch<L: Lookup, W: Write>(
             let ms = interval.unwrap_or(TRACE_INTERVAL_MS);
             let note = format!(
                 "Source: tracepoint sock:inet_sock_set_state (every change, kernel timestamps); \
-                 socket table every {ms} ms for request sockets and TIME_WAIT expiry. Ctrl-C stops."
+                 the socket table confirms this namespace's sockets and, every {ms} ms while one \
+                 is followed, the end of TIME_WAIT and of request sockets. Ctrl-C stops."
             );
             p.start("tracepoint", ms, &note)?;
             w.run_traced(&mut inst, &stop, Duration::from_millis(ms), &mut p)
@@ -425,6 +442,7 @@ impl Watch {
             hold_until_us: at_us,
             seen: Seen::Tracepoint,
             unbound: false,
+            wants_table: false,
         }
     }
 
@@ -440,20 +458,29 @@ impl Watch {
         let mut pending = String::new();
         let mut buf = vec![0u8; 64 * 1024];
         let every_us = every.as_micros() as u64;
-        let mut next_read_us = self.now_us() + every_us;
+        let mut last_read_us = self.now_us();
         loop {
             let now = self.now_us();
-            let mut wake = next_read_us;
-            if let Some(first) = self.queue.iter().find(|i| i.ours.is_none()) {
-                wake = wake.min(first.hold_until_us);
+            // The table is read again every interval only while it shows
+            // something no event will report (a TIME_WAIT or a request
+            // socket ending), and while a row waits for proof; otherwise
+            // the watch sleeps until the kernel has events.
+            let mut wake = if self.follows_table_only() {
+                Some(last_read_us + every_us)
+            } else {
+                None
+            };
+            if let Some(first) = self.queue.iter().find(|i| i.ours.is_none() || i.unbound) {
+                let at = first.hold_until_us.min(last_read_us + RECHECK_US);
+                wake = Some(wake.map_or(at, |w| w.min(at)));
             }
-            let timeout = Duration::from_micros(wake.saturating_sub(now));
+            let timeout = wake.map(|w| Duration::from_micros(w.saturating_sub(now)));
             let ready = {
                 let Some(fd) = inst.fd() else {
                     return Ok(());
                 };
                 let out = std::io::stdout();
-                sys::poll_readable(&[fd, stop.as_fd()], Some(out.as_fd()), Some(timeout))
+                sys::poll_readable(&[fd, stop.as_fd()], Some(out.as_fd()), timeout)
                     .map_err(Error::Write)?
             };
             // A signal: the rows already proven go out first. Nobody
@@ -490,20 +517,21 @@ impl Watch {
                 }
             }
             let now = self.now_us();
-            let due = now >= next_read_us;
-            let held = self.queue.iter().any(|i| i.ours.is_none());
-            if events.is_empty() && !due && !held {
-                continue;
-            }
-            self.table = Table::read(&self.root, self.v4, self.v6);
-            if due {
-                next_read_us = now + every_us;
-            }
+            // Events are first judged on what is known; the table is read
+            // only when that is not enough (a row still unproven, a close
+            // that may have left a TIME_WAIT socket, a SYN|ACK resent by a
+            // request socket) or when it is due.
             for ev in events {
                 self.classify(ev, now);
             }
-            self.recheck();
-            self.table_rows(now);
+            let due = self.follows_table_only() && now >= last_read_us + every_us;
+            let unproven = self.queue.iter().any(|i| i.ours.is_none() || i.unbound)
+                && now >= last_read_us + RECHECK_US;
+            if due || unproven || self.queue.iter().any(|i| i.wants_table) {
+                self.table = Table::read(&self.root, self.v4, self.v6);
+                last_read_us = now;
+                self.settle_from_table(now);
+            }
             self.flush(now, p)?;
         }
     }
@@ -513,19 +541,10 @@ impl Watch {
         let at_us = ev.ts_us.saturating_sub(self.start_us);
         let key = (ev.local, ev.remote);
         let change = match ev.kind {
-            EventKind::State { old, new } => {
-                let new = if new == TcpState::Close
-                    && self.table.state(&key) == Some(TcpState::TimeWait)
-                {
-                    TcpState::TimeWait
-                } else {
-                    new
-                };
-                Change::Move {
-                    old: Point::State(old),
-                    new: Point::State(new),
-                }
-            }
+            EventKind::State { old, new } => Change::Move {
+                old: Point::State(old),
+                new: Point::State(new),
+            },
             EventKind::Retransmit { state, err } => Change::Resent {
                 state,
                 what: resent_what(state),
@@ -548,7 +567,7 @@ impl Watch {
         if !unbound && ev.local.port() != 0 {
             self.bind_connect(&key, ev.kind);
         }
-        let ours = self.decide(&key, ev.task);
+        let ours = self.decide_event(&key, ev.kind, ev.task);
         let closes = matches!(
             change,
             Change::Move {
@@ -577,7 +596,46 @@ impl Watch {
             hold_until_us: now + HOLD.as_micros() as u64,
             seen: Seen::Tracepoint,
             unbound,
+            wants_table: closes || ev.kind == EventKind::SynAckRetransmit,
         });
+    }
+
+    /// Whether the table shows something that ends without an event: a
+    /// TIME_WAIT socket or a request socket being followed.
+    fn follows_table_only(&self) -> bool {
+        self.known.values().any(|s| {
+            matches!(
+                s.state,
+                TcpState::TimeWait | TcpState::SynRecv | TcpState::NewSynRecv
+            )
+        })
+    }
+
+    /// After a table read: a close whose socket is now a TIME_WAIT socket
+    /// is shown as entering TIME_WAIT; rows waiting for proof look again;
+    /// what only the table shows is added.
+    fn settle_from_table(&mut self, now: u64) {
+        for i in 0..self.queue.len() {
+            let it = self.queue[i];
+            if !it.wants_table {
+                continue;
+            }
+            self.queue[i].wants_table = false;
+            if let Change::Move {
+                old,
+                new: Point::State(TcpState::Close),
+            } = it.change
+            {
+                if self.table.state(&it.key) == Some(TcpState::TimeWait) {
+                    self.queue[i].change = Change::Move {
+                        old,
+                        new: Point::State(TcpState::TimeWait),
+                    };
+                }
+            }
+        }
+        self.recheck();
+        self.table_rows(now);
     }
 
     /// Gives a waiting unbound `CLOSE -> SYN_SENT` the local port of the
@@ -609,10 +667,18 @@ impl Watch {
             if let Some(o) = decided {
                 self.confirm(key, o);
             }
+        } else if let Some(i) = self
+            .foreign_connects
+            .iter()
+            .position(|c| c.0 == key.1 && (c.1.is_unspecified() || same_ip(c.1, key.0.ip())))
+        {
+            self.foreign_connects.swap_remove(i);
+            self.foreign.insert(*key);
         }
     }
 
-    /// Whether the socket `key` is this namespace's: `Some` when known.
+    /// Whether the socket `key` is this namespace's, from what is known
+    /// without looking at the event: `Some` when known.
     fn decide(&self, key: &Key, task: Option<u32>) -> Option<bool> {
         if self.foreign.contains(key) {
             return Some(false);
@@ -633,6 +699,47 @@ impl Watch {
             return Some(true);
         }
         None
+    }
+
+    /// As [`Watch::decide`], then from what the event says: every socket
+    /// of this namespace was either in the table when the watch began or
+    /// made since (a connect, a listen, a handshake completed on one of
+    /// its listeners), and those are followed. So an event of a socket
+    /// that already existed, which nothing here follows or waits for, is
+    /// another namespace's; so is a handshake on a port where no listener
+    /// of this namespace listens. Only what remains needs the table.
+    fn decide_event(&self, key: &Key, kind: EventKind, task: Option<u32>) -> Option<bool> {
+        if let Some(known) = self.decide(key, task) {
+            return Some(known);
+        }
+        let waited_for = |k: &Key| {
+            self.queue.iter().any(|i| {
+                i.ours != Some(false)
+                    && (i.key == *k
+                        || (i.unbound
+                            && i.key.1 == k.1
+                            && (i.key.0.ip().is_unspecified() || same_ip(i.key.0.ip(), k.0.ip()))))
+            })
+        };
+        match kind {
+            EventKind::State {
+                old: TcpState::Close,
+                ..
+            } => None,
+            EventKind::State {
+                old: TcpState::Listen,
+                new: TcpState::SynRecv,
+            }
+            | EventKind::SynAckRetransmit => {
+                if self.listener_for(&key.0) {
+                    None
+                } else {
+                    Some(false)
+                }
+            }
+            _ if waited_for(key) => None,
+            _ => Some(false),
+        }
     }
 
     /// Records what was proven of `key`, and settles the rows of the same
@@ -698,15 +805,29 @@ impl Watch {
     /// TIME_WAIT and of request sockets.
     fn table_rows(&mut self, now: u64) {
         let queued: HashSet<Key> = self.queue.iter().map(|i| i.key).collect();
+        let moving: HashSet<Key> = self
+            .queue
+            .iter()
+            .filter(|i| matches!(i.change, Change::Move { .. }))
+            .map(|i| i.key)
+            .collect();
         let mut items = Vec::new();
         for (key, row) in &self.table.rows {
             let requestish = matches!(
                 row.state.known(),
                 Some(TcpState::SynRecv | TcpState::NewSynRecv)
             );
-            if requestish && !self.known.contains_key(key) && !queued.contains(key) {
+            if requestish && !self.known.contains_key(key) && !moving.contains(key) {
+                // Seen now, or just before its first SYN|ACK resend.
+                let at = self
+                    .queue
+                    .iter()
+                    .filter(|i| i.key == *key)
+                    .map(|i| i.at_us.saturating_sub(1))
+                    .min()
+                    .unwrap_or(now);
                 let mut it = self.item(
-                    now,
+                    at,
                     *key,
                     row.v6,
                     Point::New,
@@ -743,15 +864,27 @@ impl Watch {
         p: &mut Printer<'_, L, W>,
     ) -> Result<(), Error> {
         self.queue.make_contiguous().sort_by_key(|i| i.at_us);
+        self.foreign_connects.retain(|c| c.2 > now);
         while let Some(first) = self.queue.front() {
             let waiting = first.ours.is_none() || first.unbound;
-            if waiting && now < first.hold_until_us {
+            if waiting && first.ours != Some(false) && now < first.hold_until_us {
                 break;
             }
             let it = self.queue.pop_front().expect("front exists");
             if it.ours == Some(true) {
                 self.emit(it, p)?;
+            } else if it.unbound && it.ours == Some(false) {
+                // Another namespace's connect: its socket's next events
+                // (with the port) are known to be foreign too.
+                self.foreign_connects.push((
+                    it.key.1,
+                    it.key.0.ip(),
+                    now + HOLD.as_micros() as u64,
+                ));
             }
+        }
+        if self.foreign.len() > FOREIGN_MAX {
+            self.foreign.clear();
         }
         Ok(())
     }
@@ -1331,6 +1464,7 @@ mod tests {
             known: HashMap::new(),
             foreign: HashSet::new(),
             ours: HashSet::new(),
+            foreign_connects: Vec::new(),
             queue: VecDeque::new(),
             table,
             netns: None,
@@ -1363,25 +1497,26 @@ mod tests {
 
     #[test]
     fn a_held_row_waits_and_an_unproven_one_is_dropped() {
-        let mut w = watch_with(&[]);
+        let mut w = watch_with(&[("127.0.0.1:5555", "0.0.0.0:0", 10)]);
         let ev = |ts: u64, port: u16| Event {
             ts_us: ts,
-            local: sa(&format!("127.0.0.1:{port}")),
-            remote: sa("127.0.0.1:5555"),
+            local: sa("127.0.0.1:5555"),
+            remote: sa(&format!("127.0.0.1:{port}")),
             v6: false,
             kind: EventKind::State {
-                old: TcpState::SynSent,
-                new: TcpState::Established,
+                old: TcpState::Listen,
+                new: TcpState::SynRecv,
             },
             task: None,
         };
+        // A handshake on our listener's port: ours or a twin's elsewhere.
         w.classify(ev(10, 40000), 0);
         w.classify(ev(20, 40001), 0);
         assert!(w.queue.iter().all(|i| i.ours.is_none()));
         // The second socket appears in the table: proven, but it waits
         // behind the first.
         w.table.rows.insert(
-            (sa("127.0.0.1:40001"), sa("127.0.0.1:5555")),
+            (sa("127.0.0.1:5555"), sa("127.0.0.1:40001")),
             Row {
                 state: StateCode::from(1),
                 retransmits: 0,
@@ -1391,5 +1526,44 @@ mod tests {
         w.recheck();
         assert_eq!(w.queue[1].ours, Some(true));
         assert_eq!(w.queue[0].ours, None);
+    }
+
+    #[test]
+    fn what_cannot_be_ours_is_foreign_without_the_table() {
+        let mut w = watch_with(&[("127.0.0.1:5555", "0.0.0.0:0", 10)]);
+        let key = (sa("198.18.0.1:40000"), sa("198.18.0.2:80"));
+        // An existing socket nothing here follows.
+        let est = EventKind::State {
+            old: TcpState::Established,
+            new: TcpState::FinWait1,
+        };
+        assert_eq!(w.decide_event(&key, est, None), Some(false));
+        // A handshake where no listener of ours listens.
+        let hs = EventKind::State {
+            old: TcpState::Listen,
+            new: TcpState::SynRecv,
+        };
+        assert_eq!(
+            w.decide_event(&(sa("198.18.0.2:80"), sa("198.18.0.1:1")), hs, None),
+            Some(false)
+        );
+        // A connect whose process is gone: not known yet.
+        let c = EventKind::State {
+            old: TcpState::Close,
+            new: TcpState::SynSent,
+        };
+        assert_eq!(
+            w.decide_event(&(sa("198.18.0.1:0"), sa("198.18.0.2:80")), c, None),
+            None
+        );
+        // Its next event binds it; a foreign connect makes its socket foreign.
+        w.foreign_connects
+            .push((sa("198.18.0.2:80"), "198.18.0.1".parse().unwrap(), u64::MAX));
+        let up = EventKind::State {
+            old: TcpState::SynSent,
+            new: TcpState::Established,
+        };
+        w.bind_connect(&key, up);
+        assert!(w.foreign.contains(&key));
     }
 }

@@ -138,17 +138,30 @@ fn syn_plan(hosts: &Hosts, role: Role) -> String {
 /// say which).
 fn fin_give_up(hosts: &Hosts, role: Role) -> String {
     let t = &hosts.here;
-    let orphan = model_timeout(
-        t.orphan_retries_effective().clamp(0, 255) as u32,
-        RTO_MIN_SECS,
-    );
+    let orphan = t.orphan_give_up_secs();
     let held = model_timeout(Knob::Retries2.value(t).clamp(0, 255) as u32, RTO_MIN_SECS);
     format!(
-        "the kernel gives up once {} have passed since the first resend if the program closed it ({}, 0 means 8), {} if it holds it ({})",
+        "the kernel gives up once about {} have passed since the first resend if the program closed it ({}, 0 means 8), {} if it holds it ({})",
         duration(orphan),
         hosts.knob_text(Host::Here, Knob::OrphanRetries, peer_name(role)),
         duration(held),
         hosts.knob_text(Host::Here, Knob::Retries2, peer_name(role))
+    )
+}
+
+/// How a socket whose FIN was never acknowledged ended: a reset, or this
+/// host gave up. The figure is the orphan budget (the program closed the
+/// socket); with the FIN refused by this host's own output nothing is
+/// resent and the probe timer spends the same budget from the FIN itself
+/// ([`crate::timing::unacked_give_up`]; measured: FIN_WAIT1 -> CLOSE 1.44 s
+/// after the FIN with tcp_orphan_retries=2, budget 1.4 s).
+fn fin_end(hosts: &Hosts, role: Role) -> String {
+    let t = &hosts.here;
+    let orphan = t.orphan_give_up_secs();
+    format!(
+        "a reset (RST) came or went, or this host gave up resending it: if the program closed it, once about {} had passed since the first resend, or since the FIN if its own firewall refused it ({}, 0 means 8)",
+        duration(orphan),
+        hosts.knob_text(Host::Here, Knob::OrphanRetries, peer_name(role)),
     )
 }
 
@@ -205,7 +218,7 @@ fn request_life(hosts: &Hosts, role: Role) -> String {
 /// kernel reports CLOSE; polling: the row vanished).
 fn ended_abruptly(hosts: &Hosts, role: Role) -> String {
     format!(
-        "a reset (RST) was received or sent (the program closed with unread data or SO_LINGER 0, a tcp-reset rule), or the kernel gave up resending ({})",
+        "a reset (RST) was received or sent (a program closing with unread data or SO_LINGER 0, or a tcp-reset rule), or the kernel gave up resending ({})",
         hosts.knob_text(Host::Here, Knob::Retries2, peer_name(role))
     )
 }
@@ -219,7 +232,7 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
     let text = match (old, new) {
         // ------------------------------------------------------ opening
         (State(Close), State(Listen)) => "listen() was called: waiting for connections; each client's SYN gets a SYN|ACK from a request socket (SYN_RECV), and the client's ACK makes a new ESTABLISHED socket".to_string(),
-        (State(Listen), State(Close)) => "the program closed the listening socket (or ended): a SYN to this port is now refused with a RST, and connections not yet accept()ed are reset".to_string(),
+        (State(Listen), State(Close)) => "the program closed the listening socket (or ended): connections not yet accept()ed are reset, and a SYN to this port is now refused with a RST unless another socket listens there".to_string(),
         (State(Close), State(SynSent)) => format!(
             "connect(): the first SYN is sent (handshake step 1 of 3); {}",
             syn_plan(hosts, role)
@@ -249,7 +262,7 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
         // ------------------------------------------------------ closing
         (State(Established), State(FinWait1)) => "this side closed (close()) or shut down its sending side (shutdown()): its FIN is sent; waiting for the peer's ACK of it".to_string(),
         (State(FinWait1), State(FinWait2)) => format!(
-            "the peer acknowledged our FIN; this side can still receive and waits for the peer's FIN (the peer is in CLOSE_WAIT until its program closes); if the program has closed this socket, the kernel drops it after {}",
+            "the peer acknowledged our FIN; this side can still receive and waits for the peer's FIN (the peer is in CLOSE_WAIT until its program closes); if the program has closed this socket, the kernel drops it when {} pass without that FIN",
             fin_timeout(hosts, role)
         ),
         (State(FinWait1), State(Closing)) => "the peer's FIN arrived before the ACK of ours: a simultaneous close (both sides sent a FIN); waiting for the ACK of our FIN, then TIME_WAIT on both sides".to_string(),
@@ -274,16 +287,16 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
             ended_abruptly(hosts, role)
         ),
         (State(CloseWait), State(Close)) => format!(
-            "ended by a reset instead of our FIN: {}; no LAST_ACK, no TIME_WAIT",
+            "the connection ended before our FIN was sent: {}; no LAST_ACK, no TIME_WAIT",
             ended_abruptly(hosts, role)
         ),
         (State(FinWait1), State(Close)) => format!(
-            "our FIN was never acknowledged: a reset (RST) came or went, or the FIN resends ran out: {}",
-            fin_give_up(hosts, role)
+            "our FIN was never acknowledged: {}",
+            fin_end(hosts, role)
         ),
         (State(Closing), State(Close)) => "the ACK of our FIN arrived and the socket became a small TIME_WAIT socket (the socket table shows TIME_WAIT), unless a reset or the end of the FIN resends ended it".to_string(),
         (State(FinWait2), State(Close)) => format!(
-            "the kernel replaced this socket with a small timewait socket: TIME_WAIT if the peer's FIN came, or, if the program closed it, an orphaned FIN_WAIT2 kept at most {}; the socket table shows which, and if it shows neither, a reset ended it",
+            "this socket became a small timewait socket: TIME_WAIT if the peer's FIN came, or an orphaned FIN_WAIT2 kept at most {}, as the socket table shows; if it shows neither, that time ran out (the kernel then resets the peer) or a reset ended it",
             fin_timeout(hosts, role)
         ),
         // ------------------------------------------- first seen (`new`)
@@ -321,15 +334,15 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
         // ------------------------------------------------------- `gone`
         (State(SynRecv), Gone) => {
             let mut s = format!(
-                "the request socket is gone: the client's ACK never came and the SYN|ACK resends ran out ({}), or a RST from the client ended it",
+                "the request socket is gone: its SYN|ACK resends ran out without the client's ACK ({}), a RST from the client ended it, or this host's own firewall refused a timed resend, which discards it at once (the client's next SYN makes a new one)",
                 hosts.knob_text(Host::Here, Knob::SynackRetries, peer_name(role))
             );
             if polled {
-                s.push_str(", or the connection was made and ended between two looks");
+                s.push_str("; or the connection was made and ended between two looks");
             }
             s
         }
-        (State(Listen), Gone) => "the listening socket is gone: the program closed it (or ended); a SYN to this port is now refused with a RST".to_string(),
+        (State(Listen), Gone) => "the listening socket is gone: the program closed it (or ended); a SYN to this port is now refused with a RST unless another socket listens there".to_string(),
         (State(SynSent), Gone) => {
             let (_, give_up) = hosts.here.syn_send_times();
             let mut s = format!(
@@ -343,7 +356,7 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
             s
         }
         (State(FinWait2), Gone) => format!(
-            "the peer's FIN never came: the orphaned socket ran out its {} and was dropped without TIME_WAIT; or a reset ended it",
+            "the peer's FIN never came: the orphaned socket ran out its {} and was dropped without TIME_WAIT (the peer may be reset then); or a reset ended it",
             fin_timeout(hosts, role)
         ),
         (State(LastAck), Gone) => "our FIN was acknowledged (unless a reset or the end of the FIN resends ended it): nothing is left on this side, no TIME_WAIT; the peer, which closed first, waits in TIME_WAIT".to_string(),
@@ -359,12 +372,12 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
             s
         }
         (State(FinWait1), Gone) => format!(
-            "our FIN was never acknowledged (no TIME_WAIT): a reset (RST) came or went, or the FIN resends ran out: {}",
-            fin_give_up(hosts, role)
+            "our FIN was never acknowledged (no TIME_WAIT): {}",
+            fin_end(hosts, role)
         ),
         (State(Closing), Gone) => format!(
-            "our FIN was never acknowledged (no TIME_WAIT): a reset (RST) came or went, or the FIN resends ran out: {}",
-            fin_give_up(hosts, role)
+            "our FIN was never acknowledged (no TIME_WAIT): {}",
+            fin_end(hosts, role)
         ),
         (State(Close), Gone) => "the socket is closed and freed: the program let it go".to_string(),
         (State(a), State(b)) if polled => return unseen_path(a, b),
@@ -837,6 +850,8 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains("unseen"), "{t}");
+        let t = transition(State(SynRecv), Gone, Role::Server, Seen::Tracepoint, &h);
+        assert!(t.contains("own firewall refused a timed resend"), "{t}");
         let t = transition(New, State(SynRecv), Role::Server, Seen::Polling, &lowered());
         assert!(t.contains("about 7.0 s (tcp_synack_retries=2)"), "{t}");
     }
@@ -882,6 +897,7 @@ mod tests {
             t.contains("timewait socket") && t.contains("FIN_WAIT2"),
             "{t}"
         );
+        assert!(t.contains("resets the peer"), "{t}");
         let t = transition(
             State(FinWait1),
             State(Close),
@@ -890,9 +906,13 @@ mod tests {
             &h,
         );
         assert!(t.contains("tcp_orphan_retries=0, 0 means 8"), "{t}");
+        assert!(
+            t.contains("since the FIN if its own firewall refused it"),
+            "{t}"
+        );
         // 8 orphan retries from 0.2 s: a 102.2 s budget (timing.rs).
         assert!(
-            t.contains("once 102 s (about 2 minutes) have passed"),
+            t.contains("once about 102 s (about 2 minutes) had passed"),
             "{t}"
         );
         let t = transition(
