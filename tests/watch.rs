@@ -59,8 +59,8 @@ const STEP: Duration = Duration::from_secs(5);
 
 /// Line 1 in tracepoint mode, as the interface documents it.
 const SOURCE_TRACEPOINT: &str = "Source: tracepoint sock:inet_sock_set_state (every change, \
-     kernel timestamps); socket table every 1000 ms for request sockets and TIME_WAIT expiry. \
-     Ctrl-C stops.";
+     kernel timestamps); the socket table confirms this namespace's sockets and, every 1000 ms \
+     while one is followed, the end of TIME_WAIT and of request sockets. Ctrl-C stops.";
 
 /// Line 2 of the text output.
 const HEADER: &str = "Time(ms)   Proto Local Address           Foreign Address         Transition";
