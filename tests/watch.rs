@@ -1094,7 +1094,12 @@ fn parsers_accept_the_documented_forms() {
 /// transitions in order (SYN_RECV included), every one the kernel's
 /// tracepoint (the test kit's own instance) reported for that end, and
 /// nothing of the other namespace although the tracepoint is global.
-/// (TIME_WAIT lasts 60 s, so `gone` is not awaited here.)
+/// The server's socket is orphaned (nc has exited) when the ACK of its FIN
+/// comes: the kernel then reports FIN_WAIT2 -> CLOSE at once (a timewait
+/// mini-socket in FIN_WAIT2), and TIME_WAIT comes later, with the
+/// client's FIN, without any event; the watch must show what the table
+/// shows: FIN_WAIT2 -> TIME_WAIT, and never CLOSE. (TIME_WAIT lasts 60 s,
+/// so `gone` is not awaited here.)
 #[test]
 fn exercise1_each_end_sees_its_transitions_in_order() {
     const T: &str = "exercise1_each_end_sees_its_transitions_in_order";
