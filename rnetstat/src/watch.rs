@@ -77,6 +77,10 @@ struct Row {
     state: StateCode,
     retransmits: u64,
     v6: bool,
+    /// A timewait socket (timer `timewait`: TIME_WAIT, or an orphaned
+    /// FIN_WAIT2) or a request socket (SYN_RECV without an inode): no
+    /// event reports what happens to it next.
+    mini: bool,
 }
 
 /// One read of this namespace's TCP tables.
@@ -107,6 +111,12 @@ impl Table {
                         state: e.state,
                         retransmits: e.retransmits,
                         v6: family == Family::V6,
+                        mini: e.timer == 3
+                            || (e.inode == 0
+                                && matches!(
+                                    e.state.known(),
+                                    Some(TcpState::SynRecv | TcpState::NewSynRecv)
+                                )),
                     },
                 );
             }
@@ -123,6 +133,8 @@ impl Table {
 #[derive(Clone, Copy, Debug)]
 struct Sock {
     state: TcpState,
+    /// A request or timewait socket: no event reports its end.
+    table_only: bool,
     role: Role,
     /// Retransmissions counted (tracepoint) or the table's counter.
     resent: u64,
@@ -163,6 +175,9 @@ struct Item {
     /// The table must be read for this row: a close that may have left
     /// a TIME_WAIT socket, a SYN|ACK resent by a request socket.
     wants_table: bool,
+    /// After this row the socket is one only the table shows (a request
+    /// or timewait socket): its next change and its end come from there.
+    table_only: bool,
 }
 
 /// Where the rows go and how they look.
@@ -340,6 +355,7 @@ impl Watch {
                     key,
                     Sock {
                         state,
+                        table_only: row.mini,
                         role,
                         resent: row.retransmits,
                         v6: row.v6,
@@ -401,8 +417,6 @@ impl Watch {
                 }
             }
             self.table = table;
-            // Sockets first seen in order of their address, for a stable
-            // order among rows of one read.
             // One read's rows: connection by connection, the listener,
             // then the client, then the server.
             items.sort_by_key(|i| {
@@ -443,6 +457,7 @@ impl Watch {
             seen: Seen::Tracepoint,
             unbound: false,
             wants_table: false,
+            table_only: false,
         }
     }
 
@@ -597,18 +612,14 @@ impl Watch {
             seen: Seen::Tracepoint,
             unbound,
             wants_table: closes || ev.kind == EventKind::SynAckRetransmit,
+            table_only: ev.kind == EventKind::SynAckRetransmit,
         });
     }
 
     /// Whether the table shows something that ends without an event: a
     /// TIME_WAIT socket or a request socket being followed.
     fn follows_table_only(&self) -> bool {
-        self.known.values().any(|s| {
-            matches!(
-                s.state,
-                TcpState::TimeWait | TcpState::SynRecv | TcpState::NewSynRecv
-            )
-        })
+        self.known.values().any(|s| s.table_only)
     }
 
     /// After a table read: a close whose socket is now a TIME_WAIT socket
@@ -626,11 +637,17 @@ impl Watch {
                 new: Point::State(TcpState::Close),
             } = it.change
             {
-                if self.table.state(&it.key) == Some(TcpState::TimeWait) {
+                // The socket lives on as a small timewait socket: in
+                // TIME_WAIT, or (closed by its program before the peer's
+                // FIN came) in FIN_WAIT2 for tcp_fin_timeout.
+                if let Some(s @ (TcpState::TimeWait | TcpState::FinWait2)) =
+                    self.table.state(&it.key)
+                {
                     self.queue[i].change = Change::Move {
                         old,
-                        new: Point::State(TcpState::TimeWait),
+                        new: Point::State(s),
                     };
+                    self.queue[i].table_only = true;
                 }
             }
         }
@@ -838,15 +855,21 @@ impl Watch {
             }
         }
         for (key, s) in &self.known {
-            let table_only = matches!(
-                s.state,
-                TcpState::TimeWait | TcpState::SynRecv | TcpState::NewSynRecv
-            );
-            if table_only && !self.table.rows.contains_key(key) && !queued.contains(key) {
-                let mut it = self.item(now, *key, s.v6, Point::State(s.state), Point::Gone);
-                it.seen = Seen::Polling;
-                items.push(it);
+            if !s.table_only || queued.contains(key) {
+                continue;
             }
+            // Gone, or moved on (an orphaned FIN_WAIT2 whose peer's FIN
+            // came is now TIME_WAIT).
+            let now_state = self.table.state(key);
+            let new = match now_state {
+                None => Point::Gone,
+                Some(t) if state_text(t) != state_text(s.state) => Point::State(t),
+                Some(_) => continue,
+            };
+            let mut it = self.item(now, *key, s.v6, Point::State(s.state), new);
+            it.seen = Seen::Polling;
+            it.table_only = true;
+            items.push(it);
         }
         items.sort_by_key(|i| i.key);
         for it in items {
@@ -923,6 +946,7 @@ impl Watch {
                     it.key,
                     Sock {
                         state: s,
+                        table_only: it.table_only || s == TcpState::TimeWait,
                         role,
                         resent,
                         v6: it.v6,
@@ -942,6 +966,7 @@ impl Watch {
                     it.key,
                     Sock {
                         state,
+                        table_only: it.table_only || prev.is_some_and(|p| p.table_only),
                         role,
                         resent,
                         v6: it.v6,
@@ -1451,6 +1476,7 @@ mod tests {
                     state: StateCode::from(*st),
                     retransmits: 0,
                     v6: false,
+                    mini: false,
                 },
             );
         }
@@ -1521,6 +1547,7 @@ mod tests {
                 state: StateCode::from(1),
                 retransmits: 0,
                 v6: false,
+                mini: false,
             },
         );
         w.recheck();

@@ -295,6 +295,12 @@ fn specific(old: Point, new: Point, role: Role, seen: Seen, hosts: &Hosts) -> Op
             fin_end(hosts, role)
         ),
         (State(Closing), State(Close)) => "the ACK of our FIN arrived and the socket became a small TIME_WAIT socket (the socket table shows TIME_WAIT), unless a reset or the end of the FIN resends ended it".to_string(),
+        // The watch shows a FIN_WAIT2 -> CLOSE after which the table
+        // still has the socket in FIN_WAIT2 as FIN_WAIT2 -> FIN_WAIT2.
+        (State(FinWait2), State(FinWait2)) => format!(
+            "the program closed the socket before the peer's FIN came (orphaned): the kernel keeps only a small FIN_WAIT2 socket, at most {}; the peer's FIN moves it to TIME_WAIT, else it is dropped (no program can read or write it any more)",
+            fin_timeout(hosts, role)
+        ),
         (State(FinWait2), State(Close)) => format!(
             "this socket became a small timewait socket: TIME_WAIT if the peer's FIN came, or an orphaned FIN_WAIT2 kept at most {}, as the socket table shows; if it shows neither, that time ran out (the kernel then resets the peer) or a reset ended it",
             fin_timeout(hosts, role)
