@@ -63,8 +63,7 @@ fn merge(v: Vec<Flag>) -> Vec<Flag> {
     let mut out: Vec<Flag> = Vec::new();
     for f in v {
         let same = out.iter().position(|o| {
-            (f.short.is_some() && o.short == f.short)
-                || f.longs.iter().any(|l| o.longs.contains(l))
+            (f.short.is_some() && o.short == f.short) || f.longs.iter().any(|l| o.longs.contains(l))
         });
         match same {
             Some(i) => {
@@ -110,7 +109,8 @@ fn help_map(text: &str) -> BTreeMap<String, String> {
         for part in names.split(", ") {
             if let Some(name) = part.split_whitespace().next() {
                 let name = name.split('=').next().unwrap_or(name);
-                m.entry(name.to_string()).or_insert_with(|| desc.to_string());
+                m.entry(name.to_string())
+                    .or_insert_with(|| desc.to_string());
             }
         }
     }
@@ -182,10 +182,33 @@ fn rnc_flags() -> Vec<Flag> {
             Some('X') => f.values = ["4", "5", "connect"].map(String::from).to_vec(),
             Some('T') => {
                 f.values = [
-                    "critical", "inetcontrol", "lowdelay", "netcontrol", "throughput",
-                    "reliability", "af11", "af12", "af13", "af21", "af22", "af23", "af31",
-                    "af32", "af33", "af41", "af42", "af43", "cs0", "cs1", "cs2", "cs3", "cs4",
-                    "cs5", "cs6", "cs7", "ef",
+                    "critical",
+                    "inetcontrol",
+                    "lowdelay",
+                    "netcontrol",
+                    "throughput",
+                    "reliability",
+                    "af11",
+                    "af12",
+                    "af13",
+                    "af21",
+                    "af22",
+                    "af23",
+                    "af31",
+                    "af32",
+                    "af33",
+                    "af41",
+                    "af42",
+                    "af43",
+                    "cs0",
+                    "cs1",
+                    "cs2",
+                    "cs3",
+                    "cs4",
+                    "cs5",
+                    "cs6",
+                    "cs7",
+                    "ef",
                 ]
                 .map(String::from)
                 .to_vec()
@@ -206,7 +229,15 @@ fn rnetstat_flags() -> Vec<Flag> {
     for f in &mut v {
         if f.short == Some('A') {
             f.values = [
-                "inet", "inet6", "unix", "ipx", "ax25", "netrom", "x25", "rose", "ddp",
+                "inet",
+                "inet6",
+                "unix",
+                "ipx",
+                "ax25",
+                "netrom",
+                "x25",
+                "rose",
+                "ddp",
                 "bluetooth",
             ]
             .map(String::from)
@@ -267,9 +298,11 @@ fn rfw_flags() -> Vec<Flag> {
         };
         match o.short {
             Some('p') => {
-                f.values = ["tcp", "udp", "udplite", "icmp", "icmpv6", "sctp", "dccp", "all"]
-                    .map(String::from)
-                    .to_vec()
+                f.values = [
+                    "tcp", "udp", "udplite", "icmp", "icmpv6", "sctp", "dccp", "all",
+                ]
+                .map(String::from)
+                .to_vec()
             }
             Some('t') => f.values = rfw::argv::TABLES.iter().map(|t| t.to_string()).collect(),
             Some('j') => {
@@ -355,7 +388,11 @@ pub fn generate(tool: &str, shell: Shell) -> Option<String> {
 }
 
 /// The shells the packages ship scripts for.
-pub const SHELLS: &[(&str, Shell)] = &[("bash", Shell::Bash), ("zsh", Shell::Zsh), ("fish", Shell::Fish)];
+pub const SHELLS: &[(&str, Shell)] = &[
+    ("bash", Shell::Bash),
+    ("zsh", Shell::Zsh),
+    ("fish", Shell::Fish),
+];
 
 #[cfg(test)]
 mod tests {
