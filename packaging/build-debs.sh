@@ -49,16 +49,10 @@ maintainer=${DEB_MAINTAINER:-"rnet-tools maintainers <maintainers@users.noreply.
 cargo build --release --locked -p rnc -p rnetstat -p rfw
 rel=$top/target/release
 
-# Completions come from the tools' own flag tables, through rnet-completions.
-if cargo metadata --locked --no-deps --format-version 1 |
-    grep -q '"name":"rnet-completions"'; then
-    cargo build --release --locked -p rnet-completions
-    completions=$rel/rnet-completions
-else
-    completions=
-    echo "build-debs.sh: rnet-completions is not in this workspace yet:" \
-        "packaging WITHOUT shell completions" >&2
-fi
+# Completions come from the tools' own flag tables, through rnet-completions
+# (`rnet-completions TOOL SHELL`); it is a build tool, not shipped.
+cargo build --release --locked -p rnet-completions
+completions=$rel/rnet-completions
 
 # -- staging -------------------------------------------------------------------
 out=$top/target/debian
@@ -91,21 +85,19 @@ gz man/rnetstat.8 "$root/usr/share/man/man8/rnetstat.8.gz"
 gz man/rfw.8 "$root/usr/share/man/man8/rfw.8.gz"
 
 # Shell completions.
-if [[ -n $completions ]]; then
-    bash_dir=$root/usr/share/bash-completion/completions
-    zsh_dir=$root/usr/share/zsh/vendor-completions
-    fish_dir=$root/usr/share/fish/vendor_completions.d
-    dir "$bash_dir" "$zsh_dir" "$fish_dir"
-    for t in rnc rnetstat rfw; do
-        "$completions" "$t" bash >"$bash_dir/$t"
-        "$completions" "$t" zsh >"$zsh_dir/_$t"
-        "$completions" "$t" fish >"$fish_dir/$t.fish"
-        for f in "$bash_dir/$t" "$zsh_dir/_$t" "$fish_dir/$t.fish"; do
-            [[ -s $f ]] || die "rnet-completions $t printed nothing for $f"
-            chmod 0644 "$f"
-        done
+bash_dir=$root/usr/share/bash-completion/completions
+zsh_dir=$root/usr/share/zsh/vendor-completions
+fish_dir=$root/usr/share/fish/vendor_completions.d
+dir "$bash_dir" "$zsh_dir" "$fish_dir"
+for t in rnc rnetstat rfw; do
+    "$completions" "$t" bash >"$bash_dir/$t"
+    "$completions" "$t" zsh >"$zsh_dir/_$t"
+    "$completions" "$t" fish >"$fish_dir/$t.fish"
+    for f in "$bash_dir/$t" "$zsh_dir/_$t" "$fish_dir/$t.fish"; do
+        [[ -s $f ]] || die "rnet-completions $t printed nothing for $f"
+        chmod 0644 "$f"
     done
-fi
+done
 
 # Documentation: README (compressed, as policy asks of docs over 4 KiB),
 # the upstream changelog, the Debian changelog and the DEP-5 copyright.

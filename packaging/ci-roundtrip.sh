@@ -105,7 +105,7 @@ bash packaging/build-debs.sh
 deb=$(ls target/debian/rnet-tools_*.deb)
 cdeb=$(ls target/debian/rnet-tools-compat_*.deb)
 say "lintian:"
-lintian --fail-on error --info "$deb" "$cdeb" || die "lintian reports errors"
+lintian --fail-on error --display-info --pedantic "$deb" "$cdeb" || die "lintian reports errors"
 
 # -- rnet-tools, installed -----------------------------------------------------
 apt-get install -y -qq "./$deb" >/dev/null
@@ -136,7 +136,13 @@ netstat_v=$(timeout 10 netstat -V 2>&1 || true)
 grep -q 'rnetstat .* from rnet-tools' <<<"$netstat_v" || die "netstat -V is not rnetstat's: $netstat_v"
 [[ $(readlink -f /usr/share/man/man8/netstat.8.gz) == /usr/share/man/man8/rnetstat.8.gz ]] ||
     die "the netstat(8) page is not rnetstat's"
-[[ -f /bin/netstat.net-tools ]] || die "net-tools' netstat was not kept as /bin/netstat.net-tools"
+if grep -q '^/bin/netstat -> .* sha256 ' <<<"$before"; then
+    kept=$(sha256sum </bin/netstat.net-tools | cut -d' ' -f1) ||
+        die "net-tools' netstat was not kept as /bin/netstat.net-tools"
+    grep -q "^/bin/netstat -> .* sha256 $kept\$" <<<"$before" ||
+        die "/bin/netstat.net-tools (sha256 $kept) is not the netstat of before"
+    say "net-tools' netstat kept as /bin/netstat.net-tools, sha256 $kept"
+fi
 say "compat installed: nc -> $(readlink -f /usr/bin/nc), netstat -> $(readlink -f /usr/bin/netstat)"
 dpkg-divert --list | grep 'rnet-tools-compat' | sed 's/^/  /' >&2
 
