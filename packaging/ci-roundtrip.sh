@@ -119,8 +119,9 @@ RNETSTAT_BIN=/usr/bin/rnetstat RNC_BIN=/usr/bin/rnc RFW_BIN=/usr/bin/rfw \
     scenario_01_listen scenario_03_client_closes_first scenario_14_refused
 
 page=$(MANPAGER=cat MANWIDTH=80 timeout 60 man rnc 2>/dev/null) || die "man rnc failed"
-grep -q '^SYNOPSIS' <<<"$page" && grep -q '^DESCRIPTION' <<<"$page" ||
+if ! grep -q '^SYNOPSIS' <<<"$page" || ! grep -q '^DESCRIPTION' <<<"$page"; then
     die "man rnc does not render (no SYNOPSIS/DESCRIPTION section)"
+fi
 say "man rnc renders: $(wc -l <<<"$page") lines"
 for t in rnetstat rfw; do
     MANPAGER=cat MANWIDTH=80 timeout 60 man 8 "$t" 2>/dev/null | grep -q '^SYNOPSIS' ||
