@@ -118,7 +118,7 @@ gz "$work/changelog.Debian" "$doc/changelog.Debian.gz"
 
 # The crates linked into the binaries, with their licences, from Cargo.lock.
 crates=$(cargo tree --locked -e normal -p rnc -p rnetstat -p rfw --prefix none \
-    --format '{p}|{l}' | sed 's/ (\*)$//' | grep -v ' (/' | sort -u |
+    --format '{p}|{l}' | sed -e 's/ (\*)$//' -e '/^$/d' | grep -v ' (/' | sort -u |
     sed 's/^\(.*\) v\([^|]*\)|\(.*\)$/ \1 \2 (\3)/')
 year=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y)
 {
