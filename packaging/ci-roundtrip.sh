@@ -118,6 +118,13 @@ RNETSTAT_BIN=/usr/bin/rnetstat RNC_BIN=/usr/bin/rnc RFW_BIN=/usr/bin/rfw \
     timeout 600 cargo test --locked --test lab -- \
     scenario_01_listen scenario_03_client_closes_first scenario_14_refused
 
+for t in rnc rnetstat rfw; do
+    spec=$(bash -c "source /usr/share/bash-completion/completions/$t && complete -p $t") ||
+        die "the installed bash completion of $t does not load"
+    say "bash completion: $spec"
+done
+
+[[ $(man -w rnc) == /usr/share/man/man1/rnc.1.gz ]] || die "man -w rnc: $(man -w rnc)"
 page=$(MANPAGER=cat MANWIDTH=80 timeout 60 man rnc 2>/dev/null) || die "man rnc failed"
 if ! grep -q '^SYNOPSIS' <<<"$page" || ! grep -q '^DESCRIPTION' <<<"$page"; then
     die "man rnc does not render (no SYNOPSIS/DESCRIPTION section)"
