@@ -12,6 +12,7 @@
 # either package is already installed (that state could not be restored).
 #
 # Needs: root, dpkg, apt-get, cargo; installs lintian and man-db if missing;
+# checks the zsh and fish completions where zsh and fish are installed;
 # the lab tests need what .ci/run installs (iproute2, iptables, net-tools,
 # netcat-openbsd).
 set -euo pipefail
@@ -122,7 +123,19 @@ for t in rnc rnetstat rfw; do
     spec=$(bash -c "source /usr/share/bash-completion/completions/$t && complete -p $t") ||
         die "the installed bash completion of $t does not load"
     say "bash completion: $spec"
+    if command -v zsh >/dev/null; then
+        zsh -n "/usr/share/zsh/vendor-completions/_$t" || die "_$t is not valid zsh"
+        [[ $(zsh -fc "autoload -U compinit && compinit -u -d /dev/null && print -r -- \${_comps[$t]}") == "_$t" ]] ||
+            die "zsh's compinit does not pick up _$t from vendor-completions"
+    fi
+    if command -v fish >/dev/null; then
+        fish --no-execute "/usr/share/fish/vendor_completions.d/$t.fish" ||
+            die "$t.fish is not valid fish"
+        [[ -n $(fish -c "complete -C '$t -'") ]] || die "fish completes nothing for '$t -'"
+    fi
 done
+say "zsh completions: $(command -v zsh >/dev/null && echo 'parse and load through compinit' || echo 'not checked (no zsh)');" \
+    "fish: $(command -v fish >/dev/null && echo 'parse and complete' || echo 'not checked (no fish)')"
 
 [[ $(man -w rnc) == /usr/share/man/man1/rnc.1.gz ]] || die "man -w rnc: $(man -w rnc)"
 page=$(MANPAGER=cat MANWIDTH=80 timeout 60 man rnc 2>/dev/null) || die "man rnc failed"
