@@ -418,6 +418,9 @@ struct Case {
     /// The sender is the listener (in the server namespace).
     sender_listens: bool,
     v6: bool,
+    /// rnc relays through its buffers (`RNC_SPLICE=0`) instead of its
+    /// default zero-copy path (splice).
+    buffered: bool,
 }
 
 /// Runs `case` on `port`: the sender reads `file` through a pipe whose
@@ -428,6 +431,16 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
     let p = port.to_string();
     let dest = if case.v6 { SERVER_V6 } else { SERVER_V4 };
     let prog = |rnc: bool| if rnc { &lab.rnc } else { &lab.nc };
+    // As Running::start, with RNC_SPLICE=0 for rnc when the case asks.
+    let start = |ns: &Netns, rnc: bool, args: &[&str], input: In, output: Out| {
+        let mut cmd = ns.command(prog(rnc), args);
+        if rnc && case.buffered {
+            cmd.env("RNC_SPLICE", "0");
+        }
+        let name = if rnc { "rnc" } else { "nc" };
+        let label = format!("[{}] {name} {}", ns.name(), args.join(" "));
+        Running::spawn(cmd, &label, input, output)
+    };
     let mut listen_args = vec!["-l"];
     if case.v6 {
         listen_args.push("-6");
@@ -436,17 +449,17 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
         let mut la = vec!["-N"];
         la.extend(&listen_args);
         la.push(&p);
-        let l = Running::start(
+        let l = start(
             &lab.pair.server,
-            prog(case.rnc_sends),
+            case.rnc_sends,
             &la,
             In::Pipe(file.to_path_buf()),
             Out::Null,
         );
         lab.wait_listen(Side::Server, port);
-        let c = Running::start(
+        let c = start(
             &lab.pair.client,
-            prog(case.rnc_receives),
+            case.rnc_receives,
             &[dest, &p],
             In::Null,
             Out::File(out.to_path_buf()),
@@ -455,17 +468,17 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
     } else {
         let mut la = listen_args.clone();
         la.push(&p);
-        let l = Running::start(
+        let l = start(
             &lab.pair.server,
-            prog(case.rnc_receives),
+            case.rnc_receives,
             &la,
             In::Null,
             Out::File(out.to_path_buf()),
         );
         lab.wait_listen(Side::Server, port);
-        let c = Running::start(
+        let c = start(
             &lab.pair.client,
-            prog(case.rnc_sends),
+            case.rnc_sends,
             &["-N", dest, &p],
             In::Pipe(file.to_path_buf()),
             Out::Null,
@@ -539,6 +552,7 @@ fn slow_link_cat_into_rnc_loses_nothing() {
         rnc_receives: false,
         sender_listens: false,
         v6: false,
+        buffered: false,
     };
     const RUNS: u16 = 7;
     const SMALL_WMEM_FROM: u16 = 3;
@@ -556,6 +570,15 @@ fn slow_link_cat_into_rnc_loses_nothing() {
             "tcp_wmem max 64 KiB"
         };
         let out = lab.path(&format!("out{i}"));
+        // Every other run through rnc's buffers, the rest zero-copy.
+        let case = Case {
+            buffered: i % 2 == 1,
+            ..case
+        };
+        let how = format!(
+            "{how}, {}",
+            if case.buffered { "buffers" } else { "splice" }
+        );
         match transfer(&lab, case, PORT + i, &file, &out) {
             Ok(s) => eprintln!("{T}: run {} ({how}): ok: {s}", i + 1),
             Err(e) => {
@@ -602,6 +625,11 @@ fn slow_link_both_roles_and_directions() {
         rnc_receives,
         sender_listens,
         v6,
+        buffered: false,
+    };
+    let buffered = |c: Case| Case {
+        buffered: true,
+        ..c
     };
     let cases = [
         case("rnc -N (client) -> nc -l", true, false, false, false),
@@ -618,6 +646,21 @@ fn slow_link_both_roles_and_directions() {
             true,
         ),
         case("IPv6: nc -N -6 -l -> rnc (client)", false, true, true, true),
+        // The same guarantees through rnc's buffers (RNC_SPLICE=0).
+        buffered(case(
+            "buffers: rnc -N (client) -> rnc -l",
+            true,
+            true,
+            false,
+            false,
+        )),
+        buffered(case(
+            "buffers: rnc -N -l -> nc (client)",
+            true,
+            false,
+            true,
+            false,
+        )),
     ];
     let mut failures = Vec::new();
     for (i, c) in cases.iter().enumerate() {

@@ -4,15 +4,102 @@
 //! The stop and half-close rules are OpenBSD nc's, each as a comment
 //! above its check. Where nc drops data (a listener with `-q` stops
 //! reading the network at its own stdin EOF), rnc keeps reading.
+//!
+//! The zero-copy path: on a stream socket, when stdin is a pipe the bytes
+//! go from it to the socket with `splice(2)`, and when stdout is a pipe
+//! they come from the socket the same way; when stdout is a regular file
+//! or `/dev/null` they pass through a pipe of rnc's own (two splices).
+//! The kernel moves the pages; no byte is copied through rnc. `-C`, `-i`
+//! (stdin side), `-t`, `-W` (network side), datagrams, terminals and
+//! anything `splice` refuses use the buffers. The rules are the same on
+//! both paths: a splice moves bytes only when the other end has room (a
+//! full pipe or socket answers EAGAIN, and the relay then waits for it
+//! in `poll`), and a splice that returns 0 is the end of that input, as
+//! a read of 0 is.
 
 use crate::narrate::Narrator;
-use crate::sys::{self, PollFd};
+use crate::sys::{self, FdKind, PollFd};
 use std::io::ErrorKind;
 use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// Buffer size per direction. Larger than nc's 16 KiB: fewer system calls.
 const BUF: usize = 128 * 1024;
+
+/// The most one splice asks to move.
+const SPLICE_LEN: usize = 1 << 20;
+
+/// How the network's bytes reach the output.
+enum DownPath {
+    /// read into `down`, write from it.
+    Buffered,
+    /// splice from the socket into the output pipe.
+    Direct {
+        /// The output pipe was full at the last splice: wait for POLLOUT.
+        waiting: bool,
+    },
+    /// splice from the socket into a pipe of our own, then from it to the
+    /// output (a regular file or /dev/null).
+    Via {
+        r: OwnedFd,
+        w: OwnedFd,
+        /// Bytes in the pipe.
+        queued: usize,
+        /// The pipe's capacity (at most BUF, so that its bytes always fit
+        /// in `down` when they must be written the ordinary way).
+        cap: usize,
+    },
+}
+
+impl DownPath {
+    /// Bytes read from the network but not yet written, outside `down`.
+    fn queued(&self) -> usize {
+        match self {
+            DownPath::Via { queued, .. } => *queued,
+            _ => 0,
+        }
+    }
+
+    /// The path for output `fd` (`o` allowing a zero-copy path).
+    fn choose(o: &RelayOpts, out: RawFd) -> DownPath {
+        if !o.splice || o.datagram || o.telnet || o.recv_limit.is_some() || out < 0 {
+            return DownPath::Buffered;
+        }
+        match sys::fd_kind(out) {
+            FdKind::Pipe => DownPath::Direct { waiting: false },
+            FdKind::File | FdKind::Null => match sys::pipe_of(BUF) {
+                Ok((r, w, cap)) => DownPath::Via {
+                    r,
+                    w,
+                    queued: 0,
+                    cap: cap.min(BUF),
+                },
+                Err(_) => DownPath::Buffered,
+            },
+            FdKind::Other => DownPath::Buffered,
+        }
+    }
+
+    /// Moves what our own pipe holds into `down` (which is empty on this
+    /// path and as large as the pipe), for the ordinary write path.
+    fn spill(&mut self, down: &mut Buf) {
+        if let DownPath::Via { r, queued, .. } = self {
+            while *queued > 0 {
+                let sp = down.space();
+                let room = sp.len().min(*queued);
+                match sys::read(r.as_raw_fd(), &mut sp[..room]) {
+                    Ok(k) if k > 0 => {
+                        down.end += k;
+                        *queued -= k;
+                    }
+                    _ => break,
+                }
+            }
+            *queued = 0;
+        }
+    }
+}
 
 /// How the relay behaves.
 #[derive(Clone, Copy, Debug, Default)]
@@ -40,6 +127,9 @@ pub struct RelayOpts {
     /// from the network in those seconds is still delivered (nc stops
     /// reading at once).
     pub quit_datagram: Option<u64>,
+    /// Move bytes with `splice(2)` where the ends allow it (see
+    /// [`relay_ends`]); off: always through the buffers.
+    pub splice: bool,
 }
 
 /// Why the relay ended.
@@ -240,6 +330,21 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
     // -q N on a datagram socket: when the network input stops (N seconds
     // after stdin's end; there is no FIN).
     let mut quit_at: Option<Instant> = None;
+    // The zero-copy paths (module doc). The socket must not block a
+    // splice that finds it full: it is made non-blocking (it is ours).
+    let mut up_splice = o.splice
+        && !o.datagram
+        && !o.crlf
+        && o.interval.is_none()
+        && stdin_fd >= 0
+        && sys::fd_kind(stdin_fd) == FdKind::Pipe;
+    // The socket was full at the last splice from stdin: wait for POLLOUT.
+    let mut up_waiting = false;
+    let mut dpath = DownPath::choose(o, stdout_fd);
+    if (up_splice || !matches!(dpath, DownPath::Buffered)) && sys::set_nonblocking(net).is_err() {
+        up_splice = false;
+        dpath = DownPath::Buffered;
+    }
     loop {
         // -q N on a datagram socket, N seconds after stdin ended: stop
         // reading the network (what is buffered still goes to stdout).
@@ -248,7 +353,8 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             netin = -1;
         }
         // Both inputs are gone and the buffers are empty: done.
-        if stdin_fd == -1 && netin == -1 && up.is_empty() && down.is_empty() {
+        let down_empty = down.is_empty() && dpath.queued() == 0;
+        if stdin_fd == -1 && netin == -1 && up.is_empty() && down_empty {
             break;
         }
         // Both outputs are gone: nothing more can be delivered.
@@ -257,20 +363,34 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         }
         // A listener is done once the network input is gone and the queues
         // are empty, whatever its stdin is doing.
-        if o.listener && netin == -1 && up.is_empty() && down.is_empty() {
+        if o.listener && netin == -1 && up.is_empty() && down_empty {
             break;
         }
         // Inputs are polled only while their buffer has room. Outputs stay
         // in the set even with nothing to write, asking for nothing: poll
         // still reports errors and hang-ups there (a RST after the peer's
         // process died ends the relay, as in nc).
-        let stdin_asks = up.free() >= stdin_room;
-        let netin_asks = down.free() >= net_room;
+        // On the zero-copy paths an input is polled while its output
+        // took the last splice whole (or has room in our own pipe).
+        let stdin_asks = if up_splice {
+            !up_waiting
+        } else {
+            up.free() >= stdin_room
+        };
+        let netin_asks = match &dpath {
+            DownPath::Buffered => down.free() >= net_room,
+            DownPath::Direct { waiting } => !waiting,
+            DownPath::Via { queued, cap, .. } => queued < cap,
+        };
+        let netout_wants = !up.is_empty() || (up_splice && up_waiting);
+        let stdout_wants = !down.is_empty()
+            || matches!(dpath, DownPath::Direct { waiting: true })
+            || dpath.queued() > 0;
         let mut pfd = [PollFd::new(-1, 0); POLL_SLOTS];
         pfd[POLL_STDIN] = PollFd::new(if stdin_asks { stdin_fd } else { -1 }, libc::POLLIN);
-        pfd[POLL_NETOUT] = PollFd::new(netout, if up.is_empty() { 0 } else { libc::POLLOUT });
+        pfd[POLL_NETOUT] = PollFd::new(netout, if netout_wants { libc::POLLOUT } else { 0 });
         pfd[POLL_NETIN] = PollFd::new(if netin_asks { netin } else { -1 }, libc::POLLIN);
-        pfd[POLL_STDOUT] = PollFd::new(stdout_fd, if down.is_empty() { 0 } else { libc::POLLOUT });
+        pfd[POLL_STDOUT] = PollFd::new(stdout_fd, if stdout_wants { libc::POLLOUT } else { 0 });
         pfd[POLL_SIG] = PollFd::new(sigfd, libc::POLLIN);
         let mut timeout: i32 = -1;
         if let Some(w) = o.idle {
@@ -295,6 +415,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             if let Some(w) = o.idle {
                 if last_activity.elapsed() >= Duration::from_secs(u64::from(w)) {
                     // What was read still goes out, as after a signal.
+                    dpath.spill(&mut down);
                     drain(&mut down, stdout_fd, &mut up, netout, sigfd);
                     return End::Idle;
                 }
@@ -304,6 +425,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         last_activity = Instant::now();
         if pfd[POLL_SIG].has(libc::POLLIN) {
             if let Some(sig) = sys::take_signal(sigfd) {
+                dpath.spill(&mut down);
                 drain(&mut down, stdout_fd, &mut up, netout, sigfd);
                 return End::Signal(sig);
             }
@@ -336,6 +458,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             }
             netout = -1;
             up.clear();
+            up_waiting = false;
         }
         // stdout hung up or failed (a pipe whose reader left): stop
         // writing it, quietly, as nc.
@@ -353,9 +476,33 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             }
             netin = -1;
             down.clear();
+            dpath = DownPath::Buffered;
+        }
+        // The socket takes more again after a full splice.
+        if up_waiting && rev(POLL_NETOUT) & libc::POLLOUT != 0 {
+            up_waiting = false;
+        }
+        // stdin -> network, zero-copy.
+        if up_splice && stdin_fd != -1 && netout != -1 && stdin_asks && rev(POLL_STDIN) != 0 {
+            match sys::splice(stdin_fd, netout, SPLICE_LEN) {
+                Ok(0) => stdin_fd = -1,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => up_waiting = true,
+                // This pair refuses splice (nothing was moved): buffers.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => up_splice = false,
+                Err(e) if closed(&e) => {
+                    if is_reset(&e) {
+                        reset_early = netin != -1;
+                        narr.reset();
+                    }
+                    netout = -1;
+                    stdin_fd = -1;
+                }
+                Err(_) => {}
+            }
         }
         // stdin -> buffer (only when asked: the buffer has room).
-        if stdin_fd != -1 && stdin_asks && rev(POLL_STDIN) != 0 {
+        if !up_splice && stdin_fd != -1 && stdin_asks && rev(POLL_STDIN) != 0 {
             let sp = up.space();
             // With -C, read into the first half and expand `\n` to `\r\n`
             // in place (the result fits in twice the bytes read).
@@ -394,8 +541,81 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
                 Err(_) => {}
             }
         }
+        // network -> output, zero-copy (directly, or into our own pipe).
+        if let DownPath::Direct { waiting } = &mut dpath {
+            if *waiting && rev(POLL_STDOUT) & libc::POLLOUT != 0 {
+                *waiting = false;
+            }
+        }
+        let spliced_in = match &dpath {
+            DownPath::Direct { .. } => Some(stdout_fd),
+            DownPath::Via { w, .. } => Some(w.as_raw_fd()),
+            DownPath::Buffered => None,
+        };
+        if let Some(to) = spliced_in {
+            if netin != -1 && stdout_fd != -1 && netin_asks && rev(POLL_NETIN) != 0 {
+                let len = match &dpath {
+                    DownPath::Via { queued, cap, .. } => cap - queued,
+                    _ => SPLICE_LEN,
+                };
+                match sys::splice(netin, to, len) {
+                    Ok(0) => {
+                        // The peer's FIN.
+                        shut(netin, libc::SHUT_RD);
+                        netin = -1;
+                        narr.peer_fin(net);
+                    }
+                    Ok(k) => {
+                        if let DownPath::Via { queued, .. } = &mut dpath {
+                            *queued += k;
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        if let DownPath::Direct { waiting } = &mut dpath {
+                            *waiting = true;
+                        }
+                    }
+                    // The output pipe's reader left: a quiet end, as nc.
+                    Err(e) if e.raw_os_error() == Some(libc::EPIPE) && to == stdout_fd => {
+                        stdout_fd = -1;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        dpath.spill(&mut down);
+                        dpath = DownPath::Buffered;
+                    }
+                    Err(e) if closed(&e) => {
+                        if e.raw_os_error() == Some(libc::ECONNRESET) {
+                            reset_early = true;
+                            narr.reset();
+                        }
+                        netin = -1;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        // our own pipe -> output.
+        if let DownPath::Via { r, queued, .. } = &mut dpath {
+            if stdout_fd != -1 && *queued > 0 && rev(POLL_STDOUT) & libc::POLLOUT != 0 {
+                match sys::splice(r.as_raw_fd(), stdout_fd, *queued) {
+                    Ok(k) => *queued -= k,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        // This output refuses splice: the ordinary way.
+                        dpath.spill(&mut down);
+                        dpath = DownPath::Buffered;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                        stdout_fd = -1;
+                    }
+                    Err(e) if closed(&e) => return End::OutputFailed(e),
+                    Err(_) => {}
+                }
+            }
+        }
         // network -> buffer (only when asked: the buffer has room).
-        if netin != -1 && netin_asks && rev(POLL_NETIN) != 0 {
+        if matches!(dpath, DownPath::Buffered) && netin != -1 && netin_asks && rev(POLL_NETIN) != 0
+        {
             let sp = down.space();
             match sys::read(netin, sp) {
                 Ok(0) if !o.datagram => {
@@ -471,7 +691,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             }
         }
         // Network input gone and its queue empty: no more stdout.
-        if netin == -1 && down.is_empty() {
+        if netin == -1 && down.is_empty() && dpath.queued() == 0 {
             stdout_fd = -1;
         }
     }
@@ -536,10 +756,33 @@ fn drain(down: &mut Buf, mut out: RawFd, up: &mut Buf, mut net: RawFd, sigfd: Ra
 mod tests {
     use super::*;
     use rnet_testkit::pattern;
+    use std::cell::Cell;
     use std::io::{Read, Write};
     use std::os::fd::{AsRawFd, OwnedFd};
     use std::os::unix::net::{UnixDatagram, UnixStream};
     use std::thread;
+
+    thread_local! {
+        /// The path the current test runs on (see `both_paths`).
+        static SPLICE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// The options every test starts from, on the path being tested.
+    fn base() -> RelayOpts {
+        RelayOpts {
+            splice: SPLICE.with(Cell::get),
+            ..RelayOpts::default()
+        }
+    }
+
+    /// Runs `test` through the buffers, then on the zero-copy path: the
+    /// same guarantees must hold on both.
+    fn both_paths(test: fn()) {
+        for splice in [false, true] {
+            SPLICE.with(|s| s.set(splice));
+            test();
+        }
+    }
 
     #[test]
     fn telnet_negotiation_is_refused() {
@@ -659,15 +902,13 @@ mod tests {
 
     #[test]
     fn plain_keeps_every_byte_both_ways_with_stalled_ends() {
+        both_paths(plain_keeps_every_byte_both_ways_with_stalled_ends_on);
+    }
+
+    fn plain_keeps_every_byte_both_ways_with_stalled_ends_on() {
         let up = pattern(150 * 1024, 1);
         let down = pattern(700 * 1024, 2);
-        let r = run(
-            RelayOpts::default(),
-            Some(up.clone()),
-            down.clone(),
-            true,
-            STALL,
-        );
+        let r = run(base(), Some(up.clone()), down.clone(), true, STALL);
         assert!(matches!(r.end, End::Done), "{:?}", r.end);
         same("output", &r.out, &down);
         same("peer", &r.peer_got, &up);
@@ -679,9 +920,13 @@ mod tests {
     /// shut) with data still queued, which must not count as the end.
     #[test]
     fn fin_on_eof_reads_everything_queued_after_hangup() {
+        both_paths(fin_on_eof_reads_everything_queued_after_hangup_on);
+    }
+
+    fn fin_on_eof_reads_everything_queued_after_hangup_on() {
         let o = RelayOpts {
             fin_on_eof: true,
-            ..RelayOpts::default()
+            ..base()
         };
         let down = pattern(900 * 1024, 3);
         let r = run(o, Some(Vec::new()), down.clone(), true, STALL);
@@ -697,8 +942,12 @@ mod tests {
 
     #[test]
     fn no_stdin_relays_the_network_only() {
+        both_paths(no_stdin_relays_the_network_only_on);
+    }
+
+    fn no_stdin_relays_the_network_only_on() {
         let down = pattern(400 * 1024, 5);
-        let r = run(RelayOpts::default(), None, down.clone(), true, STALL);
+        let r = run(base(), None, down.clone(), true, STALL);
         assert!(matches!(r.end, End::Done), "{:?}", r.end);
         same("output", &r.out, &down);
         assert!(r.peer_got.is_empty());
@@ -709,10 +958,14 @@ mod tests {
     /// nothing else changes, no panic at the buffer's edge.
     #[test]
     fn crlf_doubles_newlines_at_every_buffer_edge() {
+        both_paths(crlf_doubles_newlines_at_every_buffer_edge_on);
+    }
+
+    fn crlf_doubles_newlines_at_every_buffer_edge_on() {
         let o = RelayOpts {
             crlf: true,
             fin_on_eof: true,
-            ..RelayOpts::default()
+            ..base()
         };
         let mut mixed = pattern(300 * 1024, 6);
         for (i, b) in mixed.iter_mut().enumerate() {
@@ -740,9 +993,13 @@ mod tests {
     /// A listener ends at the peer's FIN, after delivering all of it.
     #[test]
     fn listener_delivers_everything_before_it_ends() {
+        both_paths(listener_delivers_everything_before_it_ends_on);
+    }
+
+    fn listener_delivers_everything_before_it_ends_on() {
         let o = RelayOpts {
             listener: true,
-            ..RelayOpts::default()
+            ..base()
         };
         let down = pattern(500 * 1024, 7);
         let r = run(o, Some(pattern(10, 8)), down.clone(), true, STALL);
@@ -754,6 +1011,10 @@ mod tests {
     /// before is all delivered, then the relay ends with `End::Reset`.
     #[test]
     fn reset_delivers_what_came_before_it() {
+        both_paths(reset_delivers_what_came_before_it_on);
+    }
+
+    fn reset_delivers_what_came_before_it_on() {
         let (ours, peer) = UnixStream::pair().expect("socketpair");
         ours.set_nonblocking(true).expect("nonblocking");
         let down = pattern(100 * 1024, 9);
@@ -784,7 +1045,7 @@ mod tests {
         let end = relay_ends(
             ends,
             ours.as_raw_fd(),
-            &RelayOpts::default(),
+            &base(),
             &mut narr,
             sig_r.as_raw_fd(),
         );
@@ -800,6 +1061,10 @@ mod tests {
     /// relay with that error; a reader that leaves is a quiet end.
     #[test]
     fn output_errors_are_reported_and_broken_pipe_is_quiet() {
+        both_paths(output_errors_are_reported_and_broken_pipe_is_quiet_on);
+    }
+
+    fn output_errors_are_reported_and_broken_pipe_is_quiet_on() {
         let (ours, peer) = UnixStream::pair().expect("socketpair");
         ours.set_nonblocking(true).expect("nonblocking");
         let mut p = peer.try_clone().expect("clone");
@@ -815,7 +1080,7 @@ mod tests {
         };
         let o = RelayOpts {
             no_stdin: true,
-            ..RelayOpts::default()
+            ..base()
         };
         let mut narr = Narrator::new("rnc", false);
         let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
@@ -886,7 +1151,7 @@ mod tests {
         let o = RelayOpts {
             no_stdin: true,
             idle,
-            ..RelayOpts::default()
+            ..base()
         };
         let mut narr = Narrator::new("rnc", false);
         let end = relay_ends(ends, ours.as_raw_fd(), &o, &mut narr, sig_r.as_raw_fd());
@@ -918,11 +1183,19 @@ mod tests {
 
     #[test]
     fn a_signal_drains_what_was_read() {
+        both_paths(a_signal_drains_what_was_read_on);
+    }
+
+    fn a_signal_drains_what_was_read_on() {
         drains_what_was_read(None);
     }
 
     #[test]
     fn the_idle_timeout_drains_what_was_read() {
+        both_paths(the_idle_timeout_drains_what_was_read_on);
+    }
+
+    fn the_idle_timeout_drains_what_was_read_on() {
         drains_what_was_read(Some(1));
     }
 
@@ -967,7 +1240,7 @@ mod tests {
         let o = RelayOpts {
             no_stdin: true,
             datagram: true,
-            ..RelayOpts::default()
+            ..base()
         };
         let ends = Ends {
             input: -1,
@@ -1006,7 +1279,7 @@ mod tests {
                 datagram: true,
                 fin_on_eof: true,
                 quit_datagram: Some(q),
-                ..RelayOpts::default()
+                ..base()
             };
             let ends = Ends {
                 input: in_r.as_raw_fd(),

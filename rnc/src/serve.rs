@@ -52,6 +52,9 @@ pub(crate) fn accept(l: &Socket, sigfd: RawFd) -> Result<(Socket, SockAddr), Err
 }
 
 /// The relay's options for a run.
+/// `RNC_SPLICE=0`: always relay through the buffers.
+pub const SPLICE_ENV: &str = "RNC_SPLICE";
+
 pub(crate) fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
     RelayOpts {
         no_stdin: o.no_stdin,
@@ -67,6 +70,8 @@ pub(crate) fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts
         // -q N on a datagram socket (UDP, or UNIX with -u): nc stops at
         // stdin EOF, N seconds later; there is no FIN to wait for.
         quit_datagram: o.quit.filter(|q| *q >= 0 && o.udp).map(|q| q as u64),
+        // The zero-copy path unless RNC_SPLICE=0 (man/rnc.1, ENVIRONMENT).
+        splice: rnet_core::env_switch(SPLICE_ENV) != Some(false),
     }
 }
 

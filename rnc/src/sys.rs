@@ -3,7 +3,8 @@
 //! files or `/dev/null`, which netcat's stdin and stdout often are),
 //! plain `read`/`write` on descriptors 0 and 1, `TCP_INFO`, a self-pipe
 //! for SIGINT/SIGTERM, descriptor passing (`-F`), the terminal for
-//! passwords, `TCP_MD5SIG` (`-S`) and `mkdtemp`.
+//! passwords, `TCP_MD5SIG` (`-S`), `mkdtemp`, and `splice` with the
+//! pipes and descriptor checks the relay's zero-copy path needs.
 //!
 //! This is rnc's only unsafe module. Each `unsafe` block is one foreign
 //! call (or one all-zero C struct) with its `// SAFETY:` reason; every
@@ -122,6 +123,88 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is readable for its length; write reads at most that.
     let n = cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })?;
     Ok(n as usize)
+}
+
+/// `splice(2)` of up to `len` bytes from `from` to `to` (one of them a
+/// pipe), never waiting on a pipe (`SPLICE_F_NONBLOCK`); the socket side
+/// waits or not by its own `O_NONBLOCK`. 0 is the input's end.
+pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: null offsets mean "the descriptor's position"; splice
+    // touches no memory of ours.
+    let n = cvt(unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE,
+        )
+    })?;
+    Ok(n as usize)
+}
+
+/// What kind of file a descriptor is, for choosing the relay's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdKind {
+    /// A pipe or FIFO.
+    Pipe,
+    /// A regular file.
+    File,
+    /// `/dev/null`.
+    Null,
+    /// Anything else (a terminal, a socket, another device).
+    Other,
+}
+
+/// `fstat(2)`'s view of `fd`.
+pub fn fd_kind(fd: RawFd) -> FdKind {
+    let mut st = MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `st` is writable for one stat structure.
+    if cvt(unsafe { libc::fstat(fd, st.as_mut_ptr()) }).is_err() {
+        return FdKind::Other;
+    }
+    // SAFETY: fstat succeeded and filled the structure.
+    let st = unsafe { st.assume_init() };
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFIFO => FdKind::Pipe,
+        libc::S_IFREG => FdKind::File,
+        libc::S_IFCHR if st.st_rdev == libc::makedev(1, 3) => FdKind::Null,
+        _ => FdKind::Other,
+    }
+}
+
+/// A pipe of our own (both ends close-on-exec), grown to `size` bytes
+/// when the system allows it (its size otherwise stays the default).
+/// Returns (read end, write end, capacity).
+pub fn pipe_of(size: usize) -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd, usize)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 succeeded: both descriptors are open and ours alone.
+    let (r, w) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    let want = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    // SAFETY: F_SETPIPE_SZ takes an int and touches no memory; failing
+    // (EPERM above pipe-max-size) leaves the default size.
+    let _ = unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, want) };
+    // SAFETY: F_GETPIPE_SZ takes no argument.
+    let cap = cvt(unsafe { libc::fcntl(fds[1], libc::F_GETPIPE_SZ) })?;
+    Ok((r, w, cap as usize))
+}
+
+/// Sets `O_NONBLOCK` on `fd` (a socket of rnc's own).
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL takes no argument.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: F_SETFL takes an int.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
 }
 
 /// What `TCP_INFO` says about a socket, the fields rnc narrates.
