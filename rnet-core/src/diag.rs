@@ -561,6 +561,13 @@ pub fn socket_entry(body: &[u8], proto: Proto, family: Family, slot: u64) -> io:
     })
 }
 
+/// Whether `path` (a `/proc/net` table) is the kernel's own, on a procfs:
+/// only then does a dump describe the same sockets (a fixture tree bound
+/// over `/proc` is not). `false` when it cannot be told (missing file).
+pub fn is_kernel_table(path: &std::path::Path) -> bool {
+    sys::on_procfs(path).unwrap_or(false)
+}
+
 /// A running dump: entries one at a time, datagram by datagram, in the
 /// kernel's order; memory stays at one receive buffer.
 pub struct DiagReader {

@@ -590,6 +590,27 @@ pub(crate) fn recv_datagram(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<us
     }
 }
 
+/// `PROC_SUPER_MAGIC` (`<linux/magic.h>`).
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Whether `path` lies on a procfs (`statfs`): the kernel's own tables,
+/// not a tree put over `/proc`.
+pub(crate) fn on_procfs(path: &std::path::Path) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: statfs is plain data; all zeros is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path, `st` a live statfs the kernel
+    // fills; neither is kept.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.f_type as i64 == PROC_SUPER_MAGIC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

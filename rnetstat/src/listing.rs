@@ -347,9 +347,9 @@ fn inet_file<L: Lookup, W: Write>(
 ) -> Result<FileResult, Error> {
     let path = proto.path(root, family);
     if source != Source::Proc && diag_gives_rows(proto, o, ctx.opts.explain) {
-        // The /proc file still says whether the kernel has the table (a
-        // missing one keeps netstat's messages).
-        if path.exists() {
+        // Only for the kernel's own /proc (not a tree bound over it); a
+        // missing file keeps netstat's messages on the /proc path.
+        if diag::is_kernel_table(&path) {
             if let Some(r) = diag_file(prog, proto, family, &path, source, o, ctx, out)? {
                 return Ok(r);
             }
