@@ -31,6 +31,7 @@ use crate::tcp_state::StateCode;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 /// `NETLINK_SOCK_DIAG` (`<linux/netlink.h>`).
@@ -568,10 +569,104 @@ pub fn is_kernel_table(path: &std::path::Path) -> bool {
     sys::on_procfs(path).unwrap_or(false)
 }
 
-/// A running dump: entries one at a time, datagram by datagram, in the
-/// kernel's order; memory stays at one receive buffer.
-pub struct DiagReader {
+/// One `recv` of a dump's datagram into `buf`, with the dump's bounds:
+/// its length, or the error that ends the dump.
+fn recv_checked(
+    fd: &OwnedFd,
+    buf: &mut [u8],
+    total: &mut u64,
+    started: Instant,
+) -> io::Result<usize> {
+    if started.elapsed() > MAX_DUMP_TIME {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "sock_diag dump still not done after 30 s",
+        ));
+    }
+    let n = match sys::recv_datagram(fd.as_fd(), buf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no sock_diag reply within 30 s",
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    if n > buf.len() {
+        return Err(bad("datagram larger than the receive buffer"));
+    }
+    if n == 0 {
+        return Err(bad("empty datagram"));
+    }
+    *total += n as u64;
+    if *total > MAX_DUMP_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("sock_diag dump larger than {MAX_DUMP_BYTES} bytes"),
+        ));
+    }
+    Ok(n)
+}
+
+/// Whether a datagram holds the end of the dump (its `NLMSG_DONE` or an
+/// error), or cannot be read on (the reader will report it).
+fn ends_dump(datagram: &[u8], seq: u32) -> bool {
+    let mut at = 0;
+    loop {
+        match next_message(datagram, &mut at, seq) {
+            Ok(None) => return false,
+            Ok(Some(Message::Done | Message::Error(_))) | Err(_) => return true,
+            Ok(Some(_)) => {}
+        }
+    }
+}
+
+/// A filled datagram from the receiving thread: buffer and length.
+type Datagram = io::Result<(Box<[u8]>, usize)>;
+
+/// Where the datagrams come from: `recv` in this thread, or, once a dump
+/// spans more than one datagram, a receiving thread, so the kernel fills
+/// the next datagram (most of a dump's cost) while this thread turns the
+/// last one into rows. Two full and four empty buffers at most are in
+/// flight (a few hundred KiB).
+enum Feed {
+    Direct(OwnedFd),
+    Thread {
+        full: Receiver<Datagram>,
+        empty: SyncSender<Box<[u8]>>,
+    },
+}
+
+/// The receiving thread: `recv` until the dump's end, an error, or the
+/// reader going away (its end of the channel closed).
+fn receive_loop(
     fd: OwnedFd,
+    seq: u32,
+    mut total: u64,
+    started: Instant,
+    full: SyncSender<Datagram>,
+    empty: Receiver<Box<[u8]>>,
+) {
+    loop {
+        let mut buf = empty
+            .try_recv()
+            .unwrap_or_else(|_| vec![0u8; RECV_BUF].into_boxed_slice());
+        let r = recv_checked(&fd, &mut buf, &mut total, started);
+        let last = match &r {
+            Ok(n) => ends_dump(&buf[..*n], seq),
+            Err(_) => true,
+        };
+        if full.send(r.map(|n| (buf, n))).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// A running dump: entries one at a time, datagram by datagram, in the
+/// kernel's order; memory stays at a few receive buffers.
+pub struct DiagReader {
+    feed: Feed,
     buf: Box<[u8]>,
     pos: usize,
     end: usize,
@@ -601,58 +696,54 @@ impl DiagReader {
                 "sock_diag request not sent whole",
             ));
         }
-        let mut r = DiagReader {
-            fd,
-            buf: vec![0u8; RECV_BUF].into_boxed_slice(),
+        let mut buf = vec![0u8; RECV_BUF].into_boxed_slice();
+        let started = Instant::now();
+        let mut total = 0;
+        let end = recv_checked(&fd, &mut buf, &mut total, started)?;
+        // An error as the first message: the request failed.
+        let mut at = 0;
+        if let Some(Message::Error(e)) = next_message(&buf[..end], &mut at, seq)? {
+            return Err(io::Error::from_raw_os_error(e));
+        }
+        let feed = if ends_dump(&buf[..end], seq) {
+            Feed::Direct(fd)
+        } else {
+            let (full_tx, full) = sync_channel(2);
+            let (empty, empty_rx) = sync_channel(4);
+            std::thread::Builder::new()
+                .name("sock_diag".into())
+                .stack_size(64 * 1024)
+                .spawn(move || receive_loop(fd, seq, total, started, full_tx, empty_rx))?;
+            Feed::Thread { full, empty }
+        };
+        Ok(DiagReader {
+            feed,
+            buf,
             pos: 0,
-            end: 0,
+            end,
             seq,
             proto: q.proto,
             family: q.family,
             slot: q.first_slot,
-            total: 0,
-            started: Instant::now(),
+            total,
+            started,
             done: false,
-        };
-        r.fill()?;
-        // An error as the first message: the request failed.
-        let mut at = r.pos;
-        if let Some(Message::Error(e)) = next_message(&r.buf[..r.end], &mut at, r.seq)? {
-            return Err(io::Error::from_raw_os_error(e));
-        }
-        Ok(r)
+        })
     }
 
     fn fill(&mut self) -> io::Result<()> {
-        if self.started.elapsed() > MAX_DUMP_TIME {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "sock_diag dump still not done after 30 s",
-            ));
-        }
-        let n = match sys::recv_datagram(self.fd.as_fd(), &mut self.buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no sock_diag reply within 30 s",
-                ))
-            }
-            Err(e) => return Err(e),
+        let n = match &self.feed {
+            Feed::Direct(fd) => recv_checked(fd, &mut self.buf, &mut self.total, self.started)?,
+            Feed::Thread { full, empty } => match full.recv() {
+                Ok(Ok((buf, n))) => {
+                    let old = std::mem::replace(&mut self.buf, buf);
+                    let _ = empty.try_send(old);
+                    n
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(bad("the dump ended without its end message")),
+            },
         };
-        if n > self.buf.len() {
-            return Err(bad("datagram larger than the receive buffer"));
-        }
-        if n == 0 {
-            return Err(bad("empty datagram"));
-        }
-        self.total += n as u64;
-        if self.total > MAX_DUMP_BYTES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("sock_diag dump larger than {MAX_DUMP_BYTES} bytes"),
-            ));
-        }
         self.pos = 0;
         self.end = n;
         Ok(())

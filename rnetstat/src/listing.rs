@@ -378,9 +378,8 @@ fn inet_file<L: Lookup, W: Write>(
 }
 
 /// The kernel filter of a sock_diag query: `--port`, `--sport`, `--dport`
-/// as port conditions and, for the TCP connections table, the remote-port
-/// test that tells listening rows from the others (`-l`: 0; neither `-a`
-/// nor `-l`: not 0). [`selected`] still checks every row.
+/// as port conditions and, for TCP under `-l`, the remote port 0 that
+/// makes a row a listening one. [`selected`] still checks every row.
 fn kernel_filter(o: &Options, proto: Proto) -> Option<Vec<u8>> {
     let mut clauses: Vec<Vec<Cond>> = Vec::new();
     if let Some(p) = o.filter.port {
@@ -392,12 +391,10 @@ fn kernel_filter(o: &Options, proto: Proto) -> Option<Vec<u8>> {
     if let Some(p) = o.filter.dport {
         clauses.push(vec![Cond::DportEq(p)]);
     }
-    if proto == Proto::Tcp && !o.all {
-        clauses.push(vec![if o.listening {
-            Cond::DportEq(0)
-        } else {
-            Cond::DportGe(1)
-        }]);
+    // `-l` keeps the few sockets with no remote port; the default (no
+    // `-a`) keeps nearly all, where a program would only add work.
+    if proto == Proto::Tcp && o.listening && !o.all {
+        clauses.push(vec![Cond::DportEq(0)]);
     }
     let refs: Vec<&[Cond]> = clauses.iter().map(|c| c.as_slice()).collect();
     diag::bytecode(&refs)
@@ -453,6 +450,21 @@ fn diag_file<L: Lookup, W: Write>(
         }
     } else {
         None
+    };
+    // Reading /proc's listening section costs a walk of the established
+    // hash up to the family's first socket there (all of it for `tcp6` on
+    // a machine of IPv4 connections): skip it when the kernel, asked over
+    // netlink (a walk of the listening hash only), has no listener that
+    // passes the filter.
+    let listeners = listeners && {
+        let mut q = Query::all(proto, family);
+        q.states = LISTEN_BIT;
+        q.bytecode = query.bytecode.clone();
+        match DiagReader::open(&q).and_then(|mut r| r.next_entry()) {
+            Ok(first) => first.is_some(),
+            // Not decided: read /proc.
+            Err(_) => true,
+        }
     };
     let mut line = Vec::with_capacity(256);
     let mut slot = 0u64;
