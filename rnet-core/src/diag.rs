@@ -622,6 +622,9 @@ fn ends_dump(datagram: &[u8], seq: u32) -> bool {
     }
 }
 
+/// The first datagram from which a receiving thread is started.
+const THREAD_MIN_DATAGRAM: usize = 8 * 1024;
+
 /// A filled datagram from the receiving thread: buffer and length.
 type Datagram = io::Result<(Box<[u8]>, usize)>;
 
@@ -705,7 +708,10 @@ impl DiagReader {
         if let Some(Message::Error(e)) = next_message(&buf[..end], &mut at, seq)? {
             return Err(io::Error::from_raw_os_error(e));
         }
-        let feed = if ends_dump(&buf[..end], seq) {
+        // A first datagram well short of the kernel's 32 KiB means the
+        // walk reached the end of the table (a filtered dump): only the
+        // end message is left, not worth a thread.
+        let feed = if ends_dump(&buf[..end], seq) || end < THREAD_MIN_DATAGRAM {
             Feed::Direct(fd)
         } else {
             let (full_tx, full) = sync_channel(2);
