@@ -1698,7 +1698,8 @@ fn sock_diag_entries_are_the_proc_entries() {
 /// `strace`, a `NETLINK_SOCK_DIAG` socket is opened for the listings that
 /// may use it (`-nat`, `-natp`, `-nau`, `--port`), by default and with
 /// `RNETSTAT_SOURCE=netlink`, and never with `RNETSTAT_SOURCE=proc`, for
-/// TCP with `-e`/`-o`/`--json`, or under `RNET_PROC_ROOT`.
+/// TCP with `-e`/`-o`/`--json`, or under `RNET_PROC_ROOT`; without
+/// sock_diag the default falls back and `netlink` fails.
 #[test]
 fn rnetstat_uses_sock_diag_where_it_may() {
     const TEST: &str = "rnetstat_uses_sock_diag_where_it_may";
@@ -1749,6 +1750,43 @@ fn rnetstat_uses_sock_diag_where_it_may() {
                 out.stderr_text()
             ));
         }
+    }
+    // A kernel without sock_diag (socket() fails, injected by strace):
+    // the default falls back to /proc with the same bytes, `netlink` is an
+    // error with netstat's kind of message and status 1.
+    let run = |source: Option<&str>, inject: bool| {
+        let mut argv: Vec<&str> = vec!["-f", "-o", &trace_s];
+        if inject {
+            argv.extend_from_slice(&["-e", "inject=socket:error=EPROTONOSUPPORT"]);
+        }
+        argv.extend_from_slice(&[&ours_s, "-natu"]);
+        let mut cmd = ns.command(env.program("strace"), &argv);
+        if let Some(s) = source {
+            cmd.env("RNETSTAT_SOURCE", s);
+        }
+        rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("strace rnetstat -natu: {e}"))
+    };
+    let want = run(Some("proc"), false);
+    let fallback = run(None, true);
+    if (fallback.code(), &fallback.stdout, &fallback.stderr)
+        != (Some(0), &want.stdout, &want.stderr)
+    {
+        failures.push(format!(
+            "no sock_diag, default source: {} {:?}, want /proc's bytes {:?}",
+            fallback.status_text(),
+            fallback.stdout_text(),
+            want.stdout_text()
+        ));
+    }
+    let forced = run(Some("netlink"), true);
+    let msg = "netstat: sock_diag tcp: Protocol not supported\n";
+    if forced.code() != Some(1) || !forced.stderr_text().ends_with(msg) {
+        failures.push(format!(
+            "no sock_diag, RNETSTAT_SOURCE=netlink: {} stderr {:?}, want status 1 and {msg:?}",
+            forced.status_text(),
+            forced.stderr_text()
+        ));
     }
     drop(pair);
     drop(l);
