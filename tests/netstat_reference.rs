@@ -1697,7 +1697,8 @@ fn sock_diag_entries_are_the_proc_entries() {
 /// Which tables rnetstat reads over sock_diag, seen from outside: under
 /// `strace`, a `NETLINK_SOCK_DIAG` socket is opened for the listings that
 /// may use it (`-nat`, `-natp`, `-nau`, `--port`), by default and with
-/// `RNETSTAT_SOURCE=netlink`, and never with `RNETSTAT_SOURCE=proc`, for
+/// `RNETSTAT_SOURCE=netlink`, and for `--summary` (with the same counts),
+/// and never with `RNETSTAT_SOURCE=proc`, for
 /// TCP with `-e`/`-o`/`--json`, or under `RNET_PROC_ROOT`; without
 /// sock_diag the default falls back and `netlink` fails.
 #[test]
@@ -1730,6 +1731,8 @@ fn rnetstat_uses_sock_diag_where_it_may() {
         (&[], &["-nat", "--json"], false),
         (&[], &["-naw"], false),
         (&[("RNET_PROC_ROOT", "/proc/self/..")], &["-natu"], false),
+        (&[], &["--summary", "--json"], true),
+        (&[("RNETSTAT_SOURCE", "proc")], &["--summary"], false),
     ];
     let mut failures = Vec::new();
     for (vars, args, want) in cases {
@@ -1767,6 +1770,25 @@ fn rnetstat_uses_sock_diag_where_it_may() {
         rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
             .unwrap_or_else(|e| panic!("strace rnetstat -natu: {e}"))
     };
+    // --summary counts the same on both paths.
+    let summary = |source: &str| {
+        let mut cmd = ns.command(&ours, &["--summary", "--json", "--port", "6000"]);
+        cmd.env("RNETSTAT_SOURCE", source);
+        rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("rnetstat --summary: {e}"))
+    };
+    let (p, n) = (summary("proc"), summary("netlink"));
+    if p.stdout != n.stdout
+        || !p
+            .stdout_text()
+            .contains("\"ESTABLISHED\",\"state_code\":1,\"count\":2")
+    {
+        failures.push(format!(
+            "--summary --json --port 6000: /proc {:?}, sock_diag {:?}",
+            p.stdout_text(),
+            n.stdout_text()
+        ));
+    }
     let want = run(Some("proc"), false);
     let fallback = run(None, true);
     if (fallback.code(), &fallback.stdout, &fallback.stderr)

@@ -380,7 +380,7 @@ fn inet_file<L: Lookup, W: Write>(
 /// The kernel filter of a sock_diag query: `--port`, `--sport`, `--dport`
 /// as port conditions and, for TCP under `-l`, the remote port 0 that
 /// makes a row a listening one. [`selected`] still checks every row.
-fn kernel_filter(o: &Options, proto: Proto) -> Option<Vec<u8>> {
+pub(crate) fn kernel_filter(o: &Options, proto: Proto) -> Option<Vec<u8>> {
     let mut clauses: Vec<Vec<Cond>> = Vec::new();
     if let Some(p) = o.filter.port {
         clauses.push(vec![Cond::SportEq(p), Cond::DportEq(p)]);
@@ -398,6 +398,48 @@ fn kernel_filter(o: &Options, proto: Proto) -> Option<Vec<u8>> {
     }
     let refs: Vec<&[Cond]> = clauses.iter().map(|c| c.as_slice()).collect();
     diag::bytecode(&refs)
+}
+
+/// Starts a dump: `None` when it failed and the caller is to read /proc
+/// (`Source::Auto`); under `Source::Netlink` the failure is reported and
+/// ends the run with status 1.
+pub(crate) fn open_dump<W: Write>(
+    prog: &str,
+    query: &Query,
+    source: Source,
+    out: &mut W,
+) -> Result<Option<DiagReader>, Error> {
+    match DiagReader::open(query) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if source == Source::Netlink => {
+            sync(out)?;
+            eprintln!(
+                "{prog}: sock_diag {}: {}",
+                query.proto.file_name(query.family),
+                strerror_text(&e)
+            );
+            out.flush()?;
+            Err(Error::Exit(ExitStatus::Failure))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Reports an error that ended a dump after rows were out (as a /proc
+/// read error is reported), so the caller can end the table.
+pub(crate) fn dump_error<W: Write>(
+    prog: &str,
+    query: &Query,
+    err: &io::Error,
+    out: &mut W,
+) -> Result<(), Error> {
+    sync(out)?;
+    eprintln!(
+        "{prog}: sock_diag {}: {}",
+        query.proto.file_name(query.family),
+        strerror_text(err)
+    );
+    Ok(())
 }
 
 /// One table over sock_diag, `None` when it could not be dumped and the
@@ -434,19 +476,9 @@ fn diag_file<L: Lookup, W: Write>(
     query.bytecode = bytecode;
     // Opened first, so that a failure falls back before any row is out.
     let mut reader = if dump_states != 0 {
-        match DiagReader::open(&query) {
-            Ok(r) => Some(r),
-            Err(e) if source == Source::Netlink => {
-                sync(out)?;
-                eprintln!(
-                    "{prog}: sock_diag {}: {}",
-                    proto.file_name(family),
-                    strerror_text(&e)
-                );
-                out.flush()?;
-                return Err(Error::Exit(ExitStatus::Failure));
-            }
-            Err(_) => return Ok(None),
+        match open_dump(prog, &query, source, out)? {
+            Some(r) => Some(r),
+            None => return Ok(None),
         }
     } else {
         None
@@ -499,12 +531,7 @@ fn diag_file<L: Lookup, W: Write>(
             Err(err) => {
                 // Rows are out: report as a /proc read error is, and end
                 // the table.
-                sync(out)?;
-                eprintln!(
-                    "{prog}: sock_diag {}: {}",
-                    proto.file_name(family),
-                    strerror_text(&err)
-                );
+                dump_error(prog, &query, &err, out)?;
                 break;
             }
         };
