@@ -81,7 +81,9 @@ const TCP_SYN_RECV: u32 = 3;
 const TCP_LISTEN: u32 = 10;
 const TCP_NEW_SYN_RECV: u32 = 12;
 
-/// Every TCP state (and the kernel's own NEW_SYN_RECV): what `ss -a` asks.
+/// Every TCP state (and the kernel's own NEW_SYN_RECV), the sockets
+/// `/proc` lists; not the kernel's pseudo-state 13 (`TCP_BOUND_INACTIVE`,
+/// bound sockets that neither listen nor connect, which `/proc` omits).
 pub const ALL_STATES: u32 = (1 << 13) - 1;
 
 /// The `LISTEN` bit of a state mask.
@@ -328,7 +330,9 @@ pub fn request(q: &Query, seq: u32) -> io::Result<Vec<u8>> {
             return Err(io::Error::from_raw_os_error(libc::EPROTONOSUPPORT))
         }
     };
-    let mut states = q.states;
+    // Bit 13 (TCP_BOUND_INACTIVE) would add bound, unconnected sockets,
+    // which /proc does not list: never asked for.
+    let mut states = q.states & ALL_STATES;
     if states & (1 << TCP_SYN_RECV) != 0 {
         states |= 1 << TCP_NEW_SYN_RECV;
     }
@@ -1084,6 +1088,10 @@ mod tests {
         assert_eq!(r[17], libc::IPPROTO_TCP as u8);
         assert_eq!(r[18], 0);
         assert_eq!(u32_at(&r, 20), Some((1 << 3) | (1 << 12)));
+        q.states = u32::MAX;
+        let r = request(&q, 77).unwrap();
+        assert_eq!(u32_at(&r, 20), Some(ALL_STATES));
+        q.states = 1 << TCP_SYN_RECV;
         assert_eq!(u16_at(&r, 72), Some(12));
         assert_eq!(u16_at(&r, 74), Some(INET_DIAG_REQ_BYTECODE));
         q.info = true;
