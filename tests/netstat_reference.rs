@@ -1789,6 +1789,33 @@ fn rnetstat_uses_sock_diag_where_it_may() {
             n.stdout_text()
         ));
     }
+    // UDP as JSON: every field of the object, from both sources.
+    let udp = ns
+        .run_in(|| -> io::Result<(UdpSocket, UdpSocket)> {
+            let a = UdpSocket::bind("127.0.0.1:6100")?;
+            let b = UdpSocket::bind("127.0.0.1:0")?;
+            b.connect("127.0.0.1:6100")?;
+            b.send(b"x")?;
+            Ok((a, b))
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("udp: {e}"));
+    thread::sleep(Duration::from_millis(20));
+    let json = |source: &str| {
+        let mut cmd = ns.command(&ours, &["-nau", "--json"]);
+        cmd.env("RNETSTAT_SOURCE", source);
+        rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("rnetstat -nau --json: {e}"))
+    };
+    let (p, n) = (json("proc"), json("netlink"));
+    if p.stdout != n.stdout || p.stdout_text().lines().count() != 2 {
+        failures.push(format!(
+            "-nau --json: /proc {:?}, sock_diag {:?}",
+            p.stdout_text(),
+            n.stdout_text()
+        ));
+    }
+    drop(udp);
     let want = run(Some("proc"), false);
     let fallback = run(None, true);
     if (fallback.code(), &fallback.stdout, &fallback.stderr)
