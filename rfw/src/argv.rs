@@ -313,31 +313,38 @@ const LOG: &[Def] = &[
     d("log-macdecode", Arg::No, "--log-macdecode", false),
 ];
 
+/// The matches rfw knows, by name, with their option tables.
+const MATCHES: &[(&str, &[Def])] = &[
+    ("tcp", TCP),
+    ("udp", PORTS),
+    ("udplite", PORTS),
+    ("sctp", SCTP),
+    ("dccp", DCCP),
+    ("multiport", MULTIPORT),
+    ("comment", COMMENT),
+    ("state", STATE),
+    ("conntrack", CONNTRACK),
+    ("icmp", ICMP),
+    ("icmp6", ICMP6),
+    ("limit", LIMIT),
+];
+
+/// The target extensions rfw knows, with their option tables.
+const TARGETS: &[(&str, &[Def])] = &[("REJECT", REJECT), ("LOG", LOG)];
+
 /// The option table of a match rfw knows, by name.
 fn match_table(name: &str) -> Option<&'static [Def]> {
-    Some(match name {
-        "tcp" => TCP,
-        "udp" | "udplite" => PORTS,
-        "sctp" => SCTP,
-        "dccp" => DCCP,
-        "multiport" => MULTIPORT,
-        "comment" => COMMENT,
-        "state" => STATE,
-        "conntrack" => CONNTRACK,
-        "icmp" => ICMP,
-        "icmp6" => ICMP6,
-        "limit" => LIMIT,
-        _ => return None,
-    })
+    MATCHES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 /// The option table of a target rfw knows (standard verdicts and user
 /// chains have none; `None`: another target extension, whose options are
 /// opaque; their names are upper case, as iptables' own are).
 fn target_table(name: &str) -> Option<&'static [Def]> {
+    if let Some((_, t)) = TARGETS.iter().find(|(n, _)| *n == name) {
+        return Some(t);
+    }
     Some(match name {
-        "REJECT" => REJECT,
-        "LOG" => LOG,
         "ACCEPT" | "DROP" | "RETURN" | "QUEUE" | "CONTINUE" => &[],
         _ if name
             .chars()
@@ -348,6 +355,69 @@ fn target_table(name: &str) -> Option<&'static [Def]> {
         }
         _ => &[],
     })
+}
+
+/// The names of the matches rfw knows (`-m NAME`).
+pub fn match_names() -> impl Iterator<Item = &'static str> {
+    MATCHES.iter().map(|(n, _)| *n)
+}
+
+/// An iptables option as rfw's reader knows it (for shell completions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownOption {
+    /// The short letter of iptables' own options (`-p`).
+    pub short: Option<char>,
+    /// The long name without `--` (empty for a short option without one).
+    pub long: &'static str,
+    /// It takes a value (required or optional).
+    pub takes_value: bool,
+    /// The match or target whose option it is (`tcp`, `LOG`); `None` for
+    /// iptables' own.
+    pub extension: Option<&'static str>,
+}
+
+/// iptables' short options, in its optstring's order.
+const SHORTS: &str = "ACDEIMNPRcdgijmopstFLSWXZhwV46bfnvx";
+
+/// Every option rfw reads as iptables reads it: iptables' own (with their
+/// letter) and those of each match and target rfw knows, each name once.
+pub fn known_options() -> Vec<KnownOption> {
+    let mut v: Vec<KnownOption> = Vec::new();
+    for c in SHORTS.chars() {
+        let Some(arg) = short_arg(c) else { continue };
+        let key = c.to_string();
+        let long = BASE.iter().find(|d| d.key == key).map_or("", |d| d.name);
+        v.push(KnownOption {
+            short: Some(c),
+            long,
+            takes_value: arg != Arg::No,
+            extension: None,
+        });
+    }
+    // Long synonyms of iptables' own (`--src` for `-s`).
+    for d in BASE {
+        if !v.iter().any(|o| o.long == d.name) {
+            v.push(KnownOption {
+                short: None,
+                long: d.name,
+                takes_value: d.arg != Arg::No,
+                extension: None,
+            });
+        }
+    }
+    for (ext, table) in MATCHES.iter().chain(TARGETS) {
+        for d in *table {
+            if !v.iter().any(|o| o.long == d.name) {
+                v.push(KnownOption {
+                    short: None,
+                    long: d.name,
+                    takes_value: d.arg != Arg::No,
+                    extension: Some(ext),
+                });
+            }
+        }
+    }
+    v
 }
 
 /// The match a protocol loads (iptables' `find_proto`: numbers are looked

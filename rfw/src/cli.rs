@@ -19,6 +19,9 @@ pub const OWN_OPTIONS: &[&str] = &[
     "--ipv6",
 ];
 
+/// Those of [`OWN_OPTIONS`] that take a value (`--ttl SECS`).
+pub const OWN_VALUE_OPTIONS: &[&str] = &["--ttl"];
+
 /// Subcommands (first word after rfw's options).
 pub const SUBCOMMANDS: &[&str] = &["reset", "list", "explain"];
 
@@ -77,7 +80,7 @@ pub fn split(words: Vec<String>) -> Result<Opts, String> {
     while i < words.len() {
         let w = words[i].as_str();
         match w {
-            "--ttl" => {
+            _ if OWN_VALUE_OPTIONS.contains(&w) => {
                 let v = words.get(i + 1).cloned().unwrap_or_default();
                 i += 1;
                 o.ttl = Some(parse_ttl(&v)?);

@@ -16,7 +16,9 @@
 //! - [`num`]: numbers read as C's `strtoul` base 0 reads them.
 //! - [`procfd`]: which process holds which socket (`/proc/<pid>/fd`), and
 //!   the TCP ports processes of one name listen on.
-//! - [`os`]: the effective uid and `O_NOFOLLOW`.
+//! - [`os`]: the effective uid, the monotonic clock and `O_NOFOLLOW`.
+//! - [`trace`]: the kernel's TCP tracepoints through a private tracefs
+//!   instance.
 //!
 //! This crate has no command-line parser of its own and prints nothing.
 //! Its only `unsafe` code is the private `sys` module: safe wrappers, one
@@ -36,6 +38,7 @@ pub mod procnet;
 mod sys;
 pub mod tcp_state;
 pub mod timing;
+pub mod trace;
 
 /// The environment variable that turns annotations on (`1`) or off (`0`)
 /// in all three tools at once.

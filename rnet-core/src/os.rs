@@ -1,5 +1,6 @@
-//! The few operating-system facts std does not expose: the effective uid
-//! and the `open(2)` flag that refuses to follow a final symlink; and
+//! The few operating-system facts std does not expose: the effective uid,
+//! the monotonic clock in microseconds, and the `open(2)` flag that
+//! refuses to follow a final symlink; and
 //! `cvt`, which the crates' unsafe modules use to check every call that
 //! answers -1.
 
@@ -11,6 +12,12 @@ pub const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
 /// The effective uid of this process (`geteuid`).
 pub fn euid() -> u32 {
     crate::sys::geteuid()
+}
+
+/// Microseconds on the monotonic clock (`CLOCK_MONOTONIC`), the clock a
+/// tracefs instance uses after `trace_clock` is set to `mono`.
+pub fn monotonic_us() -> u64 {
+    crate::sys::monotonic_us()
 }
 
 /// A C return type whose -1 means failure, with the reason in `errno`.

@@ -1,6 +1,7 @@
 //! The crate's only unsafe code: thin safe wrappers over the C library
-//! calls std does not offer (the effective uid, glibc's name service, and
-//! the netlink socket calls of [`crate::diag`]).
+//! calls std does not offer (the effective uid, the monotonic clock,
+//! mounting tracefs for `trace`, glibc's name service, and the netlink
+//! socket calls of [`crate::diag`]).
 //!
 //! Rules kept here, so the rest of the crate needs no `unsafe`:
 //! - each `unsafe` block holds one foreign call (or one read through a
@@ -609,6 +610,47 @@ pub(crate) fn on_procfs(path: &std::path::Path) -> io::Result<bool> {
     }
     #[allow(clippy::unnecessary_cast)]
     Ok(st.f_type as i64 == PROC_SUPER_MAGIC)
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` in microseconds: the clock tracefs
+/// calls `mono`, so tracepoint timestamps and this process's own times
+/// can be compared.
+pub(crate) fn monotonic_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live, writable timespec; CLOCK_MONOTONIC always
+    // exists on Linux, so the call cannot fail (checked all the same).
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000
+        + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1000
+}
+
+/// `mount("nodev", target, "tracefs", 0, NULL)`.
+pub(crate) fn mount_tracefs(target: &CStr) -> io::Result<()> {
+    // SAFETY: every string is NUL-terminated and outlives the call; the
+    // data pointer may be NULL for tracefs.
+    let rc = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            ptr::null(),
+        )
+    };
+    crate::os::cvt(rc).map(|_| ())
+}
+
+/// `umount2(target, 0)`.
+pub(crate) fn umount(target: &CStr) -> io::Result<()> {
+    // SAFETY: `target` is NUL-terminated and outlives the call.
+    let rc = unsafe { libc::umount2(target.as_ptr(), 0) };
+    crate::os::cvt(rc).map(|_| ())
 }
 
 #[cfg(test)]

@@ -77,6 +77,10 @@ pub struct Options {
     pub json: bool,
     /// `--summary` (rnetstat's own): TCP sockets counted per state.
     pub summary: bool,
+    /// `--watch` (rnetstat's own): every TCP state change as it happens.
+    pub watch: bool,
+    /// `--interval MS` (rnetstat's own): `--watch`'s table read period.
+    pub interval: Option<u64>,
     /// net-tools' `afname`: the families named by `-A`, `--<af>`, `-4`,
     /// `-6` and `-x`, comma-joined in order (`-s` and `-r` read it).
     pub afname: String,
@@ -161,6 +165,8 @@ const ID_DPORT: u32 = 2004;
 const ID_STATE: u32 = 2005;
 const ID_JSON: u32 = 2006;
 const ID_SUMMARY: u32 = 2007;
+const ID_WATCH: u32 = 2008;
+const ID_INTERVAL: u32 = 2009;
 
 /// One of rnetstat's own long options: matched only when spelled in full.
 const fn own(name: &'static str, has_arg: HasArg, id: u32) -> LongOpt {
@@ -251,6 +257,8 @@ pub const LONG_OPTS: &[LongOpt] = &[
     own("state", HasArg::Required, ID_STATE),
     own("json", HasArg::No, ID_JSON),
     own("summary", HasArg::No, ID_SUMMARY),
+    own("watch", HasArg::No, ID_WATCH),
+    own("interval", HasArg::Required, ID_INTERVAL),
 ];
 
 /// net-tools' short option string (Debian 2.10).
@@ -352,6 +360,27 @@ fn parse_into(args: &[OsString], notes: &mut Vec<&'static str>) -> Action {
         }
         if id == ID_SUMMARY {
             o.summary = true;
+            continue;
+        }
+        if id == ID_WATCH {
+            o.watch = true;
+            continue;
+        }
+        if id == ID_INTERVAL {
+            let value = value.unwrap_or_default();
+            let text = value.to_string_lossy();
+            match text.parse::<u64>() {
+                Ok(ms)
+                    if (1..=60_000).contains(&ms) && text.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    o.interval = Some(ms);
+                }
+                _ => {
+                    return Action::BadValue(format!(
+                        "--interval: bad value `{text}' (milliseconds, from 1 to 60000)"
+                    ))
+                }
+            }
             continue;
         }
         if let Some(name) = long_name.filter(|_| (ID_PORT..=ID_STATE).contains(&id)) {
@@ -516,6 +545,10 @@ rnetstat additions:
         --state S[,S...]         only those in these states (LISTEN, time-wait, ...)
         --json                   one JSON object per socket per line, no headers
         --summary                TCP sockets per state, with what each state means
+        --watch                  every TCP state change as it happens, one row each
+                                 (kernel tracepoint as root, else polling; a ladder
+                                 when both ends are here; annotated unless --no-explain)
+        --interval MS            --watch's socket table period (polling: 20, else 1000)
   Filters keep netstat's headers and rows; the UNIX section is left out
   unless -x or -A unix asks for it.
   Environment: RNETSTAT_EXPLAIN=1 or RNET_EXPLAIN=1 turn annotations on;

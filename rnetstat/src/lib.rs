@@ -11,7 +11,7 @@
 //! `unix_names` (the kernel's list of unix socket names), [`error`] (exit
 //! statuses) and `sys` (the one module with unsafe code); the other modes
 //! are `stats` (`-s`), `route` (`-r`), `interfaces` (`-i`), `groups`
-//! (`-g`) and `masquerade` (`-M`).
+//! (`-g`), `masquerade` (`-M`) and `watch` (`--watch`).
 
 pub mod cli;
 pub mod error;
@@ -29,6 +29,7 @@ mod stats;
 pub mod summary;
 mod sys;
 mod unix_names;
+mod watch;
 
 use cli::Action;
 use error::{Error, ExitStatus};
@@ -129,6 +130,7 @@ fn dispatch<I: IntoIterator<Item = OsString>, W: Write>(
             eprintln!("{msg}");
             Ok(status)
         }
+        Action::Run(o) if o.watch => watch::watch(&prog, &o, SysLookup, out),
         Action::Run(o) if o.masquerade => masquerade::masquerade(&prog, &proc_root(), out),
         Action::Run(o) if o.statistics => {
             let explain = o

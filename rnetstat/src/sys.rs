@@ -3,7 +3,8 @@
 //! `readlinkat` (one syscall per descriptor in the `-p` scan) and the
 //! `NETLINK_SOCK_DIAG` dump of unix socket names, and the interface
 //! ioctls of `-i` (`SIOCGIFCONF`, `SIOCGIFFLAGS`, `SIOCGIFMTU`, and for
-//! `-ie` the hardware and IPv4 addresses, queue length and device map). Host, network and
+//! `-ie` the hardware and IPv4 addresses, queue length and device map),
+//! and for `--watch` the stop signals (a self-pipe) and `poll`. Host, network and
 //! service lookups are shared with rnc in `rnet_core::names`; the
 //! effective uid comes from `rnet_core::os`.
 //!
@@ -348,4 +349,91 @@ pub fn if_inet_addr(
     Some(std::net::Ipv4Addr::new(
         d[2] as u8, d[3] as u8, d[4] as u8, d[5] as u8,
     ))
+}
+
+/// The write end of the stop pipe, for the signal handler (-1: none).
+static STOP_WRITE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_stop_signal(_sig: libc::c_int) {
+    let fd = STOP_WRITE.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; `byte` lives for the
+        // call. A full pipe (EAGAIN) is fine: a byte is already waiting.
+        unsafe { libc::write(fd, std::ptr::addr_of!(byte).cast(), 1) };
+    }
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP for `--watch`: each writes a byte
+/// into a pipe whose read end is returned, so the watch loop's `poll`
+/// wakes up and the loop ends through its normal path (the tracefs
+/// instance is removed on the way out). Call once per process.
+pub fn stop_signals() -> std::io::Result<OwnedFd> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) })?;
+    // SAFETY: pipe2 succeeded, so both descriptors are open and ours.
+    let read = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    // The write end stays open for the life of the process (the handler
+    // may run at any time).
+    STOP_WRITE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: sigaction is plain old data; all-zero is a valid value.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+        // No SA_RESTART: poll returns EINTR and the loop looks again.
+        sa.sa_flags = 0;
+        // SAFETY: `sa.sa_mask` is a live sigset_t.
+        cvt(unsafe { libc::sigemptyset(&mut sa.sa_mask) })?;
+        // SAFETY: `sa` is initialised; the old action is not wanted.
+        cvt(unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) })?;
+    }
+    Ok(read)
+}
+
+/// `poll(2)` for input on `fds` for at most `timeout` (`None`: no
+/// limit), and for an error on `out` (the write end of a pipe whose
+/// reader is gone reports POLLERR; a terminal or a file never does).
+/// Answers which of `fds` are readable (or hung up), then whether `out`
+/// failed; all false on a timeout or an interrupting signal.
+pub fn poll_readable(
+    fds: &[BorrowedFd<'_>],
+    out: Option<BorrowedFd<'_>>,
+    timeout: Option<Duration>,
+) -> std::io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    if let Some(fd) = out {
+        pfds.push(libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        });
+    }
+    let ms = timeout.map_or(-1, |t| {
+        // At least 1 ms for a non-zero wait, so it does not spin.
+        let ms = t.as_millis().max(u128::from(!t.is_zero()));
+        libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+    });
+    // SAFETY: `pfds` is a live array of `pfds.len()` pollfd structures.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(vec![false; pfds.len()]);
+        }
+        return Err(e);
+    }
+    let mut ready: Vec<bool> = pfds.iter().map(|p| p.revents != 0).collect();
+    if out.is_some() {
+        let last = pfds[pfds.len() - 1].revents;
+        ready[pfds.len() - 1] = last & (libc::POLLERR | libc::POLLHUP) != 0;
+    }
+    Ok(ready)
 }

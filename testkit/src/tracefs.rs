@@ -15,10 +15,9 @@
 //! test's clock. Dropping the trace (also during a panic) stops the
 //! reader, disables the event and removes the instance.
 
-use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +27,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::{process, unique_suffix, DEFAULT_PATH};
+use rnet_core::tcp_state::TcpState;
+use rnet_core::trace::EventKind;
 
 /// Where tracefs is (or gets) mounted.
 pub const TRACEFS: &str = "/sys/kernel/tracing";
@@ -73,47 +74,37 @@ impl StateEvent {
     }
 }
 
-/// Parses one `trace_pipe` line of `inet_sock_set_state`; `None` for any
+/// Parses one `trace_pipe` line of `inet_sock_set_state` (through
+/// `rnet_core::trace::parse_line`, the product's parser); `None` for any
 /// other line.
 pub fn parse_event(line: &str) -> Option<StateEvent> {
-    let (head, body) = line.split_once(" inet_sock_set_state: ")?;
-    let ts_us = parse_timestamp(head)?;
-    let fields: BTreeMap<&str, &str> = body
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .collect();
-    if fields.get("protocol").is_some_and(|p| *p != "IPPROTO_TCP") {
+    let e = rnet_core::trace::parse_line(line)?;
+    let EventKind::State { old, new } = e.kind else {
         return None;
-    }
-    let family = fields.get("family")?.to_string();
-    let port = |k: &str| fields.get(k).and_then(|p| p.parse::<u16>().ok());
-    let (sa, da) = if family == "AF_INET6" {
-        (fields.get("saddrv6")?, fields.get("daddrv6")?)
-    } else {
-        (fields.get("saddr")?, fields.get("daddr")?)
-    };
-    let state = |k: &str| {
-        fields
-            .get(k)
-            .map(|s| s.strip_prefix("TCP_").unwrap_or(s).to_string())
     };
     Some(StateEvent {
-        ts_us,
-        src: SocketAddr::new(sa.parse::<IpAddr>().ok()?, port("sport")?),
-        dst: SocketAddr::new(da.parse::<IpAddr>().ok()?, port("dport")?),
-        family,
-        old: state("oldstate")?,
-        new: state("newstate")?,
+        ts_us: e.ts_us,
+        family: if e.v6 { "AF_INET6" } else { "AF_INET" }.to_string(),
+        src: e.local,
+        dst: e.remote,
+        old: state_name(old),
+        new: state_name(new),
     })
+}
+
+/// The kernel's name without `TCP_` (`NEW_SYN_RECV` for a request socket,
+/// netstat's spelling otherwise).
+fn state_name(s: TcpState) -> String {
+    match s {
+        TcpState::NewSynRecv => "NEW_SYN_RECV".to_string(),
+        s => s.info().netstat.to_string(),
+    }
 }
 
 /// The timestamp (`24729.967027:`, seconds) at the end of a trace line's
 /// head, in microseconds.
 fn parse_timestamp(head: &str) -> Option<u64> {
-    let ts = head.split_whitespace().last()?.trim_end_matches(':');
-    let (s, frac) = ts.split_once('.')?;
-    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-    Some(s.parse::<u64>().ok()? * 1_000_000 + frac.parse::<u64>().ok()?)
+    rnet_core::trace::parse_timestamp(head.split_whitespace().last()?)
 }
 
 /// How many traces of this process are open, and whether this process
@@ -255,7 +246,8 @@ impl StateTrace {
         v
     }
 
-    /// The event lines read so far, as the kernel wrote them.
+    /// The event lines read so far, as the kernel wrote them (every
+    /// `inet_sock_set_state` line, also one [`parse_event`] rejects).
     pub fn text(&self) -> String {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -327,12 +319,17 @@ fn read_pipe(
                 pending.push_str(&String::from_utf8_lossy(&buf[..n]));
                 while let Some(nl) = pending.find('\n') {
                     let line: String = pending.drain(..=nl).collect();
-                    if let Some(ev) = parse_event(&line) {
-                        events.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
+                    // Every event line is kept as the kernel wrote it,
+                    // parsed or not, so a test can read them with its own
+                    // parser and notice one the product's parser drops.
+                    if line.contains(" inet_sock_set_state: ") {
                         lines
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .push_str(&line);
+                    }
+                    if let Some(ev) = parse_event(&line) {
+                        events.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
                     } else if line.contains(marker) {
                         if let Some((head, _)) = line.split_once(" tracing_mark_write: ") {
                             if let Some(ts) = parse_timestamp(head) {

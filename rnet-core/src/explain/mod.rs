@@ -8,6 +8,8 @@
 //! - [`firewall`]: what a firewall rule does to a TCP connection (rfw),
 //!   from a neutral description of the rule and both hosts' settings.
 //! - [`counters`]: what the kernel's TCP counters count (rnetstat `-s`).
+//! - [`transition`]: one step of a socket's life as `rnetstat --watch`
+//!   shows it (`OLD -> NEW`, a segment resent), and what comes next.
 //!
 //! The figures come from [`crate::timing`] (one formula each); the words
 //! for numbers and durations come from this module, so all three tools
@@ -17,8 +19,10 @@ pub mod conn;
 pub mod counters;
 pub mod firewall;
 pub mod socket;
+pub mod transition;
 
 pub use socket::{explain_tcp, explain_timer, explain_udp};
+pub use transition::{retransmit, transition, Point, Resent, Role, Seen};
 
 /// Seconds with two decimals from USER_HZ ticks, as netstat prints them.
 pub fn ticks_to_secs(ticks: u64) -> String {
