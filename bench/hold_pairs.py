@@ -5,6 +5,10 @@ Helper for bench/rnetstat-bench.sh (Python 3 standard library only).  Meant to
 run inside a private network namespace (`ip netns exec NS python3 hold_pairs.py
 ...`); it only ever talks to 127.0.0.1 / ::1.
 
+With --filter-port P, this process also holds a listener on 127.0.0.1:P and
+--filter-pairs pairs to it: a port with a handful of sockets among all the
+others, for the `--port P` measurements.
+
 Each worker process owns one listening socket (127.0.0.1:BASE+i, or [::1]:BASE+i
 for IPv6 workers), connects its share of clients to it and accept()s every one,
 so it holds both ends of each pair: 2 descriptors and 2 ESTABLISHED lines in
@@ -105,6 +109,10 @@ def main():
     ap.add_argument("--ready", required=True, help="file written when all pairs are up")
     ap.add_argument("--timeout", type=float, default=180.0,
                     help="seconds allowed to build all pairs")
+    ap.add_argument("--filter-port", type=int, default=0,
+                    help="also listen on 127.0.0.1:PORT with --filter-pairs pairs, held"
+                         " by this process (the handful of sockets a --port filter finds)")
+    ap.add_argument("--filter-pairs", type=int, default=3)
     a = ap.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -135,6 +143,19 @@ def main():
         ls.bind((host, a.base_port + i))
         ls.listen(4096)
         listeners.append(ls)
+
+    # The filter port's few sockets: a listener and its pairs, held here.
+    filter_socks = []
+    if a.filter_port:
+        fl = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        fl.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        fl.bind(("127.0.0.1", a.filter_port))
+        fl.listen(64)
+        filter_socks.append(fl)
+        for _ in range(a.filter_pairs):
+            c = socket.create_connection(("127.0.0.1", a.filter_port), timeout=5)
+            s, _ = fl.accept()
+            filter_socks += [c, s]
 
     hold_r, hold_w = os.pipe()
     status_r, status_w = os.pipe()

@@ -32,6 +32,12 @@ MIB = 1024.0  # ru_maxrss / %M are in KiB; "MB" in the table means MiB
 TARGET_NAT_VS_CAT = 1.10
 TARGET_NATP_VS_NETSTAT = 0.30
 TARGET_RSS_MB = 3.0
+# Issue 13 (sock_diag listings and kernel filters): the default source against cat and
+# netstat, `--port P` against `netstat -nat | grep ':P '` (at least 15x faster) and ss.
+TARGET13_NAT_VS_CAT = 0.60
+TARGET13_NATP_VS_NETSTAT = 0.20
+TARGET13_PORT_VS_GREP = 1 / 15
+TARGET13_PORT_VS_SS = 1.00
 
 
 class Timeout(Exception):
@@ -46,8 +52,8 @@ def proc_lines(path):
         return -1
 
 
-def run_once(argv, gnu_time, timeout, errpath, rsspath):
-    """Return (wall_seconds, max_rss_kib, exit_status)."""
+def run_once(argv, gnu_time, timeout, errpath, rsspath, env=None):
+    """Return (wall_seconds, max_rss_kib, exit_status); env: extra variables."""
     if gnu_time:
         full = [gnu_time, "-f", "%M", "-o", rsspath, "--"] + argv
     else:
@@ -58,7 +64,8 @@ def run_once(argv, gnu_time, timeout, errpath, rsspath):
         (os.POSIX_SPAWN_OPEN, 2, errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
     ]
     t0 = time.perf_counter()
-    pid = os.posix_spawnp(full[0], full, os.environ, file_actions=actions, setpgroup=0)
+    environ = dict(os.environ, **(env or {}))
+    pid = os.posix_spawnp(full[0], full, environ, file_actions=actions, setpgroup=0)
     timed_out = []
 
     def on_alarm(*_):
@@ -110,20 +117,43 @@ def main():
     ap.add_argument("--v6-pairs", default="0")
     ap.add_argument("--workers", default="?")
     ap.add_argument("--note", action="append", default=[], help="extra header line")
+    ap.add_argument("--port", type=int, default=0,
+                    help="a port with a handful of sockets: time the --port filters")
+    ap.add_argument("--ss", default="", help="iproute2 ss path ('' = absent)")
+    ap.add_argument("--summary", default="",
+                    help="append 'lines<TAB>label<TAB>median ms<TAB>peak KiB' per command here")
     ap.add_argument("--tmpdir", default=None,
                     help="scratch directory (the caller removes it; default: own, removed here)")
     a = ap.parse_args()
     # Ctrl-C: die by the signal so that the calling shell runs its INT trap.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    cmds = [("/bin/true (harness floor)", ["true"])]
+    # (label, argv, extra environment); rnetstat's default source is sock_diag where it
+    # gives /proc's bytes, RNETSTAT_SOURCE=proc the /proc text path (man/rnetstat.8).
+    proc_src = {"RNETSTAT_SOURCE": "proc"}
+    cmds = [("/bin/true (harness floor)", ["true"], None)]
     if a.netstat:
-        cmds.append(("netstat -nat", [a.netstat, "-nat"]))
-    cmds.append(("rnetstat -nat", [a.rnetstat, "-nat"]))
-    cmds.append(("cat /proc/net/tcp /proc/net/tcp6", ["cat", "/proc/net/tcp", "/proc/net/tcp6"]))
+        cmds.append(("netstat -nat", [a.netstat, "-nat"], None))
+    cmds.append(("rnetstat -nat", [a.rnetstat, "-nat"], None))
+    cmds.append(("rnetstat -nat (source proc)", [a.rnetstat, "-nat"], proc_src))
+    cmds.append(("cat /proc/net/tcp /proc/net/tcp6",
+                 ["cat", "/proc/net/tcp", "/proc/net/tcp6"], None))
     if a.netstat:
-        cmds.append(("netstat -natp", [a.netstat, "-natp"]))
-    cmds.append(("rnetstat -natp", [a.rnetstat, "-natp"]))
+        cmds.append(("netstat -natp", [a.netstat, "-natp"], None))
+    cmds.append(("rnetstat -natp", [a.rnetstat, "-natp"], None))
+    cmds.append(("rnetstat -natp (source proc)", [a.rnetstat, "-natp"], proc_src))
+    P = a.port
+    if P:
+        cmds.append((f"rnetstat -nat --port {P}", [a.rnetstat, "-nat", "--port", str(P)], None))
+        cmds.append((f"rnetstat -nat --port {P} (source proc)",
+                     [a.rnetstat, "-nat", "--port", str(P)], proc_src))
+        if a.netstat:
+            # grep exits 1 when nothing matches; the pipeline's status is the shell's.
+            cmds.append((f"netstat -nat | grep ':{P} '",
+                         ["sh", "-c", f"'{a.netstat}' -nat | grep ':{P} '; :"], None))
+        if a.ss:
+            cmds.append((f"ss -nat '( sport = :{P} or dport = :{P} )'",
+                         [a.ss, "-nat", f"( sport = :{P} or dport = :{P} )"], None))
 
     tcp_before = proc_lines("/proc/net/tcp")
     tcp6_before = proc_lines("/proc/net/tcp6")
@@ -131,17 +161,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rnbench-measure.", dir=a.tmpdir)
     errpath = os.path.join(tmp, "stderr")
     rsspath = os.path.join(tmp, "rss")
-    walls = {label: [] for label, _ in cmds}
-    rsss = {label: [] for label, _ in cmds}
+    walls = {label: [] for label, _, _ in cmds}
+    rsss = {label: [] for label, _, _ in cmds}
     failed = {}
     t_start = time.monotonic()
     try:
         for rnd in range(a.runs + 1):  # round 0 = warm-up, not counted
             shift = rnd % len(cmds)
-            for label, argv in cmds[shift:] + cmds[:shift]:
+            for label, argv, env in cmds[shift:] + cmds[:shift]:
                 if label in failed:
                     continue
-                wall, rss, code = run_once(argv, a.gnu_time, a.timeout, errpath, rsspath)
+                wall, rss, code = run_once(argv, a.gnu_time, a.timeout, errpath, rsspath, env)
                 if code != 0:
                     with open(errpath, errors="replace") as f:
                         err = f.read().strip().splitlines()
@@ -185,10 +215,10 @@ def main():
     for n in a.note:
         p(n)
     p("")
-    w = max(len(l) for l, _ in cmds) + 2
+    w = max(len(l) for l, _, _ in cmds) + 2
     p(f"{'command':<{w}}{'median ms':>11}{'min ms':>10}{'max ms':>10}{'peak RSS MB':>13}")
     p("-" * (w + 44))
-    for label, _ in cmds:
+    for label, _, _ in cmds:
         if label in failed:
             p(f"{label:<{w}}  FAILED: {failed[label]}")
             continue
@@ -219,21 +249,55 @@ def main():
         r = ratio("rnetstat -natp", "netstat -natp")
         rows.append(("rnetstat -natp / netstat -natp", None if r is None else f"{r:.3f}x",
                      f"<= {TARGET_NATP_VS_NETSTAT:.2f}x", judge(r, TARGET_NATP_VS_NETSTAT)))
-    for label in ("rnetstat -nat", "rnetstat -natp"):
+    r = ratio("rnetstat -nat", "cat /proc/net/tcp /proc/net/tcp6")
+    rows.append(("issue 13: rnetstat -nat / cat", None if r is None else f"{r:.3f}x",
+                 f"<= {TARGET13_NAT_VS_CAT:.2f}x", judge(r, TARGET13_NAT_VS_CAT)))
+    r = ratio("rnetstat -nat", "rnetstat -nat (source proc)")
+    rows.append(("rnetstat -nat: sock_diag / proc", None if r is None else f"{r:.3f}x",
+                 "(info)", ""))
+    if a.netstat:
+        r = ratio("rnetstat -natp", "netstat -natp")
+        rows.append(("issue 13: rnetstat -natp / netstat -natp",
+                     None if r is None else f"{r:.3f}x",
+                     f"<= {TARGET13_NATP_VS_NETSTAT:.2f}x", judge(r, TARGET13_NATP_VS_NETSTAT)))
+    if P:
+        ours = f"rnetstat -nat --port {P}"
+        if a.netstat:
+            r = ratio(ours, f"netstat -nat | grep ':{P} '")
+            rows.append((f"issue 13: --port / netstat|grep", None if r is None else
+                         f"{r:.3f}x ({1 / r:.1f}x faster)" if r else None,
+                         f"<= {TARGET13_PORT_VS_GREP:.3f}x", judge(r, TARGET13_PORT_VS_GREP)))
+        if a.ss:
+            r = ratio(ours, f"ss -nat '( sport = :{P} or dport = :{P} )'")
+            rows.append(("issue 13: --port / ss filter", None if r is None else f"{r:.3f}x",
+                         f"<= {TARGET13_PORT_VS_SS:.2f}x", judge(r, TARGET13_PORT_VS_SS)))
+        r = ratio(ours, f"rnetstat -nat --port {P} (source proc)")
+        rows.append(("--port: sock_diag / proc", None if r is None else f"{r:.3f}x",
+                     "(info)", ""))
+    labels = ["rnetstat -nat", "rnetstat -natp"] + ([f"rnetstat -nat --port {P}"] if P else [])
+    for label in labels:
         kib = peak.get(label)
         mb = None if kib is None or kib < 0 else kib / MIB
         verdict = judge(mb, TARGET_RSS_MB) if a.gnu_time else "n/a"
         rows.append((f"peak RSS {label}", None if mb is None else f"{mb:.2f} MB",
                      f"<= {TARGET_RSS_MB:.0f} MB", verdict))
     w2 = max(len(x[0]) for x in rows) + 2
-    p(f"{'target':<{w2}}{'measured':>10}{'target':>11}  result")
-    p("-" * (w2 + 29))
+    w3 = max([10] + [len(x[1] or "-") + 1 for x in rows])
+    p(f"{'target':<{w2}}{'measured':>{w3}}{'target':>11}  result")
+    p("-" * (w2 + w3 + 19))
     for label, val, tgt, verdict in rows:
-        p(f"{label:<{w2}}{val or '-':>10}{tgt:>11}  {verdict or ''}".rstrip())
+        p(f"{label:<{w2}}{val or '-':>{w3}}{tgt:>11}  {verdict or ''}".rstrip())
     if failed:
         p("")
         p(f"WARNING: {len(failed)} command(s) failed; their rows and ratios are missing")
     print("\n".join(out), flush=True)
+    if a.summary:
+        with open(a.summary, "a") as f:
+            for label, _, _ in cmds:
+                if label in failed or med[label] is None:
+                    continue
+                f.write(f"{tcp_before + max(tcp6_before, 0)}\t{label}\t{med[label]:.1f}"
+                        f"\t{peak[label]}\n")
     return 1 if failed else 0
 
 

@@ -16,6 +16,12 @@
 //! `target/<profile>/rnetstat` (`cargo build --workspace --bins`).
 //! `RNET_REFERENCE_SHOW=1` prints netstat's output for every case (use
 //! with `--nocapture`) to see what the scenes contain.
+//!
+//! The socket-listing comparisons run once per table source of rnetstat
+//! ([`SOURCES`]: `RNETSTAT_SOURCE=proc`, then `netlink`, where a sock_diag
+//! failure is an error instead of a fallback), so both paths are held to
+//! netstat's bytes; `sock_diag_entries_are_the_proc_entries` compares the
+//! two readers entry by entry at a few thousand sockets.
 
 use std::any::Any;
 use std::fmt::Write as _;
@@ -58,6 +64,9 @@ const HOSTS: &str = "127.0.0.1\tlocalhost\n\
                      2001:db8::1\tclient6.rnet-lab.test\n\
                      2001:db8::2\tserver6.rnet-lab.test\n\
                      2001:db8:1234:5678:9abc:def0:1234:5678\ta-rather-long-server-name.rnet-lab.test\n";
+
+/// The values of `RNETSTAT_SOURCE` every listing comparison runs with.
+const SOURCES: &[&str] = &["proc", "netlink"];
 
 /// Flag combinations compared on the rich scene, in both namespaces.
 const FLAG_SETS: &[&[&str]] = &[
@@ -635,12 +644,18 @@ struct Report {
 
 impl Report {
     fn new(test: &'static str) -> Self {
+        Report::with_budget(test, TEST_BUDGET)
+    }
+
+    /// A report whose cases may take `budget` in all (a test that runs
+    /// its cases once per [`SOURCES`] has that many budgets).
+    fn with_budget(test: &'static str, budget: Duration) -> Self {
         Report {
             test,
             lines: Vec::new(),
             failures: Vec::new(),
             notes: Vec::new(),
-            deadline: Instant::now() + TEST_BUDGET,
+            deadline: Instant::now() + budget,
         }
     }
 
@@ -652,7 +667,7 @@ impl Report {
     fn run(&mut self, label: &str, case: impl FnOnce() -> Outcome) {
         let verdict = if self.out_of_time() {
             Verdict::Fail(format!(
-                "{label}\n  not run: the test's time budget of {TEST_BUDGET:?} was used up\n"
+                "{label}\n  not run: the test's time budget was used up\n"
             ))
         } else {
             let outcome = case();
@@ -832,6 +847,12 @@ fn tool_pair(netstat: &std::path::Path) -> ToolPair {
         .unwrap_or_else(|e| panic!("cannot prepare the netstat/rnetstat pair: {e}"))
 }
 
+/// The pair with rnetstat reading its tables from `source`
+/// (`RNETSTAT_SOURCE`).
+fn tool_pair_from(netstat: &std::path::Path, source: &str) -> ToolPair {
+    tool_pair(netstat).with_env(Side::UnderTest, "RNETSTAT_SOURCE", source)
+}
+
 // ---------------------------------------------------------------------------
 // Tests
 
@@ -843,7 +864,6 @@ fn rnetstat_matches_netstat_on_a_rich_scene() {
     let Some(env) = lab_or_skip(TEST, &["netstat", "cat", "sleep"]) else {
         return;
     };
-    let tools = tool_pair(env.program("netstat"));
     let mut lab = LabPair::new(&env.ip, "ref")
         .unwrap_or_else(|e| panic!("cannot build the namespace pair: {e}"));
     lab.add_server_address(&format!("{LONG_SERVER_V6}/64"))
@@ -856,17 +876,23 @@ fn rnetstat_matches_netstat_on_a_rich_scene() {
     }
     let scene = build_rich_scene(&lab).unwrap_or_else(|e| panic!("cannot build the scene: {e}"));
 
-    let mut report = Report::new(TEST);
-    for (where_, ns) in [("server ns", &lab.server), ("client ns", &lab.client)] {
-        for args in FLAG_SETS {
-            report.run(&format!("[{where_}] {}", command_line(&[], args)), || {
-                if resolves_hosts(args) && !ns.lookups_are_private() {
-                    Verdict::Skip("name lookups could not be confined to the namespace".to_string())
+    let mut report = Report::with_budget(TEST, TEST_BUDGET * SOURCES.len() as u32);
+    for source in SOURCES {
+        let tools = tool_pair_from(env.program("netstat"), source);
+        for (where_, ns) in [("server ns", &lab.server), ("client ns", &lab.client)] {
+            let where_ = format!("{where_}, {source}");
+            for args in FLAG_SETS {
+                report.run(&format!("[{where_}] {}", command_line(&[], args)), || {
+                    if resolves_hosts(args) && !ns.lookups_are_private() {
+                        Verdict::Skip(
+                            "name lookups could not be confined to the namespace".to_string(),
+                        )
                         .into()
-                } else {
-                    compare(&tools, ns, where_, &[], args, Parts::ALL)
-                }
-            });
+                    } else {
+                        compare(&tools, ns, &where_, &[], args, Parts::ALL)
+                    }
+                });
+            }
         }
     }
     drop(scene);
@@ -882,7 +908,6 @@ fn rnetstat_matches_netstat_for_an_unprivileged_user() {
     let Some(env) = lab_or_skip(TEST, &["netstat", "setpriv", "cat", "sleep"]) else {
         return;
     };
-    let tools = tool_pair(env.program("netstat"));
     let mut ns = Netns::create(&env.ip, "unpriv")
         .unwrap_or_else(|e| panic!("cannot create the namespace: {e}"));
     ns.isolate_name_service(HOSTS)
@@ -890,7 +915,7 @@ fn rnetstat_matches_netstat_for_an_unprivileged_user() {
     let (mut scene, spare) =
         build_small_scene(&ns).unwrap_or_else(|e| panic!("cannot build the scene: {e}"));
     let mut spare = Some(spare);
-    let mut report = Report::new(TEST);
+    let mut report = Report::with_budget(TEST, TEST_BUDGET * SOURCES.len() as u32);
     // Phase 1: the user owns no process with a socket ("(No info could be
     // read for "-p" ...)"); phase 2: it owns one ("(Not all processes
     // could be identified ...)", and PID/sleep for that socket).
@@ -900,11 +925,15 @@ fn rnetstat_matches_netstat_for_an_unprivileged_user() {
                 scene.hold(hand_to_sleeper(&ns, AS_NOBODY, sock).unwrap_or_else(|e| panic!("{e}")));
             }
         }
-        for args in UNPRIVILEGED_FLAG_SETS {
-            report.run(
-                &format!("[{phase}] {}", command_line(AS_NOBODY, args)),
-                || compare(&tools, &ns, phase, AS_NOBODY, args, Parts::ALL),
-            );
+        for source in SOURCES {
+            let tools = tool_pair_from(env.program("netstat"), source);
+            let phase = format!("{phase}, {source}");
+            for args in UNPRIVILEGED_FLAG_SETS {
+                report.run(
+                    &format!("[{phase}] {}", command_line(AS_NOBODY, args)),
+                    || compare(&tools, &ns, &phase, AS_NOBODY, args, Parts::ALL),
+                );
+            }
         }
     }
     drop(scene);
@@ -1303,7 +1332,6 @@ fn rnetstat_port_filter_keeps_netstat_rows() {
     let Some(env) = lab_or_skip(TEST, &["netstat", "cat"]) else {
         return;
     };
-    let tools = tool_pair(env.program("netstat"));
     let mut ns = Netns::create(&env.ip, "filter")
         .unwrap_or_else(|e| panic!("cannot create the namespace: {e}"));
     ns.isolate_name_service(HOSTS)
@@ -1336,21 +1364,23 @@ fn rnetstat_port_filter_keeps_netstat_rows() {
     scene.hold((l_p, l_q, l_r6));
     settle(&ns, &|rows| count_state(rows, "tcp", 0x01) >= 8).unwrap_or_else(|e| panic!("{e}"));
 
-    let mut report = Report::new(TEST);
-    // (netstat's arguments, rnetstat's, rows of port P: the listener with
-    // -a, and both ends of the two connections).
-    let cases: &[(&[&str], &[&str], usize)] = &[
-        (&["-nat"], &["-nat", "--port", "5555"], 5),
-        (&["-natpeo"], &["-natpeo", "--port", "5555"], 5),
-        (&["-nt"], &["--port=5555", "-nt"], 4),
-    ];
-    for (reference_args, our_args, rows) in cases {
-        let label = format!(
-            "{} | rows with :{P} vs rnetstat {}",
-            command_line(&[], reference_args),
-            our_args.join(" ")
-        );
-        report.run(&label, || {
+    let mut report = Report::with_budget(TEST, TEST_BUDGET * SOURCES.len() as u32);
+    for source in SOURCES {
+        let tools = tool_pair_from(env.program("netstat"), source);
+        // (netstat's arguments, rnetstat's, rows of port P: the listener with
+        // -a, and both ends of the two connections).
+        let cases: &[(&[&str], &[&str], usize)] = &[
+            (&["-nat"], &["-nat", "--port", "5555"], 5),
+            (&["-natpeo"], &["-natpeo", "--port", "5555"], 5),
+            (&["-nt"], &["--port=5555", "-nt"], 4),
+        ];
+        for (reference_args, our_args, rows) in cases {
+            let label = format!(
+                "[{source}] {} | rows with :{P} vs rnetstat {}",
+                command_line(&[], reference_args),
+                our_args.join(" ")
+            );
+            report.run(&label, || {
             let mut first = None;
             for _ in 0..2 {
                 let a = match tools.run_in(&ns, Side::Reference, &[], reference_args, RUN_TIMEOUT) {
@@ -1382,62 +1412,65 @@ fn rnetstat_port_filter_keeps_netstat_rows() {
             }
             unreachable!()
         });
+        }
+        // --json --port P: one object per row netstat shows with :P, with the
+        // same addresses, ports and state.
+        report.run(
+            &format!("[{source}] netstat -nat | rows with :{P} vs rnetstat -nat --json --port {P}"),
+            || {
+                let a = tools.run_in(&ns, Side::Reference, &[], &["-nat"], RUN_TIMEOUT);
+                let b = tools.run_in(
+                    &ns,
+                    Side::UnderTest,
+                    &[],
+                    &["-nat", "--json", "--port", "5555"],
+                    RUN_TIMEOUT,
+                );
+                let (a, b) = match (a, b) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (Err(e), _) | (_, Err(e)) => {
+                        return Verdict::Fail(format!("--json: {e}\n")).into()
+                    }
+                };
+                let endpoint = |line: &str, side: &str| {
+                    let port = json_field(line, &format!("{side}_port"));
+                    let port = if port == "0" { "*".to_string() } else { port };
+                    format!("{}:{port}", json_field(line, &format!("{side}_address")))
+                };
+                let mut want: Vec<String> = netstat_rows_with_port(&a.stdout_text(), P)
+                    .lines()
+                    .skip(2)
+                    .map(|l| {
+                        let c: Vec<&str> = l.split_whitespace().collect();
+                        format!("{} {} {} {}", c[0], c[3], c[4], c[5])
+                    })
+                    .collect();
+                let mut got: Vec<String> = b
+                    .stdout_text()
+                    .lines()
+                    .map(|l| {
+                        format!(
+                            "{} {} {} {}",
+                            json_field(l, "proto"),
+                            endpoint(l, "local"),
+                            endpoint(l, "foreign"),
+                            json_field(l, "state")
+                        )
+                    })
+                    .collect();
+                want.sort();
+                got.sort();
+                if want == got && want.len() == 5 && b.code() == Some(0) {
+                    Verdict::Pass.into()
+                } else {
+                    Verdict::Fail(format!(
+                        "--json --port {P}: netstat rows {want:?}\n  rnetstat objects {got:?}\n"
+                    ))
+                    .into()
+                }
+            },
+        );
     }
-    // --json --port P: one object per row netstat shows with :P, with the
-    // same addresses, ports and state.
-    report.run(
-        &format!("netstat -nat | rows with :{P} vs rnetstat -nat --json --port {P}"),
-        || {
-            let a = tools.run_in(&ns, Side::Reference, &[], &["-nat"], RUN_TIMEOUT);
-            let b = tools.run_in(
-                &ns,
-                Side::UnderTest,
-                &[],
-                &["-nat", "--json", "--port", "5555"],
-                RUN_TIMEOUT,
-            );
-            let (a, b) = match (a, b) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err(e), _) | (_, Err(e)) => return Verdict::Fail(format!("--json: {e}\n")).into(),
-            };
-            let endpoint = |line: &str, side: &str| {
-                let port = json_field(line, &format!("{side}_port"));
-                let port = if port == "0" { "*".to_string() } else { port };
-                format!("{}:{port}", json_field(line, &format!("{side}_address")))
-            };
-            let mut want: Vec<String> = netstat_rows_with_port(&a.stdout_text(), P)
-                .lines()
-                .skip(2)
-                .map(|l| {
-                    let c: Vec<&str> = l.split_whitespace().collect();
-                    format!("{} {} {} {}", c[0], c[3], c[4], c[5])
-                })
-                .collect();
-            let mut got: Vec<String> = b
-                .stdout_text()
-                .lines()
-                .map(|l| {
-                    format!(
-                        "{} {} {} {}",
-                        json_field(l, "proto"),
-                        endpoint(l, "local"),
-                        endpoint(l, "foreign"),
-                        json_field(l, "state")
-                    )
-                })
-                .collect();
-            want.sort();
-            got.sort();
-            if want == got && want.len() == 5 && b.code() == Some(0) {
-                Verdict::Pass.into()
-            } else {
-                Verdict::Fail(format!(
-                    "--json --port {P}: netstat rows {want:?}\n  rnetstat objects {got:?}\n"
-                ))
-                .into()
-            }
-        },
-    );
     drop(scene);
     report.finish();
 }
@@ -1454,4 +1487,357 @@ fn json_field(line: &str, key: &str) -> String {
         Some(s) => s[..s.find('"').unwrap_or(s.len())].to_string(),
         None => rest[..rest.find([',', '}']).unwrap_or(rest.len())].to_string(),
     }
+}
+
+// ---------------------------------------------------------------------------
+// The two table readers, side by side
+
+/// The entries of one table as `/proc` gives them, read in the thread
+/// that entered the namespace.
+fn proc_entries(file: &str) -> io::Result<Vec<rnet_core::procnet::InetEntry>> {
+    let path = PathBuf::from(format!("/proc/thread-self/net/{file}"));
+    let mut r = rnet_core::procnet::InetReader::open(&path)?;
+    let mut v = Vec::new();
+    while let Some(e) = r.next_entry()? {
+        v.push(e.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?);
+    }
+    Ok(v)
+}
+
+/// The entries of one table over sock_diag (every state, with tcp_info).
+fn diag_entries(
+    proto: rnet_core::procnet::Proto,
+    family: rnet_core::addr::Family,
+) -> io::Result<Vec<rnet_core::procnet::InetEntry>> {
+    let mut q = rnet_core::diag::Query::all(proto, family);
+    q.info = true;
+    let mut r = rnet_core::diag::DiagReader::open(&q)?;
+    let mut v = Vec::new();
+    while let Some(e) = r.next_entry()? {
+        v.push(e);
+    }
+    Ok(v)
+}
+
+/// Where a sock_diag entry may differ from the /proc entry of the same
+/// socket (docs/architecture.md, "sock_diag"): the ticks that pass between
+/// the two reads, a listener's Send-Q (netlink sends the backlog limit
+/// there; the listeners with a /proc Send-Q other than 0 are counted),
+/// UDP's `sl` (the hash bucket there). Anything else is a mismatch.
+fn diag_mismatch(
+    udp: bool,
+    p: &rnet_core::procnet::InetEntry,
+    d: &rnet_core::procnet::InetEntry,
+    listener_tx: &mut usize,
+) -> Option<String> {
+    let mut d = d.clone();
+    if d.timer_ticks <= p.timer_ticks && p.timer_ticks - d.timer_ticks <= 100 {
+        d.timer_ticks = p.timer_ticks;
+    }
+    if p.state.code() == 10 {
+        *listener_tx += usize::from(p.tx_queue != 0);
+        d.tx_queue = p.tx_queue;
+    }
+    if udp {
+        d.slot = p.slot;
+    }
+    (d != *p).then(|| format!("/proc {p:?}\n  diag  {d:?}"))
+}
+
+/// sock_diag gives the entries /proc gives, in /proc's order, at a few
+/// thousand TCP sockets (listeners, established, TIME_WAIT, a full accept
+/// queue, unacknowledged data, IPv4 and IPv6) and UDP sockets (bound and
+/// connected); a listener that was connected before `listen()` shows
+/// /proc's `write_seq - snd_una` Send-Q that netlink cannot carry, which
+/// is why rnetstat takes listeners from /proc.
+#[test]
+fn sock_diag_entries_are_the_proc_entries() {
+    use rnet_core::addr::Family;
+    use rnet_core::procnet::Proto;
+    const TEST: &str = "sock_diag_entries_are_the_proc_entries";
+    let Some(env) = lab_or_skip(TEST, &[]) else {
+        return;
+    };
+    let ns = Netns::create(&env.ip, "diag").unwrap_or_else(|e| panic!("namespace: {e}"));
+    let mut scene = Scene {
+        keep: Vec::new(),
+        _dirs: Vec::new(),
+    };
+    let (l4, l6, spare) = ns
+        .run_in(|| -> io::Result<_> {
+            let l4 = TcpListener::bind("127.0.0.1:6000")?;
+            let l6 = TcpListener::bind("[::1]:6001")?;
+            let spare = TcpListener::bind("127.0.0.1:6002")?;
+            Ok((l4, l6, spare))
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("listeners: {e}"));
+    for (l, to, n) in [(&l4, "127.0.0.1:6000", 1200), (&l6, "[::1]:6001", 300)] {
+        for _ in 0..n {
+            scene.hold(connect_pair(&ns, l, to).unwrap_or_else(|e| panic!("{e}")));
+        }
+    }
+    // TIME_WAIT on the client side: it closes first.
+    for _ in 0..50 {
+        let (c, s) = connect_pair(&ns, &l4, "127.0.0.1:6000").unwrap_or_else(|e| panic!("{e}"));
+        drop(c);
+        read_to_eof(&s).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // Unacknowledged bytes, then connect(AF_UNSPEC) and listen(): the
+    // listener keeps write_seq - snd_una in /proc's tx_queue.
+    let (c, s) = connect_pair(&ns, &spare, "127.0.0.1:6002").unwrap_or_else(|e| panic!("{e}"));
+    (&c).write_all(&[7u8; 1000])
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    thread::sleep(Duration::from_millis(50));
+    {
+        use std::os::fd::AsFd;
+        sys::disconnect(c.as_fd()).unwrap_or_else(|e| panic!("disconnect: {e}"));
+        sys::listen(c.as_fd(), 8).unwrap_or_else(|e| panic!("listen: {e}"));
+    }
+    scene.hold((c, s));
+    // Three connections left in the accept queue.
+    for _ in 0..3 {
+        let c = ns
+            .run_in(|| TcpStream::connect("127.0.0.1:6000"))
+            .and_then(|r| r)
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        scene.hold(c);
+    }
+    let udp = ns
+        .run_in(|| -> io::Result<Vec<UdpSocket>> {
+            let mut v = Vec::new();
+            for i in 0..200 {
+                let (bind, peer) = if i % 3 == 0 {
+                    ("[::1]:0", "[::1]:9")
+                } else {
+                    ("127.0.0.1:0", "127.0.0.1:9")
+                };
+                let u = UdpSocket::bind(bind)?;
+                if i % 2 == 0 {
+                    u.connect(peer)?;
+                }
+                v.push(u);
+            }
+            Ok(v)
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("udp: {e}"));
+    scene.hold(udp);
+    scene.hold((l4, l6, spare));
+    settle(&ns, &|rows| count_state(rows, "tcp", 0x01) >= 3000).unwrap_or_else(|e| panic!("{e}"));
+
+    let tables = [
+        ("tcp", Proto::Tcp, Family::V4),
+        ("tcp6", Proto::Tcp, Family::V6),
+        ("udp", Proto::Udp, Family::V4),
+        ("udp6", Proto::Udp, Family::V6),
+    ];
+    let mut failures = Vec::new();
+    let mut listener_tx = 0;
+    for (file, proto, family) in tables {
+        let result = ns
+            .run_in(|| -> io::Result<Result<usize, String>> {
+                // A read of /proc on each side of the dump; a table that
+                // moved in between is read again.
+                let mut last = String::new();
+                for _ in 0..3 {
+                    let before = proc_entries(file)?;
+                    let diag = diag_entries(proto, family)?;
+                    let after = proc_entries(file)?;
+                    let key = |v: &[rnet_core::procnet::InetEntry]| -> Vec<_> {
+                        v.iter()
+                            .map(|e| (e.local, e.local_port, e.remote, e.remote_port, e.state))
+                            .collect()
+                    };
+                    if key(&before) != key(&after) {
+                        last = format!("{file}: the table moved between two reads");
+                        continue;
+                    }
+                    if before.len() != diag.len() {
+                        last = format!(
+                            "{file}: /proc {} entries, sock_diag {}",
+                            before.len(),
+                            diag.len()
+                        );
+                        continue;
+                    }
+                    let mut tx = 0;
+                    let bad: Vec<String> = before
+                        .iter()
+                        .zip(&diag)
+                        .filter_map(|(p, d)| diag_mismatch(proto == Proto::Udp, p, d, &mut tx))
+                        .collect();
+                    if bad.is_empty() {
+                        return Ok(Ok(tx));
+                    }
+                    last = format!(
+                        "{file}: {} of {} entries differ, first:\n  {}",
+                        bad.len(),
+                        before.len(),
+                        bad[0]
+                    );
+                }
+                Ok(Err(last))
+            })
+            .and_then(|r| r)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        match result {
+            Ok(tx) => listener_tx += tx,
+            Err(e) => failures.push(e),
+        }
+    }
+    drop(scene);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        listener_tx, 1,
+        "one listener (the disconnected one) should have a /proc Send-Q, which netlink lacks"
+    );
+}
+
+/// Which tables rnetstat reads over sock_diag, seen from outside: under
+/// `strace`, a `NETLINK_SOCK_DIAG` socket is opened for the listings that
+/// may use it (`-nat`, `-natp`, `-nau`, `--port`), by default and with
+/// `RNETSTAT_SOURCE=netlink`, and for `--summary` (with the same counts),
+/// and never with `RNETSTAT_SOURCE=proc`, for
+/// TCP with `-e`/`-o`/`--json`, or under `RNET_PROC_ROOT`; without
+/// sock_diag the default falls back and `netlink` fails.
+#[test]
+fn rnetstat_uses_sock_diag_where_it_may() {
+    const TEST: &str = "rnetstat_uses_sock_diag_where_it_may";
+    let Some(env) = lab_or_skip(TEST, &["strace"]) else {
+        return;
+    };
+    let ours: PathBuf = tool_under_test("rnetstat", "RNETSTAT_BIN");
+    let ns = Netns::create(&env.ip, "diagpath").unwrap_or_else(|e| panic!("namespace: {e}"));
+    let l = ns
+        .run_in(|| TcpListener::bind("127.0.0.1:6000"))
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("listener: {e}"));
+    let pair = connect_pair(&ns, &l, "127.0.0.1:6000").unwrap_or_else(|e| panic!("{e}"));
+    let dir = TempDir::new("diagpath").unwrap_or_else(|e| panic!("{e}"));
+    let trace = dir.join("trace");
+    let ours_s = ours.to_string_lossy().into_owned();
+    let trace_s = trace.to_string_lossy().into_owned();
+    // (environment, arguments, whether sock_diag is used)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], bool);
+    let cases: &[Case] = &[
+        (&[], &["-nat"], true),
+        (&[("RNETSTAT_SOURCE", "netlink")], &["-natp"], true),
+        (&[("RNETSTAT_SOURCE", "auto")], &["-nau"], true),
+        (&[], &["-nat", "--port", "6000"], true),
+        (&[("RNETSTAT_SOURCE", "proc")], &["-natu"], false),
+        (&[], &["-nate"], false),
+        (&[], &["-nato"], false),
+        (&[], &["-nat", "--json"], false),
+        (&[], &["-naw"], false),
+        (&[("RNET_PROC_ROOT", "/proc/self/..")], &["-natu"], false),
+        (&[], &["--summary", "--json"], true),
+        (&[("RNETSTAT_SOURCE", "proc")], &["--summary"], false),
+    ];
+    let mut failures = Vec::new();
+    for (vars, args, want) in cases {
+        let mut argv: Vec<&str> = vec!["-f", "-e", "trace=socket", "-o", &trace_s, &ours_s];
+        argv.extend_from_slice(args);
+        let mut cmd = ns.command(env.program("strace"), &argv);
+        for (k, v) in *vars {
+            cmd.env(k, v);
+        }
+        let out = rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("strace rnetstat {args:?}: {e}"));
+        let text = fs::read_to_string(&trace).unwrap_or_default();
+        let used = text.contains("NETLINK_SOCK_DIAG");
+        if out.code() != Some(0) || used != *want {
+            failures.push(format!(
+                "{vars:?} rnetstat {args:?}: {} ; sock_diag used: {used}, expected {want}; stderr {:?}",
+                out.status_text(),
+                out.stderr_text()
+            ));
+        }
+    }
+    // A kernel without sock_diag (socket() fails, injected by strace):
+    // the default falls back to /proc with the same bytes, `netlink` is an
+    // error with netstat's kind of message and status 1.
+    let run = |source: Option<&str>, inject: bool| {
+        let mut argv: Vec<&str> = vec!["-f", "-o", &trace_s];
+        if inject {
+            argv.extend_from_slice(&["-e", "inject=socket:error=EPROTONOSUPPORT"]);
+        }
+        argv.extend_from_slice(&[&ours_s, "-natu"]);
+        let mut cmd = ns.command(env.program("strace"), &argv);
+        if let Some(s) = source {
+            cmd.env("RNETSTAT_SOURCE", s);
+        }
+        rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("strace rnetstat -natu: {e}"))
+    };
+    // --summary counts the same on both paths.
+    let summary = |source: &str| {
+        let mut cmd = ns.command(&ours, &["--summary", "--json", "--port", "6000"]);
+        cmd.env("RNETSTAT_SOURCE", source);
+        rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("rnetstat --summary: {e}"))
+    };
+    let (p, n) = (summary("proc"), summary("netlink"));
+    if p.stdout != n.stdout
+        || !p
+            .stdout_text()
+            .contains("\"ESTABLISHED\",\"state_code\":1,\"count\":2")
+    {
+        failures.push(format!(
+            "--summary --json --port 6000: /proc {:?}, sock_diag {:?}",
+            p.stdout_text(),
+            n.stdout_text()
+        ));
+    }
+    // UDP as JSON: every field of the object, from both sources.
+    let udp = ns
+        .run_in(|| -> io::Result<(UdpSocket, UdpSocket)> {
+            let a = UdpSocket::bind("127.0.0.1:6100")?;
+            let b = UdpSocket::bind("127.0.0.1:0")?;
+            b.connect("127.0.0.1:6100")?;
+            b.send(b"x")?;
+            Ok((a, b))
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("udp: {e}"));
+    thread::sleep(Duration::from_millis(20));
+    let json = |source: &str| {
+        let mut cmd = ns.command(&ours, &["-nau", "--json"]);
+        cmd.env("RNETSTAT_SOURCE", source);
+        rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("rnetstat -nau --json: {e}"))
+    };
+    let (p, n) = (json("proc"), json("netlink"));
+    if p.stdout != n.stdout || p.stdout_text().lines().count() != 2 {
+        failures.push(format!(
+            "-nau --json: /proc {:?}, sock_diag {:?}",
+            p.stdout_text(),
+            n.stdout_text()
+        ));
+    }
+    drop(udp);
+    let want = run(Some("proc"), false);
+    let fallback = run(None, true);
+    if (fallback.code(), &fallback.stdout, &fallback.stderr)
+        != (Some(0), &want.stdout, &want.stderr)
+    {
+        failures.push(format!(
+            "no sock_diag, default source: {} {:?}, want /proc's bytes {:?}",
+            fallback.status_text(),
+            fallback.stdout_text(),
+            want.stdout_text()
+        ));
+    }
+    let forced = run(Some("netlink"), true);
+    let msg = "netstat: sock_diag tcp: Protocol not supported\n";
+    if forced.code() != Some(1) || !forced.stderr_text().ends_with(msg) {
+        failures.push(format!(
+            "no sock_diag, RNETSTAT_SOURCE=netlink: {} stderr {:?}, want status 1 and {msg:?}",
+            forced.status_text(),
+            forced.stderr_text()
+        ));
+    }
+    drop(pair);
+    drop(l);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

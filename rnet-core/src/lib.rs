@@ -5,6 +5,8 @@
 //!   that ends it and its sysctl, a line for learners).
 //! - [`procnet`]: streaming, tolerant parsers of `/proc/net` tables, and the
 //!   `RNET_PROC_ROOT` seam that points them at a fixture tree.
+//! - [`diag`]: the TCP and UDP tables over sock_diag netlink (what `ss`
+//!   reads), as the same entries, with kernel-side filters.
 //! - [`addr`]: address decoding and glibc-exact IPv6 text.
 //! - [`explain`]: every sentence about TCP states, timers and retries.
 //! - [`args`]: getopt-compatible tokenizing and Unicode dash repair.
@@ -25,6 +27,7 @@
 
 pub mod addr;
 pub mod args;
+pub mod diag;
 pub mod explain;
 pub mod names;
 pub mod num;

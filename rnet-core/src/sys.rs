@@ -1,6 +1,7 @@
 //! The crate's only unsafe code: thin safe wrappers over the C library
 //! calls std does not offer (the effective uid, the monotonic clock,
-//! mounting tracefs for `trace`, and glibc's name service).
+//! mounting tracefs for `trace`, glibc's name service, and the netlink
+//! socket calls of [`crate::diag`]).
 //!
 //! Rules kept here, so the rest of the crate needs no `unsafe`:
 //! - each `unsafe` block holds one foreign call (or one read through a
@@ -20,8 +21,10 @@
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 // glibc's reentrant service and protocol lookups (<netdb.h>), which the
 // libc crate does not declare.
@@ -493,6 +496,120 @@ pub(crate) fn getnetbyaddr(net: u32) -> io::Result<Option<String>> {
         // SAFETY: as in getprotobynumber.
         (rc, unsafe { owned(ent.n_name) })
     })
+}
+
+/// A netlink socket of `protocol` (`NETLINK_SOCK_DIAG`, ...): `SOCK_RAW`,
+/// close-on-exec, owned (closed on drop).
+pub(crate) fn netlink_socket(protocol: c_int) -> io::Result<OwnedFd> {
+    // SAFETY: socket takes plain integers and returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket() and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `SO_RCVTIMEO`: a receive on `fd` fails with `EAGAIN` after `timeout`.
+pub(crate) fn set_recv_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
+    };
+    // SAFETY: `tv` is a live timeval of the size passed; the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends one datagram to the kernel (netlink port 0) on `fd`; retried on
+/// `EINTR`. Returns the bytes sent.
+pub(crate) fn netlink_send_to_kernel(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<usize> {
+    // SAFETY: sockaddr_nl is plain data; all zeros is a valid value.
+    let mut to: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    to.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    loop {
+        // SAFETY: `msg` is readable for its length, `to` is a live
+        // sockaddr_nl of the size passed; neither is kept by the kernel.
+        let n = unsafe {
+            libc::sendto(
+                fd.as_raw_fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                0,
+                (&to as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Receives one datagram into `buf`; retried on `EINTR`. Returns the
+/// datagram's full length (`MSG_TRUNC`), which is larger than `buf` when
+/// the datagram did not fit (the part that did is in `buf`).
+pub(crate) fn recv_datagram(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is ours and writable for its length.
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `PROC_SUPER_MAGIC` (`<linux/magic.h>`).
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Whether `path` lies on a procfs (`statfs`): the kernel's own tables,
+/// not a tree put over `/proc`.
+pub(crate) fn on_procfs(path: &std::path::Path) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: statfs is plain data; all zeros is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path, `st` a live statfs the kernel
+    // fills; neither is kept.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.f_type as i64 == PROC_SUPER_MAGIC)
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)` in microseconds: the clock tracefs

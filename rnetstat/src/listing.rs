@@ -4,6 +4,10 @@
 //! written through the caller's buffer, so memory stays flat whatever the
 //! number of sockets. Messages go to stderr at the point netstat prints
 //! them; what ends a listing early is an [`Error`] for `run()` to report.
+//!
+//! The TCP and UDP tables of the machine's own `/proc` are read over
+//! sock_diag netlink instead ([`rnet_core::diag`]) where that gives the
+//! same bytes: see [`Source`] and docs/architecture.md ("sock_diag").
 
 use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
@@ -12,12 +16,63 @@ use crate::names::{Lookup, Names};
 use crate::programs::ProgCache;
 use crate::render::{self, RowCtx, RowOpts};
 use crate::unix_names::LiveUnixNames;
+use rnet_core::diag::{self, Cond, DiagReader, Query, ALL_STATES, LISTEN_BIT};
+use rnet_core::os::strerror_text;
 use rnet_core::procnet::{
     refusal, Family, InetEntry, InetReader, LineError, Proto, UnixReader, UNIX_ACCEPTCON,
 };
 use rnet_core::timing::{Hosts, TcpTimers};
 use std::io::{self, ErrorKind, Write};
 use std::path::Path;
+
+/// The environment variable that picks where the TCP and UDP tables come
+/// from (man/rnetstat.8, ENVIRONMENT).
+pub const SOURCE_ENV: &str = "RNETSTAT_SOURCE";
+
+/// Where the TCP and UDP tables are read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// sock_diag where it gives /proc's bytes, /proc otherwise and
+    /// whenever sock_diag fails before the first row (the default).
+    Auto,
+    /// `/proc/net` only (`RNETSTAT_SOURCE=proc`, and always under
+    /// `RNET_PROC_ROOT`: a fixture tree is not the kernel netlink asks).
+    Proc,
+    /// As `Auto`, but a sock_diag failure is an error, not a fallback
+    /// (`RNETSTAT_SOURCE=netlink`: proves the path in tests).
+    Netlink,
+}
+
+impl Source {
+    /// The source for a listing of `root`: `Proc` unless `root` is the
+    /// machine's `/proc`, else `$RNETSTAT_SOURCE` (`proc`, `netlink`;
+    /// unset, empty, `auto` or anything else: `Auto`).
+    pub fn from_env(root: &Path) -> Source {
+        if root != Path::new("/proc") {
+            return Source::Proc;
+        }
+        match std::env::var_os(SOURCE_ENV) {
+            Some(v) if v == "proc" => Source::Proc,
+            Some(v) if v == "netlink" => Source::Netlink,
+            _ => Source::Auto,
+        }
+    }
+}
+
+/// Whether sock_diag gives every field the rows of `proto` print, as
+/// docs/architecture.md ("sock_diag") works out field by field. UDP: all
+/// of them. TCP: not `-e` (a request socket's user is its listener's in
+/// /proc, 0 over netlink), not `-o` and annotations (its retransmit count
+/// is `num_timeout` in /proc, `num_retrans` over netlink), not `--json`
+/// (both); a listener's Send-Q, which netlink does not carry, is read from
+/// /proc's listening section (see [`diag_tcp`]).
+fn diag_gives_rows(proto: Proto, o: &Options, explain: bool) -> bool {
+    match proto {
+        Proto::Udp => true,
+        Proto::Tcp => !(o.extend > 0 || o.timers || o.json || explain),
+        Proto::UdpLite | Proto::Raw => false,
+    }
+}
 
 /// Before a message on stderr: on a terminal, show the rows printed so
 /// far first, so the message lands where it happened. Into a pipe or file,
@@ -49,6 +104,7 @@ pub fn list<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<(), Error> {
     let mut names = Names::new(lookup, o.numeric_hosts, o.numeric_ports, o.numeric_users);
+    let source = Source::from_env(root);
     let hosts = if explain {
         let (hosts, warning) = Hosts::read(root);
         if let Some(w) = warning {
@@ -98,7 +154,7 @@ pub fn list<L: Lookup, W: Write>(
         ];
         for (wanted, proto, af_name) in inet_protos {
             if !flag_arg || wanted {
-                inet_proto(prog, o, proto, af_name, root, &mut ctx, out)?;
+                inet_proto(prog, o, proto, af_name, root, source, &mut ctx, out)?;
             }
             // net-tools lists SCTP right after TCP.
             if proto == Proto::Tcp && (!flag_arg || o.sctp) {
@@ -151,19 +207,22 @@ pub fn list<L: Lookup, W: Write>(
 }
 
 /// One protocol, v4 file then v6 file, as net-tools' `INFO_GUTS6`.
+#[allow(clippy::too_many_arguments)]
 fn inet_proto<L: Lookup, W: Write>(
     prog: &str,
     o: &Options,
     proto: Proto,
     af_name: &str,
     root: &Path,
+    source: Source,
     ctx: &mut RowCtx<'_, L>,
     out: &mut W,
 ) -> Result<(), Error> {
     let flag_arg = o.proto_args();
     let mut missing = false;
     if !flag_arg || o.inet {
-        if let FileResult::Missing = inet_file(prog, proto, Family::V4, root, o, ctx, out)? {
+        if let FileResult::Missing = inet_file(prog, proto, Family::V4, root, source, o, ctx, out)?
+        {
             // net-tools stays silent when the protocols came from a family
             // flag alone (`-4`, `-A inet`: its flag_noprot).
             if !o.noprot && (flag_arg || o.verbose) {
@@ -175,7 +234,7 @@ fn inet_proto<L: Lookup, W: Write>(
     }
     if !flag_arg || o.inet6 {
         // A missing IPv6 file is silent, as in net-tools.
-        inet_file(prog, proto, Family::V6, root, o, ctx, out)?;
+        inet_file(prog, proto, Family::V6, root, source, o, ctx, out)?;
     }
     if missing {
         out.flush()?;
@@ -281,11 +340,21 @@ fn inet_file<L: Lookup, W: Write>(
     proto: Proto,
     family: Family,
     root: &Path,
+    source: Source,
     o: &Options,
     ctx: &mut RowCtx<'_, L>,
     out: &mut W,
 ) -> Result<FileResult, Error> {
     let path = proto.path(root, family);
+    if source != Source::Proc && diag_gives_rows(proto, o, ctx.opts.explain) {
+        // Only for the kernel's own /proc (not a tree bound over it); a
+        // missing file keeps netstat's messages on the /proc path.
+        if diag::is_kernel_table(&path) {
+            if let Some(r) = diag_file(prog, proto, family, &path, source, o, ctx, out)? {
+                return Ok(r);
+            }
+        }
+    }
     let mut reader = match classify_open(prog, &path, InetReader::open(&path), out)? {
         Opened::Reader(r) => r,
         Opened::Missing => return Ok(FileResult::Missing),
@@ -306,6 +375,180 @@ fn inet_file<L: Lookup, W: Write>(
         out.write_all(&line)?;
     }
     Ok(FileResult::Read)
+}
+
+/// The kernel filter of a sock_diag query: `--port`, `--sport`, `--dport`
+/// as port conditions and, for TCP under `-l`, the remote port 0 that
+/// makes a row a listening one. [`selected`] still checks every row.
+pub(crate) fn kernel_filter(o: &Options, proto: Proto) -> Option<Vec<u8>> {
+    let mut clauses: Vec<Vec<Cond>> = Vec::new();
+    if let Some(p) = o.filter.port {
+        clauses.push(vec![Cond::SportEq(p), Cond::DportEq(p)]);
+    }
+    if let Some(p) = o.filter.sport {
+        clauses.push(vec![Cond::SportEq(p)]);
+    }
+    if let Some(p) = o.filter.dport {
+        clauses.push(vec![Cond::DportEq(p)]);
+    }
+    // `-l` keeps the few sockets with no remote port; the default (no
+    // `-a`) keeps nearly all, where a program would only add work.
+    if proto == Proto::Tcp && o.listening && !o.all {
+        clauses.push(vec![Cond::DportEq(0)]);
+    }
+    let refs: Vec<&[Cond]> = clauses.iter().map(|c| c.as_slice()).collect();
+    diag::bytecode(&refs)
+}
+
+/// Starts a dump: `None` when it failed and the caller is to read /proc
+/// (`Source::Auto`); under `Source::Netlink` the failure is reported and
+/// ends the run with status 1.
+pub(crate) fn open_dump<W: Write>(
+    prog: &str,
+    query: &Query,
+    source: Source,
+    out: &mut W,
+) -> Result<Option<DiagReader>, Error> {
+    match DiagReader::open(query) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if source == Source::Netlink => {
+            sync(out)?;
+            eprintln!(
+                "{prog}: sock_diag {}: {}",
+                query.proto.file_name(query.family),
+                strerror_text(&e)
+            );
+            out.flush()?;
+            Err(Error::Exit(ExitStatus::Failure))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Reports an error that ended a dump after rows were out (as a /proc
+/// read error is reported), so the caller can end the table.
+pub(crate) fn dump_error<W: Write>(
+    prog: &str,
+    query: &Query,
+    err: &io::Error,
+    out: &mut W,
+) -> Result<(), Error> {
+    sync(out)?;
+    eprintln!(
+        "{prog}: sock_diag {}: {}",
+        query.proto.file_name(query.family),
+        strerror_text(err)
+    );
+    Ok(())
+}
+
+/// One table over sock_diag, `None` when it could not be dumped and the
+/// caller is to read /proc instead (`Source::Auto`). TCP: the listening
+/// section of the /proc file (a listener's Send-Q is `write_seq -
+/// snd_una` there, which no netlink reply carries), then the other
+/// sockets over netlink, which is the order /proc lists them in.
+#[allow(clippy::too_many_arguments)]
+fn diag_file<L: Lookup, W: Write>(
+    prog: &str,
+    proto: Proto,
+    family: Family,
+    path: &Path,
+    source: Source,
+    o: &Options,
+    ctx: &mut RowCtx<'_, L>,
+    out: &mut W,
+) -> Result<Option<FileResult>, Error> {
+    let Some(bytecode) = kernel_filter(o, proto) else {
+        return Ok(None);
+    };
+    let states = if o.filter.states != 0 {
+        o.filter.states
+    } else {
+        ALL_STATES
+    };
+    // TCP listeners come from /proc; the dump has the rest.
+    let (listeners, dump_states) = match proto {
+        Proto::Tcp => (states & LISTEN_BIT != 0, states & !LISTEN_BIT),
+        _ => (false, states),
+    };
+    let mut query = Query::all(proto, family);
+    query.states = dump_states;
+    query.bytecode = bytecode;
+    // Opened first, so that a failure falls back before any row is out.
+    let mut reader = if dump_states != 0 {
+        match open_dump(prog, &query, source, out)? {
+            Some(r) => Some(r),
+            None => return Ok(None),
+        }
+    } else {
+        None
+    };
+    // Reading /proc's listening section costs a walk of the established
+    // hash up to the family's first socket there (all of it for `tcp6` on
+    // a machine of IPv4 connections): skip it when the kernel, asked over
+    // netlink (a walk of the listening hash only), has no listener that
+    // passes the filter.
+    let listeners = listeners && {
+        let mut q = Query::all(proto, family);
+        q.states = LISTEN_BIT;
+        q.bytecode = query.bytecode.clone();
+        match DiagReader::open(&q).and_then(|mut r| r.next_entry()) {
+            Ok(first) => first.is_some(),
+            // Not decided: read /proc.
+            Err(_) => true,
+        }
+    };
+    let mut line = Vec::with_capacity(256);
+    let mut slot = 0u64;
+    if listeners {
+        let mut table = match classify_open(prog, path, InetReader::open(path), out)? {
+            Opened::Reader(r) => r,
+            Opened::Missing => return Ok(Some(FileResult::Missing)),
+            Opened::Skipped => return Ok(Some(FileResult::Read)),
+        };
+        while let Some(item) = next_item(prog, table.next_entry(), path, bogus_kind(proto), out)? {
+            let Some(e) = item else { continue };
+            // The established table starts with the first other state.
+            if u32::from(e.state.code()) != 10 {
+                break;
+            }
+            slot += 1;
+            if !selected(proto, &e, o) {
+                continue;
+            }
+            line.clear();
+            render::inet_row(ctx, proto, &e, &mut line);
+            out.write_all(&line)?;
+        }
+    }
+    let Some(reader) = reader.as_mut() else {
+        return Ok(Some(FileResult::Read));
+    };
+    loop {
+        let e = match reader.next_entry() {
+            Ok(Some(e)) => e,
+            Ok(None) => break,
+            Err(err) => {
+                // Rows are out: report as a /proc read error is, and end
+                // the table.
+                dump_error(prog, &query, &err, out)?;
+                break;
+            }
+        };
+        let e = InetEntry { slot, ..e };
+        slot += 1;
+        if !selected(proto, &e, o) {
+            continue;
+        }
+        line.clear();
+        if o.json {
+            json::inet_object(ctx, proto, &e, &mut line);
+        } else {
+            render::inet_row(ctx, proto, &e, &mut line);
+        }
+        out.write_all(&line)?;
+    }
+    Ok(Some(FileResult::Read))
 }
 
 /// SCTP: net-tools reads `/proc/net/sctp/eps` (only with `-a` or `-l`)

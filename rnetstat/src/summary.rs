@@ -3,13 +3,18 @@
 //! learner, or as JSON Lines with `--json`. Like `ss -s`, but per state.
 //! Every TCP socket of this network namespace is counted (as with `-a`),
 //! IPv4 and IPv6 unless `-4` or `-6` narrows it, and the filters apply.
+//! The tables are counted over sock_diag where the listings would read it
+//! (`listing::Source`), with the filters in the kernel.
 
 use crate::cli::Options;
 use crate::error::Error;
 use crate::json;
-use crate::listing::{classify_open, next_item, Opened};
+use crate::listing::{
+    classify_open, dump_error, kernel_filter, next_item, open_dump, Opened, Source,
+};
 use crate::render::push_u64;
 use comfy_table::{presets, CellAlignment, Table};
+use rnet_core::diag::{self, Query};
 use rnet_core::procnet::{Family, InetReader, Proto};
 use rnet_core::tcp_state::{TcpState, STATES};
 use std::io::{IsTerminal, Write};
@@ -28,6 +33,7 @@ impl Counts {
 /// Counts the TCP sockets of `root`'s tables that `o` selects.
 pub fn count<W: Write>(prog: &str, o: &Options, root: &Path, out: &mut W) -> Result<Counts, Error> {
     let mut counts = Counts([0; 256]);
+    let source = Source::from_env(root);
     // No family named: both, as netstat lists both.
     let any = !(o.inet || o.inet6);
     for (wanted, family) in [(o.inet, Family::V4), (o.inet6, Family::V6)] {
@@ -35,6 +41,11 @@ pub fn count<W: Write>(prog: &str, o: &Options, root: &Path, out: &mut W) -> Res
             continue;
         }
         let path = Proto::Tcp.path(root, family);
+        if source != Source::Proc && diag::is_kernel_table(&path) {
+            if let Some(()) = count_dump(prog, o, family, source, &mut counts, out)? {
+                continue;
+            }
+        }
         let mut reader = match classify_open(prog, &path, InetReader::open(&path), out)? {
             Opened::Reader(r) => r,
             Opened::Missing | Opened::Skipped => continue,
@@ -47,6 +58,51 @@ pub fn count<W: Write>(prog: &str, o: &Options, root: &Path, out: &mut W) -> Res
         }
     }
     Ok(counts)
+}
+
+/// Counts one family's TCP sockets over sock_diag (the state is exact for
+/// every socket, listeners included: docs/architecture.md, "sock_diag"),
+/// the filters run by the kernel; `None` when the dump could not start
+/// and /proc is to be read.
+fn count_dump<W: Write>(
+    prog: &str,
+    o: &Options,
+    family: Family,
+    source: Source,
+    counts: &mut Counts,
+    out: &mut W,
+) -> Result<Option<()>, Error> {
+    // Every socket is counted, as with -a: no listening clause.
+    let all = Options {
+        all: true,
+        ..o.clone()
+    };
+    let Some(bytecode) = kernel_filter(&all, Proto::Tcp) else {
+        return Ok(None);
+    };
+    let mut query = Query::all(Proto::Tcp, family);
+    if o.filter.states != 0 {
+        query.states = o.filter.states;
+    }
+    query.bytecode = bytecode;
+    let Some(mut reader) = open_dump(prog, &query, source, out)? else {
+        return Ok(None);
+    };
+    loop {
+        match reader.next_entry() {
+            Ok(Some(e)) => {
+                if o.filter.matches(&e) {
+                    counts.0[usize::from(e.state.code())] += 1;
+                }
+            }
+            Ok(None) => break,
+            Err(err) => {
+                dump_error(prog, &query, &err, out)?;
+                break;
+            }
+        }
+    }
+    Ok(Some(()))
 }
 
 /// The rows: every state of the table in kernel order (the request

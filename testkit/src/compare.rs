@@ -39,6 +39,8 @@ pub struct ToolPair {
     reference: PathBuf,
     under_test: PathBuf,
     dir: TempDir,
+    /// Extra environment of one side (see [`ToolPair::with_env`]).
+    env: Vec<(Side, OsString, OsString)>,
 }
 
 /// True when every directory above `path` is searchable and `path` itself
@@ -81,7 +83,23 @@ impl ToolPair {
             reference: reference.to_path_buf(),
             under_test: under_test.to_path_buf(),
             dir,
+            env: Vec::new(),
         })
+    }
+
+    /// Sets `key=value` in the environment of every run of `side` (say,
+    /// `RNETSTAT_SOURCE` for the tool under test).
+    pub fn with_env(mut self, side: Side, key: &str, value: &str) -> ToolPair {
+        self.env.push((side, key.into(), value.into()));
+        self
+    }
+
+    fn apply_env(&self, side: Side, cmd: &mut Command) {
+        for (s, k, v) in &self.env {
+            if *s == side {
+                cmd.env(k, v);
+            }
+        }
     }
 
     /// The name both are invoked as.
@@ -126,6 +144,7 @@ impl ToolPair {
         cmd.env_clear()
             .env("LC_ALL", "C")
             .env("PATH", self.path_env(side));
+        self.apply_env(side, &mut cmd);
         cmd
     }
 
@@ -146,6 +165,7 @@ impl ToolPair {
         argv.extend(args.iter().map(OsStr::new));
         let mut cmd = ns.command(argv[0], &argv[1..]);
         cmd.env("PATH", self.path_env(side));
+        self.apply_env(side, &mut cmd);
         process::run(&mut cmd, timeout)
     }
 }

@@ -1,5 +1,6 @@
 //! The few raw system calls the kit needs and std does not offer:
 //! entering a network namespace on the calling thread, raw IP sockets,
+//! `connect(AF_UNSPEC)` and `listen` on an existing socket,
 //! signalling a process or a process group, a child's signal
 //! dispositions, the effective uid.
 //!
@@ -43,6 +44,38 @@ pub fn raw_socket(domain: libc::c_int, protocol: libc::c_int) -> io::Result<Owne
     // SAFETY: `fd` was just returned by socket(), is valid and open, and
     // nothing else owns it; OwnedFd takes sole ownership and closes it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `connect(AF_UNSPEC)`: dissolves a TCP socket's association (the
+/// kernel's `tcp_disconnect`), leaving it unconnected and reusable.
+pub fn disconnect(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: sockaddr is plain data; all zeros with AF_UNSPEC is valid.
+    let mut sa: libc::sockaddr = unsafe { std::mem::zeroed() };
+    sa.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    // SAFETY: `sa` is a live sockaddr of the size passed, only read.
+    let rc = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &sa,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `listen(fd, backlog)` on any socket (std only listens on new ones).
+pub fn listen(fd: std::os::fd::BorrowedFd<'_>, backlog: libc::c_int) -> io::Result<()> {
+    // SAFETY: listen takes two integers and touches no memory of ours.
+    let rc = unsafe { libc::listen(fd.as_raw_fd(), backlog) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// A process id the harness may signal: positive and above 1, so `kill`
