@@ -1370,7 +1370,7 @@ fn polling_shows_gone_for_the_connection_and_the_listener() {
     let note = source.str("note").unwrap_or("");
     assert!(
         note.starts_with(
-            "Source: polling /proc/net/tcp and tcp6 every 10 ms (tracepoint unavailable: "
+            "Source: polling the socket table over sock_diag every 10 ms (tracepoint unavailable: "
         ) && note.contains("it can miss a state that lasts less than 10 ms"),
         "the note: {note}"
     );
@@ -1835,7 +1835,8 @@ fn polling_without_root_says_what_it_can_miss() {
         Watch::start_unprivileged(&pair.server, env.program("setpriv"), &["-n", "--port", &ps]);
     let first = w.wait_ready(2);
     let l1 = &first[0];
-    let head = "Source: polling /proc/net/tcp and tcp6 every 20 ms (tracepoint unavailable: ";
+    let head =
+        "Source: polling the socket table over sock_diag every 20 ms (tracepoint unavailable: ";
     let tail = "); it can miss a state that lasts less than 20 ms, and times are when a change \
                 was seen. Ctrl-C stops.";
     assert!(

@@ -11,9 +11,11 @@
 //!   while a TIME_WAIT or request socket is followed. An idle watch
 //!   costs nothing.
 //! - **polling**: without tracefs (not root, no tracefs in a container),
-//!   `/proc/net/tcp` and `tcp6` are read every `--interval` (20 ms by
-//!   default) and compared; a state shorter than that can be missed, and
-//!   the first line says so.
+//!   the socket table is read every `--interval` (20 ms by default) and
+//!   compared; a state shorter than that can be missed, and the first
+//!   line says so. The table comes over sock_diag with the ports filtered
+//!   in the kernel where the listings would use it (`listing::Source`),
+//!   else from `/proc/net/tcp` and `tcp6`.
 //!
 //! The tracepoints report every namespace's sockets. An event is shown
 //! only when it is this namespace's: its process (for an event raised by
@@ -35,11 +37,13 @@
 use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
 use crate::json;
+use crate::listing::{kernel_filter, Source};
 use crate::names::{Lookup, Names, ServiceProto};
 use crate::render::{endpoint, push_u64};
 use crate::sys;
+use rnet_core::diag::{self, DiagReader, Query};
 use rnet_core::explain::transition::{self, Point, Resent, Role, Seen};
-use rnet_core::procnet::{Family, InetReader, Proto};
+use rnet_core::procnet::{Family, InetEntry, InetReader, Proto};
 use rnet_core::tcp_state::{StateCode, TcpState};
 use rnet_core::timing::{Hosts, TcpTimers};
 use rnet_core::trace::{self, Event, EventKind, Instance};
@@ -47,7 +51,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long an event waits for proof that it is this namespace's.
@@ -89,39 +93,86 @@ struct Table {
     rows: HashMap<Key, Row>,
 }
 
+/// Where and how the table is read: over sock_diag, with the ports
+/// filtered in the kernel, when the tables are the machine's own (as the
+/// listings choose, `RNETSTAT_SOURCE`), else from `/proc`.
+struct TableSource {
+    root: PathBuf,
+    v4: bool,
+    v6: bool,
+    source: Source,
+    /// The ports of `--port/--sport/--dport` as inet_diag bytecode.
+    bytecode: Vec<u8>,
+}
+
+impl TableSource {
+    /// Whether the table comes over sock_diag (a dump can be made now).
+    fn diag(&self) -> bool {
+        self.source != Source::Proc
+            && diag::is_kernel_table(&Proto::Tcp.path(&self.root, Family::V4))
+            && DiagReader::open(&Query::all(Proto::Tcp, Family::V4)).is_ok()
+    }
+
+    /// What the first line calls the table.
+    fn name(&self) -> &'static str {
+        if self.diag() {
+            "the socket table over sock_diag"
+        } else {
+            "/proc/net/tcp and tcp6"
+        }
+    }
+}
+
 impl Table {
-    fn read(root: &Path, v4: bool, v6: bool) -> Table {
+    fn read(src: &TableSource) -> Table {
         let mut rows = HashMap::new();
-        for (wanted, family) in [(v4, Family::V4), (v6, Family::V6)] {
+        for (wanted, family) in [(src.v4, Family::V4), (src.v6, Family::V6)] {
             if !wanted {
                 continue;
             }
-            let Ok(mut reader) = InetReader::open(&Proto::Tcp.path(root, family)) else {
+            let path = Proto::Tcp.path(&src.root, family);
+            if src.source != Source::Proc && diag::is_kernel_table(&path) {
+                let q = Query {
+                    bytecode: src.bytecode.clone(),
+                    ..Query::all(Proto::Tcp, family)
+                };
+                if let Ok(mut reader) = DiagReader::open(&q) {
+                    while let Ok(Some(e)) = reader.next_entry() {
+                        Table::add(&mut rows, &e, family);
+                    }
+                    continue;
+                }
+            }
+            let Ok(mut reader) = InetReader::open(&path) else {
                 continue;
             };
             while let Ok(Some(item)) = reader.next_entry() {
                 let Ok(e) = item else { continue };
-                let key = (
-                    SocketAddr::new(e.local, e.local_port),
-                    SocketAddr::new(e.remote, e.remote_port),
-                );
-                rows.insert(
-                    key,
-                    Row {
-                        state: e.state,
-                        retransmits: e.retransmits,
-                        v6: family == Family::V6,
-                        mini: e.timer == 3
-                            || (e.inode == 0
-                                && matches!(
-                                    e.state.known(),
-                                    Some(TcpState::SynRecv | TcpState::NewSynRecv)
-                                )),
-                    },
-                );
+                Table::add(&mut rows, &e, family);
             }
         }
         Table { rows }
+    }
+
+    fn add(rows: &mut HashMap<Key, Row>, e: &InetEntry, family: Family) {
+        let key = (
+            SocketAddr::new(e.local, e.local_port),
+            SocketAddr::new(e.remote, e.remote_port),
+        );
+        let request = e.inode == 0
+            && matches!(
+                e.state.known(),
+                Some(TcpState::SynRecv | TcpState::NewSynRecv)
+            );
+        rows.insert(
+            key,
+            Row {
+                state: e.state,
+                retransmits: e.retransmits,
+                v6: family == Family::V6,
+                mini: e.timer == 3 || request,
+            },
+        );
     }
 
     fn state(&self, key: &Key) -> Option<TcpState> {
@@ -196,9 +247,8 @@ struct Printer<'a, L: Lookup, W: Write> {
 struct Watch {
     /// The invocation name, for messages.
     prog: String,
-    root: PathBuf,
-    v4: bool,
-    v6: bool,
+    /// Where the socket table comes from, and which families.
+    src: TableSource,
     filter: crate::filter::Filter,
     start_us: u64,
     known: HashMap<Key, Sock>,
@@ -277,10 +327,17 @@ pub fn watch<L: Lookup, W: Write>(
         hosts,
         ladder_header: false,
     };
-    let mut w = Watch {
-        prog: prog.to_string(),
+    let src = TableSource {
+        source: Source::from_env(&root),
+        bytecode: kernel_filter(o, Proto::Tcp).unwrap_or_default(),
+        root,
         v4,
         v6,
+    };
+    let mut w = Watch {
+        prog: prog.to_string(),
+        table: Table::read(&src),
+        src,
         filter: o.filter,
         start_us: rnet_core::os::monotonic_us(),
         known: HashMap::new(),
@@ -288,10 +345,8 @@ pub fn watch<L: Lookup, W: Write>(
         ours: HashSet::new(),
         foreign_connects: Vec::new(),
         queue: VecDeque::new(),
-        table: Table::read(&root, v4, v6),
         netns: std::fs::read_link("/proc/self/ns/net").ok(),
         laddered: HashMap::new(),
-        root,
     };
     w.adopt_table();
     // The tracepoint when tracefs lets us (and the /proc tables are the
@@ -327,8 +382,9 @@ pub fn watch<L: Lookup, W: Write>(
         }
         Err(why) => {
             let ms = interval.unwrap_or(POLL_INTERVAL_MS);
+            let table = w.src.name();
             let note = format!(
-                "Source: polling /proc/net/tcp and tcp6 every {ms} ms (tracepoint unavailable: {why}); \
+                "Source: polling {table} every {ms} ms (tracepoint unavailable: {why}); \
                  it can miss a state that lasts less than {ms} ms, and times are when a change was seen. \
                  Ctrl-C stops."
             );
@@ -381,7 +437,7 @@ impl Watch {
             if ready[0] || ready[1] {
                 return Ok(());
             }
-            let table = Table::read(&self.root, self.v4, self.v6);
+            let table = Table::read(&self.src);
             let at = self.now_us();
             let mut items = Vec::new();
             for (key, row) in &table.rows {
@@ -543,7 +599,7 @@ impl Watch {
             let unproven = self.queue.iter().any(|i| i.ours.is_none() || i.unbound)
                 && now >= last_read_us + RECHECK_US;
             if due || unproven || self.queue.iter().any(|i| i.wants_table) {
-                self.table = Table::read(&self.root, self.v4, self.v6);
+                self.table = Table::read(&self.src);
                 last_read_us = now;
                 self.settle_from_table(now);
             }
@@ -1010,7 +1066,7 @@ impl Watch {
         {
             return false;
         }
-        if it.v6 && !self.v6 || !it.v6 && !self.v4 {
+        if it.v6 && !self.src.v6 || !it.v6 && !self.src.v4 {
             return false;
         }
         if f.states == 0 {
@@ -1482,9 +1538,13 @@ mod tests {
         }
         let mut w = Watch {
             prog: "rnetstat".to_string(),
-            root: PathBuf::from("/nonexistent"),
-            v4: true,
-            v6: true,
+            src: TableSource {
+                root: PathBuf::from("/nonexistent"),
+                v4: true,
+                v6: true,
+                source: Source::Proc,
+                bytecode: Vec::new(),
+            },
             filter: Default::default(),
             start_us: 0,
             known: HashMap::new(),
