@@ -7,11 +7,10 @@
 //!
 //! The zero-copy path: on a stream socket, when stdin is a pipe the bytes
 //! go from it to the socket with `splice(2)`, and when stdout is a pipe
-//! they come from the socket the same way; when stdout is a regular file
-//! or `/dev/null` they pass through a pipe of rnc's own (two splices).
-//! The kernel moves the pages; no byte is copied through rnc. `-C`, `-i`
-//! (stdin side), `-t`, `-W` (network side), datagrams, terminals and
-//! anything `splice` refuses use the buffers. The rules are the same on
+//! they come from the socket the same way. The kernel moves the pages; no
+//! byte is copied through rnc. `-C`, `-i` (stdin side), `-t`, `-W`
+//! (network side), datagrams, terminals, files and anything `splice`
+//! refuses use the buffers. The rules are the same on
 //! both paths: a splice moves bytes only when the other end has room (a
 //! full pipe or socket answers EAGAIN, and the relay then waits for it
 //! in `poll`), and a splice that returns 0 is the end of that input, as
@@ -21,7 +20,6 @@ use crate::narrate::Narrator;
 use crate::sys::{self, FdKind, PollFd};
 use std::io::ErrorKind;
 use std::os::fd::RawFd;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// Buffer size per direction. Larger than nc's 16 KiB: fewer system calls.
@@ -30,75 +28,21 @@ const BUF: usize = 128 * 1024;
 /// The most one splice asks to move.
 const SPLICE_LEN: usize = 1 << 20;
 
-/// How the network's bytes reach the output.
-enum DownPath {
-    /// read into `down`, write from it.
-    Buffered,
-    /// splice from the socket into the output pipe.
-    Direct {
-        /// The output pipe was full at the last splice: wait for POLLOUT.
-        waiting: bool,
-    },
-    /// splice from the socket into a pipe of our own, then from it to the
-    /// output (a regular file or /dev/null).
-    Via {
-        r: OwnedFd,
-        w: OwnedFd,
-        /// Bytes in the pipe.
-        queued: usize,
-        /// The pipe's capacity (at most BUF, so that its bytes always fit
-        /// in `down` when they must be written the ordinary way).
-        cap: usize,
-    },
-}
+/// The size a pipe on stdin is grown to.
+const STDIN_PIPE: usize = 1 << 20;
 
-impl DownPath {
-    /// Bytes read from the network but not yet written, outside `down`.
-    fn queued(&self) -> usize {
-        match self {
-            DownPath::Via { queued, .. } => *queued,
-            _ => 0,
-        }
-    }
-
-    /// The path for output `fd` (`o` allowing a zero-copy path).
-    fn choose(o: &RelayOpts, out: RawFd) -> DownPath {
-        if !o.splice || o.datagram || o.telnet || o.recv_limit.is_some() || out < 0 {
-            return DownPath::Buffered;
-        }
-        match sys::fd_kind(out) {
-            FdKind::Pipe => DownPath::Direct { waiting: false },
-            FdKind::File | FdKind::Null => match sys::pipe_of(BUF) {
-                Ok((r, w, cap)) => DownPath::Via {
-                    r,
-                    w,
-                    queued: 0,
-                    cap: cap.min(BUF),
-                },
-                Err(_) => DownPath::Buffered,
-            },
-            FdKind::Other => DownPath::Buffered,
-        }
-    }
-
-    /// Moves what our own pipe holds into `down` (which is empty on this
-    /// path and as large as the pipe), for the ordinary write path.
-    fn spill(&mut self, down: &mut Buf) {
-        if let DownPath::Via { r, queued, .. } = self {
-            while *queued > 0 {
-                let sp = down.space();
-                let room = sp.len().min(*queued);
-                match sys::read(r.as_raw_fd(), &mut sp[..room]) {
-                    Ok(k) if k > 0 => {
-                        down.end += k;
-                        *queued -= k;
-                    }
-                    _ => break,
-                }
-            }
-            *queued = 0;
-        }
-    }
+/// Whether the network's bytes may be spliced straight into `out`: a
+/// pipe, on a stream socket without `-t` or `-W` (which read the bytes).
+/// A file or `/dev/null` would need a second pipe of rnc's own and two
+/// splices per chunk, which measured slower than read and write
+/// (bench/rnc-ceiling.sh), so those outputs use the buffers.
+fn splice_down(o: &RelayOpts, out: RawFd) -> bool {
+    o.splice
+        && !o.datagram
+        && !o.telnet
+        && o.recv_limit.is_none()
+        && out >= 0
+        && sys::fd_kind(out) == FdKind::Pipe
 }
 
 /// How the relay behaves.
@@ -340,10 +284,19 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         && sys::fd_kind(stdin_fd) == FdKind::Pipe;
     // The socket was full at the last splice from stdin: wait for POLLOUT.
     let mut up_waiting = false;
-    let mut dpath = DownPath::choose(o, stdout_fd);
-    if (up_splice || !matches!(dpath, DownPath::Buffered)) && sys::set_nonblocking(net).is_err() {
+    let mut down_splice = splice_down(o, stdout_fd);
+    // The output pipe was full at the last splice: wait for POLLOUT.
+    let mut down_waiting = false;
+    if (up_splice || down_splice) && sys::set_nonblocking(net).is_err() {
         up_splice = false;
-        dpath = DownPath::Buffered;
+        down_splice = false;
+    }
+    // A pipe on stdin holds 64 KiB by default: at 1 MiB its writer and rnc
+    // take turns far less often (measured: about a third more throughput
+    // on either path, bench/rnc-ceiling.sh). The system may refuse (a
+    // user's pipe-size limit); the pipe then stays as it is.
+    if stdin_fd >= 0 && sys::fd_kind(stdin_fd) == FdKind::Pipe {
+        sys::grow_pipe(stdin_fd, STDIN_PIPE);
     }
     loop {
         // -q N on a datagram socket, N seconds after stdin ended: stop
@@ -353,7 +306,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             netin = -1;
         }
         // Both inputs are gone and the buffers are empty: done.
-        let down_empty = down.is_empty() && dpath.queued() == 0;
+        let down_empty = down.is_empty();
         if stdin_fd == -1 && netin == -1 && up.is_empty() && down_empty {
             break;
         }
@@ -377,15 +330,13 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         } else {
             up.free() >= stdin_room
         };
-        let netin_asks = match &dpath {
-            DownPath::Buffered => down.free() >= net_room,
-            DownPath::Direct { waiting } => !waiting,
-            DownPath::Via { queued, cap, .. } => queued < cap,
+        let netin_asks = if down_splice {
+            !down_waiting
+        } else {
+            down.free() >= net_room
         };
         let netout_wants = !up.is_empty() || (up_splice && up_waiting);
-        let stdout_wants = !down.is_empty()
-            || matches!(dpath, DownPath::Direct { waiting: true })
-            || dpath.queued() > 0;
+        let stdout_wants = !down.is_empty() || (down_splice && down_waiting);
         let mut pfd = [PollFd::new(-1, 0); POLL_SLOTS];
         pfd[POLL_STDIN] = PollFd::new(if stdin_asks { stdin_fd } else { -1 }, libc::POLLIN);
         pfd[POLL_NETOUT] = PollFd::new(netout, if netout_wants { libc::POLLOUT } else { 0 });
@@ -415,7 +366,6 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             if let Some(w) = o.idle {
                 if last_activity.elapsed() >= Duration::from_secs(u64::from(w)) {
                     // What was read still goes out, as after a signal.
-                    dpath.spill(&mut down);
                     drain(&mut down, stdout_fd, &mut up, netout, sigfd);
                     return End::Idle;
                 }
@@ -425,7 +375,6 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         last_activity = Instant::now();
         if pfd[POLL_SIG].has(libc::POLLIN) {
             if let Some(sig) = sys::take_signal(sigfd) {
-                dpath.spill(&mut down);
                 drain(&mut down, stdout_fd, &mut up, netout, sigfd);
                 return End::Signal(sig);
             }
@@ -476,7 +425,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             }
             netin = -1;
             down.clear();
-            dpath = DownPath::Buffered;
+            down_splice = false;
         }
         // The socket takes more again after a full splice.
         if up_waiting && rev(POLL_NETOUT) & libc::POLLOUT != 0 {
@@ -541,81 +490,36 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
                 Err(_) => {}
             }
         }
-        // network -> output, zero-copy (directly, or into our own pipe).
-        if let DownPath::Direct { waiting } = &mut dpath {
-            if *waiting && rev(POLL_STDOUT) & libc::POLLOUT != 0 {
-                *waiting = false;
-            }
+        // network -> output, zero-copy.
+        if down_waiting && rev(POLL_STDOUT) & libc::POLLOUT != 0 {
+            down_waiting = false;
         }
-        let spliced_in = match &dpath {
-            DownPath::Direct { .. } => Some(stdout_fd),
-            DownPath::Via { w, .. } => Some(w.as_raw_fd()),
-            DownPath::Buffered => None,
-        };
-        if let Some(to) = spliced_in {
-            if netin != -1 && stdout_fd != -1 && netin_asks && rev(POLL_NETIN) != 0 {
-                let len = match &dpath {
-                    DownPath::Via { queued, cap, .. } => cap - queued,
-                    _ => SPLICE_LEN,
-                };
-                match sys::splice(netin, to, len) {
-                    Ok(0) => {
-                        // The peer's FIN.
-                        shut(netin, libc::SHUT_RD);
-                        netin = -1;
-                        narr.peer_fin(net);
-                    }
-                    Ok(k) => {
-                        if let DownPath::Via { queued, .. } = &mut dpath {
-                            *queued += k;
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        if let DownPath::Direct { waiting } = &mut dpath {
-                            *waiting = true;
-                        }
-                    }
-                    // The output pipe's reader left: a quiet end, as nc.
-                    Err(e) if e.raw_os_error() == Some(libc::EPIPE) && to == stdout_fd => {
-                        stdout_fd = -1;
-                    }
-                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                        dpath.spill(&mut down);
-                        dpath = DownPath::Buffered;
-                    }
-                    Err(e) if closed(&e) => {
-                        if e.raw_os_error() == Some(libc::ECONNRESET) {
-                            reset_early = true;
-                            narr.reset();
-                        }
-                        netin = -1;
-                    }
-                    Err(_) => {}
+        if down_splice && netin != -1 && stdout_fd != -1 && netin_asks && rev(POLL_NETIN) != 0 {
+            match sys::splice(netin, stdout_fd, SPLICE_LEN) {
+                Ok(0) => {
+                    // The peer's FIN.
+                    shut(netin, libc::SHUT_RD);
+                    netin = -1;
+                    narr.peer_fin(net);
                 }
-            }
-        }
-        // our own pipe -> output.
-        if let DownPath::Via { r, queued, .. } = &mut dpath {
-            if stdout_fd != -1 && *queued > 0 && rev(POLL_STDOUT) & libc::POLLOUT != 0 {
-                match sys::splice(r.as_raw_fd(), stdout_fd, *queued) {
-                    Ok(k) => *queued -= k,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                        // This output refuses splice: the ordinary way.
-                        dpath.spill(&mut down);
-                        dpath = DownPath::Buffered;
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => down_waiting = true,
+                // The output pipe's reader left: a quiet end, as nc.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => stdout_fd = -1,
+                // This pair refuses splice (nothing was moved): buffers.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => down_splice = false,
+                Err(e) if closed(&e) => {
+                    if e.raw_os_error() == Some(libc::ECONNRESET) {
+                        reset_early = true;
+                        narr.reset();
                     }
-                    Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
-                        stdout_fd = -1;
-                    }
-                    Err(e) if closed(&e) => return End::OutputFailed(e),
-                    Err(_) => {}
+                    netin = -1;
                 }
+                Err(_) => {}
             }
         }
         // network -> buffer (only when asked: the buffer has room).
-        if matches!(dpath, DownPath::Buffered) && netin != -1 && netin_asks && rev(POLL_NETIN) != 0
-        {
+        if !down_splice && netin != -1 && netin_asks && rev(POLL_NETIN) != 0 {
             let sp = down.space();
             match sys::read(netin, sp) {
                 Ok(0) if !o.datagram => {
@@ -691,7 +595,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
             }
         }
         // Network input gone and its queue empty: no more stdout.
-        if netin == -1 && down.is_empty() && dpath.queued() == 0 {
+        if netin == -1 && down.is_empty() {
             stdout_fd = -1;
         }
     }

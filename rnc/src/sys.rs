@@ -4,7 +4,7 @@
 //! plain `read`/`write` on descriptors 0 and 1, `TCP_INFO`, a self-pipe
 //! for SIGINT/SIGTERM, descriptor passing (`-F`), the terminal for
 //! passwords, `TCP_MD5SIG` (`-S`), `mkdtemp`, and `splice` with the
-//! pipes and descriptor checks the relay's zero-copy path needs.
+//! descriptor checks and pipe sizes the relay's zero-copy path needs.
 //!
 //! This is rnc's only unsafe module. Each `unsafe` block is one foreign
 //! call (or one all-zero C struct) with its `// SAFETY:` reason; every
@@ -174,28 +174,12 @@ pub fn fd_kind(fd: RawFd) -> FdKind {
     }
 }
 
-/// A pipe of our own (both ends close-on-exec), grown to `size` bytes
-/// when the system allows it (its size otherwise stays the default).
-/// Returns (read end, write end, capacity).
-pub fn pipe_of(size: usize) -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd, usize)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: pipe2 succeeded: both descriptors are open and ours alone.
-    let (r, w) = unsafe {
-        (
-            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    };
+/// Grows the pipe `fd` to `size` bytes (`F_SETPIPE_SZ`); false when the
+/// system refuses (above pipe-max-size for a user without CAP_SYS_RESOURCE).
+pub fn grow_pipe(fd: RawFd, size: usize) -> bool {
     let want = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-    // SAFETY: F_SETPIPE_SZ takes an int and touches no memory; failing
-    // (EPERM above pipe-max-size) leaves the default size.
-    let _ = unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, want) };
-    // SAFETY: F_GETPIPE_SZ takes no argument.
-    let cap = cvt(unsafe { libc::fcntl(fds[1], libc::F_GETPIPE_SZ) })?;
-    Ok((r, w, cap as usize))
+    // SAFETY: F_SETPIPE_SZ takes an int and touches no memory of ours.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, want) }).is_ok()
 }
 
 /// Sets `O_NONBLOCK` on `fd` (a socket of rnc's own).
