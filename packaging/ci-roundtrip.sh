@@ -119,21 +119,29 @@ RNETSTAT_BIN=/usr/bin/rnetstat RNC_BIN=/usr/bin/rnc RFW_BIN=/usr/bin/rfw \
     timeout 600 cargo test --locked --test lab -- \
     scenario_01_listen scenario_03_client_closes_first scenario_14_refused
 
+# zsh and fish run with a throw-away HOME (fish writes its variables
+# there), and compinit with -D (no dump file: `-d /dev/null` would have it
+# move its dump over /dev/null, replacing the device with a file).
+shell_home=$(mktemp -d /tmp/rnet-roundtrip-home.XXXXXX)
 for t in rnc rnetstat rfw; do
     spec=$(bash -c "source /usr/share/bash-completion/completions/$t && complete -p $t") ||
         die "the installed bash completion of $t does not load"
     say "bash completion: $spec"
     if command -v zsh >/dev/null; then
         zsh -n "/usr/share/zsh/vendor-completions/_$t" || die "_$t is not valid zsh"
-        [[ $(zsh -fc "autoload -U compinit && compinit -u -d /dev/null && print -r -- \${_comps[$t]}") == "_$t" ]] ||
+        [[ $(HOME=$shell_home zsh -fc "autoload -U compinit && compinit -u -D && print -r -- \${_comps[$t]}") == "_$t" ]] ||
             die "zsh's compinit does not pick up _$t from vendor-completions"
     fi
     if command -v fish >/dev/null; then
-        fish --no-execute "/usr/share/fish/vendor_completions.d/$t.fish" ||
+        HOME=$shell_home XDG_CONFIG_HOME=$shell_home XDG_DATA_HOME=$shell_home \
+            fish --no-execute "/usr/share/fish/vendor_completions.d/$t.fish" ||
             die "$t.fish is not valid fish"
-        [[ -n $(fish -c "complete -C '$t -'") ]] || die "fish completes nothing for '$t -'"
+        [[ -n $(HOME=$shell_home XDG_CONFIG_HOME=$shell_home XDG_DATA_HOME=$shell_home \
+            fish -c "complete -C '$t -'") ]] || die "fish completes nothing for '$t -'"
     fi
 done
+rm -rf "$shell_home"
+[[ -c /dev/null ]] || die "/dev/null is no longer a character device"
 say "zsh completions: $(command -v zsh >/dev/null && echo 'parse and load through compinit' || echo 'not checked (no zsh)');" \
     "fish: $(command -v fish >/dev/null && echo 'parse and complete' || echo 'not checked (no fish)')"
 
