@@ -363,18 +363,31 @@ fn inet_file<L: Lookup, W: Write>(
     let mut line = Vec::with_capacity(256);
     while let Some(item) = next_item(prog, reader.next_entry(), &path, bogus_kind(proto), out)? {
         let Some(e) = item else { continue };
-        if !selected(proto, &e, o) {
-            continue;
-        }
-        line.clear();
-        if o.json {
-            json::inet_object(ctx, proto, &e, &mut line);
-        } else {
-            render::inet_row(ctx, proto, &e, &mut line);
-        }
-        out.write_all(&line)?;
+        print_row(ctx, proto, &e, o, &mut line, out)?;
     }
     Ok(FileResult::Read)
+}
+
+/// Prints `e` as netstat (or `--json`) would, if net-tools would print it;
+/// `line` is the reused row buffer.
+fn print_row<L: Lookup, W: Write>(
+    ctx: &mut RowCtx<'_, L>,
+    proto: Proto,
+    e: &InetEntry,
+    o: &Options,
+    line: &mut Vec<u8>,
+    out: &mut W,
+) -> io::Result<()> {
+    if !selected(proto, e, o) {
+        return Ok(());
+    }
+    line.clear();
+    if o.json {
+        json::inet_object(ctx, proto, e, line);
+    } else {
+        render::inet_row(ctx, proto, e, line);
+    }
+    out.write_all(line)
 }
 
 /// The kernel filter of a sock_diag query: `--port`, `--sport`, `--dport`
@@ -537,16 +550,7 @@ fn diag_file<L: Lookup, W: Write>(
         };
         let e = InetEntry { slot, ..e };
         slot += 1;
-        if !selected(proto, &e, o) {
-            continue;
-        }
-        line.clear();
-        if o.json {
-            json::inet_object(ctx, proto, &e, &mut line);
-        } else {
-            render::inet_row(ctx, proto, &e, &mut line);
-        }
-        out.write_all(&line)?;
+        print_row(ctx, proto, &e, o, &mut line, out)?;
     }
     Ok(Some(FileResult::Read))
 }
