@@ -324,7 +324,7 @@ pub fn relay_ends(ends: Ends, net: RawFd, o: &RelayOpts, narr: &mut Narrator, si
         // still reports errors and hang-ups there (a RST after the peer's
         // process died ends the relay, as in nc).
         // On the zero-copy paths an input is polled while its output
-        // took the last splice whole (or has room in our own pipe).
+        // took the last splice whole.
         let stdin_asks = if up_splice {
             !up_waiting
         } else {
