@@ -332,6 +332,27 @@ fn v4_flags(f: u32) -> String {
     s
 }
 
+/// Opens a routing table (`path` under the proc root); when it cannot be
+/// opened, says so as netstat does (`perror("/proc/net/NAME")`, then
+/// "FAMILY not configured in this system.") and answers `None` (netstat
+/// then returns 1).
+fn open_table<W: Write>(
+    path: &Path,
+    family: &str,
+    out: &mut W,
+) -> Result<Option<LineReader<std::fs::File>>, Error> {
+    match LineReader::open(path) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) => {
+            out.flush()?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            eprintln!("/proc/net/{name}: {}", strerror_text(&e));
+            writeln!(out, "{family} not configured in this system.")?;
+            Ok(None)
+        }
+    }
+}
+
 /// `rprint_fib`: the IPv4 table. `Ok(false)` when netstat returns 1.
 fn fib_v4<L: Lookup, W: Write>(
     root: &Path,
@@ -341,14 +362,8 @@ fn fib_v4<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<bool, Error> {
     let path = root.join("net/route");
-    let mut reader = match LineReader::open(&path) {
-        Ok(r) => r,
-        Err(e) => {
-            out.flush()?;
-            eprintln!("/proc/net/route: {}", strerror_text(&e));
-            writeln!(out, "INET (IPv4) not configured in this system.")?;
-            return Ok(false);
-        }
+    let Some(mut reader) = open_table(&path, "INET (IPv4)", out)? else {
+        return Ok(false);
     };
     out.write_all(b"Kernel IP routing table\n")?;
     let head = "Destination     Gateway         Genmask         ";
@@ -652,14 +667,8 @@ fn fib_v6<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<bool, Error> {
     let path = root.join("net/ipv6_route");
-    let mut reader = match LineReader::open(&path) {
-        Ok(r) => r,
-        Err(e) => {
-            out.flush()?;
-            eprintln!("/proc/net/ipv6_route: {}", strerror_text(&e));
-            writeln!(out, "INET6 (IPv6) not configured in this system.")?;
-            return Ok(false);
-        }
+    let Some(mut reader) = open_table(&path, "INET6 (IPv6)", out)? else {
+        return Ok(false);
     };
     if cache {
         out.write_all(b"Kernel IPv6 routing cache\n")?;
