@@ -4,7 +4,8 @@
 //! applied, and a UNIX path of control bytes, quotes and non-UTF-8 bytes
 //! read back exactly.
 
-use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin;
+use rnet_testkit::run_on_tree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -43,19 +44,8 @@ fn tree(name: &str, unix_path: &[u8]) -> Tree {
 }
 
 fn run(root: &Path, args: &[&str]) -> (Vec<u8>, String, i32) {
-    let out = Command::cargo_bin("rnetstat")
-        .unwrap()
-        .env_clear()
-        .env("LC_ALL", "C")
-        .env("RNET_PROC_ROOT", root)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.stdout,
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap_or(-1),
-    )
+    let (out, err, code) = run_on_tree(&cargo_bin("rnetstat"), root, args);
+    (out, String::from_utf8(err).unwrap(), code)
 }
 
 /// A JSON value as this test needs it: strings decoded to bytes (with

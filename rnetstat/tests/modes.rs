@@ -6,16 +6,12 @@ use rnet_testkit::tempdir::TempDir;
 use std::process::Command;
 
 fn run(root: &std::path::Path, args: &[&str]) -> (String, String, i32) {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("rnetstat"))
-        .args(args)
-        .env("RNET_PROC_ROOT", root)
-        .env("LC_ALL", "C")
-        .output()
-        .expect("run rnetstat");
+    let (out, err, code) =
+        rnet_testkit::run_on_tree(&assert_cmd::cargo::cargo_bin("rnetstat"), root, args);
     (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+        code,
     )
 }
 

@@ -3,7 +3,8 @@
 //! text), `-4`/`-6` and the filters narrow it, the table is plain ASCII
 //! into a pipe, and `--json` gives one object per state.
 
-use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin;
+use rnet_testkit::run_on_tree;
 use std::path::{Path, PathBuf};
 
 const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -38,18 +39,11 @@ fn tree(name: &str) -> Tree {
 }
 
 fn run(root: &Path, args: &[&str]) -> (String, String, i32) {
-    let out = Command::cargo_bin("rnetstat")
-        .unwrap()
-        .env_clear()
-        .env("LC_ALL", "C")
-        .env("RNET_PROC_ROOT", root)
-        .args(args)
-        .output()
-        .unwrap();
+    let (out, err, code) = run_on_tree(&cargo_bin("rnetstat"), root, args);
     (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap_or(-1),
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        code,
     )
 }
 

@@ -214,3 +214,24 @@ pub fn pattern(n: usize, seed: u32) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Runs `program ARGS` on a fixture tree: a cleared environment with only
+/// `LC_ALL=C` and `RNET_PROC_ROOT=root`, at most 30 s. Returns stdout,
+/// stderr and the exit code (-1 when a signal ended it); panics when it
+/// cannot start or overruns.
+pub fn run_on_tree(program: &Path, root: &Path, args: &[&str]) -> (Vec<u8>, Vec<u8>, i32) {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env("LC_ALL", "C")
+        .env(rnet_core::procnet::PROC_ROOT_ENV, root);
+    let out = process::run(&mut cmd, std::time::Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        !out.timed_out,
+        "{} {args:?} ran over 30 s",
+        program.display()
+    );
+    let code = out.code().unwrap_or(-1);
+    (out.stdout, out.stderr, code)
+}
