@@ -2,9 +2,8 @@
 //! `/proc/net/unix` safely: the file prints a bound name raw, so a name
 //! holding a newline would otherwise be read as a row of its own.
 //! [`LiveUnixNames`] answers, for each inode, the printed name the reader
-//! must expect, from the `NETLINK_SOCK_DIAG` list ([`sys::unix_socket_names`]).
+//! must expect, from the `NETLINK_SOCK_DIAG` list ([`rnet_core::diag::unix_names`]).
 
-use crate::sys;
 use rnet_core::procnet::{unix_printed_name, UnixNames};
 
 /// How many times one listing takes the kernel's list of unix sockets
@@ -29,7 +28,7 @@ const MAX_UNIX_LIST_RELOADS: u32 = 2;
 /// it was taken) makes it be taken again, at most
 /// [`MAX_UNIX_LIST_RELOADS`] times per listing.
 ///
-/// `D` takes the list: [`sys::unix_socket_names`], or a stand-in in tests.
+/// `D` takes the list: [`rnet_core::diag::unix_names`], or a stand-in in tests.
 pub struct LiveUnixNames<D> {
     live: bool,
     dump: D,
@@ -42,7 +41,7 @@ pub struct LiveUnixNames<D> {
 
 impl LiveUnixNames<fn(&mut dyn FnMut(u32, &[u8])) -> Option<()>> {
     pub fn new(live: bool) -> Self {
-        LiveUnixNames::with_dump(live, sys::unix_socket_names)
+        LiveUnixNames::with_dump(live, rnet_core::diag::unix_names)
     }
 }
 
