@@ -280,6 +280,12 @@ pub fn watch<L: Lookup, W: Write>(
         eprintln!("{prog}: --watch cannot be combined with -s, -r, -i, -M, -g or --summary");
         return Ok(ExitStatus::Usage);
     }
+    // Columns and repetition a watch row does not have: refused rather
+    // than ignored.
+    if o.programs || o.extend > 0 || o.timers || o.continuous {
+        eprintln!("{prog}: --watch has no -p, -e or -o columns and runs on its own (no -c)");
+        return Ok(ExitStatus::Usage);
+    }
     if (!o.noprot && (o.udp || o.udplite || o.raw || o.sctp))
         || o.unix
         || o.ipx

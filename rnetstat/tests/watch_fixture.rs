@@ -269,6 +269,14 @@ fn refusals_and_bad_intervals() {
             "rnetstat: --watch cannot be combined with -s, -r, -i, -M, -g or --summary",
         ),
         (
+            &["--watch", "-p"][..],
+            "rnetstat: --watch has no -p, -e or -o columns and runs on its own (no -c)",
+        ),
+        (
+            &["--watch", "-c"][..],
+            "rnetstat: --watch has no -p, -e or -o columns and runs on its own (no -c)",
+        ),
+        (
             &["--watch", "--interval", "0"][..],
             "rnetstat: --interval: bad value `0' (milliseconds, from 1 to 60000)",
         ),
