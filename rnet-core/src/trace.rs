@@ -139,6 +139,14 @@ pub fn parse_line(line: &str) -> Option<Event> {
     })
 }
 
+/// The count of a `CPU:N [LOST COUNT EVENTS]` line: events the ring
+/// buffer dropped because the reader fell behind.
+pub fn lost_events(line: &str) -> Option<u64> {
+    let rest = line.trim().strip_prefix("CPU:")?;
+    let (_, rest) = rest.split_once(" [LOST ")?;
+    rest.strip_suffix(" EVENTS]")?.parse().ok()
+}
+
 /// `(head, event name, fields)` of a line `HEAD: NAME: FIELDS`.
 fn split_event(line: &str) -> Option<(&str, &str, &str)> {
     for name in [
@@ -496,6 +504,13 @@ mod tests {
                 let _ = parse_line(&STATE[..i]);
             }
         }
+    }
+
+    #[test]
+    fn lost_events_are_counted() {
+        assert_eq!(lost_events("CPU:1 [LOST 20 EVENTS]\n"), Some(20));
+        assert_eq!(lost_events(STATE), None);
+        assert_eq!(lost_events("CPU:1 [LOST x EVENTS]"), None);
     }
 
     #[test]

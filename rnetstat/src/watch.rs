@@ -590,6 +590,13 @@ impl Watch {
                     let line: String = pending.drain(..=nl).collect();
                     if let Some(ev) = trace::parse_line(&line) {
                         events.push(ev);
+                    } else if let Some(n) = trace::lost_events(&line) {
+                        // The ring buffer overflowed (stdout stalled, or a
+                        // storm of other namespaces' events): say so.
+                        eprintln!(
+                            "{}: the kernel dropped {n} trace events while the watch was behind; rows may be missing",
+                            self.prog
+                        );
                     }
                 }
             }
