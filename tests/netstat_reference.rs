@@ -1841,3 +1841,102 @@ fn rnetstat_uses_sock_diag_where_it_may() {
     drop(l);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// TCP over sock_diag lists both families from one walk of the kernel's
+/// tables (`rnet_core::diag::OneWalk`) while IPv6 sockets are few, holding
+/// the IPv6 entries back until the IPv4 table is out; past what it holds
+/// (2,048: here TIME_WAIT sockets, which `sockstat6` does not count), and
+/// when `sockstat6` counts many IPv6 sockets, IPv6 is dumped on its own.
+/// In each regime `rnetstat -nat` (and `-nt`, `-natW`) prints netstat's
+/// bytes, and strace shows which requests were sent: the walk of both
+/// (`TCPDIAG_GETSOCK`, type 0x12) and the IPv6 dump of every state but
+/// LISTEN (`SOCK_DIAG_BY_FAMILY` for AF_INET6, states 0x1bff).
+#[test]
+fn one_walk_of_both_families_keeps_netstats_order() {
+    const TEST: &str = "one_walk_of_both_families_keeps_netstats_order";
+    let Some(env) = lab_or_skip(TEST, &["netstat", "strace"]) else {
+        return;
+    };
+    let ns = Netns::create(&env.ip, "onewalk").unwrap_or_else(|e| panic!("namespace: {e}"));
+    let ours: PathBuf = tool_under_test("rnetstat", "RNETSTAT_BIN");
+    let (l4, l6) = ns
+        .run_in(|| -> io::Result<_> {
+            Ok((
+                TcpListener::bind("127.0.0.1:7000")?,
+                TcpListener::bind("[::1]:7001")?,
+            ))
+        })
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("listeners: {e}"));
+    let mut keep = Vec::new();
+    let pairs = |l: &TcpListener, to: &str, n: usize, keep: &mut Vec<(TcpStream, TcpStream)>| {
+        for _ in 0..n {
+            keep.push(connect_pair(&ns, l, to).unwrap_or_else(|e| panic!("{e}")));
+        }
+    };
+    pairs(&l4, "127.0.0.1:7000", 150, &mut keep);
+    pairs(&l6, "[::1]:7001", 100, &mut keep);
+    let dir = TempDir::new("onewalk").unwrap_or_else(|e| panic!("{e}"));
+    let trace = dir.join("trace");
+    let (ours_s, trace_s) = (
+        ours.to_string_lossy().into_owned(),
+        trace.to_string_lossy().into_owned(),
+    );
+    // (legacy walks, IPv6 dumps) rnetstat -nat sent.
+    let requests = || -> (usize, usize) {
+        let argv = ["-f", "-e", "trace=sendto", "-o", &trace_s, &ours_s, "-nat"];
+        let mut cmd = ns.command(env.program("strace"), &argv);
+        cmd.env("RNETSTAT_SOURCE", "netlink");
+        let out = rnet_testkit::process::run(&mut cmd, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("strace rnetstat -nat: {e}"));
+        assert_eq!(
+            out.code(),
+            Some(0),
+            "strace rnetstat -nat: {}",
+            out.stderr_text()
+        );
+        let text = fs::read_to_string(&trace).unwrap_or_default();
+        (
+            text.matches("nlmsg_type=0x12").count(),
+            text.matches(r#""\x0a\x06\x00\x00\xff\x1b\x00\x00"#).count(),
+        )
+    };
+    let tools = tool_pair_from(env.program("netstat"), "netlink");
+    let mut report = Report::new(TEST);
+    let regime = |report: &mut Report, name: &str, want: (usize, usize)| {
+        settle(&ns, &|_| true).unwrap_or_else(|e| panic!("{e}"));
+        for args in [&["-nat"][..], &["-nt"], &["-natW"]] {
+            report.run(&format!("[{name}] {}", command_line(&[], args)), || {
+                compare(&tools, &ns, name, &[], args, Parts::ALL)
+            });
+        }
+        report.run(&format!("[{name}] requests"), || {
+            let got = requests();
+            if got == want {
+                Verdict::Pass.into()
+            } else {
+                Verdict::Fail(format!(
+                    "[{name}] (walks of both families, IPv6 dumps): {got:?}, expected {want:?}"
+                ))
+                .into()
+            }
+        });
+    };
+    regime(&mut report, "200 IPv6 sockets: one walk", (1, 0));
+    // TIME_WAIT on the client side of each: held until 2,048, then dropped.
+    for _ in 0..2100 {
+        let (c, s) = connect_pair(&ns, &l6, "[::1]:7001").unwrap_or_else(|e| panic!("{e}"));
+        drop(c);
+        read_to_eof(&s).unwrap_or_else(|e| panic!("{e}"));
+        drop(s);
+    }
+    regime(
+        &mut report,
+        "and 2,100 in TIME_WAIT: one walk, IPv6 again",
+        (1, 1),
+    );
+    pairs(&l6, "[::1]:7001", 500, &mut keep);
+    regime(&mut report, "1,200 IPv6 sockets in use: two dumps", (0, 1));
+    drop(keep);
+    report.finish();
+}

@@ -38,6 +38,10 @@ use std::time::{Duration, Instant};
 const NETLINK_SOCK_DIAG: i32 = 4;
 /// `SOCK_DIAG_BY_FAMILY` (`<linux/sock_diag.h>`).
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// `TCPDIAG_GETSOCK` (`<linux/inet_diag.h>`): the first request type, still
+/// served; the kernel runs it with the family unset, so one walk of its
+/// tables answers for IPv4 and IPv6 alike.
+const TCPDIAG_GETSOCK: u16 = 18;
 const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -47,6 +51,10 @@ const NLM_F_DUMP: u16 = 0x300;
 const NLMSG_HDRLEN: usize = 16;
 /// `struct inet_diag_req_v2`.
 const REQ_LEN: usize = 56;
+/// `struct inet_diag_req`, the request of [`TCPDIAG_GETSOCK`]: family,
+/// the two prefix lengths and `idiag_ext`, the socket id, the state mask
+/// and `idiag_dbs`.
+const LEGACY_REQ_LEN: usize = 60;
 /// `struct inet_diag_msg`.
 const MSG_LEN: usize = 72;
 /// `struct nlattr`.
@@ -290,6 +298,11 @@ pub struct Query {
     pub proto: Proto,
     /// IPv4 (`/proc/net/tcp`) or IPv6 (`tcp6`) sockets.
     pub family: Family,
+    /// TCP only: both families in one walk of the kernel's tables, IPv4
+    /// and IPv6 entries interleaved in the walk's order (`family` is then
+    /// only the name of errors). See [`OneWalk`], which puts them back in
+    /// the order of the two `/proc` files.
+    pub both: bool,
     /// Bit `1 << state` for each state kept, run by the kernel
     /// ([`ALL_STATES`]: every one). A request for `SYN_RECV` also keeps
     /// the kernel's `NEW_SYN_RECV` request sockets, which `/proc` shows as
@@ -312,6 +325,7 @@ impl Query {
         Query {
             proto,
             family,
+            both: false,
             states: ALL_STATES,
             bytecode: Vec::new(),
             info: false,
@@ -341,27 +355,46 @@ pub fn request(q: &Query, seq: u32) -> io::Result<Vec<u8>> {
     } else {
         align4(NLA_HDRLEN + q.bytecode.len())
     };
-    let len = NLMSG_HDRLEN + REQ_LEN + attr_len;
+    let legacy = q.both;
+    if legacy && q.proto != Proto::Tcp {
+        return Err(io::Error::from_raw_os_error(libc::EPROTONOSUPPORT));
+    }
+    let (kind, req_len) = if legacy {
+        (TCPDIAG_GETSOCK, LEGACY_REQ_LEN)
+    } else {
+        (SOCK_DIAG_BY_FAMILY, REQ_LEN)
+    };
+    let len = NLMSG_HDRLEN + req_len + attr_len;
     let len32 = u32::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let mut m = Vec::with_capacity(len);
     m.extend_from_slice(&len32.to_ne_bytes());
-    m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
     m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     m.extend_from_slice(&seq.to_ne_bytes());
     m.extend_from_slice(&0u32.to_ne_bytes());
-    // inet_diag_req_v2
-    m.push(q.family.af() as u8);
-    m.push(protocol as u8);
     let ext = if q.info && q.proto == Proto::Tcp {
         1u8 << (INET_DIAG_INFO - 1)
     } else {
         0
     };
-    m.push(ext);
-    m.push(0);
-    m.extend_from_slice(&states.to_ne_bytes());
-    // inet_diag_sockid: all zeros (no port, address or cookie given).
-    m.resize(NLMSG_HDRLEN + REQ_LEN, 0);
+    if legacy {
+        // inet_diag_req: the family is not read (the kernel sets it to
+        // AF_UNSPEC), the protocol is the message type's; a zero socket
+        // id, then the state mask and idiag_dbs.
+        m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, ext]);
+        m.resize(NLMSG_HDRLEN + 4 + 48, 0);
+        m.extend_from_slice(&states.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+    } else {
+        // inet_diag_req_v2
+        m.push(q.family.af() as u8);
+        m.push(protocol as u8);
+        m.push(ext);
+        m.push(0);
+        m.extend_from_slice(&states.to_ne_bytes());
+        // inet_diag_sockid: all zeros (no port, address or cookie given).
+        m.resize(NLMSG_HDRLEN + REQ_LEN, 0);
+    }
     if !q.bytecode.is_empty() {
         let a = u16::try_from(NLA_HDRLEN + q.bytecode.len())
             .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
@@ -466,7 +499,8 @@ fn message<'a>(
                 Message::Error(e.saturating_neg())
             }
         }
-        SOCK_DIAG_BY_FAMILY => {
+        // A reply carries its request's type.
+        SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
             if body.len() < min_body {
                 return Err(bad("short socket message"));
             }
@@ -589,6 +623,15 @@ fn tcp_info(body: &[u8]) -> io::Result<Option<&[u8]>> {
         at = at.saturating_add(align4(len));
     }
     Ok(None)
+}
+
+/// The family of a socket message (its first byte), for a dump of both.
+fn message_family(body: &[u8]) -> io::Result<Family> {
+    match body.first().map(|&f| i32::from(f)) {
+        Some(libc::AF_INET) => Ok(Family::V4),
+        Some(libc::AF_INET6) => Ok(Family::V6),
+        _ => Err(bad("address family")),
+    }
 }
 
 /// Turns one socket message into the entry `/proc` would show for it.
@@ -783,7 +826,9 @@ pub struct DiagReader {
     seq: u32,
     proto: Proto,
     family: Family,
-    slot: u64,
+    both: bool,
+    /// The next `sl` number of each family (IPv4, IPv6).
+    slots: [u64; 2],
     total: u64,
     started: Instant,
     done: bool,
@@ -837,7 +882,8 @@ impl DiagReader {
             seq,
             proto: q.proto,
             family: q.family,
-            slot: q.first_slot,
+            both: q.both,
+            slots: [q.first_slot; 2],
             total,
             started,
             done: false,
@@ -889,13 +935,104 @@ impl DiagReader {
                 Some(Message::Error(e)) => return Err(io::Error::from_raw_os_error(e)),
                 Some(Message::Other) => {}
                 Some(Message::Socket(body)) => {
-                    let e = socket_entry(body, self.proto, self.family, self.slot)?;
-                    self.slot += 1;
+                    let family = if self.both {
+                        message_family(body)?
+                    } else {
+                        self.family
+                    };
+                    let slot = &mut self.slots[usize::from(family == Family::V6)];
+                    let e = socket_entry(body, self.proto, family, *slot)?;
+                    *slot += 1;
                     return Ok(Some(e));
                 }
             }
         }
     }
+}
+
+/// The most IPv6 entries a [`OneWalk`] holds back while it hands out the
+/// IPv4 ones (about 100 bytes each: 200 KiB at most).
+pub const HOLD_MAX: usize = 2048;
+
+/// TCP sockets of both families from one walk of the kernel's tables
+/// instead of two (each dump walks the whole established hash, whatever
+/// the family asked for), handed out in the order of the two `/proc`
+/// files: every IPv4 entry in the walk's order, then every IPv6 one, held
+/// back meanwhile. A walk's order within one family is the order of that
+/// family's own dump, which is `/proc`'s. Worth it only while IPv6 sockets
+/// are few ([`OneWalk::worth`]); past [`HOLD_MAX`] the IPv6 entries are
+/// dropped and the caller dumps IPv6 on its own.
+pub struct OneWalk {
+    reader: DiagReader,
+    held: Vec<InetEntry>,
+    /// More IPv6 entries came than could be held.
+    overflowed: bool,
+    /// The dump reached its end (not an error).
+    ended: bool,
+}
+
+impl OneWalk {
+    /// Whether one walk is likely to hold every IPv6 entry: the namespace
+    /// has at most half of [`HOLD_MAX`] IPv6 TCP sockets in use
+    /// (`TCP6: inuse` in `sockstat6` under `proc_root`, which does not
+    /// count TIME_WAIT and request sockets, hence the margin). `false`
+    /// when it cannot be read.
+    pub fn worth(proc_root: &std::path::Path) -> bool {
+        let Ok(text) = std::fs::read_to_string(proc_root.join("net/sockstat6")) else {
+            return false;
+        };
+        tcp6_in_use(&text).is_some_and(|n| n <= (HOLD_MAX / 2) as u64)
+    }
+
+    /// Starts the walk for `q` (its protocol must be TCP; `both` is set
+    /// here), failing as [`DiagReader::open`] does.
+    pub fn open(q: &Query) -> io::Result<OneWalk> {
+        let q = Query {
+            both: true,
+            ..q.clone()
+        };
+        Ok(OneWalk {
+            reader: DiagReader::open(&q)?,
+            held: Vec::new(),
+            overflowed: false,
+            ended: false,
+        })
+    }
+
+    /// The next IPv4 entry, holding back the IPv6 ones met on the way;
+    /// `Ok(None)` at the end of the dump. An error ends the dump.
+    pub fn next_v4(&mut self) -> io::Result<Option<InetEntry>> {
+        loop {
+            let Some(e) = self.reader.next_entry()? else {
+                self.ended = true;
+                return Ok(None);
+            };
+            if e.local.is_ipv4() {
+                return Ok(Some(e));
+            }
+            if self.held.len() < HOLD_MAX {
+                self.held.push(e);
+            } else {
+                self.overflowed = true;
+            }
+        }
+    }
+
+    /// The IPv6 entries in the walk's order, once [`OneWalk::next_v4`]
+    /// returned `Ok(None)`; `None` when they are not all here (too many,
+    /// or the dump ended in an error or was not read to its end): then
+    /// IPv6 is to be dumped on its own.
+    pub fn into_v6(self) -> Option<Vec<InetEntry>> {
+        (self.ended && !self.overflowed).then_some(self.held)
+    }
+}
+
+/// The `inuse` count of the `TCP6:` line of `/proc/net/sockstat6`.
+fn tcp6_in_use(sockstat6: &str) -> Option<u64> {
+    let rest = sockstat6
+        .lines()
+        .find_map(|l| l.strip_prefix("TCP6: inuse "))?;
+    rest.split_ascii_whitespace().next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -1206,5 +1343,66 @@ mod tests {
             request(&q, 1).unwrap_err().raw_os_error(),
             Some(libc::EPROTONOSUPPORT)
         );
+    }
+
+    /// `inet_diag_req` under `TCPDIAG_GETSOCK`: family unset, the state
+    /// mask at byte 52 of the request, the filter after its 60 bytes; TCP
+    /// only.
+    #[test]
+    fn a_walk_of_both_families_is_the_first_request_type() {
+        let mut q = Query::all(Proto::Tcp, Family::V4);
+        q.both = true;
+        q.states = ALL_STATES & !LISTEN_BIT;
+        q.bytecode = bytecode(&[&[Cond::SportEq(80), Cond::DportEq(80)]]).unwrap();
+        let r = request(&q, 9).unwrap();
+        let bc = q.bytecode.len();
+        assert_eq!(r.len(), 16 + 60 + align4(4 + bc));
+        assert_eq!(u32_at(&r, 0), Some(r.len() as u32));
+        assert_eq!(u16_at(&r, 4), Some(TCPDIAG_GETSOCK));
+        assert_eq!(u16_at(&r, 6), Some(0x301));
+        assert_eq!(&r[16..20], &[libc::AF_UNSPEC as u8, 0, 0, 0]);
+        assert!(r[20..68].iter().all(|&b| b == 0), "socket id");
+        assert_eq!(u32_at(&r, 68), Some(0x1bff));
+        assert_eq!(u32_at(&r, 72), Some(0), "idiag_dbs");
+        assert_eq!(u16_at(&r, 76), Some((4 + bc) as u16));
+        assert_eq!(u16_at(&r, 78), Some(INET_DIAG_REQ_BYTECODE));
+        assert_eq!(&r[80..80 + bc], &q.bytecode[..]);
+        q.info = true;
+        assert_eq!(request(&q, 9).unwrap()[19], 2);
+        q.proto = Proto::Udp;
+        assert_eq!(
+            request(&q, 9).unwrap_err().raw_os_error(),
+            Some(libc::EPROTONOSUPPORT)
+        );
+    }
+
+    /// Its replies carry type 18 and either family; an unknown family is
+    /// an error.
+    #[test]
+    fn replies_of_both_families() {
+        let mut body = vec![0u8; MSG_LEN];
+        for (af, want) in [(libc::AF_INET, Family::V4), (libc::AF_INET6, Family::V6)] {
+            body[0] = af as u8;
+            assert_eq!(message_family(&body).unwrap(), want);
+        }
+        body[0] = 7;
+        assert!(message_family(&body).is_err());
+        assert!(message_family(&[]).is_err());
+        let mut m = header(NLMSG_HDRLEN + MSG_LEN, TCPDIAG_GETSOCK, 5);
+        m.extend_from_slice(&[0u8; MSG_LEN]);
+        let mut at = 0;
+        assert!(matches!(
+            next_message(&m, &mut at, 5).unwrap(),
+            Some(Message::Socket(_))
+        ));
+    }
+
+    #[test]
+    fn counts_ipv6_tcp_sockets_in_use() {
+        let text = "TCP6: inuse 603\nUDP6: inuse 0\nUDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n";
+        assert_eq!(tcp6_in_use(text), Some(603));
+        assert_eq!(tcp6_in_use("UDP6: inuse 4\n"), None);
+        assert_eq!(tcp6_in_use("TCP6: inuse x\n"), None);
+        assert_eq!(tcp6_in_use(""), None);
     }
 }

@@ -16,7 +16,7 @@ use crate::names::{Lookup, Names};
 use crate::programs::ProgCache;
 use crate::render::{self, RowCtx, RowOpts};
 use crate::unix_names::LiveUnixNames;
-use rnet_core::diag::{self, Cond, DiagReader, Query, ALL_STATES, LISTEN_BIT};
+use rnet_core::diag::{self, Cond, DiagReader, OneWalk, Query, ALL_STATES, LISTEN_BIT};
 use rnet_core::os::strerror_text;
 use rnet_core::procnet::{
     refusal, Family, InetEntry, InetReader, LineError, Proto, UnixReader, UNIX_ACCEPTCON,
@@ -85,6 +85,9 @@ pub(crate) fn sync<W: Write>(out: &mut W) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `LISTEN`'s number in the `st` column.
+const TCP_LISTEN: u32 = 10;
 
 /// The result of reading one `/proc/net` file.
 enum FileResult {
@@ -219,10 +222,20 @@ fn inet_proto<L: Lookup, W: Write>(
     out: &mut W,
 ) -> Result<(), Error> {
     let flag_arg = o.proto_args();
+    let v6 = !flag_arg || o.inet6;
     let mut missing = false;
+    let mut held = None;
     if !flag_arg || o.inet {
-        if let FileResult::Missing = inet_file(prog, proto, Family::V4, root, source, o, ctx, out)?
-        {
+        let walked = if proto == Proto::Tcp && v6 {
+            tcp_one_walk(prog, root, source, o, ctx, &mut held, out)?
+        } else {
+            None
+        };
+        let read = match walked {
+            Some(r) => r,
+            None => inet_file(prog, proto, Family::V4, root, source, o, ctx, out)?,
+        };
+        if let FileResult::Missing = read {
             // net-tools stays silent when the protocols came from a family
             // flag alone (`-4`, `-A inet`: its flag_noprot).
             if !o.noprot && (flag_arg || o.verbose) {
@@ -232,9 +245,14 @@ fn inet_proto<L: Lookup, W: Write>(
             missing = flag_arg && !o.noprot;
         }
     }
-    if !flag_arg || o.inet6 {
-        // A missing IPv6 file is silent, as in net-tools.
-        inet_file(prog, proto, Family::V6, root, source, o, ctx, out)?;
+    if v6 {
+        match held {
+            Some(held) => tcp6_held(prog, root, held, o, ctx, out)?,
+            // A missing IPv6 file is silent, as in net-tools.
+            None => {
+                inet_file(prog, proto, Family::V6, root, source, o, ctx, out)?;
+            }
+        }
     }
     if missing {
         out.flush()?;
@@ -455,11 +473,130 @@ pub(crate) fn dump_error<W: Write>(
     Ok(())
 }
 
+/// A table over sock_diag: the dump's query (every state asked for but
+/// TCP's LISTEN) and whether TCP listeners are read from `/proc`.
+struct DiagPlan {
+    query: Query,
+    listeners: bool,
+}
+
+impl DiagPlan {
+    /// `None` when the filter has no kernel form (the caller reads /proc).
+    fn new(o: &Options, proto: Proto, family: Family) -> Option<DiagPlan> {
+        let bytecode = kernel_filter(o, proto)?;
+        let states = if o.filter.states != 0 {
+            o.filter.states
+        } else {
+            ALL_STATES
+        };
+        // TCP listeners come from /proc; the dump has the rest.
+        let (listeners, dump_states) = match proto {
+            Proto::Tcp => (states & LISTEN_BIT != 0, states & !LISTEN_BIT),
+            _ => (false, states),
+        };
+        let mut query = Query::all(proto, family);
+        query.states = dump_states;
+        query.bytecode = bytecode;
+        Some(DiagPlan { query, listeners })
+    }
+
+    /// Whether anything but listeners is asked for.
+    fn dumps(&self) -> bool {
+        self.query.states != 0
+    }
+}
+
+/// Where a table stands after its listening section.
+enum Section {
+    /// Go on with the dump, numbering from this `sl`.
+    Next(u64),
+    /// The table ends here.
+    End(FileResult),
+}
+
+/// TCP: the listening section of the /proc table at `path` (a listener's
+/// Send-Q is `write_seq - snd_una` there, which no netlink reply carries),
+/// printed, which is where /proc lists it: before every other socket.
+fn proc_listeners<L: Lookup, W: Write>(
+    prog: &str,
+    plan: &DiagPlan,
+    path: &Path,
+    o: &Options,
+    ctx: &mut RowCtx<'_, L>,
+    line: &mut Vec<u8>,
+    out: &mut W,
+) -> Result<Section, Error> {
+    let proto = plan.query.proto;
+    // Reading /proc's listening section costs a walk of the established
+    // hash up to the family's first socket there (all of it for `tcp6` on
+    // a machine of IPv4 connections): skip it when the kernel, asked over
+    // netlink (a walk of the listening hash only), has no listener that
+    // passes the filter.
+    let listeners = plan.listeners && {
+        let mut q = Query::all(proto, plan.query.family);
+        q.states = LISTEN_BIT;
+        q.bytecode = plan.query.bytecode.clone();
+        match DiagReader::open(&q).and_then(|mut r| r.next_entry()) {
+            Ok(first) => first.is_some(),
+            // Not decided: read /proc.
+            Err(_) => true,
+        }
+    };
+    let mut slot = 0u64;
+    if !listeners {
+        return Ok(Section::Next(slot));
+    }
+    let mut table = match classify_open(prog, path, InetReader::open(path), out)? {
+        Opened::Reader(r) => r,
+        Opened::Missing => return Ok(Section::End(FileResult::Missing)),
+        Opened::Skipped => return Ok(Section::End(FileResult::Read)),
+    };
+    while let Some(item) = next_item(prog, table.next_entry(), path, bogus_kind(proto), out)? {
+        let Some(e) = item else { continue };
+        // The established table starts with the first other state.
+        if u32::from(e.state.code()) != TCP_LISTEN {
+            break;
+        }
+        slot += 1;
+        if !selected(proto, &e, o) {
+            continue;
+        }
+        line.clear();
+        render::inet_row(ctx, proto, &e, line);
+        out.write_all(line)?;
+    }
+    Ok(Section::Next(slot))
+}
+
+/// The rows of a dump, numbered from `slot`; an error after rows are out
+/// is reported as a /proc read error is, and ends the table.
+#[allow(clippy::too_many_arguments)]
+fn dump_rows<L: Lookup, W: Write>(
+    prog: &str,
+    query: &Query,
+    mut next: impl FnMut() -> io::Result<Option<InetEntry>>,
+    mut slot: u64,
+    o: &Options,
+    ctx: &mut RowCtx<'_, L>,
+    line: &mut Vec<u8>,
+    out: &mut W,
+) -> Result<(), Error> {
+    loop {
+        let e = match next() {
+            Ok(Some(e)) => e,
+            Ok(None) => return Ok(()),
+            Err(err) => return dump_error(prog, query, &err, out),
+        };
+        let e = InetEntry { slot, ..e };
+        slot += 1;
+        print_row(ctx, query.proto, &e, o, line, out)?;
+    }
+}
+
 /// One table over sock_diag, `None` when it could not be dumped and the
 /// caller is to read /proc instead (`Source::Auto`). TCP: the listening
-/// section of the /proc file (a listener's Send-Q is `write_seq -
-/// snd_una` there, which no netlink reply carries), then the other
-/// sockets over netlink, which is the order /proc lists them in.
+/// section of the /proc file ([`proc_listeners`]), then the other sockets
+/// over netlink, which is the order /proc lists them in.
 #[allow(clippy::too_many_arguments)]
 fn diag_file<L: Lookup, W: Write>(
     prog: &str,
@@ -471,88 +608,108 @@ fn diag_file<L: Lookup, W: Write>(
     ctx: &mut RowCtx<'_, L>,
     out: &mut W,
 ) -> Result<Option<FileResult>, Error> {
-    let Some(bytecode) = kernel_filter(o, proto) else {
+    let Some(plan) = DiagPlan::new(o, proto, family) else {
         return Ok(None);
     };
-    let states = if o.filter.states != 0 {
-        o.filter.states
-    } else {
-        ALL_STATES
-    };
-    // TCP listeners come from /proc; the dump has the rest.
-    let (listeners, dump_states) = match proto {
-        Proto::Tcp => (states & LISTEN_BIT != 0, states & !LISTEN_BIT),
-        _ => (false, states),
-    };
-    let mut query = Query::all(proto, family);
-    query.states = dump_states;
-    query.bytecode = bytecode;
     // Opened first, so that a failure falls back before any row is out.
-    let mut reader = if dump_states != 0 {
-        match open_dump(prog, &query, source, out)? {
+    let mut reader = if plan.dumps() {
+        match open_dump(prog, &plan.query, source, out)? {
             Some(r) => Some(r),
             None => return Ok(None),
         }
     } else {
         None
     };
-    // Reading /proc's listening section costs a walk of the established
-    // hash up to the family's first socket there (all of it for `tcp6` on
-    // a machine of IPv4 connections): skip it when the kernel, asked over
-    // netlink (a walk of the listening hash only), has no listener that
-    // passes the filter.
-    let listeners = listeners && {
-        let mut q = Query::all(proto, family);
-        q.states = LISTEN_BIT;
-        q.bytecode = query.bytecode.clone();
-        match DiagReader::open(&q).and_then(|mut r| r.next_entry()) {
-            Ok(first) => first.is_some(),
-            // Not decided: read /proc.
-            Err(_) => true,
-        }
-    };
     let mut line = Vec::with_capacity(256);
-    let mut slot = 0u64;
-    if listeners {
-        let mut table = match classify_open(prog, path, InetReader::open(path), out)? {
-            Opened::Reader(r) => r,
-            Opened::Missing => return Ok(Some(FileResult::Missing)),
-            Opened::Skipped => return Ok(Some(FileResult::Read)),
-        };
-        while let Some(item) = next_item(prog, table.next_entry(), path, bogus_kind(proto), out)? {
-            let Some(e) = item else { continue };
-            // The established table starts with the first other state.
-            if u32::from(e.state.code()) != 10 {
-                break;
-            }
-            slot += 1;
-            if !selected(proto, &e, o) {
-                continue;
-            }
-            line.clear();
-            render::inet_row(ctx, proto, &e, &mut line);
-            out.write_all(&line)?;
-        }
-    }
-    let Some(reader) = reader.as_mut() else {
-        return Ok(Some(FileResult::Read));
+    let slot = match proc_listeners(prog, &plan, path, o, ctx, &mut line, out)? {
+        Section::Next(slot) => slot,
+        Section::End(r) => return Ok(Some(r)),
     };
-    loop {
-        let e = match reader.next_entry() {
-            Ok(Some(e)) => e,
-            Ok(None) => break,
-            Err(err) => {
-                // Rows are out: report as a /proc read error is, and end
-                // the table.
-                dump_error(prog, &query, &err, out)?;
-                break;
-            }
-        };
-        let e = InetEntry { slot, ..e };
-        slot += 1;
-        print_row(ctx, proto, &e, o, &mut line, out)?;
+    if let Some(r) = reader.as_mut() {
+        dump_rows(
+            prog,
+            &plan.query,
+            || r.next_entry(),
+            slot,
+            o,
+            ctx,
+            &mut line,
+            out,
+        )?;
     }
     Ok(Some(FileResult::Read))
+}
+
+/// TCP's IPv4 table from one sock_diag walk of both families
+/// ([`OneWalk`]), when both tables are listed, both are the kernel's, and
+/// IPv6 sockets are few: `None` when not taken (the caller lists the two
+/// tables one by one). `held` gets the IPv6 entries of the walk when it
+/// holds them all, for [`tcp6_held`].
+#[allow(clippy::too_many_arguments)]
+fn tcp_one_walk<L: Lookup, W: Write>(
+    prog: &str,
+    root: &Path,
+    source: Source,
+    o: &Options,
+    ctx: &mut RowCtx<'_, L>,
+    held: &mut Option<Vec<InetEntry>>,
+    out: &mut W,
+) -> Result<Option<FileResult>, Error> {
+    let path = Proto::Tcp.path(root, Family::V4);
+    let taken = source != Source::Proc
+        && diag_gives_rows(Proto::Tcp, o, ctx.opts.explain)
+        && diag::is_kernel_table(&path)
+        && diag::is_kernel_table(&Proto::Tcp.path(root, Family::V6))
+        && OneWalk::worth(root);
+    let plan = match DiagPlan::new(o, Proto::Tcp, Family::V4) {
+        Some(plan) if taken && plan.dumps() => plan,
+        _ => return Ok(None),
+    };
+    // A kernel that refuses the request is asked family by family.
+    let Ok(mut walk) = OneWalk::open(&plan.query) else {
+        return Ok(None);
+    };
+    let mut line = Vec::with_capacity(256);
+    let slot = match proc_listeners(prog, &plan, &path, o, ctx, &mut line, out)? {
+        Section::Next(slot) => slot,
+        Section::End(r) => return Ok(Some(r)),
+    };
+    let next = || walk.next_v4();
+    dump_rows(prog, &plan.query, next, slot, o, ctx, &mut line, out)?;
+    *held = walk.into_v6();
+    Ok(Some(FileResult::Read))
+}
+
+/// TCP's IPv6 table from the entries [`tcp_one_walk`] held: its listening
+/// section from /proc, then those entries.
+fn tcp6_held<L: Lookup, W: Write>(
+    prog: &str,
+    root: &Path,
+    held: Vec<InetEntry>,
+    o: &Options,
+    ctx: &mut RowCtx<'_, L>,
+    out: &mut W,
+) -> Result<(), Error> {
+    let Some(plan) = DiagPlan::new(o, Proto::Tcp, Family::V6) else {
+        return Ok(());
+    };
+    let path = Proto::Tcp.path(root, Family::V6);
+    let mut line = Vec::with_capacity(256);
+    let slot = match proc_listeners(prog, &plan, &path, o, ctx, &mut line, out)? {
+        Section::Next(slot) => slot,
+        Section::End(_) => return Ok(()),
+    };
+    let mut held = held.into_iter();
+    dump_rows(
+        prog,
+        &plan.query,
+        || Ok(held.next()),
+        slot,
+        o,
+        ctx,
+        &mut line,
+        out,
+    )
 }
 
 /// SCTP: net-tools reads `/proc/net/sctp/eps` (only with `-a` or `-l`)
