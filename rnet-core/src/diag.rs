@@ -866,8 +866,8 @@ impl DiagReader {
         let feed = if ends_dump(&buf[..end], seq) || end < THREAD_MIN_DATAGRAM {
             Feed::Direct(fd)
         } else {
-            let (full_tx, full) = sync_channel(2);
-            let (empty, empty_rx) = sync_channel(4);
+            let (full_tx, full) = sync_channel(1);
+            let (empty, empty_rx) = sync_channel(2);
             std::thread::Builder::new()
                 .name("sock_diag".into())
                 .stack_size(64 * 1024)

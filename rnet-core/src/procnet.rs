@@ -345,6 +345,13 @@ pub const MAX_TABLE_BYTES: u64 = 256 << 20;
 /// read (see [`open_table`]).
 pub const MAX_READ_TIME: Duration = Duration::from_secs(30);
 
+/// The read size of a table: big enough for many of the kernel's
+/// page-sized reads of seq files at once.
+const READ_BUF: usize = 64 * 1024;
+
+/// The read size of [`InetReader::open_head`]: one page.
+const HEAD_BUF: usize = 4096;
+
 /// What may be read from one table. Outside this crate every reader has
 /// [`Limits::KERNEL`]; the unit tests below use smaller ones to reach each
 /// limit quickly, which is why the type is not public.
@@ -555,10 +562,14 @@ impl<R: Read> LineReader<R> {
 
     /// Wraps a reader with other limits (for the tests).
     pub(crate) fn with_limits(inner: R, limits: Limits) -> Self {
+        LineReader::with_buffer(inner, limits, READ_BUF)
+    }
+
+    /// With a read buffer of `size` bytes.
+    fn with_buffer(inner: R, limits: Limits, size: usize) -> Self {
         LineReader {
             inner,
-            // Big enough for the kernel's page-sized reads of seq files.
-            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            buf: vec![0u8; size.max(1)].into_boxed_slice(),
             pos: 0,
             end: 0,
             line: Vec::with_capacity(512),
@@ -660,6 +671,15 @@ impl InetReader<File> {
     /// Opens `/proc/net/<file>` (or its fixture).
     pub fn open(path: &Path) -> io::Result<Self> {
         Ok(InetReader::new(open_table(path)?))
+    }
+
+    /// Opens a table for its first lines (TCP's listening section): reads
+    /// of one page, so that the kernel formats and copies a page of lines
+    /// at a time rather than [`READ_BUF`] of them.
+    pub fn open_head(path: &Path) -> io::Result<Self> {
+        Ok(InetReader {
+            lines: LineReader::with_buffer(open_table(path)?, Limits::KERNEL, HEAD_BUF),
+        })
     }
 }
 

@@ -49,7 +49,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     // stdout behind one buffer for the whole run. An error is reported
     // before the rows still buffered are written (when `out` drops), as
     // netstat's messages come before its block-buffered stdout.
-    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut out = io::BufWriter::with_capacity(32 * 1024, io::stdout().lock());
     let status = match dispatch(args, &mut out) {
         Ok(status) => status,
         Err(e) => e.report(),

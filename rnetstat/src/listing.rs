@@ -132,6 +132,7 @@ pub fn list<L: Lookup, W: Write>(
     loop {
         let progs = if o.programs && (inet_section || unix_section) {
             let c = ProgCache::load(root);
+            crate::sys::give_back_free_memory();
             if let Some(n) = c.notice {
                 eprint!("{}", n.text());
             }
@@ -546,7 +547,7 @@ fn proc_listeners<L: Lookup, W: Write>(
     if !listeners {
         return Ok(Section::Next(slot));
     }
-    let mut table = match classify_open(prog, path, InetReader::open(path), out)? {
+    let mut table = match classify_open(prog, path, InetReader::open_head(path), out)? {
         Opened::Reader(r) => r,
         Opened::Missing => return Ok(Section::End(FileResult::Missing)),
         Opened::Skipped => return Ok(Section::End(FileResult::Read)),

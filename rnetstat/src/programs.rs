@@ -7,7 +7,7 @@
 //! netstat. The cost is one `readlinkat` per descriptor (net-tools' SELinux
 //! build also opens `/proc/PID/attr/current` per socket) and one read of
 //! `cmdline` per process that holds a socket. The map is a sorted vector
-//! of `(inode, process)`: 12 bytes per socket.
+//! of (inode, process) in 6 bytes per socket ([`Held`]).
 
 use crate::sys;
 use rnet_core::procnet::open_table;
@@ -16,16 +16,37 @@ use std::io::{ErrorKind, Read};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// One socket of the map: the high and the low half of its inode, then
+/// the order of the process holding it. Socket inodes come from the
+/// kernel's 32-bit `get_next_ino()` and the order fits 16 bits but on
+/// machines of more than 65,535 processes, so 6 bytes a socket (a map of
+/// 60,000 sockets: 352 KiB); sorted as arrays are, by inode then order.
+type Held = [u16; 3];
+
+fn held(inode: u32, order: u16) -> Held {
+    [(inode >> 16) as u16, inode as u16, order]
+}
+
+/// The inode part of a [`Held`], for searching and deduplicating.
+fn held_inode(h: &Held) -> [u16; 2] {
+    [h[0], h[1]]
+}
+
+/// Sockets the map has room for before it first grows: 1 Mi entries,
+/// 6 MiB of address space that costs memory only as entries are written.
+const MAP_RESERVE: usize = 1 << 20;
 
 /// Inode to "PID/Program name", as printed by `-p`.
 #[derive(Debug, Default)]
 pub struct ProgCache {
-    /// `(inode, process order)`, sorted by inode; socket inodes come from
-    /// the kernel's 32-bit `get_next_ino()`, so 8 bytes per socket.
-    map: Vec<(u32, u32)>,
+    /// Sorted by inode, then process order.
+    map: Vec<Held>,
     /// Inodes that do not fit 32 bits (not produced by today's kernels,
-    /// kept so that nothing is ever mislabelled).
+    /// kept so that nothing is ever mislabelled), and those of processes
+    /// past order 65,535, with the process order; sorted.
     wide: Vec<(u64, u32)>,
     /// Process order (readdir position) to its column text.
     names: Vec<Option<String>>,
@@ -58,32 +79,30 @@ impl Notice {
 /// net-tools' notice when some `/proc/PID/fd` could not be read.
 pub const NOT_ALL: &str = "(Not all processes could be identified, non-owned process info\n will not be shown, you would have to be root to see it all.)\n";
 
-/// What one process contributed.
+/// What one process contributed besides its inodes.
 struct ProcScan {
-    order: u32,
     name: Option<String>,
-    /// Socket inodes (32-bit, as the kernel makes them) ...
-    inodes: Vec<u32>,
-    /// ... and any that would not fit.
-    wide: Vec<u64>,
     eacces: bool,
 }
 
 impl ProgCache {
     /// The column text for an inode: `PID/name` or `-`.
     pub fn get(&self, inode: u64) -> &str {
-        let order = match u32::try_from(inode) {
-            Ok(i) => self
+        // A process in `map` comes before any in `wide` in readdir order.
+        let narrow = u32::try_from(inode).ok().and_then(|i| {
+            let key = held_inode(&held(i, 0));
+            let k = self
                 .map
-                .binary_search_by_key(&i, |(k, _)| *k)
-                .ok()
-                .map(|k| self.map[k].1),
-            Err(_) => self
-                .wide
+                .binary_search_by(|h| held_inode(h).cmp(&key))
+                .ok()?;
+            Some(u32::from(self.map[k][2]))
+        });
+        let order = narrow.or_else(|| {
+            self.wide
                 .binary_search_by_key(&inode, |(k, _)| *k)
                 .ok()
-                .map(|k| self.wide[k].1),
-        };
+                .map(|k| self.wide[k].1)
+        });
         order
             .and_then(|o| self.names.get(o as usize))
             .and_then(|n| n.as_deref())
@@ -104,10 +123,11 @@ impl ProgCache {
     /// readdir order first, then their descriptors are read by up to four
     /// threads; the first process in readdir order still wins an inode.
     pub fn load(root: &Path) -> ProgCache {
-        let mut cache = ProgCache::default();
         let Ok(procs) = fs::read_dir(root) else {
-            cache.notice = Some(Notice::NoInfo);
-            return cache;
+            return ProgCache {
+                notice: Some(Notice::NoInfo),
+                ..ProgCache::default()
+            };
         };
         let pids: Vec<std::ffi::OsString> = procs
             .flatten()
@@ -123,46 +143,50 @@ impl ProgCache {
             .unwrap_or(1)
             .clamp(1, 4)
             .min(pids.len().max(1));
-        let scan = |out: &mut Vec<ProcScan>| loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(pid) = pids.get(i) else { break };
-            out.push(scan_process(root, pid, i as u32));
-        };
-        let mut results: Vec<ProcScan> = Vec::new();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (1..workers)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut v = Vec::new();
-                        scan(&mut v);
-                        v
-                    })
-                })
-                .collect();
-            scan(&mut results);
-            for h in handles {
-                if let Ok(v) = h.join() {
-                    results.extend(v);
-                }
-            }
+        // Each worker gathers one process's inodes in its own buffer, kept
+        // from process to process, then adds them to the one map (grown in
+        // place): no per-process lists held until the end.
+        let shared = Mutex::new(ProgCache {
+            // Address space, not memory: only the entries written are
+            // touched, and growing never copies (a doubling vector would
+            // leave every smaller copy behind in the heap, about as much
+            // again as the map).
+            map: Vec::with_capacity(MAP_RESERVE),
+            names: vec![None; pids.len()],
+            ..ProgCache::default()
         });
-        cache.names = vec![None; pids.len()];
-        let mut eacces = false;
-        let mut found = false;
-        let total: usize = results.iter().map(|r| r.inodes.len()).sum();
-        cache.map.reserve_exact(total);
-        for r in results {
-            eacces |= r.eacces;
-            if r.name.is_some() {
-                found = true;
+        let (eacces, found) = (AtomicBool::new(false), AtomicBool::new(false));
+        let scan = || {
+            let (mut inodes, mut wide) = (Vec::new(), Vec::new());
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(pid) = pids.get(i) else { break };
+                inodes.clear();
+                wide.clear();
+                let r = scan_process(root, pid, &mut inodes, &mut wide);
+                eacces.fetch_or(r.eacces, Ordering::Relaxed);
+                found.fetch_or(r.name.is_some(), Ordering::Relaxed);
+                let order = i as u32;
+                let mut c = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                match u16::try_from(order) {
+                    Ok(o) => c.map.extend(inodes.iter().map(|&i| held(i, o))),
+                    Err(_) => c.wide.extend(inodes.iter().map(|&i| (u64::from(i), order))),
+                }
+                c.wide.extend(wide.iter().map(|&i| (i, order)));
+                c.names[i] = r.name;
             }
-            cache.map.extend(r.inodes.into_iter().map(|i| (i, r.order)));
-            cache.wide.extend(r.wide.into_iter().map(|i| (i, r.order)));
-            cache.names[r.order as usize] = r.name;
-        }
+        };
+        std::thread::scope(|s| {
+            for _ in 1..workers {
+                s.spawn(scan);
+            }
+            scan();
+        });
+        let mut cache = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let (eacces, found) = (eacces.into_inner(), found.into_inner());
         // Sort by (inode, readdir order) and keep the first holder of each.
         cache.map.sort_unstable();
-        cache.map.dedup_by_key(|(i, _)| *i);
+        cache.map.dedup_by_key(|h| held_inode(h));
         cache.wide.sort_unstable();
         cache.wide.dedup_by_key(|(i, _)| *i);
         if eacces {
@@ -176,14 +200,16 @@ impl ProgCache {
     }
 }
 
-/// One process: readlink every descriptor, read `cmdline` once if any is
-/// a socket.
-fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
+/// One process: readlink every descriptor into `inodes` (and `wide`),
+/// read `cmdline` once if any is a socket.
+fn scan_process(
+    root: &Path,
+    pid: &std::ffi::OsStr,
+    inodes: &mut Vec<u32>,
+    wide: &mut Vec<u64>,
+) -> ProcScan {
     let mut r = ProcScan {
-        order,
         name: None,
-        inodes: Vec::new(),
-        wide: Vec::new(),
         eacces: false,
     };
     let proc_dir = root.join(pid);
@@ -226,8 +252,8 @@ fn scan_process(root: &Path, pid: &std::ffi::OsStr, order: u32) -> ProcScan {
             r.name = Some(prog_text(&pid.to_string_lossy(), &argv0));
         }
         match u32::try_from(inode) {
-            Ok(i) => r.inodes.push(i),
-            Err(_) => r.wide.push(inode),
+            Ok(i) => inodes.push(i),
+            Err(_) => wide.push(inode),
         }
     }
     r
@@ -295,20 +321,35 @@ mod tests {
 
     #[test]
     fn first_holder_wins_and_lookup() {
-        let mut map = vec![(5, 1), (3, 0), (5, 0)];
+        // Inodes whose halves differ, so that both halves are compared.
+        let big = 0x0003_0001;
+        let mut map = vec![
+            held(5, 1),
+            held(3, 0),
+            held(5, 0),
+            held(big, 1),
+            held(0x0001_0003, 2),
+        ];
         map.sort_unstable();
-        map.dedup_by_key(|(i, _)| *i);
+        map.dedup_by_key(|h| held_inode(h));
         let c = ProgCache {
             map,
-            wide: vec![(1 << 40, 1)],
-            names: vec![Some("1/a".into()), Some("2/b".into())],
+            // Past the map's reach: a 64-bit inode, and a process past
+            // order 65,535 that holds 5 too (the map's holder wins).
+            wide: vec![(5, 70_000), (9, 70_000), (1 << 40, 1)],
+            names: vec![Some("1/a".into()), Some("2/b".into()), Some("3/c".into())],
             notice: None,
         };
         assert_eq!(c.get(5), "1/a");
         assert_eq!(c.get(3), "1/a");
         assert_eq!(c.get(4), "-");
+        assert_eq!(c.get(u64::from(big)), "2/b");
+        assert_eq!(c.get(0x0001_0003), "3/c");
+        assert_eq!(c.get(0x0003_0003), "-");
         assert_eq!(c.get(1 << 40), "2/b");
-        assert_eq!(c.len(), 3);
+        // Order 70,000 has no name here: "-".
+        assert_eq!(c.get(9), "-");
+        assert_eq!(c.len(), 7);
     }
 
     #[test]
