@@ -419,7 +419,7 @@ struct Case {
     sender_listens: bool,
     v6: bool,
     /// rnc relays through its buffers (`RNC_SPLICE=0`) instead of its
-    /// default zero-copy path (splice).
+    /// zero-copy paths (splice, both ways: `RNC_SPLICE=all`).
     buffered: bool,
 }
 
@@ -431,11 +431,11 @@ fn transfer(lab: &Lab, case: Case, port: u16, file: &Path, out: &Path) -> Result
     let p = port.to_string();
     let dest = if case.v6 { SERVER_V6 } else { SERVER_V4 };
     let prog = |rnc: bool| if rnc { &lab.rnc } else { &lab.nc };
-    // As Running::start, with RNC_SPLICE=0 for rnc when the case asks.
+    // As Running::start, with rnc on the path the case asks for.
     let start = |ns: &Netns, rnc: bool, args: &[&str], input: In, output: Out| {
         let mut cmd = ns.command(prog(rnc), args);
-        if rnc && case.buffered {
-            cmd.env("RNC_SPLICE", "0");
+        if rnc {
+            cmd.env("RNC_SPLICE", if case.buffered { "0" } else { "all" });
         }
         let name = if rnc { "rnc" } else { "nc" };
         let label = format!("[{}] {name} {}", ns.name(), args.join(" "));

@@ -6,7 +6,7 @@ use crate::cli::Options;
 use crate::error::Error;
 use crate::narrate::Narrator;
 use crate::net::{Connected, Transport};
-use crate::relay::{self, End, RelayOpts};
+use crate::relay::{self, End, RelayOpts, Splice};
 use crate::sys::{self, Wake};
 use socket2::{SockAddr, Socket};
 use std::io;
@@ -52,7 +52,8 @@ pub(crate) fn accept(l: &Socket, sigfd: RawFd) -> Result<(Socket, SockAddr), Err
 }
 
 /// The relay's options for a run.
-/// `RNC_SPLICE=0`: always relay through the buffers.
+/// `RNC_SPLICE=0`: always relay through the buffers; `all`: splice a pipe
+/// on stdin into the socket too ([`Splice`]).
 pub const SPLICE_ENV: &str = "RNC_SPLICE";
 
 pub(crate) fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts {
@@ -70,8 +71,8 @@ pub(crate) fn relay_opts(o: &Options, t: Transport, listener: bool) -> RelayOpts
         // -q N on a datagram socket (UDP, or UNIX with -u): nc stops at
         // stdin EOF, N seconds later; there is no FIN to wait for.
         quit_datagram: o.quit.filter(|q| *q >= 0 && o.udp).map(|q| q as u64),
-        // The zero-copy path unless RNC_SPLICE=0 (man/rnc.1, ENVIRONMENT).
-        splice: rnet_core::env_switch(SPLICE_ENV) != Some(false),
+        // The zero-copy paths (man/rnc.1, ENVIRONMENT).
+        splice: Splice::from_env(std::env::var_os(SPLICE_ENV).as_deref()),
     }
 }
 
