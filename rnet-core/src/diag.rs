@@ -80,9 +80,13 @@ pub const MAX_DUMP_BYTES: u64 = 256 << 20;
 /// The most time one dump may take, and the longest wait for one reply.
 pub const MAX_DUMP_TIME: Duration = Duration::from_secs(30);
 
-/// The receive buffer: the kernel sizes a dump's replies after the largest
-/// receive buffer it has seen, up to 32 KiB; twice that leaves room.
-const RECV_BUF: usize = 64 * 1024;
+/// The receive buffer. The kernel sizes a dump's replies after the largest
+/// receive buffer it has seen (`max_recvmsg_len`), capped at 32 KiB less
+/// the skb's overhead, and never below its own minimum of a page or 8 KiB:
+/// no reply is larger than this buffer. A larger one would only be memory
+/// (each is zeroed, so touched, when allocated); a reply that did not fit
+/// would still be caught (`MSG_TRUNC`) and end the dump with an error.
+const RECV_BUF: usize = 32 * 1024;
 
 /// TCP state numbers used here.
 const TCP_SYN_RECV: u32 = 3;
