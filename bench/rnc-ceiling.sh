@@ -64,6 +64,14 @@ ceiling() {
     echo "$t1 - $t0" | bc -l
 }
 
+# wait_listen: until something listens on $PORT in B (up to 2.5 s).
+wait_listen() {
+    for _ in $(seq 50); do
+        ip netns exec "$B" ss -Hltn "sport = :$PORT" | grep -q . && return
+        sleep 0.05
+    done
+}
+
 # transfer BIN ENV...: the listener in B to /dev/null, the client in A
 # reading the pipe; prints "seconds sendKB recvKB".
 transfer() {
@@ -71,10 +79,7 @@ transfer() {
     PORT=$((PORT + 1))
     ip netns exec "$B" env $env $TIME -f %M -o "$TMP/recv.rss" "$bin" -l "$PORT" </dev/null >/dev/null 2>"$TMP/recv.err" &
     rpid=$!
-    for _ in $(seq 50); do
-        ip netns exec "$B" ss -Hltn "sport = :$PORT" | grep -q . && break
-        sleep 0.05
-    done
+    wait_listen
     t0=$(now)
     head -c "$SIZE" /dev/zero | ip netns exec "$A" env $env $TIME -f %M -o "$TMP/send.rss" "$bin" -N 198.18.0.2 "$PORT" >/dev/null 2>"$TMP/send.err"
     wait "$rpid"
@@ -90,10 +95,7 @@ tcp() {
     PORT=$((PORT + 1))
     ip netns exec "$B" python3 bench/tcp_ceiling.py recv 198.18.0.2 "$PORT" >"$TMP/tcp.out" &
     rpid=$!
-    for _ in $(seq 50); do
-        ip netns exec "$B" ss -Hltn "sport = :$PORT" | grep -q . && break
-        sleep 0.05
-    done
+    wait_listen
     t0=$(now)
     ip netns exec "$A" python3 bench/tcp_ceiling.py send 198.18.0.2 "$PORT" "$ZEROS"
     wait "$rpid"
