@@ -126,6 +126,32 @@ impl TableSource {
 impl Table {
     fn read(src: &TableSource) -> Table {
         let mut rows = HashMap::new();
+        // Both families from one walk of the kernel's tables (a dump of
+        // one family walks them whole too); the order does not matter here.
+        let path = |family| Proto::Tcp.path(&src.root, family);
+        if src.v4
+            && src.v6
+            && src.source != Source::Proc
+            && diag::is_kernel_table(&path(Family::V4))
+            && diag::is_kernel_table(&path(Family::V6))
+        {
+            let q = Query {
+                both: true,
+                bytecode: src.bytecode.clone(),
+                ..Query::all(Proto::Tcp, Family::V4)
+            };
+            if let Ok(mut reader) = DiagReader::open(&q) {
+                while let Ok(Some(e)) = reader.next_entry() {
+                    let family = if e.local.is_ipv4() {
+                        Family::V4
+                    } else {
+                        Family::V6
+                    };
+                    Table::add(&mut rows, &e, family);
+                }
+                return Table { rows };
+            }
+        }
         for (wanted, family) in [(src.v4, Family::V4), (src.v6, Family::V6)] {
             if !wanted {
                 continue;
