@@ -81,7 +81,7 @@ pub struct RelayOpts {
 /// while the kernel pushes the pages through TCP (and, on a veth or
 /// loopback, through the receiver's side too), so the program writing
 /// into the pipe waits: on the 2-vCPU machine of bench/rnc-ceiling.sh that
-/// path moved 0.78-1.15 GB/s against 1.19-1.47 GB/s through the buffers.
+/// path moved 0.78-1.21 GB/s against 1.19-1.47 GB/s through the buffers.
 /// From the socket into a pipe on stdout it measured 1.08-1.38 GB/s
 /// against 0.74-0.80. So the default splices only that way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,16 +96,21 @@ pub enum Splice {
 }
 
 impl Splice {
-    /// `RNC_SPLICE`'s value: `0` (and `no`, `off`, `false`, empty): off;
-    /// `all` or `both`: both ways; unset or anything else: the default.
+    /// `RNC_SPLICE`'s value: off as [`rnet_core::switch_value`] reads it
+    /// (`0`, `no`, `off`, `false`, empty); `all` or `both`: both ways;
+    /// unset or anything else: the default.
     pub fn from_env(value: Option<&std::ffi::OsStr>) -> Splice {
         let Some(v) = value else {
             return Splice::Down;
         };
-        let v = v.to_string_lossy().trim().to_ascii_lowercase();
-        match v.as_str() {
-            "all" | "both" => Splice::Both,
-            "" | "0" | "no" | "false" | "off" => Splice::Off,
+        if matches!(
+            v.to_string_lossy().trim().to_ascii_lowercase().as_str(),
+            "all" | "both"
+        ) {
+            return Splice::Both;
+        }
+        match rnet_core::switch_value(v) {
+            Some(false) => Splice::Off,
             _ => Splice::Down,
         }
     }

@@ -955,7 +955,7 @@ impl DiagReader {
 }
 
 /// The most IPv6 entries a [`OneWalk`] holds back while it hands out the
-/// IPv4 ones (about 100 bytes each: 200 KiB at most).
+/// IPv4 ones (an [`InetEntry`] is 112 bytes on x86-64: 224 KiB at most).
 pub const HOLD_MAX: usize = 2048;
 
 /// TCP sockets of both families from one walk of the kernel's tables

@@ -48,8 +48,13 @@ pub const EXPLAIN_ENV: &str = "RNET_EXPLAIN";
 /// `true`, `on`; `Some(false)` for `0`, `no`, `false`, `off`, and for an
 /// empty value; `None` when unset or unrecognised.
 pub fn env_switch(name: &str) -> Option<bool> {
-    let v = std::env::var_os(name)?;
-    let v = v.to_string_lossy().trim().to_ascii_lowercase();
+    switch_value(&std::env::var_os(name)?)
+}
+
+/// An on/off value as [`env_switch`] reads it (case and surrounding
+/// blanks ignored): `None` when it is neither.
+pub fn switch_value(value: &std::ffi::OsStr) -> Option<bool> {
+    let v = value.to_string_lossy().trim().to_ascii_lowercase();
     match v.as_str() {
         "1" | "yes" | "true" | "on" => Some(true),
         "" | "0" | "no" | "false" | "off" => Some(false),

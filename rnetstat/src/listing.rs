@@ -559,12 +559,7 @@ fn proc_listeners<L: Lookup, W: Write>(
             break;
         }
         slot += 1;
-        if !selected(proto, &e, o) {
-            continue;
-        }
-        line.clear();
-        render::inet_row(ctx, proto, &e, line);
-        out.write_all(line)?;
+        print_row(ctx, proto, &e, o, line, out)?;
     }
     Ok(Section::Next(slot))
 }
@@ -662,8 +657,11 @@ fn tcp_one_walk<L: Lookup, W: Write>(
         && diag::is_kernel_table(&path)
         && diag::is_kernel_table(&Proto::Tcp.path(root, Family::V6))
         && OneWalk::worth(root);
+    if !taken {
+        return Ok(None);
+    }
     let plan = match DiagPlan::new(o, Proto::Tcp, Family::V4) {
-        Some(plan) if taken && plan.dumps() => plan,
+        Some(plan) if plan.dumps() => plan,
         _ => return Ok(None),
     };
     // A kernel that refuses the request is asked family by family.

@@ -27,7 +27,13 @@ use std::sync::{Mutex, PoisonError};
 type Held = [u16; 3];
 
 fn held(inode: u32, order: u16) -> Held {
-    [(inode >> 16) as u16, inode as u16, order]
+    let [hi, lo] = inode_key(inode);
+    [hi, lo, order]
+}
+
+/// An inode as the first two halves of a [`Held`].
+fn inode_key(inode: u32) -> [u16; 2] {
+    [(inode >> 16) as u16, inode as u16]
 }
 
 /// The inode part of a [`Held`], for searching and deduplicating.
@@ -90,7 +96,7 @@ impl ProgCache {
     pub fn get(&self, inode: u64) -> &str {
         // A process in `map` comes before any in `wide` in readdir order.
         let narrow = u32::try_from(inode).ok().and_then(|i| {
-            let key = held_inode(&held(i, 0));
+            let key = inode_key(i);
             let k = self
                 .map
                 .binary_search_by(|h| held_inode(h).cmp(&key))
